@@ -1,0 +1,101 @@
+"""The ``rollouts`` command and the ``kubectl-rollouts`` plugin entry point.
+
+The CLI is a thin layer: it parses arguments, calls one function of the package that owns the behaviour, and maps
+the outcome to an exit code. Heavy imports (kubernetes, kopf) happen inside the subcommand that needs them, so
+``rollouts --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+__all__ = ["kubectl_main", "main"]
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    from rollouts.devcluster import ClusterError, LocalCluster
+
+    cluster = LocalCluster(state_dir=args.state_dir, nodes=args.nodes)
+    try:
+        info = cluster.start(tie_to_parent=False, timeout=args.timeout)
+    except ClusterError as error:
+        print(f"rollouts cluster up: {error}", file=sys.stderr)
+        return 1
+    print(f"cluster ready in {info.start_seconds:.1f}s: {info.server}, nodes: {', '.join(info.nodes)}")
+    print(f"logs: {info.state_dir / 'logs'}")
+    print(f"export KUBECONFIG={info.kubeconfig}")
+    print(f"export PATH={info.bin_dir}:$PATH    # kubectl {info.bin_dir / 'kubectl'}")
+    return 0
+
+
+def _cluster_down(args: argparse.Namespace) -> int:
+    from rollouts.devcluster import LocalCluster
+
+    cluster = LocalCluster(state_dir=args.state_dir)
+    was_running = cluster.running()
+    cluster.stop()
+    print("cluster stopped" if was_running else "no cluster was running (cleaned up any leftovers)")
+    return 0
+
+
+def _cluster_env(args: argparse.Namespace) -> int:
+    from rollouts.devcluster import LocalCluster
+
+    cluster = LocalCluster(state_dir=args.state_dir)
+    state = cluster.read_state()
+    if not state or not cluster.running():
+        print("no local cluster is running; start one with `rollouts cluster up`", file=sys.stderr)
+        return 1
+    print(f"export KUBECONFIG={state['kubeconfig']}")
+    print(f"export PATH={state['bin_dir']}:$PATH")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from rollouts.devcluster import default_state_dir
+
+    parser = argparse.ArgumentParser(prog="rollouts", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rollouts')}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cluster = commands.add_parser("cluster", help="a container-less local Kubernetes cluster (etcd, API server, KWOK)")
+    cluster.add_argument(
+        "--state-dir", type=Path, default=default_state_dir(), help="where certificates, data and logs live"
+    )
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
+    up = cluster_commands.add_parser("up", help="build (once) and start the cluster in the background")
+    up.add_argument("--nodes", type=int, default=1, help="number of fake KWOK nodes (default 1)")
+    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    up.set_defaults(handler=_cluster_up)
+    cluster_commands.add_parser("down", help="stop the cluster and every process it started").set_defaults(
+        handler=_cluster_down
+    )
+    cluster_commands.add_parser("env", help="print the shell exports to use the cluster").set_defaults(
+        handler=_cluster_env
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rollouts`` console script."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+def kubectl_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kubectl-rollouts`` (so ``kubectl rollouts ...`` works once it is on PATH)."""
+    parser = argparse.ArgumentParser(prog="kubectl rollouts", description="Operate Rollouts from kubectl.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('rollouts')}")
+    parser.parse_args(argv)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,641 @@
+"""Schema of the Rollout kind: Argo Rollouts' ``Rollout`` spec and status under ``rollouts.dev/v1alpha1``.
+
+Supported: canary (replica- or traffic-weighted via nginx, Istio or Gateway API) and blue-green, analysis at steps,
+in the background and around promotion, workloadRef. Refused by name: ALB, SMI, App Mesh, Ambassador, Traefik,
+APISIX and plugin routers other than Gateway API, and experiment steps.
+"""
+
+from __future__ import annotations
+
+from .analysis import rollout_analysis
+from .common import conditions, crd, labels_and_annotations, message, observed_generation, printer_column
+from .schema import (
+    DURATION_PATTERN,
+    NAME_MAX,
+    PERCENT_OR_COUNT_PATTERN,
+    SHORT_NAME_MAX,
+    Schema,
+    array,
+    at_most_one,
+    boolean,
+    exactly_one,
+    int_or_string,
+    integer,
+    map_of,
+    name,
+    obj,
+    open_object,
+    rule,
+    string,
+    string_map,
+    timestamp,
+    unbounded_array,
+    unsupported,
+    unsupported_fields,
+)
+
+STEPS_MAX = 128
+MANAGED_ROUTES_MAX = 32
+GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
+
+STEP_ACTIONS = ("setWeight", "pause", "setCanaryScale", "analysis", "setHeaderRoute", "setMirrorRoute")
+UNSUPPORTED_STEP_ACTIONS = {"experiment": "the experiment canary step"}
+UNSUPPORTED_ROUTERS = {
+    "alb": "ALB traffic routing",
+    "smi": "SMI traffic routing",
+    "appMesh": "App Mesh traffic routing",
+    "ambassador": "Ambassador traffic routing",
+    "traefik": "Traefik traffic routing",
+    "apisix": "APISIX traffic routing",
+}
+
+
+def _percent(description: str) -> Schema:
+    return integer(description, minimum=0, maximum=100)
+
+
+def _surge(description: str) -> Schema:
+    schema = int_or_string(description, pattern=PERCENT_OR_COUNT_PATTERN, max_length=8)
+    schema["minimum"] = 0
+    return schema
+
+
+def _string_match(description: str) -> Schema:
+    return obj(
+        description,
+        {
+            "exact": string("Exact match."),
+            "prefix": string("Prefix match."),
+            "regex": string("RE2 regular expression match."),
+        },
+        rules=[rule(exactly_one(["exact", "prefix", "regex"]), "a match needs exactly one of exact, prefix or regex")],
+    )
+
+
+def _route_name(description: str) -> Schema:
+    return name(description, max_length=SHORT_NAME_MAX)
+
+
+def _pause() -> Schema:
+    return obj(
+        "Pause the rollout; without duration until promoted.",
+        {
+            "duration": int_or_string(
+                "Seconds as a number, or a duration string such as 30s, 5m, 1h.",
+                pattern=DURATION_PATTERN,
+                max_length=64,
+            )
+        },
+    )
+
+
+def _set_canary_scale() -> Schema:
+    return obj(
+        "Scale the canary independently of its traffic weight.",
+        {
+            "weight": _percent("Canary replicas as a percentage of spec.replicas."),
+            "replicas": integer("Absolute canary replicas.", minimum=0),
+            "matchTrafficWeight": boolean("Go back to scaling the canary with its traffic weight."),
+        },
+        rules=[
+            rule(
+                exactly_one(["weight", "replicas", "matchTrafficWeight"]),
+                "setCanaryScale needs exactly one of weight, replicas or matchTrafficWeight",
+            )
+        ],
+    )
+
+
+def _set_header_route() -> Schema:
+    return obj(
+        "Send requests with matching headers to the canary (a managed route).",
+        {
+            "name": _route_name("Managed route name (listed in trafficRouting.managedRoutes)."),
+            "match": array(
+                obj(
+                    "A header to match.",
+                    {
+                        "headerName": string("Header name.", min_length=1, max_length=256),
+                        "headerValue": _string_match("How to match the header value."),
+                    },
+                    required=["headerName", "headerValue"],
+                ),
+                "Header matches; none removes the route.",
+            ),
+        },
+        required=["name"],
+    )
+
+
+def _set_mirror_route() -> Schema:
+    route_match = obj(
+        "A request match; all given parts must match.",
+        {
+            "method": _string_match("HTTP method match."),
+            "path": _string_match("Path match."),
+            "headers": map_of(_string_match("Header value match."), "Header matches by header name."),
+        },
+    )
+    return obj(
+        "Mirror matching traffic to the canary (a managed route).",
+        {
+            "name": _route_name("Managed route name (listed in trafficRouting.managedRoutes)."),
+            "match": array(route_match, "Requests to mirror; none removes the route."),
+            "percentage": _percent("Percentage of matching traffic to mirror."),
+        },
+        required=["name"],
+    )
+
+
+def canary_step() -> Schema:
+    return obj(
+        "One step of the canary plan: exactly one action.",
+        {
+            "setWeight": _percent("Percentage of traffic (or replicas) for the canary."),
+            "pause": _pause(),
+            "setCanaryScale": _set_canary_scale(),
+            "analysis": rollout_analysis("Run an AnalysisRun and wait for its result."),
+            "setHeaderRoute": _set_header_route(),
+            "setMirrorRoute": _set_mirror_route(),
+            **unsupported_fields(UNSUPPORTED_STEP_ACTIONS),
+        },
+        rules=[
+            rule(
+                exactly_one([*STEP_ACTIONS, *UNSUPPORTED_STEP_ACTIONS]),
+                "a canary step needs exactly one of setWeight, pause, setCanaryScale, analysis, setHeaderRoute or "
+                "setMirrorRoute",
+            )
+        ],
+    )
+
+
+def _nginx() -> Schema:
+    return obj(
+        "NGINX Ingress canary annotations.",
+        {
+            "stableIngress": name("The Ingress that routes to the stable Service."),
+            "stableIngresses": array(name("Ingress name."), "Several stable Ingresses.", min_items=1, max_items=16),
+            "annotationPrefix": string("Annotation prefix of the controller (default nginx.ingress.kubernetes.io)."),
+            "additionalIngressAnnotations": string_map("Extra canary annotations, e.g. canary-by-header."),
+            "canaryIngressAnnotations": string_map("Annotations copied onto the generated canary Ingress."),
+        },
+        rules=[
+            rule(
+                exactly_one(["stableIngress", "stableIngresses"]),
+                "nginx needs exactly one of stableIngress or stableIngresses",
+            )
+        ],
+    )
+
+
+def _istio_virtual_service() -> Schema:
+    return obj(
+        "A VirtualService whose routes get the canary weights.",
+        {
+            "name": name("VirtualService name (NAME or NAME.NAMESPACE)."),
+            "routes": array(string(max_length=NAME_MAX), "Named HTTP routes to edit."),
+            "tlsRoutes": array(
+                obj(
+                    "A TLS route, matched by port and SNI hosts.",
+                    {
+                        "port": integer("Port of the route.", minimum=1, maximum=65535, fmt="int64"),
+                        "sniHosts": array(string(max_length=NAME_MAX), "SNI hosts of the route."),
+                    },
+                ),
+                "TLS routes to edit.",
+            ),
+            "tcpRoutes": array(
+                obj(
+                    "A TCP route, matched by port.",
+                    {"port": integer("Port of the route.", minimum=1, maximum=65535, fmt="int64")},
+                ),
+                "TCP routes to edit.",
+            ),
+        },
+        required=["name"],
+    )
+
+
+def _istio() -> Schema:
+    return obj(
+        "Istio VirtualService weights (host- or subset-level).",
+        {
+            "virtualService": _istio_virtual_service(),
+            "virtualServices": array(_istio_virtual_service(), "Several VirtualServices.", min_items=1, max_items=16),
+            "destinationRule": obj(
+                "A DestinationRule whose subsets select the canary and stable pods (subset-level routing).",
+                {
+                    "name": name("DestinationRule name."),
+                    "canarySubsetName": _route_name("Subset for the canary."),
+                    "stableSubsetName": _route_name("Subset for the stable version."),
+                },
+                required=["name", "canarySubsetName", "stableSubsetName"],
+            ),
+        },
+        rules=[
+            rule(
+                exactly_one(["virtualService", "virtualServices"]),
+                "istio needs exactly one of virtualService or virtualServices",
+            )
+        ],
+    )
+
+
+def gateway_api() -> Schema:
+    """Gateway API HTTPRoute weights; the same shape Argo's gatewayAPI plugin reads."""
+    return obj(
+        "Gateway API HTTPRoute backend weights.",
+        {
+            "httpRoute": name("The HTTPRoute to edit."),
+            "httpRoutes": array(
+                obj(
+                    "An HTTPRoute to edit.",
+                    {
+                        "name": name("HTTPRoute name."),
+                        "useHeaderRoutes": boolean("Also add header-based routes to this HTTPRoute."),
+                    },
+                    required=["name"],
+                ),
+                "Several HTTPRoutes.",
+                min_items=1,
+                max_items=16,
+            ),
+            "namespace": name("Namespace of the HTTPRoute(s); defaults to the Rollout's.", max_length=SHORT_NAME_MAX),
+            "useHeaderRoutes": boolean("Add header-based routes for setHeaderRoute steps."),
+        },
+        rules=[
+            rule(
+                exactly_one(["httpRoute", "httpRoutes"]),
+                "gatewayAPI needs exactly one of httpRoute or httpRoutes",
+            )
+        ],
+    )
+
+
+def traffic_routing() -> Schema:
+    plugins = map_of(
+        gateway_api(),
+        f"Router plugins by name; only {GATEWAY_API_PLUGIN} is built in.",
+        max_properties=1,
+    )
+    plugins["x-kubernetes-validations"] = [
+        rule(
+            f"self.all(k, k == '{GATEWAY_API_PLUGIN}')",
+            f"only the {GATEWAY_API_PLUGIN} traffic router plugin is supported (or use trafficRouting.gatewayAPI)",
+            reason="FieldValueForbidden",
+        )
+    ]
+    return obj(
+        "How traffic is split between canary and stable.",
+        {
+            "nginx": _nginx(),
+            "istio": _istio(),
+            "gatewayAPI": gateway_api(),
+            "plugins": plugins,
+            "managedRoutes": array(
+                obj("A route the controller may add and remove.", {"name": _route_name("Route name.")},
+                    required=["name"]),
+                "Routes managed by setHeaderRoute/setMirrorRoute steps, highest precedence first.",
+                max_items=MANAGED_ROUTES_MAX,
+                map_keys=["name"],
+            ),
+            "maxTrafficWeight": integer("The total weight (default 100).", minimum=1),
+            **unsupported_fields(UNSUPPORTED_ROUTERS),
+        },
+        rules=[
+            rule(
+                "has(self.nginx) || has(self.istio) || has(self.gatewayAPI) || has(self.plugins)"
+                " || " + " || ".join(f"has(self.{router})" for router in UNSUPPORTED_ROUTERS),
+                "trafficRouting needs a router: nginx, istio or gatewayAPI",
+            ),
+            rule(
+                "!(has(self.gatewayAPI) && has(self.plugins))",
+                f"set trafficRouting.gatewayAPI or plugins['{GATEWAY_API_PLUGIN}'], not both",
+                field_path=".plugins",
+                reason="FieldValueForbidden",
+            ),
+        ],
+    )
+
+
+_STEP_ROUTE_RULE = (
+    "!has(self.steps) || self.steps.all(s, "
+    "(!has(s.setHeaderRoute) || (has(self.trafficRouting) && has(self.trafficRouting.managedRoutes)"
+    " && self.trafficRouting.managedRoutes.exists(r, r.name == s.setHeaderRoute.name)))"
+    " && (!has(s.setMirrorRoute) || (has(self.trafficRouting) && has(self.trafficRouting.managedRoutes)"
+    " && self.trafficRouting.managedRoutes.exists(r, r.name == s.setMirrorRoute.name))))"
+)
+
+
+def canary() -> Schema:
+    return obj(
+        "Move to the new version step by step, by replicas or by traffic weight.",
+        {
+            "canaryService": name("Service selecting only canary pods."),
+            "stableService": name("Service selecting only stable pods."),
+            "steps": array(canary_step(), "The plan; without steps the update is a rolling update.",
+                           max_items=STEPS_MAX),
+            "trafficRouting": traffic_routing(),
+            "maxSurge": _surge("Pods above spec.replicas during the update: a count or a percentage (default 25%)."),
+            "maxUnavailable": _surge("Pods that may be unavailable: a count or a percentage (default 25%)."),
+            "analysis": rollout_analysis(
+                "Background analysis running during the whole update.", background=True
+            ),
+            "scaleDownDelaySeconds": integer(
+                "Delay before scaling down the old stable after a traffic-routed promotion.", minimum=0, default=30
+            ),
+            "abortScaleDownDelaySeconds": integer(
+                "Delay before scaling down the canary after an abort (0: never).", minimum=0, default=30
+            ),
+            "canaryMetadata": labels_and_annotations("Labels and annotations on canary pods while they are canary."),
+            "stableMetadata": labels_and_annotations("Labels and annotations on stable pods."),
+            "dynamicStableScale": boolean("Scale the stable down as traffic moves to the canary."),
+            **unsupported_fields({"pingPong": "ping-pong services (ALB only)"}),
+        },
+        rules=[
+            rule(
+                "!has(self.canaryService) || !has(self.stableService) || self.canaryService != self.stableService",
+                "canaryService and stableService must be different Services",
+                field_path=".stableService",
+            ),
+            rule(
+                "!has(self.trafficRouting) || (has(self.canaryService) && has(self.stableService))"
+                " || (has(self.trafficRouting.istio) && has(self.trafficRouting.istio.destinationRule))",
+                "trafficRouting needs canaryService and stableService (except Istio subset routing with "
+                "destinationRule)",
+                field_path=".trafficRouting",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.maxSurge) || !has(self.maxUnavailable) || !(string(self.maxSurge) in ['0', '0%'])"
+                " || !(string(self.maxUnavailable) in ['0', '0%'])",
+                "maxSurge and maxUnavailable cannot both be 0",
+                field_path=".maxUnavailable",
+            ),
+            rule(
+                _STEP_ROUTE_RULE,
+                "setHeaderRoute and setMirrorRoute steps must name a route listed in trafficRouting.managedRoutes",
+                field_path=".steps",
+            ),
+            rule(
+                "!has(self.steps) || self.steps.all(s, !has(s.setHeaderRoute) && !has(s.setMirrorRoute))"
+                " || has(self.trafficRouting)",
+                "setHeaderRoute and setMirrorRoute steps need trafficRouting",
+                field_path=".trafficRouting",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.analysis) || !has(self.analysis.startingStep)"
+                " || (has(self.steps) && self.analysis.startingStep < size(self.steps))",
+                "analysis.startingStep must be the index of a step",
+                field_path=".analysis.startingStep",
+            ),
+        ],
+    )
+
+
+def blue_green() -> Schema:
+    return obj(
+        "Run the new version beside the old one and switch the active Service when promoted.",
+        {
+            "activeService": name("Service that receives production traffic."),
+            "previewService": name("Service that selects the new version before promotion."),
+            "autoPromotionEnabled": boolean("Promote as soon as the preview is available.", default=True),
+            "autoPromotionSeconds": integer("Wait this long before auto-promotion.", minimum=0),
+            "previewReplicaCount": integer("Replicas of the preview before promotion (default: all).", minimum=0),
+            "prePromotionAnalysis": rollout_analysis("Analysis that must pass before the switch."),
+            "postPromotionAnalysis": rollout_analysis("Analysis run after the switch; failure switches back."),
+            "scaleDownDelaySeconds": integer(
+                "Delay before scaling down the old version after the switch.", minimum=0, default=30
+            ),
+            "abortScaleDownDelaySeconds": integer(
+                "Delay before scaling down the preview after an abort (0: never).", minimum=0, default=30
+            ),
+            "activeMetadata": labels_and_annotations("Labels and annotations on active pods."),
+            "previewMetadata": labels_and_annotations("Labels and annotations on preview pods."),
+        },
+        required=["activeService"],
+        rules=[
+            rule(
+                "!has(self.previewService) || !has(self.activeService) || self.previewService != self.activeService",
+                "previewService must differ from activeService",
+                field_path=".previewService",
+            )
+        ],
+    )
+
+
+def spec() -> Schema:
+    return obj(
+        "The desired application and how to move it to a new version.",
+        {
+            "replicas": integer("Desired pods.", minimum=0, default=1),
+            "selector": obj(
+                "Label selector of the pods; must match the template's labels.",
+                {
+                    "matchLabels": string_map("Labels that must all match."),
+                    "matchExpressions": array(
+                        obj(
+                            "A set-based requirement.",
+                            {
+                                "key": string("Label key.", min_length=1),
+                                "operator": string("Operator.", enum=["In", "NotIn", "Exists", "DoesNotExist"]),
+                                "values": array(string(), "Values for In/NotIn."),
+                            },
+                            required=["key", "operator"],
+                        ),
+                        "Set-based requirements.",
+                    ),
+                },
+                rules=[
+                    rule(
+                        "has(self.matchLabels) || has(self.matchExpressions)",
+                        "selector needs matchLabels or matchExpressions",
+                    )
+                ],
+            ),
+            "template": open_object(
+                "A PodTemplateSpec, validated by the ReplicaSet and Pod APIs when the controller applies it.",
+                properties={
+                    "metadata": open_object("Pod labels and annotations."),
+                    "spec": open_object("A PodSpec."),
+                },
+            ),
+            "workloadRef": obj(
+                "Take the pod template and selector from another workload instead of spec.template.",
+                {
+                    "apiVersion": string("API version of the workload, e.g. apps/v1.", min_length=1),
+                    "kind": string("Kind of the workload, e.g. Deployment.", min_length=1),
+                    "name": name("Name of the workload."),
+                    "scaleDown": string(
+                        "What to do with the referenced workload: never, onsuccess or progressively.",
+                        enum=["never", "onsuccess", "progressively"],
+                    ),
+                },
+                required=["apiVersion", "kind", "name"],
+            ),
+            "minReadySeconds": integer("Seconds a pod must be ready to count as available.", minimum=0),
+            "revisionHistoryLimit": integer("Old ReplicaSets to keep.", minimum=0, default=10),
+            "paused": boolean("Pause the rollout where it is."),
+            "progressDeadlineSeconds": integer(
+                "Seconds without progress before the rollout is Degraded.", minimum=1, default=600
+            ),
+            "progressDeadlineAbort": boolean("Abort the update when the progress deadline is exceeded."),
+            "restartAt": timestamp("Restart every pod created before this time."),
+            "analysis": obj(
+                "How many finished AnalysisRuns to keep.",
+                {
+                    "successfulRunHistoryLimit": integer("Successful runs to keep (default 5).", minimum=0),
+                    "unsuccessfulRunHistoryLimit": integer("Unsuccessful runs to keep (default 5).", minimum=0),
+                },
+            ),
+            "strategy": obj(
+                "The update strategy: exactly one of canary or blueGreen.",
+                {"canary": canary(), "blueGreen": blue_green()},
+                rules=[
+                    rule(
+                        exactly_one(["canary", "blueGreen"]),
+                        "strategy needs exactly one of canary or blueGreen",
+                    )
+                ],
+            ),
+            **unsupported_fields({"rollbackWindow": "rollbackWindow"}),
+        },
+        required=["strategy"],
+        rules=[
+            rule(
+                "has(self.workloadRef) || has(self.selector)",
+                "spec.selector is required unless spec.workloadRef is set",
+                field_path=".selector",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "has(self.workloadRef) || has(self.template)",
+                "spec.template is required unless spec.workloadRef is set",
+                field_path=".template",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.workloadRef) || !has(self.template) || !has(self.template.spec)",
+                "spec.template must be empty when spec.workloadRef is set",
+                field_path=".template",
+                reason="FieldValueForbidden",
+            ),
+        ],
+    )
+
+
+def _analysis_run_ref() -> Schema:
+    return obj(
+        "The AnalysisRun of a step, background or promotion.",
+        {
+            "name": string("AnalysisRun name."),
+            "status": string("Phase of the run."),
+            "message": message("Message of the run."),
+        },
+    )
+
+
+def _weight_destination() -> Schema:
+    return obj(
+        "Where a share of traffic goes.",
+        {
+            "weight": integer("Percentage of traffic."),
+            "serviceName": string("Service receiving it."),
+            "podTemplateHash": string("Pod template hash of the ReplicaSet receiving it."),
+        },
+    )
+
+
+def status() -> Schema:
+    return obj(
+        "Observed state of the Rollout. abort and promoteFull are also set by users (kubectl rollouts).",
+        {
+            "phase": string("Healthy, Progressing, Paused or Degraded."),
+            "message": message(),
+            "abort": boolean("The update is aborted (set by kubectl rollouts abort)."),
+            "abortedAt": timestamp("When the abort was reconciled."),
+            "promoteFull": boolean("Skip remaining steps, analysis and pauses (kubectl rollouts promote --full)."),
+            "controllerPause": boolean("The controller paused the rollout."),
+            "pauseConditions": unbounded_array(
+                obj(
+                    "Why the rollout is paused.",
+                    {
+                        "reason": string("CanaryPauseStep, BlueGreenPause, InconclusiveAnalysisRun, ..."),
+                        "startTime": timestamp("When the pause began."),
+                    },
+                    required=["reason", "startTime"],
+                ),
+                "Reasons the controller paused the rollout; clearing them resumes it.",
+            ),
+            "currentPodHash": string("Pod template hash of the desired version."),
+            "currentStepHash": string("Hash of the steps, to detect edits to the plan."),
+            "currentStepIndex": integer("Index of the current canary step."),
+            "stableRS": string("Pod template hash of the stable ReplicaSet."),
+            "replicas": integer("Non-terminated pods selected by the rollout."),
+            "updatedReplicas": integer("Pods of the desired version."),
+            "readyReplicas": integer("Ready pods."),
+            "availableReplicas": integer("Available pods."),
+            "HPAReplicas": integer("Pods receiving active traffic."),
+            "collisionCount": integer("Hash collisions seen when naming ReplicaSets."),
+            "selector": string("Label selector of the pods, for the scale subresource."),
+            "observedGeneration": observed_generation(),
+            "workloadObservedGeneration": observed_generation(),
+            "restartedAt": timestamp("When the last restart was carried out."),
+            "conditions": conditions(),
+            "canary": obj(
+                "Canary-only state.",
+                {
+                    "currentStepAnalysisRunStatus": _analysis_run_ref(),
+                    "currentBackgroundAnalysisRunStatus": _analysis_run_ref(),
+                    "weights": obj(
+                        "The weights last set on the traffic router.",
+                        {
+                            "canary": _weight_destination(),
+                            "stable": _weight_destination(),
+                            "additional": unbounded_array(_weight_destination(), "Other destinations."),
+                            "verified": boolean("The router confirmed the weights."),
+                        },
+                    ),
+                },
+            ),
+            "blueGreen": obj(
+                "Blue-green-only state.",
+                {
+                    "activeSelector": string("Pod template hash selected by the active Service."),
+                    "previewSelector": string("Pod template hash selected by the preview Service."),
+                    "scaleUpPreviewCheckPoint": boolean("The preview may scale up to full size."),
+                    "prePromotionAnalysisRunStatus": _analysis_run_ref(),
+                    "postPromotionAnalysisRunStatus": _analysis_run_ref(),
+                },
+            ),
+        },
+    )
+
+
+def rollout_crd() -> dict[str, object]:
+    return crd(
+        kind="Rollout",
+        plural="rollouts",
+        short_names=["ro"],
+        scope="Namespaced",
+        description="A Deployment-like workload released progressively by canary or blue-green steps.",
+        spec=spec(),
+        status=status(),
+        columns=[
+            printer_column("Desired", ".spec.replicas", "integer", "Desired pods."),
+            printer_column("Current", ".status.replicas", "integer", "Non-terminated pods."),
+            printer_column("Up-to-date", ".status.updatedReplicas", "integer", "Pods of the desired version."),
+            printer_column("Available", ".status.availableReplicas", "integer", "Available pods."),
+            printer_column("Phase", ".status.phase", "string", "Healthy, Progressing, Paused or Degraded."),
+            printer_column("Step", ".status.currentStepIndex", "integer", "Current canary step."),
+        ],
+        scale={
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        },
+    )
+
+
+__all__ = ["gateway_api", "rollout_crd", "unsupported", "at_most_one"]
