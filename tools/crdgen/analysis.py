@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from .common import conditions, crd, labels_and_annotations, message, observed_generation, printer_column
 from .schema import (
-    EXPRESSION_MAX,
     PLACEHOLDER_PATTERN,
     SHORT_NAME_MAX,
     Schema,
-    any_value,
     array,
     boolean,
     duration,
     exactly_one,
     int_or_string,
     integer,
-
     name,
     obj,
     open_object,
@@ -142,7 +139,7 @@ def _web() -> Schema:
             "method": string("HTTP method.", enum=["GET", "POST", "PUT"]),
             "headers": array(_header("key"), "HTTP headers."),
             "body": string("Request body as text."),
-            "jsonBody": any_value("Request body as JSON."),
+            "jsonBody": open_object("Request body as a JSON object."),
             "timeoutSeconds": integer("Request timeout in seconds (engine default 10).", minimum=1, fmt="int64"),
             "jsonPath": string("JSONPath selecting the result from the response, e.g. {$.data.ok}."),
             "insecure": boolean("Skip TLS certificate verification."),
@@ -520,5 +517,3 @@ __all__ = [
     "rollout_analysis",
     "secret_key_ref",
 ]
-
-

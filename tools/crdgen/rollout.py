@@ -16,7 +16,6 @@ from .schema import (
     SHORT_NAME_MAX,
     Schema,
     array,
-    at_most_one,
     boolean,
     exactly_one,
     int_or_string,
@@ -30,7 +29,6 @@ from .schema import (
     string_map,
     timestamp,
     unbounded_array,
-    unsupported,
     unsupported_fields,
 )
 
@@ -293,8 +291,11 @@ def traffic_routing() -> Schema:
             "gatewayAPI": gateway_api(),
             "plugins": plugins,
             "managedRoutes": array(
-                obj("A route the controller may add and remove.", {"name": _route_name("Route name.")},
-                    required=["name"]),
+                obj(
+                    "A route the controller may add and remove.",
+                    {"name": _route_name("Route name.")},
+                    required=["name"],
+                ),
                 "Routes managed by setHeaderRoute/setMirrorRoute steps, highest precedence first.",
                 max_items=MANAGED_ROUTES_MAX,
                 map_keys=["name"],
@@ -333,14 +334,13 @@ def canary() -> Schema:
         {
             "canaryService": name("Service selecting only canary pods."),
             "stableService": name("Service selecting only stable pods."),
-            "steps": array(canary_step(), "The plan; without steps the update is a rolling update.",
-                           max_items=STEPS_MAX),
+            "steps": array(
+                canary_step(), "The plan; without steps the update is a rolling update.", max_items=STEPS_MAX
+            ),
             "trafficRouting": traffic_routing(),
             "maxSurge": _surge("Pods above spec.replicas during the update: a count or a percentage (default 25%)."),
             "maxUnavailable": _surge("Pods that may be unavailable: a count or a percentage (default 25%)."),
-            "analysis": rollout_analysis(
-                "Background analysis running during the whole update.", background=True
-            ),
+            "analysis": rollout_analysis("Background analysis running during the whole update.", background=True),
             "scaleDownDelaySeconds": integer(
                 "Delay before scaling down the old stable after a traffic-routed promotion.", minimum=0, default=30
             ),
@@ -638,4 +638,4 @@ def rollout_crd() -> dict[str, object]:
     )
 
 
-__all__ = ["gateway_api", "rollout_crd", "unsupported", "at_most_one"]
+__all__ = ["gateway_api", "rollout_crd"]

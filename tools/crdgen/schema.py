@@ -205,8 +205,13 @@ def obj(
     return _described(schema, description)
 
 
-def open_object(description: str, *, embedded: bool = False, properties: Mapping[str, Schema] | None = None,
-                required: Iterable[str] = ()) -> Schema:
+def open_object(
+    description: str,
+    *,
+    embedded: bool = False,
+    properties: Mapping[str, Schema] | None = None,
+    required: Iterable[str] = (),
+) -> Schema:
     """An object whose shape belongs to another API (a Pod template, a Job spec, a Container).
 
     The real API validates it when the controller creates the Pod/Job, so the CRD keeps it as-is; ``properties``
@@ -224,7 +229,7 @@ def open_object(description: str, *, embedded: bool = False, properties: Mapping
 
 
 def any_value(description: str = "") -> Schema:
-    """Any JSON value (a loop item, a JSON body)."""
+    """Any JSON value (a loop item). CEL rules cannot see such a node: never reference it from a rule."""
     return _described({"x-kubernetes-preserve-unknown-fields": True}, description)
 
 
@@ -234,21 +239,41 @@ def any_value(description: str = "") -> Schema:
 UNSUPPORTED_RULE = "false"
 
 
-def unsupported(feature: str, hint: str = "") -> Schema:
+def _opaque(shape: str) -> Schema:
+    """A typed but otherwise open node. CEL needs a type on every node a rule can see (an untyped node makes the
+    API server drop the field from the rule's type declarations), so refused fields keep their Argo shape."""
+    if shape == "object":
+        return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    if shape == "objects":
+        return {"type": "array", "items": _opaque("object")}
+    if shape == "object-lists":  # Argo's steps: a list of parallel groups
+        return {"type": "array", "items": _opaque("objects")}
+    if shape in ("string", "boolean", "integer"):
+        return {"type": shape}
+    raise ValueError(f"unknown shape {shape!r}")
+
+
+def unsupported(feature: str, hint: str = "", *, shape: str = "object") -> Schema:
     """A field Argo has and we refuse: declared, kept, and always rejected with a message naming the feature."""
-    message = f"{feature} is not supported by rollouts.dev"
+    message = f"rollouts.dev does not support {feature}"
     if hint:
         message = f"{message}; {hint}"
     return {
         "description": f"Not supported: {message}.",
-        "x-kubernetes-preserve-unknown-fields": True,
+        **_opaque(shape),
         "x-kubernetes-validations": [rule(UNSUPPORTED_RULE, message, reason="FieldValueForbidden")],
     }
 
 
-def unsupported_fields(features: Mapping[str, str]) -> dict[str, Schema]:
-    """``{field: message}`` -> declared-but-refused properties, ready to merge into ``obj`` properties."""
-    return {field: unsupported(message) for field, message in features.items()}
+def unsupported_fields(features: Mapping[str, str | tuple[str, str]]) -> dict[str, Schema]:
+    """``{field: feature}`` or ``{field: (feature, shape)}`` -> declared-but-refused properties."""
+    fields: dict[str, Schema] = {}
+    for field, feature in features.items():
+        if isinstance(feature, tuple):
+            fields[field] = unsupported(feature[0], shape=feature[1])
+        else:
+            fields[field] = unsupported(feature)
+    return fields
 
 
 def exactly_one(fields: Sequence[str]) -> str:

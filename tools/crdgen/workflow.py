@@ -38,12 +38,12 @@ TEMPLATE_NAME_MAX = SHORT_NAME_MAX * 2  # Argo allows up to 128 characters
 
 TEMPLATE_KINDS = ("dag", "container", "http", "suspend")
 UNSUPPORTED_TEMPLATE_KINDS = {
-    "steps": ("steps templates", "express the sequence as a dag with depends"),
-    "script": ("script templates", "use a container template with command and args"),
-    "resource": ("resource templates", ""),
-    "data": ("data templates", ""),
-    "containerSet": ("containerSet templates", ""),
-    "plugin": ("plugin templates", ""),
+    "steps": ("steps templates", "express the sequence as a dag with depends", "object-lists"),
+    "script": ("script templates", "use a container template with command and args", "object"),
+    "resource": ("resource templates", "", "object"),
+    "data": ("data templates", "", "object"),
+    "containerSet": ("containerSet templates", "", "object"),
+    "plugin": ("plugin templates", "", "object"),
 }
 
 
@@ -81,7 +81,7 @@ def arguments(description: str) -> Schema:
         description,
         {
             "parameters": _parameters("Parameter values.", declaration=False),
-            **unsupported_fields({"artifacts": "artifacts"}),
+            **unsupported_fields({"artifacts": ("artifacts", "objects")}),
         },
     )
 
@@ -92,7 +92,7 @@ def _template_ref() -> Schema:
         {
             "name": name("WorkflowTemplate name."),
             "template": name("Template name within it.", max_length=TEMPLATE_NAME_MAX),
-            **unsupported_fields({"clusterScope": "ClusterWorkflowTemplate references"}),
+            **unsupported_fields({"clusterScope": ("ClusterWorkflowTemplate references", "boolean")}),
         },
         required=["name", "template"],
     )
@@ -111,12 +111,11 @@ def dag_task() -> Schema:
                 "Tasks that must succeed first (shorthand for depends: A && B).",
                 max_items=TASKS_MAX,
             ),
-            "depends": string(
-                "Dependency expression, e.g. A && (B.Succeeded || B.Failed).", max_length=16384
-            ),
+            "depends": string("Dependency expression, e.g. A && (B.Succeeded || B.Failed).", max_length=16384),
             "when": string("Skip the task unless this expression is true.", max_length=16384),
-            "withItems": array(any_value("One item, available as {{item}}."), "Fan out over these items.",
-                               max_items=10000),
+            "withItems": array(
+                any_value("One item, available as {{item}}."), "Fan out over these items.", max_items=10000
+            ),
             "withParam": string("Fan out over the JSON list in this (placeholder) string."),
             "continueOn": obj(
                 "Let dependants run even if this task fails or errors.",
@@ -144,9 +143,8 @@ def dag_task() -> Schema:
                 reason="FieldValueForbidden",
             ),
             rule(
-                "(has(self.withItems) ? 1 : 0) + (has(self.withParam) ? 1 : 0)"
-                " + (has(self.withSequence) ? 1 : 0) <= 1",
-                "a task uses at most one of withItems or withParam",
+                "!(has(self.withParam) && has(self.withSequence))",
+                "a task uses at most one of withParam or withSequence",
                 field_path=".withParam",
                 reason="FieldValueForbidden",
             ),
@@ -159,10 +157,8 @@ def dag() -> Schema:
         "A directed acyclic graph of tasks.",
         {
             "tasks": array(dag_task(), "The tasks.", max_items=TASKS_MAX, min_items=1, map_keys=["name"]),
-            "failFast": boolean(
-                "Stop scheduling new tasks once one fails (engine default true; not defaulted here)."
-            ),
-            **unsupported_fields({"target": "dag target"}),
+            "failFast": boolean("Stop scheduling new tasks once one fails (engine default true; not defaulted here)."),
+            **unsupported_fields({"target": ("dag target", "string")}),
         },
         required=["tasks"],
     )
@@ -220,18 +216,19 @@ def _retry_strategy() -> Schema:
                     "duration": int_or_string(
                         "First delay: seconds or a duration string.", pattern=DURATION_OR_PLACEHOLDER_PATTERN
                     ),
-                    "factor": int_or_string("Multiplier applied to the delay after each retry.",
-                                            pattern=number_or_placeholder),
+                    "factor": int_or_string(
+                        "Multiplier applied to the delay after each retry.", pattern=number_or_placeholder
+                    ),
                     "maxDuration": int_or_string(
                         "Stop retrying once this much time passed since the first attempt.",
                         pattern=DURATION_OR_PLACEHOLDER_PATTERN,
                     ),
-                    "cap": int_or_string(
-                        "Upper bound of a single delay.", pattern=DURATION_OR_PLACEHOLDER_PATTERN
-                    ),
+                    "cap": int_or_string("Upper bound of a single delay.", pattern=DURATION_OR_PLACEHOLDER_PATTERN),
                 },
             ),
-            **unsupported_fields({"expression": "retryStrategy.expression", "affinity": "retryStrategy.affinity"}),
+            **unsupported_fields(
+                {"expression": ("retryStrategy.expression", "string"), "affinity": "retryStrategy.affinity"}
+            ),
         },
     )
 
@@ -246,7 +243,8 @@ def _container() -> Schema:
 
 def template() -> Schema:
     unsupported_kinds = {
-        field: unsupported(feature, hint) for field, (feature, hint) in UNSUPPORTED_TEMPLATE_KINDS.items()
+        field: unsupported(feature, hint, shape=shape)
+        for field, (feature, hint, shape) in UNSUPPORTED_TEMPLATE_KINDS.items()
     }
     return obj(
         "A named unit of work: exactly one of dag, container, http or suspend.",
@@ -255,9 +253,10 @@ def template() -> Schema:
             "inputs": obj(
                 "Declared inputs.",
                 {
-                    "parameters": _parameters("Input parameters, available as {{inputs.parameters.NAME}}.",
-                                              declaration=True),
-                    **unsupported_fields({"artifacts": "artifacts"}),
+                    "parameters": _parameters(
+                        "Input parameters, available as {{inputs.parameters.NAME}}.", declaration=True
+                    ),
+                    **unsupported_fields({"artifacts": ("artifacts", "objects")}),
                 },
             ),
             "dag": dag(),
@@ -273,8 +272,9 @@ def template() -> Schema:
                 },
             ),
             "retryStrategy": _retry_strategy(),
-            "timeout": string("Deadline of one attempt, e.g. 30s; may be a placeholder.",
-                              pattern=DURATION_OR_PLACEHOLDER_PATTERN),
+            "timeout": string(
+                "Deadline of one attempt, e.g. 30s; may be a placeholder.", pattern=DURATION_OR_PLACEHOLDER_PATTERN
+            ),
             "activeDeadlineSeconds": int_or_string("Deadline of the node in seconds."),
             "parallelism": integer("Children of this template running at once.", minimum=1, fmt="int64"),
             **unsupported_kinds,
@@ -291,8 +291,13 @@ def template() -> Schema:
 
 
 def _templates(*, required: bool) -> Schema:
-    return array(template(), "Templates of the workflow.", max_items=TEMPLATES_MAX,
-                 min_items=1 if required else None, map_keys=["name"])
+    return array(
+        template(),
+        "Templates of the workflow.",
+        max_items=TEMPLATES_MAX,
+        min_items=1 if required else None,
+        map_keys=["name"],
+    )
 
 
 _ENTRYPOINT_EXISTS = rule(
@@ -337,7 +342,7 @@ def workflow_spec() -> Schema:
                 "Run a WorkflowTemplate of this namespace instead of inline templates.",
                 {
                     "name": name("WorkflowTemplate name."),
-                    **unsupported_fields({"clusterScope": "ClusterWorkflowTemplate references"}),
+                    **unsupported_fields({"clusterScope": ("ClusterWorkflowTemplate references", "boolean")}),
                 },
                 required=["name"],
             ),
@@ -372,7 +377,7 @@ def workflow_template_spec() -> Schema:
 
 def node() -> Schema:
     """One row of the node table. Typed for the fields every node has; the engine may add more."""
-    schema = obj(
+    return obj(
         "A node of the run: a task, a retry attempt, a loop item or the DAG itself.",
         {
             "id": string("Node ID, unique in the workflow."),
@@ -389,7 +394,6 @@ def node() -> Schema:
         },
         preserve_unknown=True,
     )
-    return schema
 
 
 def workflow_status() -> Schema:
