@@ -25,8 +25,8 @@ _UNIT_NANOSECONDS = {
     "m": 60 * 1_000_000_000,
     "h": 3600 * 1_000_000_000,
 }
-_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_INTEGER = re.compile(r"[+-]?\d+")
+_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 # Go's time.Duration is an int64 of nanoseconds; beyond that Go reports overflow, and so do we.
 _MAX_NANOSECONDS = 2**63 - 1
 _HINT = "use a number with a unit such as 30s, 5m, 1h or 1m30s, or a plain number of seconds"

@@ -74,7 +74,8 @@ _NUMBER = re.compile(
     r"0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*"
     r"|0[bB][01](?:_?[01])*"
     r"|0[oO][0-7](?:_?[0-7])*"
-    r"|\d(?:_?\d)*(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d+)?"
+    r"|\d(?:_?\d)*(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d+)?",
+    re.ASCII,
 )
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0", "a": "\a", "b": "\b",
@@ -95,7 +96,7 @@ def _tokenize(source: str) -> list[_Token]:
         if char in " \t\r\n":
             position += 1
             continue
-        if char.isdigit():
+        if char in "0123456789":
             match = _NUMBER.match(source, position)
             assert match is not None  # a digit always matches
             tokens.append(_Token(_Kind.NUMBER, match.group(), _number(match.group(), source, position), position))
@@ -549,8 +550,8 @@ def _fn_default(value: object, fallback: object) -> object:
     return fallback if value is None else value
 
 
-_GO_INT = re.compile(r"[+-]?\d+")
-_GO_FLOAT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_GO_INT = re.compile(r"[+-]?\d+", re.ASCII)
+_GO_FLOAT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _GO_FLOAT_SPECIAL = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 
 

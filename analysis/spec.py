@@ -545,7 +545,7 @@ def _integer(value: object, path: str, issues: _Issues, deferred: Any, *, minimu
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+    elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
         number = int(value.strip())  # Argo's IntOrString: "3" counts as 3
     if number is None:
         issues.add(path, f"must be an integer (or {{{{args.name}}}}), got {value!r}")
