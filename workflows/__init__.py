@@ -2,4 +2,84 @@
 
 Layering: this package depends on nothing else of ours. Only its I/O modules (the Kubernetes Job runner and the
 kopf controller) may import ``kubernetes``; the model, the compiler and the executor are pure Python.
+
+Where things live (one hop from here):
+
+- ``spec``: manifest dict -> frozen dataclasses; unsupported fields refused with their path.
+- ``depends``: the depends algebra, parsed once, bound to node ids as closures.
+- ``substitution``: ``{{...}}`` parsing, scope validation, rendering.
+- ``compiler`` / ``builder``: spec (or code) -> immutable ``Plan`` (``plan``).
+- ``executor``: the shared asyncio executor -- admission, retries, timeouts, status coalescing.
+- ``runners`` / ``http``: the runner Protocol, registry, http/suspend/noop runners.
+- ``status``: node table encoding (plain or zstd-compressed columns) and decoding.
+- ``local``: ``rollouts workflow run FILE``.
 """
+
+from workflows.builder import DagBuilder
+from workflows.compiler import compile_workflow
+from workflows.errors import (
+    CycleError,
+    DependsSyntaxError,
+    ExpressionError,
+    RunNotFoundError,
+    SpecError,
+    SubstitutionError,
+    UnsupportedFieldError,
+    WorkflowError,
+)
+from workflows.executor import Executor, ExecutorConfig, Run, RunResult, StatusSink
+from workflows.phases import NodePhase, NodeType, WorkflowPhase
+from workflows.plan import NodeSpec, Plan
+from workflows.runners import (
+    NodeContext,
+    NodeResult,
+    NoopRunner,
+    PreviousNode,
+    RunnerRegistry,
+    StepRunner,
+    SuspendRunner,
+    default_registry,
+)
+from workflows.spec import Backoff, RetryPolicy, RetryStrategy, WorkflowSpec, parse_workflow
+from workflows.status import NodeRecord, decode_nodes, encode_nodes, node_id, previous_from_status
+
+__all__ = [
+    "Backoff",
+    "CycleError",
+    "DagBuilder",
+    "DependsSyntaxError",
+    "Executor",
+    "ExecutorConfig",
+    "ExpressionError",
+    "NodeContext",
+    "NodePhase",
+    "NodeRecord",
+    "NodeResult",
+    "NodeSpec",
+    "NodeType",
+    "NoopRunner",
+    "Plan",
+    "PreviousNode",
+    "RetryPolicy",
+    "RetryStrategy",
+    "Run",
+    "RunNotFoundError",
+    "RunResult",
+    "RunnerRegistry",
+    "SpecError",
+    "StatusSink",
+    "StepRunner",
+    "SubstitutionError",
+    "SuspendRunner",
+    "UnsupportedFieldError",
+    "WorkflowError",
+    "WorkflowPhase",
+    "WorkflowSpec",
+    "compile_workflow",
+    "decode_nodes",
+    "default_registry",
+    "encode_nodes",
+    "node_id",
+    "parse_workflow",
+    "previous_from_status",
+]

@@ -1,0 +1,479 @@
+"""Spec + arguments -> :class:`~workflows.plan.Plan`: every check that needs the whole graph happens here.
+
+Before anything runs this module rejects: unknown templates and WorkflowTemplates (with the task's field path),
+dependency cycles (naming the cycle), templates that call themselves, missing input parameters, and ``{{...}}``
+references that are out of scope (``{{tasks.X...}}`` from a task that does not depend on X, ``{{item}}`` outside a
+loop, ``{{workflow.status}}`` outside ``onExit``). ``templateRef`` targets are copied into the plan, so editing a
+WorkflowTemplate later does not change a running workflow (Argo's "snapshot at start").
+
+Nested DAGs and ``withItems`` are expanded here, into integer-indexed nodes; ``withParam`` keeps an expander that
+the executor calls with the items once they are known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workflows.errors import CycleError, SpecError
+from workflows.phases import NodeType
+from workflows.plan import NodeSpec, Plan, Step
+from workflows.spec import DagTask, Template, TemplateKind, WorkflowSpec
+from workflows.substitution import Renderer, Scope, Text, compile_payload, item_label, parse_text
+
+_LEAF_TYPES = {
+    TemplateKind.HTTP.value: NodeType.HTTP,
+    TemplateKind.CONTAINER.value: NodeType.POD,
+    TemplateKind.SUSPEND.value: NodeType.SUSPEND,
+    "metric": NodeType.METRIC,
+}
+
+Draft = dict[str, Any]
+
+
+def _find_cycle(tasks: Sequence[DagTask]) -> tuple[str, ...] | None:
+    """Kahn's algorithm; on leftovers, walk dependencies from one of them until a name repeats."""
+    deps = {task.name: (task.depends.tasks if task.depends else ()) for task in tasks}
+    indegree = {name: len(set(d)) for name, d in deps.items()}
+    dependents: dict[str, list[str]] = {name: [] for name in deps}
+    for name, d in deps.items():
+        for dep in set(d):
+            dependents[dep].append(name)
+    queue = [name for name, count in indegree.items() if count == 0]
+    while queue:
+        current = queue.pop()
+        for child in dependents[current]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                queue.append(child)
+    left = [name for name, count in indegree.items() if count > 0]
+    if not left:
+        return None
+    walk = [left[0]]
+    while True:
+        nxt = next(dep for dep in deps[walk[-1]] if indegree[dep] > 0)
+        if nxt in walk:
+            cycle = [*walk[walk.index(nxt) :], nxt]
+            return tuple(reversed(cycle))
+        walk.append(nxt)
+
+
+class _Compiler:
+    def __init__(
+        self, spec: WorkflowSpec, store: Mapping[str, WorkflowSpec], params: Mapping[str, str], name: str
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.params = params
+        self.name = name
+        self.checked: set[tuple[str, str, bool]] = set()
+        self.renderers: dict[tuple[str, str], Renderer] = {}
+        self.timeouts: dict[tuple[str, str], Text | float | None] = {}
+
+    # -- template resolution ------------------------------------------------------------------------------------
+    def source(self, key: str) -> WorkflowSpec:
+        return self.spec if key == "" else self.store[key]
+
+    def resolve(self, source: str, task: DagTask) -> tuple[str, Template]:
+        if task.template_ref is not None:
+            ref = task.template_ref
+            other = self.store.get(ref.name)
+            if other is None:
+                raise SpecError(f"{task.path}.templateRef.name", f"unknown WorkflowTemplate {ref.name!r}")
+            template = other.templates.get(ref.template)
+            if template is None:
+                raise SpecError(
+                    f"{task.path}.templateRef.template",
+                    f"WorkflowTemplate {ref.name!r} has no template {ref.template!r}",
+                )
+            return ref.name, template
+        assert task.template is not None
+        template = self.source(source).templates.get(task.template)
+        if template is None:
+            raise SpecError(f"{task.path}.template", f"unknown template {task.template!r}")
+        return source, template
+
+    # -- validation (once per template and context) -------------------------------------------------------------
+    def check(self, source: str, template: Template, in_exit: bool) -> None:
+        key = (source, template.name, in_exit)
+        if key in self.checked:
+            return
+        self.checked.add(key)
+        inputs = frozenset(p.name for p in template.inputs)
+        params = frozenset(self.params)
+        if template.dag is None:
+            if template.templated:
+                scope = Scope(workflow_parameters=params, inputs=inputs, retries=True, status=in_exit)
+                self.renderer(source, template).validate(scope)
+                timeout = self.timeout(source, template)
+                if isinstance(timeout, Text):
+                    for ref in timeout.refs:
+                        scope.check(ref, f"{template.path}.timeout")
+            return
+        tasks = template.dag.tasks
+        cycle = _find_cycle(tasks)
+        if cycle is not None:
+            raise CycleError(f"{template.path}.dag.tasks", cycle)
+        by_name = {task.name: task for task in tasks}
+        for task in tasks:
+            _callee_source, callee = self.resolve(source, task)
+            given = {p.name for p in task.arguments}
+            for declared in callee.inputs:
+                if declared.value is None and declared.name not in given:
+                    raise SpecError(
+                        f"{task.path}.arguments",
+                        f"template {callee.name!r} needs input parameter {declared.name!r}",
+                    )
+            if task.on_exit is not None and task.on_exit not in self.source(source).templates:
+                raise SpecError(f"{task.path}.onExit", f"unknown template {task.on_exit!r}")
+            ancestors = self.ancestors(task, by_name)
+            hints = {
+                other: f"{other!r} is not an ancestor of {task.name!r}; add it to depends"
+                for other in by_name
+                if other not in ancestors
+            }
+            scope = Scope(
+                workflow_parameters=params,
+                inputs=inputs,
+                tasks=frozenset(ancestors),
+                item=task.with_items is not None or task.with_param is not None,
+                status=in_exit,
+                tasks_hint=hints,
+            )
+            for index, argument in enumerate(task.arguments):
+                if argument.value is not None:
+                    where = f"{task.path}.arguments.parameters[{index}].value"
+                    for ref in parse_text(argument.value, where).refs:
+                        scope.check(ref, where)
+            for field_name, value in (("when", task.when), ("withParam", task.with_param)):
+                if value is not None:
+                    where = f"{task.path}.{field_name}"
+                    for ref in parse_text(value, where).refs:
+                        scope.check(ref, where)
+
+    @staticmethod
+    def ancestors(task: DagTask, by_name: Mapping[str, DagTask]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(task.depends.tasks if task.depends else ())
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            dep = by_name[name].depends
+            stack.extend(dep.tasks if dep else ())
+        return seen
+
+    def renderer(self, source: str, template: Template) -> Renderer:
+        key = (source, template.name)
+        renderer = self.renderers.get(key)
+        if renderer is None:
+            body = dict(template.body)
+            if template.templated:
+                renderer = compile_payload(body, f"{template.path}.{template.kind}")
+            else:  # programmatic (DagBuilder): the payload goes to the runner as given
+                raw = body.get("payload")
+                renderer = Renderer(payload=raw, texts=(), _render=lambda lookup: raw)
+            self.renderers[key] = renderer
+        return renderer
+
+    def timeout(self, source: str, template: Template) -> Text | float | None:
+        key = (source, template.name)
+        if key not in self.timeouts:
+            value = template.timeout
+            if isinstance(value, str):
+                text = parse_text(value, f"{template.path}.timeout")
+                self.timeouts[key] = text if text.refs else float(_duration(value, f"{template.path}.timeout"))
+            else:
+                self.timeouts[key] = value
+        return self.timeouts[key]
+
+    # -- instantiation ------------------------------------------------------------------------------------------
+    def fill(  # noqa: PLR0915 -- one pass that wires a dag: ids, edges, loops, hooks
+        self,
+        out: list[Draft],
+        base: int,
+        index: int,
+        *,
+        source: str,
+        template: Template,
+        name: str,
+        display: str,
+        boundary: int,
+        owner: int,
+        in_exit: bool,
+        stack: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.check(source, template, in_exit)
+        draft = out[index - base]
+        draft.update(
+            name=name,
+            display_name=display,
+            boundary=boundary,
+            owner=owner,
+            template_name=template.name,
+            in_exit_handler=in_exit,
+            input_defaults={p.name: p.value for p in template.inputs if p.value is not None},
+        )
+        if template.dag is None:
+            draft["type"] = _LEAF_TYPES.get(template.kind, NodeType.TASK)
+            draft["step"] = Step(
+                kind=template.kind,
+                template_name=template.name,
+                payload=self.renderer(source, template),
+                retry=template.retry,
+                timeout=self.timeout(source, template),
+                attempt_deadline=template.attempt_deadline,
+                pool=template.pool or template.kind,
+                pod=template.pod,
+            )
+            return
+        key = (source, template.name)
+        if key in stack:
+            cycle = [f"{s or 'spec'}:{t}" for s, t in stack[stack.index(key) :]] + [
+                f"{source or 'spec'}:{template.name}"
+            ]
+            raise CycleError(template.path, tuple(cycle))
+        stack = (*stack, key)
+        dag = template.dag
+        draft.update(type=NodeType.DAG, fail_fast=dag.fail_fast, parallelism=template.parallelism)
+        ids: dict[str, int] = {}
+        for task in dag.tasks:
+            ids[task.name] = base + len(out)
+            out.append(_draft(base + len(out)))
+        continue_on = {task.name: (task.continue_failed, task.continue_error) for task in dag.tasks}
+        dependents: dict[str, list[int]] = {task.name: [] for task in dag.tasks}
+        handled: set[str] = set()
+        for task in dag.tasks:
+            if task.depends is not None:
+                for dep in task.depends.tasks:
+                    dependents[dep].append(ids[task.name])
+                    if task.depends.handles_failure_of(dep):
+                        handled.add(dep)
+        hooks: list[int] = []
+        for task in dag.tasks:
+            node = ids[task.name]
+            task_draft = out[node - base]
+            task_name = f"{name}.{task.name}"
+            callee_source, callee = self.resolve(source, task)
+            arguments = tuple(
+                (p.name, parse_text(p.value, f"{task.path}.arguments")) for p in task.arguments if p.value is not None
+            )
+            when = None if task.when is None else parse_text(task.when, f"{task.path}.when")
+            task_draft.update(
+                task_name=task.name,
+                deps=tuple(ids[d] for d in (task.depends.tasks if task.depends else ())),
+                dependents=tuple(dependents[task.name]),
+                depends=None if task.depends is None else task.depends.bind(ids, continue_on=continue_on),
+                handled_failure=task.name in handled,
+                continue_failed=task.continue_failed,
+                continue_error=task.continue_error,
+            )
+            if task.with_items is None and task.with_param is None:
+                task_draft.update(arguments=arguments, when=when)
+                self.fill(
+                    out,
+                    base,
+                    node,
+                    source=callee_source,
+                    template=callee,
+                    name=task_name,
+                    display=task.name,
+                    boundary=index,
+                    owner=index,
+                    in_exit=in_exit,
+                    stack=stack,
+                )
+            else:
+                task_draft.update(
+                    name=task_name,
+                    display_name=task.name,
+                    type=NodeType.TASK_GROUP,
+                    boundary=index,
+                    owner=index,
+                    template_name=callee.name,
+                    in_exit_handler=in_exit,
+                )
+
+                def make_children(
+                    out2: list[Draft],
+                    base2: int,
+                    items: Sequence[Any],
+                    *,
+                    group: int,
+                    task: DagTask = task,
+                    callee: Template = callee,
+                    callee_source: str = callee_source,
+                    arguments: tuple[tuple[str, Text], ...] = arguments,
+                    when: Text | None = when,
+                    boundary: int = index,
+                    stack: tuple[tuple[str, str], ...] = stack,
+                ) -> list[int]:
+                    children = []
+                    for position, item in enumerate(items):
+                        child = base2 + len(out2)
+                        out2.append(_draft(child))
+                        label = f"{task.name}({position}:{item_label(item)})"
+                        out2[child - base2].update(
+                            task_name=task.name, arguments=arguments, when=when, item=item, has_item=True
+                        )
+                        self.fill(
+                            out2,
+                            base2,
+                            child,
+                            source=callee_source,
+                            template=callee,
+                            name=f"{name}.{label}",
+                            display=label,
+                            boundary=boundary,
+                            owner=group,
+                            in_exit=in_exit,
+                            stack=stack,
+                        )
+                        children.append(child)
+                    return children
+
+                if task.with_items is not None:
+                    task_draft["children"] = tuple(make_children(out, base, task.with_items, group=node))
+                else:
+                    assert task.with_param is not None
+                    task_draft["with_param"] = parse_text(task.with_param, f"{task.path}.withParam")
+
+                    def expand(
+                        first: int, items: Sequence[Any], *, group: int = node, make: Any = make_children
+                    ) -> tuple[list[NodeSpec], list[int]]:
+                        produced: list[Draft] = []
+                        children = make(produced, first, items, group=group)
+                        return [NodeSpec(**d) for d in produced], children
+
+                    task_draft["expand"] = expand
+            if task.on_exit is not None:
+                hook = base + len(out)
+                out.append(_draft(hook))
+                out[hook - base]["hook_of"] = node
+                task_draft["hook"] = hook
+                hooks.append(hook)
+                self.fill(
+                    out,
+                    base,
+                    hook,
+                    source=source,
+                    template=self.source(source).templates[task.on_exit],
+                    name=f"{task_name}.onExit",
+                    display=f"{task.name}.onExit",
+                    boundary=index,
+                    owner=index,
+                    in_exit=in_exit,
+                    stack=stack,
+                )
+        has_dependents = {dep for task in dag.tasks if task.depends for dep in task.depends.tasks}
+        draft.update(
+            children=tuple(ids[t.name] for t in dag.tasks) + tuple(hooks),
+            roots=tuple(ids[t.name] for t in dag.tasks if t.depends is None),
+            targets=tuple(ids[t.name] for t in sorted(dag.tasks, key=lambda t: t.name) if t.name not in has_dependents),
+            task_ids=ids,
+        )
+
+
+def _duration(value: str, path: str) -> float:
+    from workflows.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise SpecError(path, str(exc)) from None
+
+
+def _draft(index: int) -> Draft:
+    return {"index": index, "name": "", "display_name": "", "type": NodeType.TASK, "boundary": -1, "owner": -1}
+
+
+def compile_workflow(
+    spec: WorkflowSpec,
+    *,
+    arguments: Mapping[str, str] | None = None,
+    workflow_templates: Mapping[str, WorkflowSpec] | None = None,
+    name: str | None = None,
+) -> Plan:
+    """Compile a parsed Workflow (or a submittable WorkflowTemplate) with ``-p``-style argument overrides."""
+    params = {p.name: p.value or "" for p in spec.arguments}
+    declared = {p.name: p for p in spec.arguments}
+    for key, value in (arguments or {}).items():
+        if key not in params:
+            raise SpecError("spec.arguments.parameters", f"unknown parameter {key!r} (declared: {sorted(params)})")
+        enum = declared[key].enum
+        if enum and value not in enum:
+            raise SpecError("spec.arguments.parameters", f"{key}={value!r} is not one of {list(enum)}")
+        params[key] = value
+    if spec.entrypoint is None:
+        raise SpecError("spec.entrypoint", "nothing to run: no entrypoint")
+    run_name = name or spec.name
+    compiler = _Compiler(spec, workflow_templates or {}, params, run_name)
+    entry = spec.templates[spec.entrypoint]
+    out: list[Draft] = [_draft(0)]
+    for declared_input in entry.inputs:
+        if declared_input.value is None and declared_input.name not in params:
+            raise SpecError(
+                "spec.arguments.parameters",
+                f"entrypoint {entry.name!r} needs input parameter {declared_input.name!r}",
+            )
+    out[0]["arguments"] = tuple(
+        (p.name, Text(source=params[p.name], parts=(params[p.name],))) for p in entry.inputs if p.name in params
+    )
+    compiler.fill(
+        out,
+        0,
+        0,
+        source="",
+        template=entry,
+        name=run_name,
+        display=run_name,
+        boundary=-1,
+        owner=-1,
+        in_exit=False,
+        stack=(),
+    )
+    exit_index = -1
+    if spec.on_exit is not None:
+        exit_index = len(out)
+        out.append(_draft(exit_index))
+        compiler.fill(
+            out,
+            0,
+            exit_index,
+            source="",
+            template=spec.templates[spec.on_exit],
+            name=f"{run_name}.onExit",
+            display=f"{run_name}.onExit",
+            boundary=-1,
+            owner=-1,
+            in_exit=True,
+            stack=(),
+        )
+    # validate every template, reachable or not: errors must come before anything runs
+    for template in spec.templates.values():
+        compiler.check("", template, in_exit=template.name == spec.on_exit)
+    return Plan(
+        name=run_name,
+        namespace=spec.namespace,
+        uid=spec.uid,
+        nodes=tuple(NodeSpec(**d) for d in out),
+        root=0,
+        exit_handler=exit_index,
+        parameters=params,
+        parallelism=spec.parallelism,
+        active_deadline_seconds=spec.active_deadline_seconds,
+        service_account_name=spec.service_account_name,
+    )
+
+
+def parse_items(text: str) -> list[Any]:
+    """``withParam`` must render to a JSON list (Argo's rule); anything else is an error for the group."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise ValueError(f"withParam value could not be parsed as a JSON list: {text.strip()[:200]}") from None
+    if not isinstance(items, list):
+        raise ValueError(f"withParam value is not a JSON list: {text.strip()[:200]}")  # noqa: TRY004
+    return items

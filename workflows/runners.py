@@ -1,0 +1,138 @@
+"""Step runners: the small seam between the engine and the things a step actually does.
+
+A runner is anything with ``async def run(self, node: NodeContext) -> NodeResult``; it is cancelled by cancelling
+its task (timeouts, deadlines, shutdown). A runner may also offer ``run_inline(node) -> NodeResult | None`` for work
+that completes without waiting (no-op and pure steps): the executor then skips creating an asyncio Task for the node.
+``uses_slot = False`` marks runners that wait rather than work (``suspend``) and so do not take admission slots.
+
+Runners are registered by kind (``http``, ``container``, ``suspend``; the analysis package adds ``metric``). Blocking
+work goes through ``node.run_blocking`` onto the executor's own bounded thread pool, never kopf's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from workflows.durations import parse_duration
+from workflows.phases import NodePhase
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreviousNode:
+    """What a previous controller recorded for this node (restart seam): re-attach instead of re-creating."""
+
+    phase: NodePhase
+    started_at: float | None = None
+    finished_at: float | None = None
+    message: str = ""
+    result: str | None = None
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeContext:
+    """Everything a runner may know about one attempt of one node. ``node_id`` is stable across restarts."""
+
+    run_id: str
+    workflow_name: str
+    namespace: str
+    node_id: str
+    node_name: str
+    display_name: str
+    template_name: str
+    kind: str
+    payload: Any
+    inputs: Mapping[str, str]
+    attempt: int
+    pod: Mapping[str, Any] = field(default_factory=dict)
+    service_account_name: str | None = None
+    previous: PreviousNode | None = None
+    run_blocking: Callable[..., Any] = field(default=lambda fn, *args: fn(*args))
+    resumed: asyncio.Event | None = None  # set when a suspend node is resumed by a user
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeResult:
+    phase: NodePhase
+    message: str = ""
+    result: str | None = None
+    transient: bool = False  # an Error that OnTransientError retries (timeouts, connection resets, 5xx)
+
+    @classmethod
+    def succeeded(cls, result: str | None = None, message: str = "") -> NodeResult:
+        return cls(phase=NodePhase.SUCCEEDED, result=result, message=message)
+
+    @classmethod
+    def failed(cls, message: str, result: str | None = None) -> NodeResult:
+        return cls(phase=NodePhase.FAILED, message=message, result=result)
+
+    @classmethod
+    def error(cls, message: str, *, transient: bool = False) -> NodeResult:
+        return cls(phase=NodePhase.ERROR, message=message, transient=transient)
+
+
+@runtime_checkable
+class StepRunner(Protocol):
+    async def run(self, node: NodeContext) -> NodeResult: ...
+
+
+class NoopRunner:
+    """Succeeds immediately, inline: the benchmark's step and a placeholder for dry runs."""
+
+    uses_slot = True
+
+    def run_inline(self, node: NodeContext) -> NodeResult | None:
+        return _SUCCEEDED
+
+    async def run(self, node: NodeContext) -> NodeResult:
+        return _SUCCEEDED
+
+
+_SUCCEEDED = NodeResult(phase=NodePhase.SUCCEEDED)
+
+
+class SuspendRunner:
+    """Waits for a resume (``Executor.resume`` / status patch / CLI) or for ``suspend.duration`` to elapse."""
+
+    uses_slot = False
+
+    async def run(self, node: NodeContext) -> NodeResult:
+        duration = node.payload.get("duration") if isinstance(node.payload, Mapping) else None
+        seconds = None if duration in (None, "") else parse_duration(duration)
+        event = node.resumed or asyncio.Event()
+        if seconds is None:
+            await event.wait()
+            return NodeResult.succeeded(message="resumed")
+        try:
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+        except TimeoutError:
+            return NodeResult.succeeded(message=f"resumed after {duration}")
+        return NodeResult.succeeded(message="resumed")
+
+
+class RunnerRegistry:
+    """Runner by kind. One registry per executor; ``analysis`` registers ``metric`` here."""
+
+    def __init__(self, runners: Mapping[str, StepRunner] | None = None) -> None:
+        self._runners: dict[str, StepRunner] = dict(runners or {})
+
+    def register(self, kind: str, runner: StepRunner) -> None:
+        self._runners[kind] = runner
+
+    def get(self, kind: str) -> StepRunner | None:
+        return self._runners.get(kind)
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._runners)
+
+
+def default_registry() -> RunnerRegistry:
+    """http + suspend + noop: everything that needs no cluster (the lead adds ``container`` from jobs.py)."""
+    from workflows.http import HttpRunner
+
+    return RunnerRegistry({"http": HttpRunner(), "suspend": SuspendRunner(), "noop": NoopRunner()})

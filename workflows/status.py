@@ -1,0 +1,362 @@
+"""Status encoding: the node table, plain while small, compact + zstd + base64 past a byte budget.
+
+Argo stores ``status.nodes`` plainly and falls over past a few thousand nodes (etcd's 1.5 MiB request limit). Here
+the table is kept as columns (:class:`NodeTable`), so the compact form is cheap to build and compresses to a few
+bytes per node: names are stored as the display name plus the index of the boundary (full names and Argo node ids are
+recomputed on decode), phases and types are one character each, times are integer second offsets, and messages,
+templates and results are sparse. :func:`encode_nodes` returns ``{"nodes": [...]}`` or ``{"compressedNodes": "..."}``;
+:func:`decode_nodes` accepts either. Encoding happens once per status write, never per node event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import zstandard
+
+from workflows.phases import P_NONE, PHASE_OF, NodePhase, NodeType
+
+if TYPE_CHECKING:
+    from workflows.executor import Run
+
+FORMAT_VERSION = 1
+_PHASE_CHARS = "-PRSFEKO"  # index = phase code
+_TYPE_CHARS = dict(zip(NodeType, "DGPHSKMT", strict=True))
+_TYPE_OF_CHAR = {c: t for t, c in _TYPE_CHARS.items()}
+
+
+def fnv32a(text: str) -> int:
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def node_id(workflow_name: str, node_name: str) -> str:
+    """Argo's node id: the workflow name for the root node, ``<workflow>-<fnv32a(name)>`` otherwise; stable."""
+    if node_name == workflow_name:
+        return workflow_name
+    return f"{workflow_name}-{fnv32a(node_name)}"
+
+
+def _rfc3339(ts: float) -> str | None:
+    if not ts:
+        return None
+    return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRecord:
+    """One row of the node table in Argo's field names (see :meth:`to_argo`)."""
+
+    id: str
+    name: str
+    display_name: str
+    type: NodeType
+    phase: NodePhase
+    boundary_id: str | None
+    children: tuple[str, ...]
+    template_name: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    message: str = ""
+    result: str | None = None
+    retries: int = 0
+
+    def to_argo(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "displayName": self.display_name,
+            "type": self.type.value,
+            "phase": self.phase.value,
+        }
+        if self.template_name:
+            out["templateName"] = self.template_name
+        if self.boundary_id:
+            out["boundaryID"] = self.boundary_id
+        if self.children:
+            out["children"] = list(self.children)
+        if self.started_at:
+            out["startedAt"] = self.started_at
+        if self.finished_at:
+            out["finishedAt"] = self.finished_at
+        if self.message:
+            out["message"] = self.message
+        if self.result is not None:
+            out["outputs"] = {"result": self.result}
+        if self.retries:
+            out["retries"] = self.retries
+        return out
+
+    @classmethod
+    def from_argo(cls, raw: Mapping[str, Any]) -> NodeRecord:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw["name"]),
+            display_name=str(raw.get("displayName", raw["name"])),
+            type=NodeType(raw.get("type", "Task")),
+            phase=NodePhase(raw.get("phase", "Pending")),
+            boundary_id=raw.get("boundaryID"),
+            children=tuple(raw.get("children", ())),
+            template_name=str(raw.get("templateName", "")),
+            started_at=raw.get("startedAt"),
+            finished_at=raw.get("finishedAt"),
+            message=str(raw.get("message", "")),
+            result=(raw.get("outputs") or {}).get("result"),
+            retries=int(raw.get("retries", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeTable:
+    """The created nodes of a run, as columns; ``parent[i]`` is the row of the boundary/owner (-1 for top)."""
+
+    workflow_name: str
+    base_time: int
+    display: list[str]
+    parent: list[int]
+    types: str
+    phases: str
+    started: list[int]  # seconds since base_time (-1: not started)
+    finished: list[int]  # seconds after started (-1: not finished)
+    children: list[list[int]]
+    templates: list[str]
+    messages: dict[int, str]
+    results: dict[int, str]
+    retries: dict[int, int]
+
+    @classmethod
+    def from_run(cls, run: Run) -> NodeTable:
+        phase = run.phase
+        rows = [i for i in range(len(run.nodes)) if phase[i] != P_NONE]
+        row_of = {index: row for row, index in enumerate(rows)}
+        base = int(run.started_at)
+        nodes = run.nodes
+        display, parent, children, templates = [], [], [], []
+        started, finished = [], []
+        types, phases = [], []
+        messages, results, retries = {}, {}, {}
+        for row, index in enumerate(rows):
+            spec = nodes[index]
+            display.append(spec.display_name)
+            parent.append(row_of.get(spec.owner if spec.owner >= 0 else spec.boundary, -1))
+            types.append(_TYPE_CHARS[spec.type])
+            phases.append(_PHASE_CHARS[phase[index]])
+            s, f = run.started[index], run.finished[index]
+            started.append(int(s) - base if s else -1)
+            finished.append(int(f) - int(s) if f else -1)
+            templates.append(spec.template_name)
+            # Argo's children: a DAG lists its root tasks, a task lists the tasks that depend on it
+            kids = spec.roots if spec.type is NodeType.DAG else spec.dependents
+            if spec.type is NodeType.TASK_GROUP:
+                kids = tuple(run.children_of.get(index, spec.children))
+            children.append([row_of[k] for k in kids if k in row_of])
+            if index in run.messages:
+                messages[row] = run.messages[index]
+            if index in run.results:
+                results[row] = run.results[index]
+            if index in run.attempts:
+                retries[row] = run.attempts[index]
+        return cls(
+            workflow_name=run.plan.name,
+            base_time=base,
+            display=display,
+            parent=parent,
+            types="".join(types),
+            phases="".join(phases),
+            started=started,
+            finished=finished,
+            children=children,
+            templates=templates,
+            messages=messages,
+            results=results,
+            retries=retries,
+        )
+
+    def __len__(self) -> int:
+        return len(self.display)
+
+    def names(self) -> list[str]:
+        names: list[str] = []
+        for row, display in enumerate(self.display):
+            up = self.parent[row]
+            if up < 0:
+                names.append(display)
+            elif self.types[up] == "G":  # loop children hang off the group's DAG: "dag.task(0:x)"
+                names.append(f"{names[self.parent[up]]}.{display}" if self.parent[up] >= 0 else display)
+            else:
+                names.append(f"{names[up]}.{display}")
+        return names
+
+    def records(self) -> list[NodeRecord]:
+        names = self.names()
+        ids = [node_id(self.workflow_name, name) for name in names]
+        out = []
+        for row, name in enumerate(names):
+            up = self.parent[row]
+            boundary = up
+            while boundary >= 0 and self.types[boundary] != "D":
+                boundary = self.parent[boundary]
+            s = self.started[row]
+            f = self.finished[row]
+            start = self.base_time + s if s >= 0 else 0
+            out.append(
+                NodeRecord(
+                    id=ids[row],
+                    name=name,
+                    display_name=self.display[row],
+                    type=_TYPE_OF_CHAR[self.types[row]],
+                    phase=PHASE_OF[_PHASE_CHARS.index(self.phases[row])] or NodePhase.PENDING,
+                    boundary_id=ids[boundary] if boundary >= 0 else None,
+                    children=tuple(ids[k] for k in self.children[row]),
+                    template_name=self.templates[row],
+                    started_at=_rfc3339(start) if s >= 0 else None,
+                    finished_at=_rfc3339(start + f) if f >= 0 and s >= 0 else None,
+                    message=self.messages.get(row, ""),
+                    result=self.results.get(row),
+                    retries=self.retries.get(row, 0),
+                )
+            )
+        return out
+
+    def compact(self) -> dict[str, Any]:
+        """Columnar JSON: deltas and one-char codes so zstd finds the repetition."""
+        template_names = sorted(set(self.templates))
+        template_index = {name: i for i, name in enumerate(template_names)}
+        prev = 0
+        started_delta = []
+        for value in self.started:
+            started_delta.append(value - prev if value >= 0 else None)
+            prev = value if value >= 0 else prev
+        return {
+            "v": FORMAT_VERSION,
+            "w": self.workflow_name,
+            "b": self.base_time,
+            "d": "\n".join(self.display),
+            "p": [row - up if up >= 0 else 0 for row, up in enumerate(self.parent)],
+            "t": self.types,
+            "s": self.phases,
+            "a": started_delta,
+            "f": self.finished,
+            "c": [[k - row for k in kids] for row, kids in enumerate(self.children)],
+            "tn": template_names,
+            "ti": [template_index[name] for name in self.templates],
+            "m": {str(k): v for k, v in self.messages.items()},
+            "r": {str(k): v for k, v in self.results.items()},
+            "rt": {str(k): v for k, v in self.retries.items()},
+        }
+
+    @classmethod
+    def from_compact(cls, data: Mapping[str, Any]) -> NodeTable:
+        if data.get("v") != FORMAT_VERSION:
+            raise ValueError(f"unknown compressedNodes format version {data.get('v')!r}")
+        started = []
+        prev = 0
+        for delta in data["a"]:
+            if delta is None:
+                started.append(-1)
+            else:
+                prev += delta
+                started.append(prev)
+        display = data["d"].split("\n") if data["d"] else []
+        names = data["tn"]
+        return cls(
+            workflow_name=data["w"],
+            base_time=int(data["b"]),
+            display=display,
+            parent=[row - delta if delta else -1 for row, delta in enumerate(data["p"])],
+            types=data["t"],
+            phases=data["s"],
+            started=started,
+            finished=list(data["f"]),
+            children=[[row + k for k in kids] for row, kids in enumerate(data["c"])],
+            templates=[names[i] for i in data["ti"]],
+            messages={int(k): v for k, v in data["m"].items()},
+            results={int(k): v for k, v in data["r"].items()},
+            retries={int(k): int(v) for k, v in data["rt"].items()},
+        )
+
+
+_COMPRESSOR = zstandard.ZstdCompressor(level=10)
+
+
+def compress_table(table: NodeTable) -> str:
+    raw = json.dumps(table.compact(), separators=(",", ":")).encode()
+    return base64.b64encode(_COMPRESSOR.compress(raw)).decode("ascii")
+
+
+def decompress_table(blob: str) -> NodeTable:
+    raw = zstandard.ZstdDecompressor().decompress(base64.b64decode(blob), max_output_size=512 * 1024 * 1024)
+    return NodeTable.from_compact(json.loads(raw))
+
+
+def encode_nodes(table: NodeTable, *, budget_bytes: int) -> dict[str, Any]:
+    """``{"nodes": [...]}`` while the plain JSON fits ``budget_bytes``, else ``{"compressedNodes": "..."}``."""
+    if len(table) * 120 <= budget_bytes:  # cheap pre-check: plain rows are >= ~120 bytes each
+        plain = [record.to_argo() for record in table.records()]
+        if len(json.dumps(plain, separators=(",", ":"))) <= budget_bytes:
+            return {"nodes": plain}
+    return {"compressedNodes": compress_table(table)}
+
+
+def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
+    """The node table of a status body, whichever form it was stored in."""
+    if status.get("compressedNodes"):
+        return decompress_table(str(status["compressedNodes"])).records()
+    nodes = status.get("nodes") or []
+    if isinstance(nodes, Mapping):  # Argo's map form
+        nodes = list(nodes.values())
+    return [NodeRecord.from_argo(raw) for raw in nodes]
+
+
+def previous_from_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Node name -> :class:`~workflows.runners.PreviousNode`, to restart a run where a previous controller left it."""
+    from workflows.runners import PreviousNode
+
+    out: dict[str, Any] = {}
+    for record in decode_nodes(status):
+        out[record.name] = PreviousNode(
+            phase=record.phase,
+            started_at=_parse_time(record.started_at) or None,
+            finished_at=_parse_time(record.finished_at) or None,
+            message=record.message,
+            result=record.result,
+            retries=record.retries,
+        )
+    return out
+
+
+def build_status(run: Run, *, budget_bytes: int) -> dict[str, Any]:
+    table = run.node_table()
+    counts: dict[str, int] = {}
+    for char in table.phases:
+        phase = PHASE_OF[_PHASE_CHARS.index(char)]
+        assert phase is not None
+        counts[phase.value] = counts.get(phase.value, 0) + 1
+    done, total = run.progress
+    status: dict[str, Any] = {
+        "phase": run.workflow_phase.value,
+        "startedAt": _rfc3339(run.started_at),
+        "finishedAt": _rfc3339(run.finished_at) if run.finished_at else None,
+        "progress": f"{done}/{total}",
+        "message": run.message,
+        "counts": counts,
+    }
+    status.update(encode_nodes(table, budget_bytes=budget_bytes))
+    return status
+
+
+def records_by_name(records: Sequence[NodeRecord]) -> dict[str, NodeRecord]:
+    return {record.name: record for record in records}
