@@ -1,0 +1,618 @@
+"""Test data shared by the unit tier (local validator) and the integration tier (the real API server).
+
+Three tables:
+- ``CORPUS_REFUSALS``: which manifests of ``shared/corpus`` use unsupported Argo features, and the field path the
+  refusal must name. Every other corpus document of our kinds must be accepted after changing only apiVersion.
+- ``INVALID_CASES``: hand-made manifests that break one rule each, with the path and message fragment expected.
+- ``DEFAULT_CASES``: fields the schema defaults, and the value to read back.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CORPUS_DIR = REPO.parent / "shared" / "corpus"
+API_VERSION = "rollouts.dev/v1alpha1"
+OUR_KINDS = frozenset(
+    {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Workflow", "WorkflowTemplate"}
+)
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CorpusDocument:
+    """One document of a corpus file that is of one of our kinds, with apiVersion already switched."""
+
+    file: str  # e.g. "argo-workflows/dag-diamond.yaml"
+    index: int  # position of the document in the file
+    manifest: Manifest
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.file}#{self.index}"
+
+
+def corpus_documents(corpus_dir: Path = CORPUS_DIR) -> Iterator[CorpusDocument]:
+    for path in sorted(corpus_dir.rglob("*.yaml")):
+        relative = path.relative_to(corpus_dir).as_posix()
+        for index, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
+            if isinstance(document, dict) and document.get("kind") in OUR_KINDS:
+                manifest = copy.deepcopy(document)
+                manifest["apiVersion"] = API_VERSION
+                yield CorpusDocument(file=relative, index=index, manifest=manifest)
+
+
+# case_id -> field paths that must appear among the refusal's errors. The real server may stop at the first
+# unknown field under strict decoding, so the integration tier checks that at least the first path appears.
+CORPUS_REFUSALS: dict[str, tuple[str, ...]] = {
+    "argo-workflows/dag-conditional-parameters.yaml#0": (
+        "spec.templates[0].outputs",
+        "spec.templates[1].script",
+        "spec.templates[2].script",
+        "spec.templates[3].script",
+    ),
+    "argo-workflows/dag-inline-workflowtemplate.yaml#0": ("spec.templates[0].dag.tasks[0].inline",),
+    "argo-workflows/dag-targets.yaml#0": ("spec.templates[0].dag.target",),
+    "argo-workflows/http-hello-world.yaml#0": ("spec.templates[0].steps",),
+    "argo-workflows/http-success-condition.yaml#0": ("spec.templates[0].steps",),
+    "argo-workflows/loops-param-result.yaml#0": ("spec.templates[0].steps", "spec.templates[1].script"),
+    "argo-workflows/parallelism-limit.yaml#0": ("spec.templates[0].steps",),
+    "argo-workflows/retry-with-steps.yaml#0": ("spec.templates[0].steps",),
+    "argo-workflows/suspend-template.yaml#0": ("spec.templates[0].steps",),
+    # nodeSelector is a pod-level template field we do not model: refused as an unknown field (strict decoding).
+    "argo-workflows/timeouts-workflow.yaml#0": ("spec.templates[2].nodeSelector", "spec.templates[0].steps"),
+    "argo-workflows/workflow-template-templates.yaml#2": ("spec.templates[1].steps",),
+}
+
+
+# --- minimal valid manifests ------------------------------------------------------------------------------------
+
+_POD_TEMPLATE: Manifest = {
+    "metadata": {"labels": {"app": "demo"}},
+    "spec": {"containers": [{"name": "demo", "image": "nginx:1.27"}]},
+}
+
+
+def canary_rollout() -> Manifest:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Rollout",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "demo"}},
+            "template": copy.deepcopy(_POD_TEMPLATE),
+            "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}},
+        },
+    }
+
+
+def routed_canary_rollout() -> Manifest:
+    rollout = canary_rollout()
+    rollout["spec"]["strategy"]["canary"].update(
+        {
+            "canaryService": "demo-canary",
+            "stableService": "demo-stable",
+            "trafficRouting": {"nginx": {"stableIngress": "demo"}, "managedRoutes": [{"name": "header"}]},
+            "steps": [
+                {"setWeight": 10},
+                {"setHeaderRoute": {"name": "header", "match": [{"headerName": "x", "headerValue": {"exact": "1"}}]}},
+                {"pause": {"duration": "1m"}},
+            ],
+        }
+    )
+    return rollout
+
+
+def blue_green_rollout() -> Manifest:
+    rollout = canary_rollout()
+    rollout["spec"]["strategy"] = {"blueGreen": {"activeService": "demo-active", "previewService": "demo-preview"}}
+    return rollout
+
+
+def analysis_template(kind: str = "AnalysisTemplate") -> Manifest:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": "success-rate"},
+        "spec": {
+            "args": [{"name": "service"}],
+            "metrics": [
+                {
+                    "name": "success-rate",
+                    "interval": "1m",
+                    "count": 3,
+                    "successCondition": "result[0] >= 0.95",
+                    "provider": {"prometheus": {"address": "http://prometheus:9090", "query": "up"}},
+                }
+            ],
+        },
+    }
+
+
+def analysis_run() -> Manifest:
+    run = analysis_template("AnalysisRun")
+    run["spec"]["args"] = [{"name": "service", "value": "demo"}]
+    return run
+
+
+def workflow(kind: str = "Workflow") -> Manifest:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": "diamond"},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [
+                {
+                    "name": "main",
+                    "dag": {
+                        "tasks": [
+                            {"name": "A", "template": "echo"},
+                            {"name": "B", "template": "echo", "depends": "A"},
+                        ]
+                    },
+                },
+                {"name": "echo", "container": {"image": "busybox", "command": ["echo", "hi"]}},
+            ],
+        },
+    }
+
+
+VALID_MANIFESTS: dict[str, Callable[[], Manifest]] = {
+    "canary": canary_rollout,
+    "routed-canary": routed_canary_rollout,
+    "blue-green": blue_green_rollout,
+    "analysis-template": analysis_template,
+    "cluster-analysis-template": lambda: analysis_template("ClusterAnalysisTemplate"),
+    "analysis-run": analysis_run,
+    "workflow": workflow,
+    "workflow-template": lambda: workflow("WorkflowTemplate"),
+}
+
+
+# --- invalid manifests ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    """A manifest that breaks one rule; the refusal must name ``path`` and contain ``message``."""
+
+    case_id: str
+    build: Callable[[], Manifest]
+    path: str
+    message: str
+
+
+def _edit(base: Callable[[], Manifest], change: Callable[[Manifest], None]) -> Callable[[], Manifest]:
+    def build() -> Manifest:
+        manifest = base()
+        change(manifest)
+        return manifest
+
+    return build
+
+
+def _canary(m: Manifest) -> dict[str, Any]:
+    canary: dict[str, Any] = m["spec"]["strategy"]["canary"]
+    return canary
+
+
+def _blue_green(m: Manifest) -> dict[str, Any]:
+    blue_green: dict[str, Any] = m["spec"]["strategy"]["blueGreen"]
+    return blue_green
+
+
+def _metric(m: Manifest) -> dict[str, Any]:
+    metric: dict[str, Any] = m["spec"]["metrics"][0]
+    return metric
+
+
+def _task(m: Manifest) -> dict[str, Any]:
+    task: dict[str, Any] = m["spec"]["templates"][0]["dag"]["tasks"][0]
+    return task
+
+
+_STEPS = "spec.strategy.canary.steps"
+
+INVALID_CASES: tuple[InvalidCase, ...] = (
+    # --- Rollout: strategy and steps
+    InvalidCase(
+        "both-strategies",
+        _edit(canary_rollout, lambda m: m["spec"]["strategy"].update(blueGreen={"activeService": "a"})),
+        "spec.strategy",
+        "strategy needs exactly one of canary or blueGreen",
+    ),
+    InvalidCase(
+        "no-strategy",
+        _edit(canary_rollout, lambda m: m["spec"].update(strategy={})),
+        "spec.strategy",
+        "strategy needs exactly one of canary or blueGreen",
+    ),
+    InvalidCase(
+        "set-weight-150",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 150}])),
+        f"{_STEPS}[0].setWeight",
+        "100",
+    ),
+    InvalidCase(
+        "set-weight-negative",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": -1}])),
+        f"{_STEPS}[0].setWeight",
+        "0",
+    ),
+    InvalidCase(
+        "step-with-two-actions",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 10, "pause": {}}])),
+        f"{_STEPS}[0]",
+        "a canary step needs exactly one of",
+    ),
+    InvalidCase(
+        "empty-step",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{}])),
+        f"{_STEPS}[0]",
+        "a canary step needs exactly one of",
+    ),
+    InvalidCase(
+        "experiment-step",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"experiment": {"templates": []}}])),
+        f"{_STEPS}[0].experiment",
+        "does not support the experiment canary step",
+    ),
+    InvalidCase(
+        "pause-duration-garbage",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"pause": {"duration": "soon"}}])),
+        f"{_STEPS}[0].pause.duration",
+        "should match",
+    ),
+    InvalidCase(
+        "set-canary-scale-two-modes",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setCanaryScale": {"weight": 10, "replicas": 2}}])),
+        f"{_STEPS}[0].setCanaryScale",
+        "setCanaryScale needs exactly one of",
+    ),
+    InvalidCase(
+        "header-route-not-managed",
+        _edit(
+            routed_canary_rollout,
+            lambda m: _canary(m)["steps"].append({"setHeaderRoute": {"name": "unknown-route"}}),
+        ),
+        "spec.strategy.canary.steps",
+        "must name a route listed in trafficRouting.managedRoutes",
+    ),
+    InvalidCase(
+        "max-surge-and-unavailable-zero",
+        _edit(canary_rollout, lambda m: _canary(m).update(maxSurge=0, maxUnavailable="0%")),
+        "spec.strategy.canary.maxUnavailable",
+        "maxSurge and maxUnavailable cannot both be 0",
+    ),
+    InvalidCase(
+        "max-surge-garbage",
+        _edit(canary_rollout, lambda m: _canary(m).update(maxSurge="lots")),
+        "spec.strategy.canary.maxSurge",
+        "should match",
+    ),
+    InvalidCase(
+        "background-analysis-starting-step-out-of-range",
+        _edit(
+            canary_rollout,
+            lambda m: _canary(m).update(analysis={"templates": [{"templateName": "t"}], "startingStep": 5}),
+        ),
+        "spec.strategy.canary.analysis.startingStep",
+        "analysis.startingStep must be the index of a step",
+    ),
+    InvalidCase(
+        "analysis-step-without-templates",
+        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"analysis": {"args": []}}])),
+        f"{_STEPS}[0].analysis.templates",
+        "Required value",
+    ),
+    # --- Rollout: services and routing
+    InvalidCase(
+        "canary-service-equals-stable",
+        _edit(routed_canary_rollout, lambda m: _canary(m).update(canaryService="demo-stable")),
+        "spec.strategy.canary.stableService",
+        "canaryService and stableService must be different Services",
+    ),
+    InvalidCase(
+        "traffic-routing-without-services",
+        _edit(routed_canary_rollout, lambda m: [_canary(m).pop("canaryService"), _canary(m).pop("stableService")]),
+        "spec.strategy.canary.trafficRouting",
+        "trafficRouting needs canaryService and stableService",
+    ),
+    InvalidCase(
+        "alb-router",
+        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(alb={"ingress": "x"})),
+        "spec.strategy.canary.trafficRouting.alb",
+        "does not support ALB traffic routing",
+    ),
+    InvalidCase(
+        "smi-router",
+        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(smi={"rootService": "x"})),
+        "spec.strategy.canary.trafficRouting.smi",
+        "does not support SMI traffic routing",
+    ),
+    InvalidCase(
+        "app-mesh-router",
+        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(appMesh={})),
+        "spec.strategy.canary.trafficRouting.appMesh",
+        "does not support App Mesh traffic routing",
+    ),
+    InvalidCase(
+        "other-router-plugin",
+        _edit(
+            routed_canary_rollout,
+            lambda m: _canary(m)["trafficRouting"].update(plugins={"acme/router": {"httpRoute": "r"}}),
+        ),
+        "spec.strategy.canary.trafficRouting.plugins",
+        "only the argoproj-labs/gatewayAPI traffic router plugin is supported",
+    ),
+    InvalidCase(
+        "nginx-without-ingress",
+        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(nginx={})),
+        "spec.strategy.canary.trafficRouting.nginx",
+        "nginx needs exactly one of stableIngress or stableIngresses",
+    ),
+    InvalidCase(
+        "istio-without-virtual-service",
+        _edit(
+            routed_canary_rollout,
+            lambda m: [_canary(m)["trafficRouting"].pop("nginx"), _canary(m)["trafficRouting"].update(istio={})],
+        ),
+        "spec.strategy.canary.trafficRouting.istio",
+        "istio needs exactly one of virtualService or virtualServices",
+    ),
+    InvalidCase(
+        "blue-green-missing-active-service",
+        _edit(blue_green_rollout, lambda m: _blue_green(m).pop("activeService")),
+        "spec.strategy.blueGreen.activeService",
+        "Required value",
+    ),
+    InvalidCase(
+        "blue-green-same-services",
+        _edit(blue_green_rollout, lambda m: _blue_green(m).update(previewService="demo-active")),
+        "spec.strategy.blueGreen.previewService",
+        "previewService must differ from activeService",
+    ),
+    # --- Rollout: workload
+    InvalidCase(
+        "missing-selector",
+        _edit(canary_rollout, lambda m: m["spec"].pop("selector")),
+        "spec.selector",
+        "spec.selector is required unless spec.workloadRef is set",
+    ),
+    InvalidCase(
+        "missing-template",
+        _edit(canary_rollout, lambda m: m["spec"].pop("template")),
+        "spec.template",
+        "spec.template is required unless spec.workloadRef is set",
+    ),
+    InvalidCase(
+        "workload-ref-with-template",
+        _edit(
+            canary_rollout,
+            lambda m: m["spec"].update(workloadRef={"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}),
+        ),
+        "spec.template",
+        "spec.template must be empty when spec.workloadRef is set",
+    ),
+    InvalidCase(
+        "workload-ref-bad-scale-down",
+        _edit(
+            canary_rollout,
+            lambda m: [
+                m["spec"].pop("template"),
+                m["spec"].update(
+                    workloadRef={"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "scaleDown": "always"}
+                ),
+            ],
+        ),
+        "spec.workloadRef.scaleDown",
+        "Unsupported value",
+    ),
+    # --- analysis
+    InvalidCase(
+        "metric-with-two-providers",
+        _edit(analysis_template, lambda m: _metric(m)["provider"].update(web={"url": "http://x"})),
+        "spec.metrics[0].provider",
+        "a metric provider needs exactly one of prometheus, web, job or workflow",
+    ),
+    InvalidCase(
+        "metric-without-provider-choice",
+        _edit(analysis_template, lambda m: _metric(m).update(provider={})),
+        "spec.metrics[0].provider",
+        "a metric provider needs exactly one of prometheus, web, job or workflow",
+    ),
+    InvalidCase(
+        "datadog-provider",
+        _edit(analysis_template, lambda m: _metric(m).update(provider={"datadog": {"query": "q"}})),
+        "spec.metrics[0].provider.datadog",
+        "does not support the datadog metric provider",
+    ),
+    InvalidCase(
+        "count-without-interval",
+        _edit(analysis_template, lambda m: _metric(m).pop("interval")),
+        "spec.metrics[0].interval",
+        "a metric with count greater than 1 needs an interval",
+    ),
+    InvalidCase(
+        "duplicate-metric-names",
+        _edit(analysis_template, lambda m: m["spec"]["metrics"].append(copy.deepcopy(_metric(m)))),
+        "spec.metrics[1]",
+        "Duplicate value",
+    ),
+    InvalidCase(
+        "dependency-on-unknown-metric",
+        _edit(analysis_template, lambda m: _metric(m).update(dependencies=["nope"])),
+        "spec.metrics",
+        "every entry of metrics[].dependencies must name a metric of this template",
+    ),
+    InvalidCase(
+        "arg-with-value-and-value-from",
+        _edit(
+            analysis_template,
+            lambda m: m["spec"].update(
+                args=[{"name": "a", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+            ),
+        ),
+        "spec.args[0].valueFrom",
+        "an argument has either value or valueFrom, not both",
+    ),
+    InvalidCase(
+        "run-with-two-providers",
+        _edit(analysis_run, lambda m: _metric(m)["provider"].update(job={"spec": {"template": {}}})),
+        "spec.metrics[0].provider",
+        "a metric provider needs exactly one of prometheus, web, job or workflow",
+    ),
+    InvalidCase(
+        "web-bad-method",
+        _edit(analysis_template, lambda m: _metric(m).update(provider={"web": {"url": "http://x", "method": "TRACE"}})),
+        "spec.metrics[0].provider.web.method",
+        "Unsupported value",
+    ),
+    # --- workflows
+    InvalidCase(
+        "template-with-two-kinds",
+        _edit(workflow, lambda m: m["spec"]["templates"][1].update(http={"url": "http://x"})),
+        "spec.templates[1]",
+        "a template needs exactly one of dag, container, http or suspend",
+    ),
+    InvalidCase(
+        "template-with-no-kind",
+        _edit(workflow, lambda m: m["spec"]["templates"][1].pop("container")),
+        "spec.templates[1]",
+        "a template needs exactly one of dag, container, http or suspend",
+    ),
+    InvalidCase(
+        "steps-template",
+        _edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "steps": [[{"name": "a"}]]})),
+        "spec.templates[2].steps",
+        "does not support steps templates",
+    ),
+    InvalidCase(
+        "script-template",
+        _edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "script": {"image": "python"}})),
+        "spec.templates[2].script",
+        "does not support script templates",
+    ),
+    InvalidCase(
+        "input-artifacts",
+        _edit(workflow, lambda m: m["spec"]["templates"][1].update(inputs={"artifacts": [{"name": "a"}]})),
+        "spec.templates[1].inputs.artifacts",
+        "does not support artifacts",
+    ),
+    InvalidCase(
+        "task-with-template-and-template-ref",
+        _edit(workflow, lambda m: _task(m).update(templateRef={"name": "wt", "template": "t"})),
+        "spec.templates[0].dag.tasks[0]",
+        "a task needs exactly one of template or templateRef",
+    ),
+    InvalidCase(
+        "task-with-depends-and-dependencies",
+        _edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(dependencies=["A"])),
+        "spec.templates[0].dag.tasks[1].depends",
+        "a task uses dependencies or depends, not both",
+    ),
+    InvalidCase(
+        "duplicate-task-names",
+        _edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(name="A")),
+        "spec.templates[0].dag.tasks[1]",
+        "Duplicate value",
+    ),
+    InvalidCase(
+        "entrypoint-not-a-template",
+        _edit(workflow, lambda m: m["spec"].update(entrypoint="nope")),
+        "spec.entrypoint",
+        "entrypoint must name a template of spec.templates",
+    ),
+    InvalidCase(
+        "workflow-without-entrypoint",
+        _edit(workflow, lambda m: m["spec"].pop("entrypoint")),
+        "spec.entrypoint",
+        "a workflow needs spec.entrypoint",
+    ),
+    InvalidCase(
+        "container-without-image",
+        _edit(workflow, lambda m: m["spec"]["templates"][1].update(container={"command": ["true"]})),
+        "spec.templates[1].container.image",
+        "Required value",
+    ),
+    InvalidCase(
+        "bad-retry-policy",
+        _edit(workflow, lambda m: m["spec"]["templates"][1].update(retryStrategy={"retryPolicy": "Sometimes"})),
+        "spec.templates[1].retryStrategy.retryPolicy",
+        "Unsupported value",
+    ),
+    InvalidCase(
+        "workflow-template-dag-target",
+        _edit(
+            lambda: workflow("WorkflowTemplate"),
+            lambda m: m["spec"]["templates"][0]["dag"].update(target="B"),
+        ),
+        "spec.templates[0].dag.target",
+        "does not support dag target",
+    ),
+)
+
+
+# --- defaults -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefaultCase:
+    """``build()`` omits the field at ``path`` (a tuple of keys/indexes); the API server must fill ``expected``."""
+
+    case_id: str
+    build: Callable[[], Manifest]
+    path: tuple[str | int, ...]
+    expected: Any
+
+
+DEFAULT_CASES: tuple[DefaultCase, ...] = (
+    DefaultCase("rollout-replicas", canary_rollout, ("spec", "replicas"), 1),
+    DefaultCase("revision-history-limit", canary_rollout, ("spec", "revisionHistoryLimit"), 10),
+    DefaultCase("progress-deadline-seconds", canary_rollout, ("spec", "progressDeadlineSeconds"), 600),
+    DefaultCase("canary-scale-down-delay", canary_rollout, ("spec", "strategy", "canary", "scaleDownDelaySeconds"), 30),
+    DefaultCase(
+        "auto-promotion-enabled", blue_green_rollout, ("spec", "strategy", "blueGreen", "autoPromotionEnabled"), True
+    ),
+    DefaultCase(
+        "blue-green-scale-down-delay",
+        blue_green_rollout,
+        ("spec", "strategy", "blueGreen", "scaleDownDelaySeconds"),
+        30,
+    ),
+    DefaultCase(
+        "blue-green-abort-scale-down-delay",
+        blue_green_rollout,
+        ("spec", "strategy", "blueGreen", "abortScaleDownDelaySeconds"),
+        30,
+    ),
+    DefaultCase("consecutive-error-limit", analysis_template, ("spec", "metrics", 0, "consecutiveErrorLimit"), 4),
+    DefaultCase("failure-limit", analysis_template, ("spec", "metrics", 0, "failureLimit"), 0),
+    DefaultCase("inconclusive-limit", analysis_run, ("spec", "metrics", 0, "inconclusiveLimit"), 0),
+)
+
+
+def dig(manifest: Any, path: tuple[str | int, ...]) -> Any:
+    """``manifest[path[0]][path[1]]...``; raises KeyError/IndexError when absent."""
+    value = manifest
+    for key in path:
+        value = value[key]
+    return value
+
+
+def without_defaults_fields() -> tuple[tuple[str, Callable[[], Manifest], tuple[str | int, ...]], ...]:
+    """Fields the schema deliberately does not default (the engine does): they must stay absent."""
+    return (
+        ("dag-fail-fast", workflow, ("spec", "templates", 0, "dag", "failFast")),
+        ("canary-max-surge", canary_rollout, ("spec", "strategy", "canary", "maxSurge")),
+        ("canary-max-unavailable", canary_rollout, ("spec", "strategy", "canary", "maxUnavailable")),
+    )
