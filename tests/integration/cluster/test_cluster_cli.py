@@ -1,0 +1,72 @@
+"""`rollouts cluster up|env|down` manage a detached cluster and leave no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollouts.devcluster import ClusterError, ensure_binaries
+from tests.integration.conftest import unavailable
+
+
+def rollouts(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rollouts.cli", "cluster", f"--state-dir={state_dir}", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_up_env_down_round_trip_leaves_no_processes(tmp_path: Path) -> None:
+    try:
+        ensure_binaries(build=False)
+    except ClusterError as error:
+        unavailable(f"local cluster binaries are not built: {error}")
+    state_dir = tmp_path / "cli-cluster"
+    up = rollouts("up", "--nodes=1", state_dir=state_dir)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "cluster ready in" in up.stdout
+        state = json.loads((state_dir / "state.json").read_text())
+        pids = list(state["processes"].values())
+        assert sorted(state["processes"]) == sorted(
+            ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+        )
+        assert all(alive(pid) for pid in pids)
+
+        env = rollouts("env", state_dir=state_dir)
+        assert env.returncode == 0
+        assert f"export KUBECONFIG={state_dir / 'kubeconfig'}" in env.stdout
+
+        again = rollouts("up", state_dir=state_dir)
+        assert again.returncode == 1
+        assert "already running" in again.stderr
+    finally:
+        down = rollouts("down", state_dir=state_dir)
+    assert down.returncode == 0, down.stderr
+    assert "cluster stopped" in down.stdout
+    assert not any(alive(pid) for pid in pids)
+    assert not (state_dir / "state.json").exists()
+    assert rollouts("env", state_dir=state_dir).returncode == 1
+
+
+@pytest.mark.parametrize("nodes", [0])
+def test_env_without_a_cluster_explains_how_to_start_one(tmp_path: Path, nodes: int) -> None:
+    result = rollouts("env", state_dir=tmp_path / f"none-{nodes}")
+    assert result.returncode == 1
+    assert "rollouts cluster up" in result.stderr
