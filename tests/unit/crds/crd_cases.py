@@ -191,7 +191,7 @@ class InvalidCase:
     message: str
 
 
-def _edit(base: Callable[[], Manifest], change: Callable[[Manifest], None]) -> Callable[[], Manifest]:
+def edit(base: Callable[[], Manifest], change: Callable[[Manifest], None]) -> Callable[[], Manifest]:
     def build() -> Manifest:
         manifest = base()
         change(manifest)
@@ -226,61 +226,61 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     # --- Rollout: strategy and steps
     InvalidCase(
         "both-strategies",
-        _edit(canary_rollout, lambda m: m["spec"]["strategy"].update(blueGreen={"activeService": "a"})),
+        edit(canary_rollout, lambda m: m["spec"]["strategy"].update(blueGreen={"activeService": "a"})),
         "spec.strategy",
         "strategy needs exactly one of canary or blueGreen",
     ),
     InvalidCase(
         "no-strategy",
-        _edit(canary_rollout, lambda m: m["spec"].update(strategy={})),
+        edit(canary_rollout, lambda m: m["spec"].update(strategy={})),
         "spec.strategy",
         "strategy needs exactly one of canary or blueGreen",
     ),
     InvalidCase(
         "set-weight-150",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 150}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 150}])),
         f"{_STEPS}[0].setWeight",
         "100",
     ),
     InvalidCase(
         "set-weight-negative",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": -1}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": -1}])),
         f"{_STEPS}[0].setWeight",
         "0",
     ),
     InvalidCase(
         "step-with-two-actions",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 10, "pause": {}}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 10, "pause": {}}])),
         f"{_STEPS}[0]",
         "a canary step needs exactly one of",
     ),
     InvalidCase(
         "empty-step",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{}])),
         f"{_STEPS}[0]",
         "a canary step needs exactly one of",
     ),
     InvalidCase(
         "experiment-step",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"experiment": {"templates": []}}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"experiment": {"templates": []}}])),
         f"{_STEPS}[0].experiment",
         "does not support the experiment canary step",
     ),
     InvalidCase(
         "pause-duration-garbage",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"pause": {"duration": "soon"}}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"pause": {"duration": "soon"}}])),
         f"{_STEPS}[0].pause.duration",
         "should match",
     ),
     InvalidCase(
         "set-canary-scale-two-modes",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setCanaryScale": {"weight": 10, "replicas": 2}}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setCanaryScale": {"weight": 10, "replicas": 2}}])),
         f"{_STEPS}[0].setCanaryScale",
         "setCanaryScale needs exactly one of",
     ),
     InvalidCase(
         "header-route-not-managed",
-        _edit(
+        edit(
             routed_canary_rollout,
             lambda m: _canary(m)["steps"].append({"setHeaderRoute": {"name": "unknown-route"}}),
         ),
@@ -289,19 +289,19 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "max-surge-and-unavailable-zero",
-        _edit(canary_rollout, lambda m: _canary(m).update(maxSurge=0, maxUnavailable="0%")),
+        edit(canary_rollout, lambda m: _canary(m).update(maxSurge=0, maxUnavailable="0%")),
         "spec.strategy.canary.maxUnavailable",
         "maxSurge and maxUnavailable cannot both be 0",
     ),
     InvalidCase(
         "max-surge-garbage",
-        _edit(canary_rollout, lambda m: _canary(m).update(maxSurge="lots")),
+        edit(canary_rollout, lambda m: _canary(m).update(maxSurge="lots")),
         "spec.strategy.canary.maxSurge",
         "should match",
     ),
     InvalidCase(
         "background-analysis-starting-step-out-of-range",
-        _edit(
+        edit(
             canary_rollout,
             lambda m: _canary(m).update(analysis={"templates": [{"templateName": "t"}], "startingStep": 5}),
         ),
@@ -310,44 +310,44 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "analysis-step-without-templates",
-        _edit(canary_rollout, lambda m: _canary(m).update(steps=[{"analysis": {"args": []}}])),
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"analysis": {"args": []}}])),
         f"{_STEPS}[0].analysis.templates",
         "Required value",
     ),
     # --- Rollout: services and routing
     InvalidCase(
         "canary-service-equals-stable",
-        _edit(routed_canary_rollout, lambda m: _canary(m).update(canaryService="demo-stable")),
+        edit(routed_canary_rollout, lambda m: _canary(m).update(canaryService="demo-stable")),
         "spec.strategy.canary.stableService",
         "canaryService and stableService must be different Services",
     ),
     InvalidCase(
         "traffic-routing-without-services",
-        _edit(routed_canary_rollout, lambda m: [_canary(m).pop("canaryService"), _canary(m).pop("stableService")]),
+        edit(routed_canary_rollout, lambda m: [_canary(m).pop("canaryService"), _canary(m).pop("stableService")]),
         "spec.strategy.canary.trafficRouting",
         "trafficRouting needs canaryService and stableService",
     ),
     InvalidCase(
         "alb-router",
-        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(alb={"ingress": "x"})),
+        edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(alb={"ingress": "x"})),
         "spec.strategy.canary.trafficRouting.alb",
         "does not support ALB traffic routing",
     ),
     InvalidCase(
         "smi-router",
-        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(smi={"rootService": "x"})),
+        edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(smi={"rootService": "x"})),
         "spec.strategy.canary.trafficRouting.smi",
         "does not support SMI traffic routing",
     ),
     InvalidCase(
         "app-mesh-router",
-        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(appMesh={})),
+        edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(appMesh={})),
         "spec.strategy.canary.trafficRouting.appMesh",
         "does not support App Mesh traffic routing",
     ),
     InvalidCase(
         "other-router-plugin",
-        _edit(
+        edit(
             routed_canary_rollout,
             lambda m: _canary(m)["trafficRouting"].update(plugins={"acme/router": {"httpRoute": "r"}}),
         ),
@@ -356,13 +356,13 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "nginx-without-ingress",
-        _edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(nginx={})),
+        edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(nginx={})),
         "spec.strategy.canary.trafficRouting.nginx",
         "nginx needs exactly one of stableIngress or stableIngresses",
     ),
     InvalidCase(
         "istio-without-virtual-service",
-        _edit(
+        edit(
             routed_canary_rollout,
             lambda m: [_canary(m)["trafficRouting"].pop("nginx"), _canary(m)["trafficRouting"].update(istio={})],
         ),
@@ -371,32 +371,32 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "blue-green-missing-active-service",
-        _edit(blue_green_rollout, lambda m: _blue_green(m).pop("activeService")),
+        edit(blue_green_rollout, lambda m: _blue_green(m).pop("activeService")),
         "spec.strategy.blueGreen.activeService",
         "Required value",
     ),
     InvalidCase(
         "blue-green-same-services",
-        _edit(blue_green_rollout, lambda m: _blue_green(m).update(previewService="demo-active")),
+        edit(blue_green_rollout, lambda m: _blue_green(m).update(previewService="demo-active")),
         "spec.strategy.blueGreen.previewService",
         "previewService must differ from activeService",
     ),
     # --- Rollout: workload
     InvalidCase(
         "missing-selector",
-        _edit(canary_rollout, lambda m: m["spec"].pop("selector")),
+        edit(canary_rollout, lambda m: m["spec"].pop("selector")),
         "spec.selector",
         "spec.selector is required unless spec.workloadRef is set",
     ),
     InvalidCase(
         "missing-template",
-        _edit(canary_rollout, lambda m: m["spec"].pop("template")),
+        edit(canary_rollout, lambda m: m["spec"].pop("template")),
         "spec.template",
         "spec.template is required unless spec.workloadRef is set",
     ),
     InvalidCase(
         "workload-ref-with-template",
-        _edit(
+        edit(
             canary_rollout,
             lambda m: m["spec"].update(workloadRef={"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}),
         ),
@@ -405,7 +405,7 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "workload-ref-bad-scale-down",
-        _edit(
+        edit(
             canary_rollout,
             lambda m: [
                 m["spec"].pop("template"),
@@ -420,43 +420,43 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     # --- analysis
     InvalidCase(
         "metric-with-two-providers",
-        _edit(analysis_template, lambda m: _metric(m)["provider"].update(web={"url": "http://x"})),
+        edit(analysis_template, lambda m: _metric(m)["provider"].update(web={"url": "http://x"})),
         "spec.metrics[0].provider",
         "a metric provider needs exactly one of prometheus, web, job or workflow",
     ),
     InvalidCase(
         "metric-without-provider-choice",
-        _edit(analysis_template, lambda m: _metric(m).update(provider={})),
+        edit(analysis_template, lambda m: _metric(m).update(provider={})),
         "spec.metrics[0].provider",
         "a metric provider needs exactly one of prometheus, web, job or workflow",
     ),
     InvalidCase(
         "datadog-provider",
-        _edit(analysis_template, lambda m: _metric(m).update(provider={"datadog": {"query": "q"}})),
+        edit(analysis_template, lambda m: _metric(m).update(provider={"datadog": {"query": "q"}})),
         "spec.metrics[0].provider.datadog",
         "does not support the datadog metric provider",
     ),
     InvalidCase(
         "count-without-interval",
-        _edit(analysis_template, lambda m: _metric(m).pop("interval")),
+        edit(analysis_template, lambda m: _metric(m).pop("interval")),
         "spec.metrics[0].interval",
         "a metric with count greater than 1 needs an interval",
     ),
     InvalidCase(
         "duplicate-metric-names",
-        _edit(analysis_template, lambda m: m["spec"]["metrics"].append(copy.deepcopy(_metric(m)))),
+        edit(analysis_template, lambda m: m["spec"]["metrics"].append(copy.deepcopy(_metric(m)))),
         "spec.metrics[1]",
         "Duplicate value",
     ),
     InvalidCase(
         "dependency-on-unknown-metric",
-        _edit(analysis_template, lambda m: _metric(m).update(dependencies=["nope"])),
+        edit(analysis_template, lambda m: _metric(m).update(dependencies=["nope"])),
         "spec.metrics",
         "every entry of metrics[].dependencies must name a metric of this template",
     ),
     InvalidCase(
         "arg-with-value-and-value-from",
-        _edit(
+        edit(
             analysis_template,
             lambda m: m["spec"].update(
                 args=[{"name": "a", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
@@ -467,92 +467,92 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "run-with-two-providers",
-        _edit(analysis_run, lambda m: _metric(m)["provider"].update(job={"spec": {"template": {}}})),
+        edit(analysis_run, lambda m: _metric(m)["provider"].update(job={"spec": {"template": {}}})),
         "spec.metrics[0].provider",
         "a metric provider needs exactly one of prometheus, web, job or workflow",
     ),
     InvalidCase(
         "web-bad-method",
-        _edit(analysis_template, lambda m: _metric(m).update(provider={"web": {"url": "http://x", "method": "TRACE"}})),
+        edit(analysis_template, lambda m: _metric(m).update(provider={"web": {"url": "http://x", "method": "TRACE"}})),
         "spec.metrics[0].provider.web.method",
         "Unsupported value",
     ),
     # --- workflows
     InvalidCase(
         "template-with-two-kinds",
-        _edit(workflow, lambda m: m["spec"]["templates"][1].update(http={"url": "http://x"})),
+        edit(workflow, lambda m: m["spec"]["templates"][1].update(http={"url": "http://x"})),
         "spec.templates[1]",
         "a template needs exactly one of dag, container, http or suspend",
     ),
     InvalidCase(
         "template-with-no-kind",
-        _edit(workflow, lambda m: m["spec"]["templates"][1].pop("container")),
+        edit(workflow, lambda m: m["spec"]["templates"][1].pop("container")),
         "spec.templates[1]",
         "a template needs exactly one of dag, container, http or suspend",
     ),
     InvalidCase(
         "steps-template",
-        _edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "steps": [[{"name": "a"}]]})),
+        edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "steps": [[{"name": "a"}]]})),
         "spec.templates[2].steps",
         "does not support steps templates",
     ),
     InvalidCase(
         "script-template",
-        _edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "script": {"image": "python"}})),
+        edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "script": {"image": "python"}})),
         "spec.templates[2].script",
         "does not support script templates",
     ),
     InvalidCase(
         "input-artifacts",
-        _edit(workflow, lambda m: m["spec"]["templates"][1].update(inputs={"artifacts": [{"name": "a"}]})),
+        edit(workflow, lambda m: m["spec"]["templates"][1].update(inputs={"artifacts": [{"name": "a"}]})),
         "spec.templates[1].inputs.artifacts",
         "does not support artifacts",
     ),
     InvalidCase(
         "task-with-template-and-template-ref",
-        _edit(workflow, lambda m: _task(m).update(templateRef={"name": "wt", "template": "t"})),
+        edit(workflow, lambda m: _task(m).update(templateRef={"name": "wt", "template": "t"})),
         "spec.templates[0].dag.tasks[0]",
         "a task needs exactly one of template or templateRef",
     ),
     InvalidCase(
         "task-with-depends-and-dependencies",
-        _edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(dependencies=["A"])),
+        edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(dependencies=["A"])),
         "spec.templates[0].dag.tasks[1].depends",
         "a task uses dependencies or depends, not both",
     ),
     InvalidCase(
         "duplicate-task-names",
-        _edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(name="A")),
+        edit(workflow, lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(name="A")),
         "spec.templates[0].dag.tasks[1]",
         "Duplicate value",
     ),
     InvalidCase(
         "entrypoint-not-a-template",
-        _edit(workflow, lambda m: m["spec"].update(entrypoint="nope")),
+        edit(workflow, lambda m: m["spec"].update(entrypoint="nope")),
         "spec.entrypoint",
         "entrypoint must name a template of spec.templates",
     ),
     InvalidCase(
         "workflow-without-entrypoint",
-        _edit(workflow, lambda m: m["spec"].pop("entrypoint")),
+        edit(workflow, lambda m: m["spec"].pop("entrypoint")),
         "spec.entrypoint",
         "a workflow needs spec.entrypoint",
     ),
     InvalidCase(
         "container-without-image",
-        _edit(workflow, lambda m: m["spec"]["templates"][1].update(container={"command": ["true"]})),
+        edit(workflow, lambda m: m["spec"]["templates"][1].update(container={"command": ["true"]})),
         "spec.templates[1].container.image",
         "Required value",
     ),
     InvalidCase(
         "bad-retry-policy",
-        _edit(workflow, lambda m: m["spec"]["templates"][1].update(retryStrategy={"retryPolicy": "Sometimes"})),
+        edit(workflow, lambda m: m["spec"]["templates"][1].update(retryStrategy={"retryPolicy": "Sometimes"})),
         "spec.templates[1].retryStrategy.retryPolicy",
         "Unsupported value",
     ),
     InvalidCase(
         "workflow-template-dag-target",
-        _edit(
+        edit(
             lambda: workflow("WorkflowTemplate"),
             lambda m: m["spec"]["templates"][0]["dag"].update(target="B"),
         ),
