@@ -247,6 +247,9 @@ def metric() -> Schema:
                 "Consecutive measurement errors tolerated before the metric errors.", default=4
             ),
             "provider": provider(),
+            **unsupported_fields(
+                {"consecutiveSuccessLimit": ("consecutiveSuccessLimit (use count with failureLimit)", "int-or-string")}
+            ),
             "dependencies": array(
                 name("Name of a metric of the same template.", max_length=SHORT_NAME_MAX),
                 "Metrics that must succeed before this one starts (rollouts.dev extension).",

@@ -248,6 +248,8 @@ def _opaque(shape: str) -> Schema:
         return {"type": "array", "items": _opaque("object")}
     if shape == "object-lists":  # Argo's steps: a list of parallel groups
         return {"type": "array", "items": _opaque("objects")}
+    if shape == "int-or-string":
+        return {"x-kubernetes-int-or-string": True}
     if shape in ("string", "boolean", "integer"):
         return {"type": shape}
     raise ValueError(f"unknown shape {shape!r}")

@@ -7,8 +7,7 @@ Supported templates are ``dag``, ``container`` (run as a Kubernetes Job), ``http
 
 from __future__ import annotations
 
-from .analysis import secret_key_ref
-from .common import conditions, crd, message, observed_generation, printer_column
+from .common import conditions, crd, labels_and_annotations, message, observed_generation, printer_column
 from .schema import (
     DURATION_OR_PLACEHOLDER_PATTERN,
     PLACEHOLDER_PATTERN,
@@ -26,6 +25,7 @@ from .schema import (
     open_object,
     rule,
     string,
+    string_map,
     timestamp,
     unbounded_array,
     unsupported,
@@ -45,6 +45,16 @@ UNSUPPORTED_TEMPLATE_KINDS = {
     "containerSet": ("containerSet templates", "", "object"),
     "plugin": ("plugin templates", "", "object"),
 }
+# Pod-level fields of a template: they shape the Job's pod, so they only make sense on container templates.
+POD_FIELDS = (
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "securityContext",
+    "priorityClassName",
+    "serviceAccountName",
+    "volumes",
+)
 
 
 def _parameter(description: str, *, declaration: bool) -> Schema:
@@ -169,18 +179,10 @@ def _http() -> Schema:
         "An HTTP header.",
         {
             "name": string("Header name.", min_length=1, max_length=256),
-            "value": string("Header value."),
-            "valueFrom": obj(
-                "Read the value from a Secret.", {"secretKeyRef": secret_key_ref()}, required=["secretKeyRef"]
-            ),
+            "value": string("Header value; may use placeholders."),
+            **unsupported_fields({"valueFrom": "http header valueFrom (pass the value as a workflow parameter)"}),
         },
-        required=["name"],
-        rules=[
-            rule(
-                exactly_one(["value", "valueFrom"]),
-                "a header needs exactly one of value or valueFrom",
-            )
-        ],
+        required=["name", "value"],
     )
     return obj(
         "An HTTP request; the node succeeds when successCondition holds (default: a 2xx status).",
@@ -277,15 +279,37 @@ def template() -> Schema:
             ),
             "activeDeadlineSeconds": int_or_string("Deadline of the node in seconds."),
             "parallelism": integer("Children of this template running at once.", minimum=1, fmt="int64"),
+            "failFast": boolean("Fail this template as soon as one child fails (engine default true)."),
+            "metadata": labels_and_annotations("Labels and annotations of the template's pods."),
+            "nodeSelector": string_map("Node selector of the Job's pod."),
+            "tolerations": array(open_object("A core/v1 Toleration."), "Tolerations of the Job's pod."),
+            "affinity": open_object("A core/v1 Affinity for the Job's pod."),
+            "securityContext": open_object("A core/v1 PodSecurityContext for the Job's pod."),
+            "priorityClassName": string("PriorityClass of the Job's pod."),
+            "serviceAccountName": string("ServiceAccount of the Job's pod (overrides the workflow's)."),
+            "volumes": array(open_object("A core/v1 Volume."), "Volumes of the Job's pod."),
             **unsupported_kinds,
-            **unsupported_fields({"outputs": "template outputs (output parameters and artifacts)"}),
+            **unsupported_fields(
+                {
+                    "outputs": "template outputs (output parameters and artifacts)",
+                    "synchronization": ("synchronization (use parallelism)", "object"),
+                    "memoize": "memoize",
+                    "daemon": ("daemon templates", "boolean"),
+                    "initContainers": ("initContainers", "objects"),
+                    "sidecars": ("sidecars", "objects"),
+                }
+            ),
         },
         required=["name"],
         rules=[
             rule(
                 exactly_one([*TEMPLATE_KINDS, *UNSUPPORTED_TEMPLATE_KINDS]),
                 "a template needs exactly one of dag, container, http or suspend",
-            )
+            ),
+            rule(
+                "has(self.container) || !(" + " || ".join(f"has(self.{f})" for f in POD_FIELDS) + ")",
+                f"{', '.join(POD_FIELDS)} apply only to container templates",
+            ),
         ],
     )
 
@@ -320,14 +344,12 @@ def _common_spec_properties() -> dict[str, Schema]:
         "activeDeadlineSeconds": integer("Deadline of the whole workflow in seconds.", minimum=1, fmt="int64"),
         "onExit": name("Template run when the workflow ends, whatever its outcome.", max_length=TEMPLATE_NAME_MAX),
         "serviceAccountName": name("ServiceAccount of the Jobs of container templates."),
-        "podGC": obj(
-            "When to delete the Jobs and pods of finished container nodes.",
+        **unsupported_fields(
             {
-                "strategy": string(
-                    "When to delete.",
-                    enum=["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"],
-                )
-            },
+                "podGC": "podGC",
+                "synchronization": ("synchronization (use parallelism)", "object"),
+                "volumeClaimTemplates": ("volumeClaimTemplates", "objects"),
+            }
         ),
     }
 
@@ -389,8 +411,10 @@ def node() -> Schema:
             "message": message("Why the node has this phase."),
             "startedAt": timestamp("When the node started."),
             "finishedAt": timestamp("When the node finished."),
+            "boundaryID": string("ID of the DAG node that owns this node."),
             "children": unbounded_array(string(), "IDs of child nodes."),
             "retries": integer("Attempts after the first."),
+            "outputs": obj("What the node produced.", {"result": string("The node's result text.")}),
         },
         preserve_unknown=True,
     )

@@ -67,8 +67,7 @@ CORPUS_REFUSALS: dict[str, tuple[str, ...]] = {
     "argo-workflows/parallelism-limit.yaml#0": ("spec.templates[0].steps",),
     "argo-workflows/retry-with-steps.yaml#0": ("spec.templates[0].steps",),
     "argo-workflows/suspend-template.yaml#0": ("spec.templates[0].steps",),
-    # nodeSelector is a pod-level template field we do not model: refused as an unknown field (strict decoding).
-    "argo-workflows/timeouts-workflow.yaml#0": ("spec.templates[2].nodeSelector", "spec.templates[0].steps"),
+    "argo-workflows/timeouts-workflow.yaml#0": ("spec.templates[0].steps",),
     "argo-workflows/workflow-template-templates.yaml#2": ("spec.templates[1].steps",),
 }
 
@@ -549,6 +548,44 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
         edit(workflow, lambda m: m["spec"]["templates"][1].update(retryStrategy={"retryPolicy": "Sometimes"})),
         "spec.templates[1].retryStrategy.retryPolicy",
         "Unsupported value",
+    ),
+    InvalidCase(
+        "pod-fields-on-dag-template",
+        edit(workflow, lambda m: m["spec"]["templates"][0].update(nodeSelector={"disk": "ssd"})),
+        "spec.templates[0]",
+        "apply only to container templates",
+    ),
+    InvalidCase(
+        "http-header-from-secret",
+        edit(
+            workflow,
+            lambda m: (
+                m["spec"]["templates"][1].clear()
+                or m["spec"]["templates"][1].update(
+                    name="echo",
+                    http={
+                        "url": "http://x",
+                        "headers": [
+                            {"name": "a", "value": "", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+                        ],
+                    },
+                )
+            ),
+        ),
+        "spec.templates[1].http.headers[0].valueFrom",
+        "does not support http header valueFrom",
+    ),
+    InvalidCase(
+        "pod-gc",
+        edit(workflow, lambda m: m["spec"].update(podGC={"strategy": "OnPodSuccess"})),
+        "spec.podGC",
+        "does not support podGC",
+    ),
+    InvalidCase(
+        "consecutive-success-limit",
+        edit(analysis_template, lambda m: _metric(m).update(consecutiveSuccessLimit=3)),
+        "spec.metrics[0].consecutiveSuccessLimit",
+        "does not support consecutiveSuccessLimit",
     ),
     InvalidCase(
         "workflow-template-dag-target",
