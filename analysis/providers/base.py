@@ -1,0 +1,219 @@
+"""The metric provider seam: one small Protocol, a registry by kind, and the one place a raw observation becomes a
+judged :class:`~analysis.assess.Measurement`.
+
+Why this shape (Argo's ``metricproviders/provider.go`` has run/resume/terminate; ours is smaller): the Prometheus
+and web providers finish a measurement in one blocking call, so :meth:`MetricProvider.measure` is synchronous and
+the metric runner puts it on the executor's bounded thread pool. Long-running providers (the Job provider) keep
+their own in-flight state and are driven by the controller, not by this Protocol.
+
+Two promises every provider keeps, enforced here by :func:`measure_with` rather than by each provider's goodwill:
+
+- a failure is a Measurement in phase ``Error`` with a message, never an exception out of ``measure``;
+- no secret value leaves the provider: the value text, the message and the metadata are scrubbed with the
+  :class:`~analysis.args.RenderedProvider`'s secret values, and metadata is built from the *redacted* body.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from analysis.args import RenderedProvider
+from analysis.assess import AnalysisPhase, Measurement, judge_measurement
+from analysis.errors import AnalysisError
+from analysis.spec import Metric, ProviderKind
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "MetricProvider",
+    "Observation",
+    "ProviderError",
+    "ProviderRegistry",
+    "error_measurement",
+    "format_go_float",
+    "is_loopback_url",
+    "measure_with",
+    "new_session",
+    "short_reason",
+]
+
+
+class ProviderError(AnalysisError):
+    """A provider could not produce a value (connection refused, non-2xx, unparsable body, unsupported result).
+
+    The message may still contain a secret echoed back by a server; :func:`measure_with` redacts it before it is
+    stored anywhere.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """What a provider saw: ``value`` is what conditions see as ``result``; ``text`` is ``Measurement.value``."""
+
+    value: object
+    text: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class MetricProvider(Protocol):
+    """Takes one measurement of ``metric``. Blocking; runs on a worker thread; never raises.
+
+    ``rendered.body`` is the provider body with secrets filled in (for the request only); ``rendered.redacted`` is
+    the twin that may be recorded. ``now`` is the measurement's start on the caller's clock. ``at``, when given,
+    asks for the value as of that past instant (backtests); providers that cannot replay the past return an Error.
+    """
+
+    def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement: ...
+
+
+class ProviderRegistry:
+    """Provider by kind; the metric runner looks providers up here for every measurement."""
+
+    def __init__(self, providers: Mapping[ProviderKind, MetricProvider] | None = None) -> None:
+        self._providers: dict[ProviderKind, MetricProvider] = dict(providers or {})
+
+    def register(self, kind: ProviderKind, provider: MetricProvider) -> None:
+        self._providers[kind] = provider
+
+    def get(self, kind: ProviderKind) -> MetricProvider | None:
+        return self._providers.get(kind)
+
+    def kinds(self) -> frozenset[ProviderKind]:
+        return frozenset(self._providers)
+
+
+def error_measurement(
+    message: str, *, now: datetime, finished_at: datetime | None = None, metadata: Mapping[str, str] | None = None
+) -> Measurement:
+    """A completed Error measurement; the caller has already redacted ``message``."""
+    return Measurement(
+        phase=AnalysisPhase.ERROR,
+        started_at=now,
+        finished_at=finished_at or now,
+        message=message,
+        metadata=dict(metadata or {}),
+    )
+
+
+def measure_with(
+    metric: Metric,
+    rendered: RenderedProvider,
+    observe: Callable[[], Observation],
+    *,
+    now: datetime,
+    metadata: Mapping[str, str] | None = None,
+) -> Measurement:
+    """Run ``observe`` and turn its outcome into a judged Measurement; every failure becomes an Error measurement.
+
+    ``metadata`` must be built from ``rendered.redacted``; it is scrubbed again here as a second line of defence.
+    """
+    started = time.monotonic()
+    base_metadata = {key: rendered.redact(value) for key, value in (metadata or {}).items()}
+    try:
+        observation = observe()
+    except ProviderError as error:
+        return error_measurement(
+            rendered.redact(str(error)), now=now, finished_at=_finished(now, started), metadata=base_metadata
+        )
+    except Exception as error:  # noqa: BLE001 -- the Protocol promises a Measurement, never an exception
+        text = rendered.redact(str(error)) or "no details"
+        return error_measurement(
+            f"{type(error).__name__}: {text}", now=now, finished_at=_finished(now, started), metadata=base_metadata
+        )
+    judgement = judge_measurement(
+        result=observation.value,
+        success_condition=metric.success_condition,
+        failure_condition=metric.failure_condition,
+    )
+    extra = {key: rendered.redact(value) for key, value in observation.metadata.items()}
+    return Measurement(
+        phase=judgement.phase,
+        started_at=now,
+        finished_at=_finished(now, started),
+        value=rendered.redact(observation.text),
+        message=rendered.redact(judgement.message),
+        metadata={**base_metadata, **extra},
+    )
+
+
+def _finished(now: datetime, started_monotonic: float) -> datetime:
+    # The caller's clock gives the start; the elapsed part comes from the monotonic clock so a wall-clock jump
+    # during a request cannot produce a measurement that finished before it started.
+    return now + timedelta(seconds=max(0.0, time.monotonic() - started_monotonic))
+
+
+def format_go_float(value: float) -> str:
+    """A float as Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` prints it -- how Argo stores Prometheus values.
+
+    Shortest round-trip digits, never an exponent: ``1`` not ``1.0``, ``0.1``, ``1e+21`` as all its digits,
+    ``NaN``, ``+Inf``, ``-Inf``.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, ``127.0.0.0/8``, ``::1``).
+
+    Loopback calls must not go through the proxy or CA bundle the environment configures for the outside world.
+    """
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def new_session(*, url: str, verify: bool = True, pool_size: int = 32) -> requests.Session:
+    """A session for one provider instance: pooled connections, and no proxy/CA-bundle detour for loopback.
+
+    ``trust_env`` stays on for real hosts (corporate proxies and CA bundles are how those are reached) and goes off
+    for ``127.0.0.1``/``localhost``, where the environment's proxy would only break the call.
+    """
+    import requests.adapters
+
+    session = requests.Session()
+    session.trust_env = not is_loopback_url(url)
+    session.verify = verify
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def short_reason(error: BaseException) -> str:
+    """A one-line cause for a request failure (``Connection refused``), not urllib3's nested repr."""
+    text = str(error)
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(1).strip()
+    return type(error).__name__
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")

@@ -1,0 +1,184 @@
+"""The ``prometheus`` provider: one instant query through prometheus-api-client, value shaped as Argo shapes it.
+
+Result shapes (what conditions see as ``result`` / what is stored as the measurement's value):
+
+- instant vector -> list of floats, stored as Argo prints it: ``[0.99,0.97]``; an empty vector is ``[]`` (so
+  ``len(result) == 0`` and ``default(result[0], 0)``-style conditions decide, as in Argo -- no special casing);
+- scalar -> float (``0.5``); NaN stays NaN (stored ``NaN``) for ``isNaN(result)`` to test, as Argo does;
+- string -> str (Argo refuses this type; a string literal query is harmless, so we pass it on);
+- range vector (matrix) -> Error measurement: a condition over a matrix has no single meaning; use an instant
+  query (``sum(rate(x[5m]))``).
+
+prometheus-api-client returns ``data.result`` without ``resultType``; the shape tells vector (``value``) from matrix
+(``values``) exactly. A scalar and a string share the ``[time, "text"]`` shape; text that parses as a Prometheus float
+is read as a scalar, so a string literal that looks like a number (``"1"``) is read as the number.
+
+``at`` evaluates the query at a past instant (Prometheus' ``time`` parameter) -- what backtests replay.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from analysis.args import RenderedProvider
+from analysis.assess import Measurement
+from analysis.providers.base import (
+    Observation,
+    ProviderError,
+    format_go_float,
+    measure_with,
+    new_session,
+    short_reason,
+)
+from analysis.spec import Metric
+
+__all__ = ["DEFAULT_QUERY_TIMEOUT", "RESOLVED_QUERY", "PrometheusProvider", "convert_result"]
+
+#: Argo's default when ``timeout`` is not set: 30 seconds for the whole query.
+DEFAULT_QUERY_TIMEOUT = 30.0
+#: Metadata key holding the query as sent (with secrets redacted), as Argo's ``ResolvedPrometheusQuery``.
+RESOLVED_QUERY = "ResolvedPrometheusQuery"
+_MAX_MESSAGE = 500
+_MAX_CLIENTS = 64
+
+
+def convert_result(data: object) -> Observation:
+    """``data.result`` of an instant query -> the value conditions see and the text stored. Pure.
+
+    Raises :class:`ProviderError` for matrices and shapes Prometheus never returns.
+    """
+    if isinstance(data, list) and not data:
+        return Observation(value=[], text="[]")
+    if isinstance(data, list) and all(isinstance(item, Mapping) for item in data):
+        if any("values" in item for item in data):
+            raise ProviderError(
+                "the query returned a range vector (matrix); use an instant query such as sum(rate(x[5m]))"
+            )
+        values = [_sample(item.get("value")) for item in data]
+        return Observation(value=values, text="[" + ",".join(format_go_float(v) for v in values) + "]")
+    if isinstance(data, list) and len(data) == 2 and isinstance(data[1], str):
+        number = _parse_float(data[1])
+        if number is None:
+            return Observation(value=data[1], text=data[1])
+        return Observation(value=number, text=format_go_float(number))
+    raise ProviderError(f"unexpected Prometheus result shape: {type(data).__name__}")
+
+
+def _sample(value: object) -> float:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise ProviderError("unexpected Prometheus sample shape (expected [time, value])")
+    number = _parse_float(value[1])
+    if number is None:
+        raise ProviderError(f"Prometheus returned a sample that is not a number: {str(value[1])[:40]!r}")
+    return number
+
+
+def _parse_float(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return float(text)  # Prometheus prints NaN, +Inf, -Inf and exponents; float() reads all of them
+    except ValueError:
+        return None
+
+
+class PrometheusProvider:
+    """Instant queries against the metric's ``address`` (or ``default_address``); one pooled client per target."""
+
+    def __init__(self, *, default_address: str | None = None) -> None:
+        self.default_address = default_address
+        self._clients: OrderedDict[tuple[str, bool, tuple[tuple[str, str], ...]], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement:
+        query = rendered.redacted.get("query")
+        metadata = {RESOLVED_QUERY: str(query)} if query else {}
+        return measure_with(metric, rendered, lambda: self.observe(rendered.body, at=at), now=now, metadata=metadata)
+
+    def observe(self, body: Mapping[str, object], *, at: datetime | None = None) -> Observation:
+        """Run the query of a rendered provider body; raises :class:`ProviderError` on any failure."""
+        import requests
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ProviderError("provider.prometheus.query is empty")
+        address = body.get("address") or self.default_address
+        if not isinstance(address, str) or not address:
+            raise ProviderError("prometheus address is not configured: set provider.prometheus.address")
+        if not address.startswith(("http://", "https://")):
+            raise ProviderError(f"prometheus address {address!r} is not an http(s) URL")
+        if body.get("authentication"):
+            raise ProviderError("provider.prometheus.authentication (sigv4/oauth2) is not supported; use headers")
+        timeout = _timeout(body.get("timeout"))
+        client = self._client(address.rstrip("/"), insecure=bool(body.get("insecure")), headers=_headers(body))
+        params: dict[str, str] = {}
+        if at is not None:
+            params["time"] = f"{at.timestamp():.3f}"
+        try:
+            data = client.custom_query(query, params=params, timeout=timeout)
+        except requests.Timeout:
+            raise ProviderError(f"Prometheus query timed out after {timeout:g}s") from None
+        except requests.ConnectionError as error:
+            raise ProviderError(f"cannot reach Prometheus at {address}: {short_reason(error)}") from None
+        except requests.RequestException as error:
+            raise ProviderError(f"Prometheus request failed: {short_reason(error)}") from None
+        except PrometheusApiClientException as error:
+            raise ProviderError(f"Prometheus refused the query: {str(error)[:_MAX_MESSAGE]}") from None
+        except ValueError:  # the body was not JSON (a proxy's HTML page, a wrong address)
+            raise ProviderError(f"{address} did not answer like a Prometheus server (response is not JSON)") from None
+        return convert_result(data)
+
+    def _client(self, address: str, *, insecure: bool, headers: tuple[tuple[str, str], ...]) -> Any:
+        from prometheus_api_client.prometheus_connect import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        key = (address, insecure, headers)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+            # No client-side retries: a measurement is one attempt; Argo's error retry (10 s) is the retry policy.
+            client = PrometheusConnect(
+                url=address,
+                headers=dict(headers),
+                session=new_session(url=address, verify=not insecure),
+                retry=Retry(total=0, raise_on_status=False),
+            )
+            self._clients[key] = client
+            while len(self._clients) > _MAX_CLIENTS:  # rotating secret headers must not grow this forever
+                self._clients.popitem(last=False)
+            return client
+
+
+def _timeout(value: object) -> float:
+    if value is None or value == "":
+        return DEFAULT_QUERY_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ProviderError("provider.prometheus.timeout must be a number of seconds")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ProviderError(f"provider.prometheus.timeout must be a number of seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise ProviderError("provider.prometheus.timeout must be positive")
+    return seconds
+
+
+def _headers(body: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    raw = body.get("headers") or []
+    if not isinstance(raw, list):
+        raise ProviderError("provider.prometheus.headers must be a list of {key, value}")
+    headers: list[tuple[str, str]] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not isinstance(item.get("key"), str) or not item.get("key"):
+            raise ProviderError(f"provider.prometheus.headers[{index}] needs key and value")
+        headers.append((str(item["key"]), str(item.get("value", ""))))
+    return tuple(headers)

@@ -1,0 +1,200 @@
+"""The ``web`` provider: one HTTP call through requests, a JSONPath into the JSON answer, judged like any value.
+
+Fields (Argo's names): ``url``, ``method`` (GET by default; POST/PUT may carry ``body`` (text) or ``jsonBody`` (an
+object sent as JSON)), ``headers`` (``[{key, value}]``, values may come from secret args), ``jsonPath`` (Kubernetes
+JSONPath syntax, ``{$.data.ok}``; default ``{$}`` = the whole body), ``timeoutSeconds`` (default 10), ``insecure``.
+
+Outcome: a non-2xx status, a body that is not JSON, or a JSONPath that selects nothing is an Error measurement; the
+value is the first thing the JSONPath selects (number, string, bool, map, list or null), stored as compact JSON the
+way Argo marshals it (``0.99``, ``"ok"``, ``{"a":1}``). Response bodies are never copied into messages: a server
+echoing the request would echo the token too.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from analysis.args import RenderedProvider
+from analysis.assess import Measurement
+from analysis.providers.base import (
+    Observation,
+    ProviderError,
+    is_loopback_url,
+    measure_with,
+    new_session,
+    short_reason,
+)
+from analysis.spec import Metric
+
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "MAX_BODY_BYTES", "WebProvider", "compile_json_path", "select_value"]
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+#: Bodies beyond this are refused rather than buffered: a metric endpoint answers with a small JSON document.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_METHODS = frozenset({"GET", "POST", "PUT"})
+
+
+@lru_cache(maxsize=256)
+def compile_json_path(expression: str) -> Any:
+    """Kubernetes-style ``{$.a.b}`` / ``{.a.b}`` / ``$.a`` -> a compiled jsonpath-ng expression (filters allowed)."""
+    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+    from jsonpath_ng.ext.parser import parse
+
+    text = expression.strip() or "{$}"
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip()
+    elif "{" in text:
+        raise ProviderError(f"jsonPath {expression!r} must be a single expression such as {{$.data.value}}")
+    if text.startswith("."):
+        text = "$" + text
+    if not text.startswith("$"):
+        text = "$." + text
+    try:
+        return parse(text)
+    except (JsonPathLexerError, JsonPathParserError) as error:
+        raise ProviderError(f"jsonPath {expression!r} is not valid: {error}") from None
+    except Exception as error:  # noqa: BLE001 -- jsonpath-ng's ext grammar raises bare Exception for some inputs
+        raise ProviderError(f"jsonPath {expression!r} is not valid: {error}") from None
+
+
+def select_value(document: object, json_path: str) -> Observation:
+    """The first value ``json_path`` selects in a parsed JSON ``document``, as Argo's web provider picks it. Pure."""
+    matches = compile_json_path(json_path).find(document)
+    if not matches:
+        raise ProviderError(f"jsonPath {json_path!r} selected nothing in the response")
+    value = matches[0].value
+    return Observation(value=value, text=json.dumps(value, separators=(",", ":"), allow_nan=True))
+
+
+class WebProvider:
+    """HTTP metrics; one pooled session for loopback targets (no proxy) and one for everything else."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[bool, Any] = {}
+        self._lock = threading.Lock()
+
+    def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement:
+        if at is not None:
+            return measure_with(metric, rendered, _cannot_replay, now=now)
+        return measure_with(metric, rendered, lambda: self.observe(rendered.body), now=now)
+
+    def observe(self, body: Mapping[str, object]) -> Observation:
+        """Call the endpoint of a rendered provider body; raises :class:`ProviderError` on any failure."""
+        import requests
+
+        url = body.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ProviderError("provider.web.url must be an http(s) URL")
+        method = str(body.get("method") or "GET").upper()
+        if method not in _METHODS:
+            raise ProviderError(f"provider.web.method {method!r} is not supported (GET, POST or PUT)")
+        if body.get("authentication"):
+            raise ProviderError("provider.web.authentication (sigv4/oauth2) is not supported; use headers")
+        headers = _headers(body.get("headers"))
+        data = _request_body(body, method, headers)
+        timeout = _timeout(body.get("timeoutSeconds"))
+        json_path = str(body.get("jsonPath") or "{$}")
+        compile_json_path(json_path)  # a bad path is reported before any request is made
+        session = self._session(url)
+        try:
+            with session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                timeout=timeout,
+                verify=not bool(body.get("insecure")),
+                stream=True,
+                allow_redirects=True,
+            ) as response:
+                status = response.status_code
+                payload = _read_limited(response)
+        except requests.Timeout:
+            raise ProviderError(f"request timed out after {timeout:g}s") from None
+        except requests.ConnectionError as error:
+            raise ProviderError(f"cannot reach {url}: {short_reason(error)}") from None
+        except requests.RequestException as error:
+            raise ProviderError(f"request failed: {short_reason(error)}") from None
+        if not 200 <= status < 300:
+            raise ProviderError(f"received non 2xx response code: {status}")
+        try:
+            document = json.loads(payload)
+        except ValueError as error:
+            raise ProviderError(f"could not parse JSON body ({type(error).__name__} at byte {_pos(error)})") from None
+        return select_value(document, json_path)
+
+    def _session(self, url: str) -> Any:
+        loopback = is_loopback_url(url)
+        with self._lock:
+            session = self._sessions.get(loopback)
+            if session is None:
+                session = new_session(url=url, pool_size=64)
+                self._sessions[loopback] = session
+            return session
+
+
+def _cannot_replay() -> Observation:
+    raise ProviderError("web metrics cannot be evaluated at a past instant")
+
+
+def _headers(raw: object) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ProviderError("provider.web.headers must be a list of {key, value}")
+    headers: dict[str, str] = {}
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not isinstance(item.get("key"), str) or not item.get("key"):
+            raise ProviderError(f"provider.web.headers[{index}] needs key and value")
+        headers[str(item["key"])] = str(item.get("value", ""))
+    return headers
+
+
+def _request_body(body: Mapping[str, object], method: str, headers: dict[str, str]) -> bytes | None:
+    text = body.get("body")
+    json_body = body.get("jsonBody")
+    if text is not None and json_body is not None:
+        raise ProviderError("provider.web: set either body or jsonBody, not both")
+    if (text is not None or json_body is not None) and method == "GET":
+        raise ProviderError("provider.web: a GET request cannot carry body or jsonBody; use method POST or PUT")
+    if json_body is not None:
+        if not any(key.lower() == "content-type" for key in headers):
+            headers["Content-Type"] = "application/json"
+        return json.dumps(json_body, separators=(",", ":")).encode()
+    if text is not None:
+        return str(text).encode()
+    return None
+
+
+def _timeout(value: object) -> float:
+    if value is None or value in {"", 0}:
+        return DEFAULT_TIMEOUT_SECONDS  # Argo: <= 0 means the default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ProviderError("provider.web.timeoutSeconds must be a number")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ProviderError(f"provider.web.timeoutSeconds must be a number, got {value!r}") from None
+    return seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
+
+
+def _read_limited(response: Any) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ProviderError(f"response body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _pos(error: ValueError) -> int:
+    return int(getattr(error, "pos", 0))
