@@ -1,0 +1,130 @@
+"""The architecture is enforced, not just drawn: imports are checked against the layering in docs/architecture.md.
+
+- ``workflows`` depends on nothing of ours; ``analysis`` may use ``workflows``; ``rollouts`` may use both.
+- Only declared I/O modules import ``kubernetes`` or ``kopf``.
+- Decision modules (the pure core) import no I/O library at all: no clients, sockets, subprocesses or clocks.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PACKAGES = ("workflows", "analysis", "rollouts")
+# Which of our packages each package may import.
+ALLOWED_OWN = {
+    "workflows": {"workflows"},
+    "analysis": {"analysis", "workflows"},
+    "rollouts": {"rollouts", "analysis", "workflows"},
+}
+KUBE_LIBRARIES = {"kubernetes", "kopf"}
+# The only modules that may talk to the Kubernetes API (each pattern names the edge it is).
+KUBE_MODULES = (
+    "rollouts.kube",  # client construction and operator login
+    "rollouts.kube.*",
+    "rollouts.controller",  # the kopf shell of the Rollout controller
+    "rollouts.controller.*",
+    "rollouts.act",  # applies the planner's actions
+    "rollouts.act.*",
+    "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
+    "workflows.jobs",  # the container step runner (Kubernetes Jobs, watched)
+    "workflows.controller",  # the kopf shell of the Workflow controller
+    "analysis.providers.job",  # the job metric provider
+    "analysis.controller",  # the kopf shell of the AnalysisRun controller
+    "rollouts.demo",  # the showcase drives a real cluster end to end
+)
+IO_LIBRARIES = KUBE_LIBRARIES | {
+    "requests",
+    "prometheus_api_client",
+    "urllib3",
+    "socket",
+    "subprocess",
+    "http",
+    "aiohttp",
+    "time",
+}
+# The decision core: pure functions of their inputs (time is passed in as ``now``).
+PURE_MODULES = (
+    "analysis.expr",
+    "analysis.spec",
+    "analysis.assess",
+    "analysis.args",
+    "analysis.durations",
+    "workflows.spec",
+    "workflows.depends",
+    "workflows.substitution",
+    "workflows.compiler",
+    "workflows.plan",
+    "workflows.builder",
+    "workflows.status",
+    "rollouts.core",
+    "rollouts.core.*",
+)
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            yield name, path
+
+
+def imported_roots(path: Path, module: str) -> set[str]:
+    """Top-level names of everything ``path`` imports, including lazy imports inside functions."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: stays within the module's own package
+                roots.add(module.split(".", maxsplit=1)[0])
+            elif node.module:
+                roots.add(node.module.split(".")[0])
+    return roots
+
+
+def matches(module: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(module, pattern) for pattern in patterns)
+
+
+ALL_MODULES = list(modules())
+
+
+def test_the_packages_exist() -> None:
+    assert {name.split(".")[0] for name, _ in ALL_MODULES} == set(PACKAGES)
+
+
+@pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
+def test_package_layering(module: str, path: Path) -> None:
+    package = module.split(".", maxsplit=1)[0]
+    own = imported_roots(path, module) & set(PACKAGES)
+    forbidden = own - ALLOWED_OWN[package]
+    assert not forbidden, f"{module} imports {sorted(forbidden)}; {package} may only use {sorted(ALLOWED_OWN[package])}"
+
+
+@pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
+def test_only_io_modules_import_the_kubernetes_client(module: str, path: Path) -> None:
+    used = imported_roots(path, module) & KUBE_LIBRARIES
+    if used:
+        assert matches(module, KUBE_MODULES), f"{module} imports {sorted(used)} but is not a declared I/O module"
+
+
+@pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
+def test_decision_core_does_no_io(module: str, path: Path) -> None:
+    if not matches(module, PURE_MODULES):
+        return
+    used = imported_roots(path, module) & IO_LIBRARIES
+    assert not used, f"{module} is part of the pure decision core but imports {sorted(used)}"
+
+
+def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from . import x\ndef f():\n    import kubernetes.client\n    from requests import get\n")
+    assert imported_roots(sample, "analysis.sample") == {"analysis", "kubernetes", "requests"}
