@@ -111,21 +111,7 @@ def _prometheus() -> Schema:
             "timeout": integer("Query timeout in seconds.", minimum=1, fmt="int64"),
             "insecure": boolean("Skip TLS certificate verification."),
             "headers": array(_header("key"), "Extra HTTP headers, e.g. for a tenant ID."),
-            "authentication": obj(
-                "How to authenticate to Prometheus.",
-                {
-                    "oauth2": obj(
-                        "OAuth2 client-credentials flow.",
-                        {
-                            "tokenUrl": string("Token endpoint URL."),
-                            "clientId": string("Client ID."),
-                            "clientSecret": string("Client secret; use {{args.NAME}} fed from a secretKeyRef."),
-                            "scopes": array(string(max_length=256), "Requested scopes."),
-                        },
-                    ),
-                    **unsupported_fields({"sigv4": "AWS SigV4 authentication"}),
-                },
-            ),
+            **unsupported_fields({"authentication": "prometheus authentication (sigv4/oauth2); use headers"}),
         },
         required=["query"],
     )
@@ -143,6 +129,7 @@ def _web() -> Schema:
             "timeoutSeconds": integer("Request timeout in seconds (engine default 10).", minimum=1, fmt="int64"),
             "jsonPath": string("JSONPath selecting the result from the response, e.g. {$.data.ok}."),
             "insecure": boolean("Skip TLS certificate verification."),
+            **unsupported_fields({"authentication": "web authentication (sigv4/oauth2); use headers"}),
         },
         required=["url"],
         rules=[

@@ -436,6 +436,15 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
         "does not support the datadog metric provider",
     ),
     InvalidCase(
+        "prometheus-authentication",
+        edit(
+            analysis_template,
+            lambda m: _metric(m)["provider"]["prometheus"].update(authentication={"oauth2": {"tokenUrl": "http://t"}}),
+        ),
+        "spec.metrics[0].provider.prometheus.authentication",
+        "does not support prometheus authentication",
+    ),
+    InvalidCase(
         "count-without-interval",
         edit(analysis_template, lambda m: _metric(m).pop("interval")),
         "spec.metrics[0].interval",
