@@ -77,16 +77,17 @@ class DagBuilder:
         if not self._nodes:
             raise SpecError("nodes", "a DAG needs at least one node")
         names = [name for name, *_ in self._nodes]
+        known = set(names)
         tasks = []
         for index, (name, template, depends, continue_failed, continue_error) in enumerate(self._nodes):
             path = f"nodes[{index}].depends"
             if depends is None:
                 expr = None
             elif isinstance(depends, str):
-                expr = parse_depends(depends, path=path, known_tasks=names)
+                expr = parse_depends(depends, path=path, known_tasks=known)
             else:
                 for dep in depends:
-                    if dep not in names:
+                    if dep not in known:
                         raise SpecError(path, f"unknown node {dep!r}")
                 expr = from_dependencies(list(depends), path=path) if depends else None
             tasks.append(

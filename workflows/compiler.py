@@ -127,11 +127,25 @@ class _Compiler:
                     )
             if task.on_exit is not None and task.on_exit not in self.source(source).templates:
                 raise SpecError(f"{task.path}.onExit", f"unknown template {task.on_exit!r}")
-            ancestors = self.ancestors(task, by_name)
+            texts: list[tuple[str, str | None]] = [
+                (f"{task.path}.arguments.parameters[{index}].value", argument.value)
+                for index, argument in enumerate(task.arguments)
+                if argument.value is not None
+            ]
+            texts += [
+                (f"{task.path}.{name}", value) for name, value in (("when", task.when), ("withParam", task.with_param))
+            ]
+            refs = [
+                (where, ref) for where, value in texts if value is not None for ref in parse_text(value, where).refs
+            ]
+            if not refs:
+                continue
+            # ancestors only when a string mentions tasks.X: computing them for every task would be O(n^2)
+            ancestors = self.ancestors(task, by_name) if any(ref[0] == "tasks" for _, ref in refs) else set()
             hints = {
-                other: f"{other!r} is not an ancestor of {task.name!r}; add it to depends"
-                for other in by_name
-                if other not in ancestors
+                ref[1]: f"{ref[1]!r} is not an ancestor of {task.name!r}; add it to depends"
+                for _, ref in refs
+                if ref[0] == "tasks" and ref[1] in by_name and ref[1] not in ancestors
             }
             scope = Scope(
                 workflow_parameters=params,
@@ -141,16 +155,8 @@ class _Compiler:
                 status=in_exit,
                 tasks_hint=hints,
             )
-            for index, argument in enumerate(task.arguments):
-                if argument.value is not None:
-                    where = f"{task.path}.arguments.parameters[{index}].value"
-                    for ref in parse_text(argument.value, where).refs:
-                        scope.check(ref, where)
-            for field_name, value in (("when", task.when), ("withParam", task.with_param)):
-                if value is not None:
-                    where = f"{task.path}.{field_name}"
-                    for ref in parse_text(value, where).refs:
-                        scope.check(ref, where)
+            for where, ref in refs:
+                scope.check(ref, where)
 
     @staticmethod
     def ancestors(task: DagTask, by_name: Mapping[str, DagTask]) -> set[str]:

@@ -216,7 +216,9 @@ class _Parser:
         raise self.fail(f"expected a task name but found {text or 'end of expression'!r}")
 
 
-def parse_depends(text: str, *, path: str = "depends", known_tasks: Sequence[str] | None = None) -> DependsExpr:
+def parse_depends(
+    text: str, *, path: str = "depends", known_tasks: Sequence[str] | frozenset[str] | set[str] | None = None
+) -> DependsExpr:
     """Parse ``text``; with ``known_tasks``, unknown task names are errors carrying ``path``."""
     tree = _Parser(text, path).parse()
     names: list[str] = []

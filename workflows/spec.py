@@ -284,7 +284,7 @@ def _retry(raw: Any, path: str) -> RetryStrategy:
     return RetryStrategy(limit=limit, policy=policy, backoff=backoff)
 
 
-def _task(raw: Any, path: str, names: list[str]) -> DagTask:
+def _task(raw: Any, path: str, names: set[str]) -> DagTask:
     raw = _mapping(raw, path)
     _check_fields(raw, _TASK_FIELDS, path)
     if "name" not in raw:
@@ -364,10 +364,13 @@ def _template(raw: Any, path: str) -> Template:  # noqa: PLR0915 -- one flat pas
         if not raw_tasks:
             raise SpecError(f"{where}.tasks", "a dag needs at least one task")
         names = [str(_mapping(t, f"{where}.tasks[{i}]").get("name", "")) for i, t in enumerate(raw_tasks)]
+        seen_names: set[str] = set()
         for index, task_name in enumerate(names):
-            if names.index(task_name) != index:
+            if task_name in seen_names:
                 raise SpecError(f"{where}.tasks[{index}].name", f"duplicate task name {task_name!r}")
-        tasks = tuple(_task(t, f"{where}.tasks[{i}]", names) for i, t in enumerate(raw_tasks))
+            seen_names.add(task_name)
+        known = set(names)
+        tasks = tuple(_task(t, f"{where}.tasks[{i}]", known) for i, t in enumerate(raw_tasks))
         dag = Dag(tasks=tasks, fail_fast=bool(section.get("failFast", True)))
     else:
         body = _mapping(raw[kind.value], f"{path}.{kind.value}")

@@ -1,0 +1,302 @@
+"""The kopf shell of ``Workflow`` resources: observe the object, hand the run to the shared executor, write status.
+
+Everything that decides lives elsewhere (spec parsing, compilation, scheduling, status encoding); this module only
+translates between kopf events and the engine:
+
+- create / operator resume -> compile and submit the run, seeded with the node table already in ``status`` (so a
+  restarted controller continues where the previous one stopped: finished nodes are not re-run, running container
+  steps re-attach to their Jobs);
+- the executor's coalesced status snapshots -> one merge patch of the status subresource per write;
+- ``status.resume`` (set by ``rollouts workflow resume`` or any status patch) -> resume suspended nodes;
+- delete -> cancel the run (the Jobs go with their ownerReferences).
+
+A Workflow whose spec cannot run (bad reference, cycle, unsupported field the schema could not catch) ends in phase
+``Error`` with the field path in ``status.message`` and a Warning Event. Handlers never raise for bad input, so
+nothing crash-loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+from kubernetes import client
+
+from workflows.compiler import compile_workflow
+from workflows.errors import WorkflowError
+from workflows.executor import Executor, ExecutorConfig, Run
+from workflows.jobs import JobIndex, JobRunner
+from workflows.runners import NodeContext, default_registry
+from workflows.spec import WorkflowSpec, parse_workflow
+from workflows.status import previous_from_status
+
+__all__ = ["GROUP", "VERSION", "Engine", "register_workflow_handlers"]
+
+logger = logging.getLogger(__name__)
+
+GROUP = "rollouts.dev"
+VERSION = "v1alpha1"
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
+_MAX_TEMPLATE_DEPTH = 10
+
+
+@dataclass
+class Engine:
+    """The process-wide executor with its Kubernetes-facing parts; shared by Workflows and AnalysisRuns."""
+
+    api: client.ApiClient
+    executor: Executor
+    jobs: JobIndex
+    job_runner: JobRunner
+    owners: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, api: client.ApiClient, *, config: ExecutorConfig | None = None) -> Engine:
+        """Create the executor on the running loop (kopf's) and start the Job watch."""
+        loop = asyncio.get_running_loop()
+        jobs = JobIndex(api, loop=loop)
+        owners: dict[str, dict[str, Any]] = {}
+
+        def owner_for(node: NodeContext) -> Mapping[str, Any] | None:
+            return owners.get(node.run_id)
+
+        runner = JobRunner(api, jobs, owner_for=owner_for)
+        registry = default_registry()
+        registry.register("container", runner)
+        executor = Executor(registry=registry, config=config or ExecutorConfig())
+        jobs.start()
+        return cls(api=api, executor=executor, jobs=jobs, job_runner=runner, owners=owners)
+
+    async def stop(self) -> None:
+        """Shutdown, not cancellation: running Jobs are left alone for the next controller to re-attach."""
+        self.job_runner.shutting_down = True
+        await self.executor.close()
+        self.jobs.stop()
+
+
+class _StatusWriter:
+    """The executor's StatusSink for one Workflow: a merge patch of the status subresource per write."""
+
+    def __init__(self, api: client.ApiClient, *, namespace: str, name: str, plural: str = "workflows") -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._namespace = namespace
+        self._name = name
+        self._plural = plural
+        self.extra: dict[str, Any] = {}
+
+    async def write_status(self, run: Run, status: dict[str, Any]) -> None:
+        body = dict(status)
+        # Exactly one representation of the node table may remain after a merge patch.
+        if "compressedNodes" in body:
+            body.setdefault("nodes", None)
+        else:
+            body.setdefault("compressedNodes", None)
+        body.update(self.extra)
+        self.extra = {}
+        await asyncio.get_running_loop().run_in_executor(run.executor.thread_pool, self._patch, body)
+
+    def _patch(self, status: dict[str, Any]) -> None:
+        try:
+            self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, self._namespace, self._plural, self._name, {"status": status}
+            )
+        except client.ApiException as error:
+            if error.status != 404:  # deleted meanwhile: nothing left to report to
+                raise
+
+
+def _referenced_templates(spec: WorkflowSpec) -> set[str]:
+    names: set[str] = set()
+    for template in spec.templates.values():
+        if template.dag is None:
+            continue
+        names.update(task.template_ref.name for task in template.dag.tasks if task.template_ref is not None)
+    return names
+
+
+def _read_template(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "workflowtemplates", name
+    )
+    return cast("dict[str, Any]", obj)
+
+
+def _snapshot_templates(api: client.ApiClient, namespace: str, spec: WorkflowSpec) -> dict[str, Any]:
+    """Read every WorkflowTemplate reachable through templateRef (transitively) -> {name: spec}."""
+    snapshot: dict[str, Any] = {}
+    pending = sorted(_referenced_templates(spec))
+    depth = 0
+    while pending and depth < _MAX_TEMPLATE_DEPTH:
+        depth += 1
+        following: set[str] = set()
+        for name in pending:
+            if name in snapshot:
+                continue
+            try:
+                body = _read_template(api, namespace, name)
+            except client.ApiException as error:
+                if error.status == 404:
+                    raise WorkflowError(f"templateRef: WorkflowTemplate {namespace}/{name} not found") from None
+                raise
+            snapshot[name] = body.get("spec") or {}
+            following |= _referenced_templates(parse_workflow(_as_template_doc(name, namespace, snapshot[name])))
+        pending = sorted(following - set(snapshot))
+    return snapshot
+
+
+def _as_template_doc(name: str, namespace: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": dict(spec),
+    }
+
+
+def _merge_workflow_template_ref(doc: dict[str, Any], api: client.ApiClient, namespace: str) -> dict[str, Any]:
+    """``spec.workflowTemplateRef``: run a WorkflowTemplate; the Workflow's own fields override the template's."""
+    ref = (doc.get("spec") or {}).get("workflowTemplateRef")
+    if not ref:
+        return doc
+    try:
+        template = _read_template(api, namespace, str(ref.get("name")))
+    except client.ApiException as error:
+        if error.status == 404:
+            raise WorkflowError(
+                f"spec.workflowTemplateRef.name: WorkflowTemplate {namespace}/{ref.get('name')} not found"
+            ) from None
+        raise
+    merged = copy.deepcopy(doc)
+    spec = {**(template.get("spec") or {}), **{k: v for k, v in doc["spec"].items() if k != "workflowTemplateRef"}}
+    own_params = {p["name"]: p for p in ((doc["spec"].get("arguments") or {}).get("parameters") or [])}
+    base_params = ((template.get("spec") or {}).get("arguments") or {}).get("parameters") or []
+    params = [own_params.pop(p["name"], p) for p in base_params] + list(own_params.values())
+    if params:
+        spec["arguments"] = {"parameters": params}
+    merged["spec"] = spec
+    return merged
+
+
+def _owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Workflow",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Handlers:
+    """The handler bodies; ``engine_ref['engine']`` is set at operator startup and shared by every resource."""
+
+    def __init__(self, engine_ref: dict[str, Engine]) -> None:
+        self._engine_ref = engine_ref
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def start(self, body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger) -> None:
+        engine = self._engine_ref["engine"]
+        meta, status = body["metadata"], dict(body.get("status") or {})
+        uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
+        if status.get("phase") in TERMINAL_PHASES or uid in engine.executor.runs:
+            return
+        loop = asyncio.get_running_loop()
+        pool = engine.executor.thread_pool
+        try:
+            doc = await loop.run_in_executor(pool, _merge_workflow_template_ref, dict(body), engine.api, namespace)
+            spec = parse_workflow(doc)
+            stored: dict[str, Any] | None = status.get("storedTemplates")
+            if stored is None:
+                stored = await loop.run_in_executor(pool, _snapshot_templates, engine.api, namespace, spec)
+            templates = {n: parse_workflow(_as_template_doc(n, namespace, s)) for n, s in stored.items()}
+            plan = compile_workflow(spec, workflow_templates=templates, name=name)
+        except WorkflowError as error:
+            message = f"invalid workflow: {error}"
+            patch.status.update({"phase": "Error", "message": message, "finishedAt": _now()})
+            kopf.warn(body, reason="InvalidSpec", message=message)
+            logger.warning("%s", message)
+            return
+        writer = _StatusWriter(engine.api, namespace=namespace, name=name)
+        if "storedTemplates" not in status:
+            writer.extra["storedTemplates"] = stored
+        engine.owners[uid] = _owner_reference(body)
+        previous = previous_from_status(status) if status.get("nodes") or status.get("compressedNodes") else None
+        run = engine.executor.submit(plan, run_id=uid, previous=previous, sink=writer)
+        verb = "Resumed" if previous else "Started"
+        kopf.info(body, reason=verb, message=f"{verb} workflow with {len(plan.nodes)} nodes")
+        task = loop.create_task(self._report_end(run, body, engine))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    @staticmethod
+    async def _report_end(run: Run, body: kopf.Body, engine: Engine) -> None:
+        result = await run.wait()
+        engine.owners.pop(run.run_id, None)
+        if result.interrupted:
+            return
+        if result.phase.value == "Succeeded":
+            kopf.info(body, reason="Succeeded", message="Workflow succeeded")
+        else:
+            kopf.warn(body, reason=str(result.phase.value), message=result.message or str(result.phase.value))
+
+    async def resume_requested(self, body: kopf.Body, event_type: str | None) -> None:
+        requests = (body.get("status") or {}).get("resume") or []
+        engine = self._engine_ref.get("engine")
+        if not requests or event_type == "DELETED" or engine is None:
+            return
+        run = engine.executor.runs.get(body["metadata"]["uid"])
+        if run is None:
+            return
+        resumed = sum(run.resume(None if name == "*" else str(name)) for name in requests)
+        kopf.info(body, reason="Resumed", message=f"resumed {resumed} suspended node(s): {', '.join(requests)}")
+        custom = client.CustomObjectsApi(engine.api)
+        meta = body["metadata"]
+        await asyncio.get_running_loop().run_in_executor(
+            engine.executor.thread_pool,
+            lambda: custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, meta["namespace"], "workflows", meta["name"], {"status": {"resume": None}}
+            ),
+        )
+
+    def deleted(self, body: kopf.Body) -> None:
+        engine = self._engine_ref.get("engine")
+        if engine is None:
+            return
+        uid = body["metadata"]["uid"]
+        with contextlib.suppress(WorkflowError):
+            engine.executor.cancel(uid, "workflow deleted")
+        engine.owners.pop(uid, None)
+
+
+def register_workflow_handlers(registry: kopf.OperatorRegistry, engine_ref: dict[str, Engine]) -> None:
+    """Register the Workflow handlers on ``registry``."""
+    handlers = _Handlers(engine_ref)
+
+    @kopf.on.create(GROUP, VERSION, "workflows", registry=registry)
+    async def created(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+        await handlers.start(body, patch, logger)
+
+    @kopf.on.resume(GROUP, VERSION, "workflows", registry=registry)
+    async def resumed(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+        await handlers.start(body, patch, logger)
+
+    @kopf.on.event(GROUP, VERSION, "workflows", registry=registry)
+    async def resume_requested(body: kopf.Body, type: str | None, **_: Any) -> None:  # noqa: A002
+        await handlers.resume_requested(body, type)
+
+    @kopf.on.delete(GROUP, VERSION, "workflows", registry=registry, optional=True)
+    async def deleted(body: kopf.Body, **_: Any) -> None:
+        handlers.deleted(body)

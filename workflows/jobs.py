@@ -1,0 +1,279 @@
+"""The ``container`` step runner: one Kubernetes Job per attempt, its outcome learned from one shared watch.
+
+Why a watch: Argo's controller assessed running pods one after another, so a DAG with thousands of running steps
+spent its time polling. Here a single watch over every Job this process manages feeds an index; each waiting step
+is an ``asyncio.Future`` resolved in O(1) when its Job's terminal condition arrives, so N running steps cost one
+stream, not N requests per pass.
+
+Restart safety: the Job name is derived from the stable node id and the attempt number, so a controller that
+restarts mid-run finds the Job it created before (HTTP 409 on create, then re-attach) instead of creating a
+duplicate. Cancellation by the engine (timeout, failFast, run terminated) deletes the Job; an executor *shutdown*
+does not, so the next controller can re-attach.
+
+Least privilege: step pods run as the workflow's ``serviceAccountName`` or, by default, as a dedicated
+ServiceAccount with no RoleBindings and no mounted token. Steps never get a docker socket or host access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from kubernetes import client, watch
+
+from workflows.runners import NodeContext, NodeResult
+
+__all__ = ["DEFAULT_STEP_SERVICE_ACCOUNT", "JobIndex", "JobOutcome", "JobRunner", "build_job", "job_name_for"]
+
+logger = logging.getLogger(__name__)
+
+MANAGED_LABEL = "workflows.rollouts.dev/managed-by"
+MANAGER = "rollouts"
+WORKFLOW_LABEL = "workflows.rollouts.dev/workflow"
+NODE_ANNOTATION = "workflows.rollouts.dev/node-name"
+NODE_ID_LABEL = "workflows.rollouts.dev/node-id"
+DEFAULT_STEP_SERVICE_ACCOUNT = "rollouts-workflow-step"
+_CONTAINER_NAME = "main"
+
+
+def job_name_for(workflow_name: str, node_id: str, attempt: int) -> str:
+    """A DNS-1123 Job name that is the same for the same node attempt across controller restarts."""
+    digest = hashlib.sha256(f"{node_id}/{attempt}".encode()).hexdigest()[:10]
+    stem = workflow_name[: 63 - len(digest) - 4].rstrip("-.")
+    return f"{stem}-{digest}-{attempt}"
+
+
+def build_job(node: NodeContext, *, owner: Mapping[str, Any] | None, default_service_account: str) -> dict[str, Any]:
+    """The Job body for one attempt of a container step (pure: no API calls)."""
+    container = dict(node.payload) if isinstance(node.payload, Mapping) else {}
+    container.setdefault("name", _CONTAINER_NAME)
+    pod_fields = dict(node.pod)
+    pod_metadata = dict(pod_fields.pop("metadata", {}) or {})
+    service_account = node.service_account_name or pod_fields.pop("serviceAccountName", None)
+    pod_spec: dict[str, Any] = {
+        **pod_fields,
+        "restartPolicy": "Never",
+        "containers": [container],
+    }
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    else:
+        pod_spec["serviceAccountName"] = default_service_account
+        pod_spec["automountServiceAccountToken"] = False
+    labels = {MANAGED_LABEL: MANAGER, WORKFLOW_LABEL: node.workflow_name[:63], NODE_ID_LABEL: node.node_id}
+    metadata: dict[str, Any] = {
+        "name": job_name_for(node.workflow_name, node.node_id, node.attempt),
+        "namespace": node.namespace,
+        "labels": labels,
+        "annotations": {NODE_ANNOTATION: node.node_name},
+    }
+    if owner:
+        metadata["ownerReferences"] = [dict(owner)]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            # Retries are the engine's (retryStrategy), one Job per attempt; the Job itself never retries.
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {
+                    **pod_metadata,
+                    "labels": {**(pod_metadata.get("labels") or {}), **labels},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """A Job's terminal state as the watch saw it."""
+
+    succeeded: bool
+    message: str
+
+
+def outcome_of(job: Mapping[str, Any]) -> JobOutcome | None:
+    """Complete/Failed from a Job's conditions, or None while it runs (pure)."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            return JobOutcome(succeeded=True, message="")
+        if condition.get("type") == "Failed":
+            reason = condition.get("reason") or "Failed"
+            detail = condition.get("message") or ""
+            return JobOutcome(succeeded=False, message=f"{reason}: {detail}".rstrip(": "))
+    return None
+
+
+class JobIndex:
+    """Terminal outcomes of managed Jobs, fed by one watch thread, awaited by many steps on the event loop."""
+
+    def __init__(self, api: client.ApiClient, *, loop: asyncio.AbstractEventLoop) -> None:
+        self._batch = client.BatchV1Api(api)
+        self._api = api
+        self._loop = loop
+        self._outcomes: dict[tuple[str, str], JobOutcome] = {}
+        self._waiters: dict[tuple[str, str], list[asyncio.Future[JobOutcome]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: watch.Watch | None = None
+        self.events_seen = 0
+
+    # -- lifecycle (called on the loop) ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="workflow-job-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
+
+    async def wait(self, namespace: str, name: str) -> JobOutcome:
+        key = (namespace, name)
+        known = self._outcomes.get(key)
+        if known is not None:
+            return known
+        future: asyncio.Future[JobOutcome] = self._loop.create_future()
+        self._waiters.setdefault(key, []).append(future)
+        try:
+            return await future
+        finally:
+            waiters = self._waiters.get(key)
+            if waiters and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[key]
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._outcomes.pop((namespace, name), None)
+
+    # -- the watch thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        selector = f"{MANAGED_LABEL}={MANAGER}"
+        while not self._stop.is_set():
+            try:
+                listing = self._batch.list_job_for_all_namespaces(label_selector=selector)
+                for job in listing.items:
+                    self._observe(self._api.sanitize_for_serialization(job))
+                self._watch = watch.Watch()
+                for event in self._watch.stream(
+                    self._batch.list_job_for_all_namespaces,
+                    label_selector=selector,
+                    resource_version=listing.metadata.resource_version if listing.metadata else None,
+                    timeout_seconds=300,
+                ):
+                    if self._stop.is_set():
+                        break
+                    job = self._api.sanitize_for_serialization(event["object"])
+                    if event["type"] in {"ADDED", "MODIFIED"}:
+                        self._observe(job)
+                    elif event["type"] == "DELETED":
+                        key = (job["metadata"]["namespace"], job["metadata"]["name"])
+                        self._loop.call_soon_threadsafe(self._outcomes.pop, key, None)
+            except Exception:  # a broken stream is re-listed; the loop must outlive API hiccups
+                if self._stop.is_set():
+                    break
+                logger.warning("job watch restarting after an error", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _observe(self, job: Mapping[str, Any]) -> None:
+        self.events_seen += 1
+        outcome = outcome_of(job)
+        if outcome is None:
+            return
+        meta = job["metadata"]
+        key = (meta["namespace"], meta["name"])
+        self._loop.call_soon_threadsafe(self._resolve, key, outcome)
+
+    def _resolve(self, key: tuple[str, str], outcome: JobOutcome) -> None:
+        self._outcomes[key] = outcome
+        for future in self._waiters.pop(key, []):
+            if not future.done():
+                future.set_result(outcome)
+
+
+OwnerResolver = Callable[[NodeContext], Mapping[str, Any] | None]
+
+
+class JobRunner:
+    """Runs ``container`` steps as Jobs; see the module docstring for the contract."""
+
+    uses_slot = True
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        index: JobIndex,
+        *,
+        owner_for: OwnerResolver = lambda node: None,
+        default_service_account: str = DEFAULT_STEP_SERVICE_ACCOUNT,
+    ) -> None:
+        self._batch = client.BatchV1Api(api)
+        self._core = client.CoreV1Api(api)
+        self._index = index
+        self._owner_for = owner_for
+        self._default_sa = default_service_account
+        self._accounts_ready: set[str] = set()
+        self.shutting_down = False
+
+    async def run(self, node: NodeContext) -> NodeResult:
+        body = build_job(node, owner=self._owner_for(node), default_service_account=self._default_sa)
+        name = body["metadata"]["name"]
+        try:
+            if not node.service_account_name and not node.pod.get("serviceAccountName"):
+                await node.run_blocking(self._ensure_service_account, node.namespace)
+            await node.run_blocking(self._create, node.namespace, body)
+        except client.ApiException as error:
+            return NodeResult.error(f"cannot create Job {name}: {error.status} {error.reason}", transient=True)
+        try:
+            outcome = await self._index.wait(node.namespace, name)
+        except asyncio.CancelledError:
+            if not self.shutting_down:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(asyncio.ensure_future(node.run_blocking(self._delete, node.namespace, name)))
+            raise
+        if outcome.succeeded:
+            return NodeResult.succeeded(message=f"Job {name} completed")
+        return NodeResult.failed(f"Job {name} failed: {outcome.message}")
+
+    # -- blocking helpers (run on the executor's thread pool) ---------------------------------------------------
+    def _create(self, namespace: str, body: dict[str, Any]) -> None:
+        try:
+            self._batch.create_namespaced_job(namespace, cast("Any", body))
+        except client.ApiException as error:
+            if error.status != 409:  # 409: created before a controller restart; re-attach to it
+                raise
+
+    def _delete(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(client.ApiException):
+            self._batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+
+    def _ensure_service_account(self, namespace: str) -> None:
+        if namespace in self._accounts_ready:
+            return
+        body = {
+            "metadata": {
+                "name": self._default_sa,
+                "labels": {MANAGED_LABEL: MANAGER},
+                "annotations": {"workflows.rollouts.dev/purpose": "workflow steps; bound to no Role on purpose"},
+            },
+            "automountServiceAccountToken": False,
+        }
+        try:
+            self._core.create_namespaced_service_account(namespace, cast("Any", body))
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        self._accounts_ready.add(namespace)
