@@ -55,6 +55,33 @@ def _cluster_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _controller(args: argparse.Namespace) -> int:
+    from rollouts.controller import run_controller
+
+    return run_controller(
+        kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose
+    )
+
+
+def _workflow_run(args: argparse.Namespace) -> int:
+    from workflows.local import run_workflow_file
+
+    params = dict(_key_value(item, "-p") for item in args.parameter)
+    return run_workflow_file(args.file, params, out=sys.stdout, resume_all=args.resume_all)
+
+
+def _key_value(item: str, flag: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"{flag} expects name=value, got {item!r}")
+    return key, value
+
+
+def _add_kube_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", help="the kubeconfig context to use")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from rollouts.devcluster import default_state_dir
 
@@ -77,6 +104,22 @@ def _build_parser() -> argparse.ArgumentParser:
     cluster_commands.add_parser("env", help="print the shell exports to use the cluster").set_defaults(
         handler=_cluster_env
     )
+
+    controller = commands.add_parser("controller", help="run the operator against the current kubeconfig")
+    _add_kube_flags(controller)
+    controller.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
+    )
+    controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    controller.set_defaults(handler=_controller)
+
+    workflow = commands.add_parser("workflow", help="Workflows (Argo-style DAGs)")
+    workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True, metavar="ACTION")
+    run = workflow_commands.add_parser("run", help="run a Workflow file locally (http/suspend steps need no cluster)")
+    run.add_argument("file", type=Path)
+    run.add_argument("-p", "--parameter", action="append", default=[], help="name=value (repeatable)")
+    run.add_argument("--resume-all", action="store_true", help="resume suspend steps at once instead of waiting")
+    run.set_defaults(handler=_workflow_run)
     return parser
 
 

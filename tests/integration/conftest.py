@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -123,3 +124,73 @@ def crds_installed(kube: Kube) -> list[str]:
     ours = [n for n in names if n.endswith(".rollouts.dev")]
     kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in ours])
     return ours
+
+
+@dataclass
+class ControllerProcess:
+    """``rollouts controller`` as a real subprocess watching one namespace; can be killed and restarted."""
+
+    kube: Kube
+    namespace: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "controller already running"
+        sink = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rollouts.cli", "controller", f"--kubeconfig={self.kube.kubeconfig}",
+             f"--namespace={self.namespace}"],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
+        )  # fmt: skip
+        sink.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the harshest restart, no cleanup handlers run."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def controller(
+    kube: Kube, namespace: str, crds_installed: list[str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[ControllerProcess]:
+    handle = ControllerProcess(kube=kube, namespace=namespace, log=tmp_path / "controller.log")
+    handle.start()
+    yield handle
+    handle.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- controller log ({handle.log}) ---\n{handle.output()[-6000:]}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def wait_for(probe: Any, *, timeout: float = 60.0, interval: float = 0.2, what: str) -> Any:
+    """Poll ``probe()`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

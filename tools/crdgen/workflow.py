@@ -432,6 +432,12 @@ def workflow_status() -> Schema:
             "counts": map_of(integer(fmt="int64"), "Nodes by phase."),
             "nodes": unbounded_array(node(), "The node table while it is small."),
             "compressedNodes": string("The node table, compressed and base64-encoded once it grows."),
+            "storedTemplates": open_object(
+                "Snapshot of every WorkflowTemplate the run references, taken when it started (name -> spec)."
+            ),
+            "resume": unbounded_array(
+                string(), "Suspended nodes to resume (names, or * for all); the controller clears it once applied."
+            ),
             "observedGeneration": observed_generation(),
             "conditions": conditions(),
         },
