@@ -400,6 +400,8 @@ class Executor:
             if previous is not None and previous.phase.fulfilled:
                 self._restore(run, index, previous)
                 return
+            if previous is not None and previous.retries:
+                run.attempts[index] = previous.retries  # re-attach: continue the attempt count
         if spec.arguments or spec.input_defaults:
             try:
                 inputs = dict(spec.input_defaults)
