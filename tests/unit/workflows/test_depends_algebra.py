@@ -116,8 +116,10 @@ def reference(tree: object, phases: dict[str, str], cont: dict[str, tuple[bool, 
         actual = phases[task]
         if result is None:
             failed_ok, error_ok = cont.get(task, (False, False))
-            return actual in ("Succeeded", "Skipped") or (failed_ok and actual == "Failed") or (
-                error_ok and actual == "Errored"
+            return (
+                actual in ("Succeeded", "Skipped")
+                or (failed_ok and actual == "Failed")
+                or (error_ok and actual == "Errored")
             )
         return actual == result
     if kind == "not":

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.workflows.wf_helpers import ScriptedRunner, dag, execute, leaf, phases, plan_of, workflow
 from workflows import (
     Backoff,
     DagBuilder,
@@ -21,9 +22,7 @@ from workflows import (
     WorkflowPhase,
 )
 from workflows.executor import retry_delay
-from workflows.phases import NodePhase, P_ERROR, P_FAILED
-
-from tests.unit.workflows.wf_helpers import ScriptedRunner, dag, execute, leaf, phases, plan_of, workflow
+from workflows.phases import P_ERROR, P_FAILED, NodePhase
 
 DIAMOND = [
     {"name": "A", "template": "work"},
@@ -141,7 +140,11 @@ async def test_with_items_expands_named_children_with_item_substitution() -> Non
         },
         {"name": "C", "template": "work", "depends": "B"},
     ]
-    echo = {"name": "echo", "inputs": {"parameters": [{"name": "msg"}]}, "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]}}
+    echo = {
+        "name": "echo",
+        "inputs": {"parameters": [{"name": "msg"}]},
+        "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]},
+    }
     runner = ScriptedRunner()
     result, run = await execute(plan_of(workflow([dag("main", tasks), echo, leaf()])), runner)
     names = [r.name for r in run.node_table().records()]
@@ -162,9 +165,18 @@ async def test_with_param_expands_from_a_previous_result() -> None:
             "withParam": "{{tasks.gen.outputs.result}}",
             "arguments": {"parameters": [{"name": "msg", "value": "{{item}}"}]},
         },
-        {"name": "sum", "template": "work", "depends": "fan", "arguments": {"parameters": [{"name": "x", "value": "{{tasks.fan.outputs.result}}"}]}},
+        {
+            "name": "sum",
+            "template": "work",
+            "depends": "fan",
+            "arguments": {"parameters": [{"name": "x", "value": "{{tasks.fan.outputs.result}}"}]},
+        },
     ]
-    echo = {"name": "echo", "inputs": {"parameters": [{"name": "msg"}]}, "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]}}
+    echo = {
+        "name": "echo",
+        "inputs": {"parameters": [{"name": "msg"}]},
+        "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]},
+    }
     runner = ScriptedRunner({"gen": json.dumps([1, 2, 3])})
     result, run = await execute(plan_of(workflow([dag("main", tasks), echo, leaf()])), runner)
     assert result.phase is WorkflowPhase.SUCCEEDED
@@ -186,13 +198,34 @@ async def test_nested_dag_passes_inputs_down() -> None:
     inner = {
         "name": "inner",
         "inputs": {"parameters": [{"name": "m"}]},
-        "dag": {"tasks": [{"name": "x", "template": "echo", "arguments": {"parameters": [{"name": "msg", "value": "{{inputs.parameters.m}}!"}]}}]},
+        "dag": {
+            "tasks": [
+                {
+                    "name": "x",
+                    "template": "echo",
+                    "arguments": {"parameters": [{"name": "msg", "value": "{{inputs.parameters.m}}!"}]},
+                }
+            ]
+        },
     }
-    echo = {"name": "echo", "inputs": {"parameters": [{"name": "msg"}]}, "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]}}
-    outer = dag("main", [{"name": "a", "template": "inner", "arguments": {"parameters": [{"name": "m", "value": "{{workflow.parameters.p}}"}]}}])
+    echo = {
+        "name": "echo",
+        "inputs": {"parameters": [{"name": "msg"}]},
+        "container": {"image": "x", "args": ["{{inputs.parameters.msg}}"]},
+    }
+    outer = dag(
+        "main",
+        [
+            {
+                "name": "a",
+                "template": "inner",
+                "arguments": {"parameters": [{"name": "m", "value": "{{workflow.parameters.p}}"}]},
+            }
+        ],
+    )
     doc = workflow([outer, inner, echo], arguments={"parameters": [{"name": "p", "value": "hi"}]})
     runner = ScriptedRunner()
-    result, run = await execute(plan_of(doc, arguments={"p": "yo"}), runner)
+    result, _ = await execute(plan_of(doc, arguments={"p": "yo"}), runner)
     assert result.phase is WorkflowPhase.SUCCEEDED
     assert runner.contexts[0].payload["args"] == ["yo!"]
     assert runner.contexts[0].node_name == "wf.a.x"
@@ -255,7 +288,9 @@ async def test_backoff_wait_holds_no_slot() -> None:
 
 
 async def test_template_timeout_fails_the_node_without_retrying() -> None:
-    doc = workflow([dag("main", [{"name": "t", "template": "slow"}]), leaf("slow", timeout="0.05s", retryStrategy={"limit": 3})])
+    doc = workflow(
+        [dag("main", [{"name": "t", "template": "slow"}]), leaf("slow", timeout="0.05s", retryStrategy={"limit": 3})]
+    )
     runner = ScriptedRunner(delay=5)
     result, run = await asyncio.wait_for(execute(plan_of(doc), runner), timeout=3)
     assert result.phase is WorkflowPhase.FAILED
@@ -279,7 +314,11 @@ async def test_templated_timeout_comes_from_inputs() -> None:
 
 async def test_active_deadline_terminates_the_run_and_still_runs_on_exit() -> None:
     doc = workflow(
-        [dag("main", [{"name": "a", "template": "slow"}, {"name": "b", "template": "slow", "depends": "a"}]), leaf("slow"), leaf("bye")],
+        [
+            dag("main", [{"name": "a", "template": "slow"}, {"name": "b", "template": "slow", "depends": "a"}]),
+            leaf("slow"),
+            leaf("bye"),
+        ],
         activeDeadlineSeconds=0.05,
         onExit="bye",
     )
@@ -335,7 +374,9 @@ async def test_global_and_pool_limits_hold_across_runs() -> None:
 
 async def test_admission_is_fair_across_runs() -> None:
     runner = ScriptedRunner(delay=0.001)
-    executor = Executor(registry=RunnerRegistry({"noop": runner}), config=ExecutorConfig(status_interval=0, max_running=2))
+    executor = Executor(
+        registry=RunnerRegistry({"noop": runner}), config=ExecutorConfig(status_interval=0, max_running=2)
+    )
     order: list[str] = []
     plans = []
     for name in ("big", "small"):
@@ -399,7 +440,10 @@ async def test_suspend_waits_for_resume() -> None:
     tasks = [{"name": "approve", "template": "gate"}, {"name": "release", "template": "work", "depends": "approve"}]
     doc = workflow([dag("main", tasks), {"name": "gate", "suspend": {}}, leaf()])
     runner = ScriptedRunner()
-    executor = Executor(registry=RunnerRegistry({"container": runner, "suspend": __import__("workflows").SuspendRunner()}), config=ExecutorConfig(status_interval=0))
+    executor = Executor(
+        registry=RunnerRegistry({"container": runner, "suspend": __import__("workflows").SuspendRunner()}),
+        config=ExecutorConfig(status_interval=0),
+    )
     run = executor.submit(plan_of(doc))
     await asyncio.sleep(0.02)
     assert run.suspended_nodes() == ["wf.approve"]
@@ -412,7 +456,9 @@ async def test_suspend_waits_for_resume() -> None:
 
 
 async def test_suspend_with_duration_resumes_itself() -> None:
-    doc = workflow([dag("main", [{"name": "wait", "template": "gate"}]), {"name": "gate", "suspend": {"duration": "0.02"}}])
+    doc = workflow(
+        [dag("main", [{"name": "wait", "template": "gate"}]), {"name": "gate", "suspend": {"duration": "0.02"}}]
+    )
     result, _ = await execute(plan_of(doc), ScriptedRunner())
     assert result.phase is WorkflowPhase.SUCCEEDED
 
