@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
@@ -42,6 +42,9 @@ from analysis.spec import (
     parse_template_manifest,
     resolve_metrics,
 )
+
+if TYPE_CHECKING:
+    from analysis.runner import AnalysisOutcome
 
 __all__ = [
     "ARGO_API_VERSION",
@@ -254,29 +257,28 @@ async def _run(setup: LocalSetup, *, name: str, console: Console, providers: Pro
         outcome = await run_analysis(executor, setup.run, name=name, metrics=setup.metrics, on_update=on_update)
     finally:
         await executor.close()
-    console.print(_summary(setup.metrics, outcome.results))
+    console.print(_summary(setup.metrics, outcome))
     style = _STYLE.get(outcome.phase, "white")
     console.print(f"{escape(name)}: [bold {style}]{outcome.phase}[/bold {style}] {escape(outcome.message)}")
     return EXIT_CODES.get(outcome.phase, 3)
 
 
-def _summary(metrics: Sequence[Metric], results: Mapping[str, MetricResult]) -> Table:
+def _summary(metrics: Sequence[Metric], outcome: AnalysisOutcome) -> Table:
+    """One row per metric; the reasons go below the table, where long messages stay readable."""
     table = Table(show_edge=False)
-    for column in ("METRIC", "PHASE", "COUNT", "OK", "FAILED", "INCONCL.", "ERRORS", "LAST VALUE", "MESSAGE"):
+    for column in ("METRIC", "PHASE", "MEASURED", "OK/FAILED/INCONCL./ERROR", "LAST VALUE"):
         table.add_column(column)
     for metric in metrics:
-        result = results.get(metric.name) or MetricResult(name=metric.name)
-        style = _STYLE.get(result.phase, "white")
+        result = outcome.results.get(metric.name) or MetricResult(name=metric.name)
+        assessed = outcome.assessment.metrics.get(metric.name)
+        phase = result.phase if metric.name in outcome.results or assessed is None else assessed.phase
+        style = _STYLE.get(phase, "white")
         last = result.last
         table.add_row(
             escape(metric.name),
-            f"[{style}]{result.phase}[/{style}]",
-            str(result.count),
-            str(result.successful),
-            str(result.failed),
-            str(result.inconclusive),
-            str(result.error),
+            f"[{style}]{phase}[/{style}]",
+            str(result.count + result.error),
+            f"{result.successful}/{result.failed}/{result.inconclusive}/{result.error}",
             escape((last.value if last else None) or "-"),
-            escape(result.message or (last.message if last else "")),
         )
     return table

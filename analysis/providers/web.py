@@ -37,11 +37,21 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Bodies beyond this are refused rather than buffered: a metric endpoint answers with a small JSON document.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _METHODS = frozenset({"GET", "POST", "PUT"})
+_COMPILE_LOCK = threading.Lock()
+
+
+def compile_json_path(expression: str) -> Any:
+    """Kubernetes-style ``{$.a.b}`` / ``{.a.b}`` / ``$.a`` -> a compiled jsonpath-ng expression (filters allowed).
+
+    Serialised: building jsonpath-ng's parser costs tens of milliseconds of pure Python, and twenty worker threads
+    compiling the same path at once would spend a second fighting over the GIL instead of compiling it once.
+    """
+    with _COMPILE_LOCK:
+        return _compile_json_path(expression)
 
 
 @lru_cache(maxsize=256)
-def compile_json_path(expression: str) -> Any:
-    """Kubernetes-style ``{$.a.b}`` / ``{.a.b}`` / ``$.a`` -> a compiled jsonpath-ng expression (filters allowed)."""
+def _compile_json_path(expression: str) -> Any:
     from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
     from jsonpath_ng.ext.parser import parse
 

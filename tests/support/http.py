@@ -43,6 +43,13 @@ class JsonServer:
         return f"{self.url}{path}"
 
 
+class _Server(ThreadingHTTPServer):
+    # The listen backlog is fixed when the socket is bound: with the default of 5, a burst of concurrent
+    # connections overflows it and the kernel makes the extras retry their SYN a second later.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @contextmanager
 def json_server() -> Iterator[JsonServer]:
     state = JsonServer()
@@ -71,9 +78,8 @@ def json_server() -> Iterator[JsonServer]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    server.request_queue_size = 128
     host, port = server.server_address[:2]
     state.url = f"http://{host!s}:{port}"
     thread = threading.Thread(target=server.serve_forever, name="json-server", daemon=True)
