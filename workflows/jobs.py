@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -164,24 +165,29 @@ class JobIndex:
         selector = f"{MANAGED_LABEL}={MANAGER}"
         while not self._stop.is_set():
             try:
-                listing = self._batch.list_job_for_all_namespaces(label_selector=selector)
-                for job in listing.items:
-                    self._observe(self._api.sanitize_for_serialization(job))
+                # Raw JSON, not client models: building models for every Job is most of a LIST's cost.
+                response = self._batch.list_job_for_all_namespaces(label_selector=selector, _preload_content=False)
+                listing = json.loads(response.data)
+                for job in listing.get("items") or []:
+                    self._observe(job)
                 self._watch = watch.Watch()
                 for event in self._watch.stream(
                     self._batch.list_job_for_all_namespaces,
                     label_selector=selector,
-                    resource_version=listing.metadata.resource_version if listing.metadata else None,
+                    resource_version=(listing.get("metadata") or {}).get("resourceVersion"),
                     timeout_seconds=300,
+                    deserialize=False,
                 ):
                     if self._stop.is_set():
                         break
-                    job = self._api.sanitize_for_serialization(event["object"])
+                    job = event["object"]
                     if event["type"] in {"ADDED", "MODIFIED"}:
                         self._observe(job)
                     elif event["type"] == "DELETED":
                         key = (job["metadata"]["namespace"], job["metadata"]["name"])
                         self._loop.call_soon_threadsafe(self._outcomes.pop, key, None)
+                    elif event["type"] == "ERROR":  # e.g. 410 Gone: the resource version expired; re-list
+                        break
             except Exception:  # a broken stream is re-listed; the loop must outlive API hiccups
                 if self._stop.is_set():
                     break
