@@ -166,7 +166,7 @@ class JobIndex:
         while not self._stop.is_set():
             try:
                 # Raw JSON, not client models: building models for every Job is most of a LIST's cost.
-                response = self._batch.list_job_for_all_namespaces(label_selector=selector, _preload_content=False)
+                response: Any = self._batch.list_job_for_all_namespaces(label_selector=selector, _preload_content=False)
                 listing = json.loads(response.data)
                 for job in listing.get("items") or []:
                     self._observe(job)
