@@ -36,6 +36,7 @@ KUBE_MODULES = (
     "workflows.controller",  # the kopf shell of the Workflow controller
     "analysis.providers.job",  # the job metric provider
     "analysis.controller",  # the kopf shell of the AnalysisRun controller
+    "analysis.kube",  # Secret lookups (SecretResolver) and other API reads of the analysis package
     "rollouts.demo",  # the showcase drives a real cluster end to end
 )
 IO_LIBRARIES = KUBE_LIBRARIES | {
