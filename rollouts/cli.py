@@ -70,6 +70,63 @@ def _workflow_run(args: argparse.Namespace) -> int:
     return run_workflow_file(args.file, params, out=sys.stdout, resume_all=args.resume_all)
 
 
+def _analysis_run(args: argparse.Namespace) -> int:
+    from analysis.local import run_analysis_file
+
+    values = dict(_key_value(item, "--arg") for item in args.arg)
+    return run_analysis_file(args.file, args=values, prometheus=args.prometheus, out=sys.stdout)
+
+
+def _analysis_backtest(args: argparse.Namespace) -> int:
+    from analysis.backtest import backtest_file
+
+    values = dict(_key_value(item, "--arg") for item in args.arg)
+    return backtest_file(
+        args.file,
+        args=values,
+        prometheus=args.prometheus,
+        start=args.start,
+        end=args.end,
+        every=args.every,
+        out=sys.stdout,
+    )
+
+
+def _workflow_resume(args: argparse.Namespace) -> int:
+    from kubernetes import client
+
+    from rollouts.kube.login import load_api_client
+
+    api = load_api_client(args.kubeconfig, args.context)
+    namespace = args.namespace or _default_namespace(args.kubeconfig, args.context)
+    nodes = args.node or ["*"]
+    try:
+        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+            "rollouts.dev", "v1alpha1", namespace, "workflows", args.name, {"status": {"resume": nodes}}
+        )
+    except client.ApiException as error:
+        print(f"rollouts workflow resume: {error.status} {error.reason}: {namespace}/{args.name}", file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    print(f"workflow {namespace}/{args.name}: resume requested for {', '.join(nodes)}")
+    return 0
+
+
+def _default_namespace(kubeconfig: str | None, context: str | None) -> str:
+    from kubernetes import config
+
+    try:
+        _, current = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, OSError):
+        return "default"
+    chosen = current
+    if context:
+        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+        chosen = next((c for c in contexts if c["name"] == context), current)
+    return str((chosen or {}).get("context", {}).get("namespace") or "default")
+
+
 def _key_value(item: str, flag: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key:
@@ -120,6 +177,31 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", action="append", default=[], help="name=value (repeatable)")
     run.add_argument("--resume-all", action="store_true", help="resume suspend steps at once instead of waiting")
     run.set_defaults(handler=_workflow_run)
+    resume = workflow_commands.add_parser("resume", help="resume suspended steps of a Workflow in the cluster")
+    resume.add_argument("name")
+    resume.add_argument("--node", action="append", default=[], help="resume only this node (repeatable; default all)")
+    resume.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+    _add_kube_flags(resume)
+    resume.set_defaults(handler=_workflow_resume)
+
+    analysis = commands.add_parser("analysis", help="AnalysisTemplates: run locally, or backtest against history")
+    analysis_commands = analysis.add_subparsers(dest="analysis_command", required=True, metavar="ACTION")
+    arun = analysis_commands.add_parser(
+        "run",
+        help="run an AnalysisTemplate locally (prometheus/web metrics); exit 0 ok, 1 failed, 2 inconclusive, 3 error",
+    )
+    backtest = analysis_commands.add_parser(
+        "backtest", help="evaluate a template's Prometheus metrics at past instants and print the verdict timeline"
+    )
+    for sub in (arun, backtest):
+        sub.add_argument("file", type=Path)
+        sub.add_argument("--arg", action="append", default=[], help="name=value for the template's args (repeatable)")
+        sub.add_argument("--prometheus", help="use this Prometheus URL for every prometheus metric")
+    backtest.add_argument("--from", dest="start", required=True, help="RFC3339 instant, or relative like -6h")
+    backtest.add_argument("--to", dest="end", default="now", help="RFC3339 instant, relative, or now (default)")
+    backtest.add_argument("--every", default="5m", help="step between instants (default 5m)")
+    arun.set_defaults(handler=_analysis_run)
+    backtest.set_defaults(handler=_analysis_backtest)
     return parser
 
 

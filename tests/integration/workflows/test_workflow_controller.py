@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from typing import Any
 
@@ -47,7 +49,7 @@ def jobs(kube: Kube, namespace: str) -> list[Any]:
 
 
 def phases(obj: dict[str, Any]) -> dict[str, str]:
-    return {record.display_name: record.phase.value for record in decode_nodes(obj["status"])}
+    return {record.display_name: record.phase.value for record in decode_nodes(obj.get("status") or {})}
 
 
 DIAMOND = """
@@ -187,3 +189,39 @@ def test_invalid_workflow_reports_the_field_and_does_not_crash(
     # The controller is still alive and serving: a valid workflow after the bad one still runs.
     create(kube, namespace, workflow("after", DIAMOND))
     assert finished(kube, namespace, "after")["status"]["phase"] == "Succeeded"
+
+
+GATED = """
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: build, template: step}
+      - {name: approve, template: gate, dependencies: [build]}
+      - {name: deploy, template: step, dependencies: [approve]}
+  - name: gate
+    suspend: {}
+  - name: step
+    container: {image: busybox}
+"""
+
+
+def test_suspended_step_waits_for_rollouts_workflow_resume(
+    kube: Kube, namespace: str, controller: ControllerProcess
+) -> None:
+    create(kube, namespace, workflow("gated", GATED))
+    wait_for(lambda: phases(read(kube, namespace, "gated")).get("approve") == "Running", what="the approval gate")
+    assert "deploy" not in phases(read(kube, namespace, "gated"))
+    assert len(jobs(kube, namespace)) == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "rollouts.cli", "workflow", "resume", "gated", f"--kubeconfig={kube.kubeconfig}",
+         f"--namespace={namespace}"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    obj = finished(kube, namespace, "gated")
+    assert obj["status"]["phase"] == "Succeeded"
+    assert phases(obj)["deploy"] == "Succeeded"
+    assert not obj["status"].get("resume"), "the controller clears the request once applied"
