@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from analysis.spec import (
     parse_template_spec,
     resolve_metrics,
 )
+from tests.support.corpus import corpus_dir
 
-CORPUS = Path("/work/shared/corpus/argo-rollouts")
+CORPUS = corpus_dir() / "argo-rollouts"
 PROM = {"prometheus": {"address": "http://prom:9090", "query": "up"}}
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 import yaml
 
+from tests.support.corpus import corpus_dir
+
 REPO = Path(__file__).resolve().parents[3]
-CORPUS_DIR = REPO.parent / "shared" / "corpus"
+CORPUS_DIR = corpus_dir()
 API_VERSION = "rollouts.dev/v1alpha1"
 OUR_KINDS = frozenset(
     {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Workflow", "WorkflowTemplate"}

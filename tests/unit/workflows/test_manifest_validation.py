@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.corpus import corpus_dir
 from tests.unit.workflows.wf_helpers import dag, leaf, plan_of, workflow
 from workflows import CycleError, DependsSyntaxError, SpecError, SubstitutionError, UnsupportedFieldError
 from workflows.compiler import compile_workflow
 from workflows.spec import parse_workflow
 
-CORPUS = Path("/work/shared/corpus/argo-workflows")
+CORPUS = corpus_dir() / "argo-workflows"
 
 
 def corpus_docs() -> list[tuple[str, int, dict[str, Any]]]:
