@@ -93,38 +93,34 @@ def _analysis_backtest(args: argparse.Namespace) -> int:
 
 
 def _workflow_resume(args: argparse.Namespace) -> int:
-    from kubernetes import client
+    from rollouts.commands import CommandError
+    from rollouts.commands.workflows import request_resume
 
-    from rollouts.kube.login import load_api_client
-
-    api = load_api_client(args.kubeconfig, args.context)
-    namespace = args.namespace or _default_namespace(args.kubeconfig, args.context)
     nodes = args.node or ["*"]
     try:
-        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            "rollouts.dev", "v1alpha1", namespace, "workflows", args.name, {"status": {"resume": nodes}}
+        namespace = request_resume(
+            args.name, nodes=nodes, namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context
         )
-    except client.ApiException as error:
-        print(f"rollouts workflow resume: {error.status} {error.reason}: {namespace}/{args.name}", file=sys.stderr)
+    except CommandError as error:
+        print(f"rollouts workflow resume: {error}", file=sys.stderr)
         return 1
-    finally:
-        api.close()
     print(f"workflow {namespace}/{args.name}: resume requested for {', '.join(nodes)}")
     return 0
 
 
-def _default_namespace(kubeconfig: str | None, context: str | None) -> str:
-    from kubernetes import config
+def _install(args: argparse.Namespace) -> int:
+    from rollouts.kube.install import install
+    from rollouts.kube.login import load_api_client
 
+    api = load_api_client(args.kubeconfig, args.context)
     try:
-        _, current = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError):
-        return "default"
-    chosen = current
-    if context:
-        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c["name"] == context), current)
-    return str((chosen or {}).get("context", {}).get("namespace") or "default")
+        applied = install(api, rbac=not args.crds_only)
+    finally:
+        api.close()
+    for item in applied:
+        where = f" -n {item.namespace}" if item.namespace else ""
+        print(f"applied {item.kind} {item.name}{where}")
+    return 0
 
 
 def _key_value(item: str, flag: str) -> tuple[str, str]:
@@ -169,6 +165,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     controller.set_defaults(handler=_controller)
+
+    install = commands.add_parser("install", help="apply the CRDs and the controller's RBAC to the current cluster")
+    _add_kube_flags(install)
+    install.add_argument("--crds-only", action="store_true", help="apply only the CRDs")
+    install.set_defaults(handler=_install)
 
     workflow = commands.add_parser("workflow", help="Workflows (Argo-style DAGs)")
     workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True, metavar="ACTION")
