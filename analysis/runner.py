@@ -20,6 +20,12 @@ is cancelled at once (other metric nodes are interrupted wherever they wait), as
 Restart seam: :func:`run_analysis` accepts the metric results a previous controller stored. Completed metrics are
 not measured again; running ones continue their counts and their schedule from the last measurement.
 
+Long-running providers (:class:`~analysis.providers.base.AsyncMetricProvider`, the Job provider) take the async
+path instead: secrets are rendered on a worker thread, then the provider's coroutine records a Running measurement
+through :class:`~analysis.providers.base.MeasurementContext` and awaits the outcome on the event loop. When the run
+ends (fail-fast, ``terminate``, deletion) such a measurement is cancelled; :func:`run_analysis` then completes it as
+Argo does (Successful, "Metric Terminated"), while an executor *shutdown* leaves it Running for the next controller.
+
 Metric nodes do not hold executor slots (``uses_slot = False``): a metric spends nearly all its life waiting for its
 next interval, and holding a slot for minutes would starve Workflows. The real work -- provider calls -- is bounded
 by the executor's thread pool.
@@ -47,7 +53,7 @@ from analysis.assess import (
     record_measurement,
 )
 from analysis.errors import SecretResolutionError
-from analysis.providers.base import ProviderRegistry, error_measurement
+from analysis.providers.base import AsyncMetricProvider, MeasurementContext, ProviderRegistry, error_measurement
 from analysis.spec import DEFAULT_MEASUREMENT_RETENTION, AnalysisRunSpec, Metric, resolve_metrics
 from workflows import DagBuilder, Executor, NodeContext, NodePhase, NodeResult, Plan, PreviousNode
 
@@ -97,8 +103,10 @@ class AnalysisExecution:
         started_at: datetime,
         results: Mapping[str, MetricResult] | None = None,
         on_update: UpdateCallback | None = None,
+        owner: Mapping[str, object] | None = None,
     ) -> None:
         self.name = name
+        self.owner = owner
         self.namespace = namespace
         self.metrics = tuple(metrics)
         self.args = tuple(args)
@@ -229,6 +237,8 @@ class MetricRunner:
                 + (" (job metrics need the cluster controller)" if metric.provider.kind == "job" else ""),
                 now=now,
             )
+        if isinstance(provider, AsyncMetricProvider):
+            return await self._measure_async(node, provider, metric, execution, now)
         call = partial(
             _measure_blocking,
             provider=provider,
@@ -240,6 +250,41 @@ class MetricRunner:
         )
         measurement: Measurement = await node.run_blocking(call)
         return measurement
+
+    async def _measure_async(
+        self,
+        node: NodeContext,
+        provider: AsyncMetricProvider,
+        metric: Metric,
+        execution: AnalysisExecution,
+        now: datetime,
+    ) -> Measurement:
+        """The long-running path: render on a worker thread (secret reads block), then await the provider."""
+        result = execution.results.get(metric.name)
+        last = result.last if result is not None else None
+        in_flight = last if last is not None and last.in_flight else None
+        sequence = result.count + result.error + 1 if result is not None else 1
+        render = partial(
+            render_provider,
+            metric.provider.body,
+            args=execution.args,
+            namespace=execution.namespace,
+            resolver=self.secrets,
+        )
+        try:
+            rendered = await node.run_blocking(render)
+        except SecretResolutionError as error:
+            return error_measurement(str(error), now=now)
+        context = MeasurementContext(
+            run_name=execution.name,
+            namespace=execution.namespace,
+            metric=metric,
+            sequence=sequence,
+            in_flight=in_flight,
+            owner=execution.owner,
+            started=partial(execution.record, metric),
+        )
+        return await provider.measure_async(rendered, context=context, now=now, run_blocking=node.run_blocking)
 
 
 def _measure_blocking(
@@ -319,6 +364,8 @@ class AnalysisOutcome:
     assessment: RunAssessment
     started_at: datetime
     finished_at: datetime
+    #: The executor shut down before the run ended (controller stopping): nothing is final, a restart continues.
+    interrupted: bool = False
 
 
 async def run_analysis(
@@ -333,12 +380,16 @@ async def run_analysis(
     on_update: UpdateCallback | None = None,
     clock: Clock = utc_now,
     terminate: asyncio.Event | None = None,
+    run_id: str | None = None,
+    owner: Mapping[str, object] | None = None,
 ) -> AnalysisOutcome:
     """Run an AnalysisRun to completion on ``executor`` (whose registry has a :class:`MetricRunner` for ``metric``).
 
     ``metrics`` defaults to ``resolve_metrics(run)``; pass them to override (e.g. a local Prometheus address).
     ``started_at`` and ``results`` continue a run a previous controller started. Setting ``terminate`` (or
     ``run.terminate``) ends the run as Argo's ``spec.terminate`` does: Successful unless a metric already failed.
+    ``run_id`` names the executor run (so a controller can ``executor.cancel(run_id)`` it); ``owner`` is the
+    ownerReference objects created for measurements (Jobs) carry.
     """
     resolved = tuple(metrics if metrics is not None else resolve_metrics(run))
     dry_run = frozenset(metric.name for metric in resolved if run.is_dry_run(metric.name))
@@ -353,11 +404,15 @@ async def run_analysis(
         started_at=start,
         results=results,
         on_update=on_update,
+        owner=owner,
     )
+    interrupted = False
     terminated = run.terminate or (terminate is not None and terminate.is_set())
     before = assess_run(resolved, execution.results, terminate=terminated, dry_run=dry_run)
     if not before.phase.completed:
-        handle = executor.submit(compile_analysis(execution), previous=_previous_nodes(execution) or None)
+        handle = executor.submit(
+            compile_analysis(execution), run_id=run_id, previous=_previous_nodes(execution) or None
+        )
         execution.bind(handle.cancel)
         watcher = None
         if terminate is not None:
@@ -368,11 +423,13 @@ async def run_analysis(
 
             watcher = asyncio.ensure_future(watch())
         try:
-            await handle.wait()
+            interrupted = (await handle.wait()).interrupted
         finally:
             if watcher is not None:
                 watcher.cancel()
         terminated = terminated or (terminate is not None and terminate.is_set())
+    if not interrupted:
+        _terminate_in_flight(execution, now=clock())
     final = assess_run(resolved, execution.results, terminate=terminated, dry_run=dry_run)
     for metric in resolved:
         current = execution.results.get(metric.name)
@@ -386,7 +443,20 @@ async def run_analysis(
         assessment=final,
         started_at=start,
         finished_at=clock(),
+        interrupted=interrupted,
     )
+
+
+def _terminate_in_flight(execution: AnalysisExecution, *, now: datetime) -> None:
+    """Measurements still Running when the run ended were stopped by it: Successful, "Metric Terminated" (Argo)."""
+    for metric in execution.metrics:
+        result = execution.results.get(metric.name)
+        last = result.last if result is not None else None
+        if last is not None and last.in_flight:
+            execution.record(
+                metric,
+                replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message="Metric Terminated"),
+            )
 
 
 def measure_once(
@@ -401,7 +471,7 @@ def measure_once(
 ) -> Measurement:
     """One blocking measurement outside any run (backtests, ``lint --probe``); never raises."""
     provider = providers.get(metric.provider.kind)
-    if provider is None:
+    if provider is None or isinstance(provider, AsyncMetricProvider):
         return error_measurement(f"no {metric.provider.kind} provider is available here", now=now)
     return _measure_blocking(
         provider=provider, metric=metric, args=args, namespace=namespace, secrets=secrets, now=now, at=at

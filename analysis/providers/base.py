@@ -19,7 +19,7 @@ import ipaddress
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "AsyncMetricProvider",
+    "MeasurementContext",
     "MetricProvider",
     "Observation",
     "ProviderError",
@@ -79,16 +81,58 @@ class MetricProvider(Protocol):
     ) -> Measurement: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasurementContext:
+    """What a long-running provider needs to know about the measurement it takes, beyond the metric itself.
+
+    ``sequence`` is the 1-based number of this measurement among every measurement the metric ever took
+    (``count + error + 1``, as Argo numbers its Jobs); it is the same before and after a controller restart, so
+    objects named after it are found again instead of duplicated. ``in_flight`` is the Running measurement a
+    previous controller stored, when there is one. ``owner`` is the ownerReference of the AnalysisRun (None outside
+    a cluster). ``started`` records a Running measurement now, before the outcome is known.
+    """
+
+    run_name: str
+    namespace: str
+    metric: Metric
+    sequence: int
+    in_flight: Measurement | None = None
+    owner: Mapping[str, object] | None = None
+    started: Callable[[Measurement], object] = lambda measurement: None
+
+
+@runtime_checkable
+class AsyncMetricProvider(Protocol):
+    """A provider whose measurement takes minutes (a Job): awaited on the event loop, never on a worker thread.
+
+    Same promises as :class:`MetricProvider`: never raises (except ``CancelledError`` when the run ends, after
+    cleaning up what it created), and nothing secret in what it returns. Blocking API calls go through
+    ``run_blocking`` (the executor's bounded thread pool).
+    """
+
+    async def measure_async(
+        self,
+        rendered: RenderedProvider,
+        *,
+        context: MeasurementContext,
+        now: datetime,
+        run_blocking: Callable[..., Awaitable[object]],
+    ) -> Measurement: ...
+
+
+AnyProvider = MetricProvider | AsyncMetricProvider
+
+
 class ProviderRegistry:
     """Provider by kind; the metric runner looks providers up here for every measurement."""
 
-    def __init__(self, providers: Mapping[ProviderKind, MetricProvider] | None = None) -> None:
-        self._providers: dict[ProviderKind, MetricProvider] = dict(providers or {})
+    def __init__(self, providers: Mapping[ProviderKind, AnyProvider] | None = None) -> None:
+        self._providers: dict[ProviderKind, AnyProvider] = dict(providers or {})
 
-    def register(self, kind: ProviderKind, provider: MetricProvider) -> None:
+    def register(self, kind: ProviderKind, provider: AnyProvider) -> None:
         self._providers[kind] = provider
 
-    def get(self, kind: ProviderKind) -> MetricProvider | None:
+    def get(self, kind: ProviderKind) -> AnyProvider | None:
         return self._providers.get(kind)
 
     def kinds(self) -> frozenset[ProviderKind]:

@@ -1,7 +1,7 @@
 """The operator process: one kopf operator, one shared workflow executor, every controller of the product.
 
-``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows now;
-AnalysisRuns and Rollouts as they land), logs in with the given kubeconfig/context (or in-cluster), starts the
+``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows and
+AnalysisRuns now; Rollouts as they land), logs in with the given kubeconfig/context (or in-cluster), starts the
 shared :class:`workflows.controller.Engine` on kopf's event loop at startup and shuts it down at cleanup.
 The engine's blocking work runs on its own thread pool, never kopf's, so a handler waiting on the engine cannot
 starve kopf's synchronous handlers.
@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 
+from analysis.controller import install_metric_runner, register_analysis_handlers
 from rollouts.kube.login import connection_from_kubeconfig, load_api_client
 from workflows.controller import Engine, register_workflow_handlers
 
@@ -42,6 +43,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
         settings.watching.server_timeout = 300
         api = load_api_client(kubeconfig, context)
         engine_ref["engine"] = Engine.start(api)
+        install_metric_runner(engine_ref["engine"])  # AnalysisRuns' metric nodes run on the same executor
         logger.info("shared workflow executor started")
 
     @kopf.on.cleanup(registry=registry)
@@ -52,6 +54,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
             engine.api.close()
 
     register_workflow_handlers(registry, engine_ref)
+    register_analysis_handlers(registry, engine_ref)
     return registry
 
 
