@@ -1,0 +1,393 @@
+"""The job provider: Job names, Job bodies and stuck-pod detection (pure), and the provider driven by the real
+metric runner and executor in virtual time against a fake cluster backend (no sockets, no threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analysis.assess import AnalysisPhase, Measurement, MetricResult
+from analysis.providers.base import ProviderRegistry
+from analysis.providers.job import (
+    JOB_POD_LABEL,
+    MANAGED_LABEL,
+    RUN_UID_LABEL,
+    JobOwnershipError,
+    JobProvider,
+    JobResult,
+    build_job,
+    job_name,
+    unstartable_reason,
+)
+from analysis.runner import METRIC_KIND, AnalysisOutcome, MetricRunner, run_analysis
+from analysis.spec import ProviderKind, parse_run_spec
+from tests.support.fakes import DictSecrets, ScriptedProvider
+from tests.support.virtual_time import T0, InlinePool, VirtualTime
+from workflows import Executor, ExecutorConfig, RunnerRegistry
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+OWNER = {
+    "apiVersion": "rollouts.dev/v1alpha1",
+    "kind": "AnalysisRun",
+    "name": "run",
+    "uid": "uid-1",
+    "controller": True,
+}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Names
+
+
+def test_job_name_is_run_metric_sequence_when_that_is_valid() -> None:
+    assert job_name("canary-abc", "error-rate", 3) == "canary-abc-error-rate-3"
+
+
+@given(
+    run=st.from_regex(r"[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?", fullmatch=True),
+    metric=st.text(min_size=1, max_size=80),
+    sequence=st.integers(min_value=1, max_value=10**6),
+)
+def test_job_names_are_always_valid_stable_and_end_with_the_sequence(run: str, metric: str, sequence: int) -> None:
+    name = job_name(run, metric, sequence)
+    assert len(name) <= 63
+    assert DNS_LABEL.match(name), name
+    assert name.endswith(f"-{sequence}")
+    assert job_name(run, metric, sequence) == name
+
+
+def test_metric_names_that_sanitise_alike_do_not_share_jobs() -> None:
+    assert job_name("run", "a.b", 1) != job_name("run", "a_b", 1)
+    assert job_name("run", "Latency", 1) != job_name("run", "latency", 1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Job bodies
+
+
+def test_job_body_keeps_the_user_spec_and_adds_labels_annotations_and_owner() -> None:
+    provider_body = {
+        "metadata": {"labels": {"team": "payments"}, "annotations": {"note": "x"}},
+        "spec": {
+            "backoffLimit": 2,
+            "template": {
+                "metadata": {"labels": {"app": "smoke"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    job = build_job(provider_body, name="run-m-1", namespace="ns", run_name="run", metric_name="m", owner=OWNER)
+    assert job["apiVersion"] == "batch/v1"
+    assert job["kind"] == "Job"
+    meta = job["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("run-m-1", "ns")
+    assert meta["labels"] == {"team": "payments", MANAGED_LABEL: "rollouts", RUN_UID_LABEL: "uid-1"}
+    assert meta["annotations"]["note"] == "x"
+    assert meta["annotations"]["analysis.rollouts.dev/metric-name"] == "m"
+    assert meta["ownerReferences"] == [OWNER]
+    assert job["spec"]["backoffLimit"] == 2  # the user's spec, untouched
+    assert job["spec"]["template"]["spec"] == provider_body["spec"]["template"]["spec"]  # type: ignore[index]
+    assert job["spec"]["template"]["metadata"]["labels"] == {"app": "smoke", JOB_POD_LABEL: "run-m-1"}
+    # The input is not mutated (it is the metric's body, reused for every measurement).
+    assert "metadata" not in provider_body["spec"]["template"]["spec"]  # type: ignore[index]
+    assert JOB_POD_LABEL not in provider_body["spec"]["template"]["metadata"]["labels"]  # type: ignore[index]
+
+
+def test_our_managed_label_wins_over_a_user_label_of_the_same_key() -> None:
+    body = {"metadata": {"labels": {MANAGED_LABEL: "someone-else"}}, "spec": {"template": {}}}
+    job = build_job(body, name="j", namespace="ns", run_name="r", metric_name="m", owner=None)
+    assert job["metadata"]["labels"][MANAGED_LABEL] == "rollouts"
+    assert "ownerReferences" not in job["metadata"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Pods that cannot start
+
+
+def pod(*, waiting: str | None = None, message: str = "", key: str = "containerStatuses") -> dict[str, Any]:
+    state: dict[str, Any] = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {}}
+    return {"metadata": {"name": "p"}, "status": {"phase": "Pending", key: [{"name": "main", "state": state}]}}
+
+
+@pytest.mark.parametrize(
+    "reason", ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"]
+)
+def test_unstartable_reasons_are_detected(reason: str) -> None:
+    found = unstartable_reason(pod(waiting=reason, message="failed to pull image"))
+    assert found is not None
+    assert found.startswith(reason)
+    assert "failed to pull image" in found
+
+
+@pytest.mark.parametrize("reason", ["ContainerCreating", "PodInitializing", None])
+def test_pods_that_are_merely_starting_or_running_are_not_stuck(reason: str | None) -> None:
+    assert unstartable_reason(pod(waiting=reason)) is None
+
+
+def test_init_containers_count_and_empty_pods_do_not_crash() -> None:
+    assert unstartable_reason(pod(waiting="ErrImagePull", key="initContainerStatuses")) is not None
+    assert unstartable_reason({}) is None
+    assert unstartable_reason({"status": {"containerStatuses": None}}) is None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The provider on the real runner and executor, with a fake cluster
+
+
+@dataclass
+class FakeCluster:
+    """Jobs complete after a scripted virtual duration with a scripted result; records creates and deletes."""
+
+    vt: VirtualTime
+    outcomes: dict[str, tuple[float, JobResult]] = field(default_factory=dict)
+    default: tuple[float, JobResult] = (30.0, JobResult(succeeded=True))
+    existing: dict[str, str] = field(default_factory=dict)  # job name -> owner uid (created "before a restart")
+    create_error: Exception | None = None
+    created: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    shutting_down: bool = False
+
+    def create_job(self, namespace: str, body: Mapping[str, Any]) -> None:
+        if self.create_error is not None:
+            raise self.create_error
+        name = body["metadata"]["name"]
+        if name in self.existing:
+            if self.existing[name] != body["metadata"]["ownerReferences"][0]["uid"]:
+                raise JobOwnershipError(f"Job {name} already exists and belongs to another object")
+            return
+        self.existing[name] = body["metadata"]["ownerReferences"][0]["uid"]
+        self.created.append(dict(body))
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        self.deleted.append(name)
+
+    async def wait_job(self, namespace: str, name: str) -> JobResult:
+        duration, result = self._script(name)
+        if result.unstartable:
+            await asyncio.Event().wait()  # never completes: the pod watch answers instead
+        await self.vt.sleep(duration)
+        return result
+
+    async def wait_unstartable(self, namespace: str, name: str) -> JobResult:
+        duration, result = self._script(name)
+        if not result.unstartable:
+            await asyncio.Event().wait()
+        await self.vt.sleep(duration)
+        return result
+
+    def _script(self, name: str) -> tuple[float, JobResult]:
+        for prefix, script in self.outcomes.items():
+            if name.startswith(prefix):
+                return script
+        return self.default
+
+
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
+@pytest.fixture
+def cluster(vt: VirtualTime) -> FakeCluster:
+    return FakeCluster(vt=vt)
+
+
+@pytest.fixture
+async def executor(vt: VirtualTime, cluster: FakeCluster) -> AsyncIterator[Executor]:
+    providers = ProviderRegistry(
+        {
+            ProviderKind.JOB: JobProvider(cluster, clock=vt.clock),
+            ProviderKind.PROMETHEUS: ScriptedProvider(scripts={"gate": [0.1]}),
+        }
+    )
+    runner = MetricRunner(
+        providers=providers, secrets=DictSecrets({("creds", "image"): "registry.example/s3cr3t"}), clock=vt.clock,
+        sleep=vt.sleep,
+    )  # fmt: skip
+    executor = Executor(
+        registry=RunnerRegistry({METRIC_KIND: runner}),
+        config=ExecutorConfig(status_interval=0),
+        thread_pool=InlinePool(),
+    )
+    yield executor
+    await executor.close()
+
+
+def job(name: str, **fields: Any) -> dict[str, Any]:
+    template = {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}
+    return {"name": name, "provider": {"job": {"spec": {"backoffLimit": 0, "template": template}}}, **fields}
+
+
+async def go(
+    vt: VirtualTime,
+    executor: Executor,
+    metrics: list[dict[str, Any]],
+    *,
+    results: Mapping[str, MetricResult] | None = None,
+    updates: list[tuple[str, MetricResult]] | None = None,
+    **spec: Any,
+) -> AnalysisOutcome:
+    def on_update(name: str, result: MetricResult) -> None:
+        if updates is not None:
+            updates.append((name, result))
+
+    outcome: AnalysisOutcome = await vt.run(
+        run_analysis(
+            executor,
+            parse_run_spec({"metrics": metrics, **spec}),
+            name="run",
+            namespace="ns",
+            clock=vt.clock,
+            started_at=T0,
+            results=results,
+            on_update=on_update,
+            owner=OWNER,
+        )
+    )
+    return outcome
+
+
+async def test_each_measurement_is_one_job_recorded_running_first(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    updates: list[tuple[str, MetricResult]] = []
+    outcome = await go(vt, executor, [job("smoke", count=2, interval="1m")], updates=updates)
+    assert outcome.phase is AnalysisPhase.SUCCESSFUL
+    assert [body["metadata"]["name"] for body in cluster.created] == ["run-smoke-1", "run-smoke-2"]
+    first = updates[0][1].measurements[-1]
+    assert first.phase is AnalysisPhase.RUNNING
+    assert first.metadata == {"job-name": "run-smoke-1"}
+    result = outcome.results["smoke"]
+    assert (result.count, result.successful) == (2, 2)
+    assert [m.finished_at - m.started_at for m in result.measurements] == [timedelta(seconds=30)] * 2  # type: ignore[operator]
+    # The second Job starts one interval after the first finished.
+    assert result.measurements[1].started_at == T0 + timedelta(seconds=30 + 60)
+    assert cluster.deleted == []
+
+
+CASES = {
+    "failed": (
+        JobResult(succeeded=False, message="BackoffLimitExceeded: Job has reached the specified backoff limit"),
+        AnalysisPhase.FAILED,
+        "BackoffLimitExceeded",
+    ),
+    "unstartable": (
+        JobResult(succeeded=False, message="pod p: ErrImagePull: container c", unstartable=True),
+        AnalysisPhase.INCONCLUSIVE,
+        "cannot start: pod p: ErrImagePull",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+async def test_job_outcomes_become_measurement_phases(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster, case: tuple[JobResult, AnalysisPhase, str]
+) -> None:
+    script, phase, text = case
+    cluster.default = (5.0, script)
+    outcome = await go(vt, executor, [job("smoke")])
+    assert outcome.phase is phase
+    measurement = outcome.results["smoke"].measurements[-1]
+    assert measurement.phase is phase
+    assert text in measurement.message
+    # An unstartable Job is deleted (it would wait forever); a failed one is kept for its logs.
+    assert cluster.deleted == (["run-smoke-1"] if script.unstartable else [])
+
+
+async def test_conditions_do_not_apply_to_job_metrics(vt: VirtualTime, executor: Executor) -> None:
+    outcome = await go(vt, executor, [job("smoke", successCondition="result == 'never'")])
+    assert outcome.phase is AnalysisPhase.SUCCESSFUL
+
+
+async def test_restart_reattaches_to_the_running_job_and_keeps_its_start(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    cluster.existing["run-smoke-2"] = "uid-1"
+    stored = MetricResult(
+        name="smoke",
+        phase=AnalysisPhase.RUNNING,
+        count=1,
+        successful=1,
+        measurements=(
+            Measurement(phase=AnalysisPhase.SUCCESSFUL, started_at=T0, finished_at=T0 + timedelta(seconds=30),
+                        metadata={"job-name": "run-smoke-1"}),
+            Measurement(phase=AnalysisPhase.RUNNING, started_at=T0 + timedelta(seconds=90),
+                        metadata={"job-name": "run-smoke-2"}),
+        ),
+    )  # fmt: skip
+    vt.now = T0 + timedelta(seconds=100)
+    outcome = await go(vt, executor, [job("smoke", count=2, interval="1m")], results={"smoke": stored})
+    assert outcome.phase is AnalysisPhase.SUCCESSFUL
+    assert cluster.created == []  # no duplicate Job
+    result = outcome.results["smoke"]
+    assert (result.count, result.successful) == (2, 2)
+    assert result.measurements[-1].started_at == T0 + timedelta(seconds=90)
+    assert result.measurements[-1].metadata == {"job-name": "run-smoke-2"}
+
+
+async def test_a_job_of_the_same_name_owned_by_another_run_is_an_error(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    cluster.existing["run-smoke-1"] = "someone-else"
+    outcome = await go(vt, executor, [job("smoke", consecutiveErrorLimit=0)])
+    assert outcome.phase is AnalysisPhase.ERROR
+    assert "belongs to another object" in outcome.results["smoke"].measurements[-1].message
+
+
+async def test_create_failures_are_error_measurements_without_secrets(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    cluster.create_error = RuntimeError("admission refused image registry.example/s3cr3t")
+    metric = job("smoke", consecutiveErrorLimit=0)
+    metric["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]["image"] = "{{args.image}}"
+    outcome = await go(
+        vt,
+        executor,
+        [metric],
+        args=[{"name": "image", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "image"}}}],
+    )
+    assert outcome.phase is AnalysisPhase.ERROR
+    message = outcome.results["smoke"].measurements[-1].message
+    assert "cannot create Job run-smoke-1" in message
+    assert "s3cr3t" not in message
+
+
+async def test_a_failing_metric_terminates_the_running_job(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    cluster.default = (3600.0, JobResult(succeeded=True))
+    gate = {"name": "gate", "initialDelay": "10s", "successCondition": "result > 0.9",
+            "provider": {"prometheus": {"query": "q"}}}  # fmt: skip
+    outcome = await go(vt, executor, [gate, job("smoke")])
+    assert outcome.phase is AnalysisPhase.FAILED
+    smoke = outcome.results["smoke"].measurements[-1]
+    assert (smoke.phase, smoke.message) == (AnalysisPhase.SUCCESSFUL, "Metric Terminated")
+    assert smoke.finished_at == T0 + timedelta(seconds=10)
+    assert cluster.deleted == ["run-smoke-1"]
+
+
+async def test_shutdown_leaves_the_job_and_the_running_measurement_for_the_next_controller(
+    vt: VirtualTime, executor: Executor, cluster: FakeCluster
+) -> None:
+    cluster.default = (3600.0, JobResult(succeeded=True))
+    updates: list[tuple[str, MetricResult]] = []
+    task = asyncio.ensure_future(go(vt, executor, [job("smoke")], updates=updates))
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if updates:
+            break
+    assert updates, "the Running measurement was never recorded"
+    cluster.shutting_down = True
+    await executor.close()
+    outcome = await task
+    assert outcome.interrupted
+    assert cluster.deleted == []
+    assert outcome.results["smoke"].measurements[-1].phase is AnalysisPhase.RUNNING
