@@ -12,8 +12,10 @@ the executor calls with the items once they are known.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from workflows.errors import CycleError, SpecError
@@ -33,26 +35,30 @@ Draft = dict[str, Any]
 
 
 def _find_cycle(tasks: Sequence[DagTask]) -> tuple[str, ...] | None:
-    """Kahn's algorithm; on leftovers, walk dependencies from one of them until a name repeats."""
-    deps = {task.name: (task.depends.tasks if task.depends else ()) for task in tasks}
-    indegree = {name: len(set(d)) for name, d in deps.items()}
-    dependents: dict[str, list[str]] = {name: [] for name in deps}
-    for name, d in deps.items():
-        for dep in set(d):
-            dependents[dep].append(name)
-    queue = [name for name, count in indegree.items() if count == 0]
-    while queue:
-        current = queue.pop()
+    """Kahn's algorithm over task positions; on leftovers, walk dependencies from one of them until a name repeats.
+
+    ``DependsExpr.tasks`` is already distinct, so in-degrees are plain lengths (no per-task sets).
+    """
+    position = {task.name: i for i, task in enumerate(tasks)}
+    deps = [task.depends.tasks if task.depends else () for task in tasks]
+    indegree = [len(d) for d in deps]
+    dependents: list[list[int]] = [[] for _ in tasks]
+    for i, d in enumerate(deps):
+        for dep in d:
+            dependents[position[dep]].append(i)
+    order = [i for i, count in enumerate(indegree) if count == 0]
+    for current in order:  # grows while iterating: a FIFO without a deque
         for child in dependents[current]:
             indegree[child] -= 1
             if indegree[child] == 0:
-                queue.append(child)
-    left = [name for name, count in indegree.items() if count > 0]
-    if not left:
+                order.append(child)
+    if len(order) == len(tasks):
         return None
-    walk = [left[0]]
+    names = [task.name for task in tasks]
+    first = next(i for i, count in enumerate(indegree) if count > 0)
+    walk = [names[first]]
     while True:
-        nxt = next(dep for dep in deps[walk[-1]] if indegree[dep] > 0)
+        nxt = next(dep for dep in deps[position[walk[-1]]] if indegree[position[dep]] > 0)
         if nxt in walk:
             cycle = [*walk[walk.index(nxt) :], nxt]
             return tuple(reversed(cycle))
@@ -70,6 +76,8 @@ class _Compiler:
         self.checked: set[tuple[str, str, bool]] = set()
         self.renderers: dict[tuple[str, str], Renderer] = {}
         self.timeouts: dict[tuple[str, str], Text | float | None] = {}
+        self.leaves: dict[tuple[str, str], tuple[NodeType, Step]] = {}
+        self.defaults: dict[tuple[str, str], Mapping[str, str]] = {}
 
     # -- template resolution ------------------------------------------------------------------------------------
     def source(self, key: str) -> WorkflowSpec:
@@ -96,6 +104,8 @@ class _Compiler:
 
     # -- validation (once per template and context) -------------------------------------------------------------
     def check(self, source: str, template: Template, in_exit: bool) -> None:
+        if template.dag is None and not template.templated:
+            return  # a programmatic (DagBuilder) leaf: its payload is never substituted, nothing to validate
         key = (source, template.name, in_exit)
         if key in self.checked:
             return
@@ -118,6 +128,8 @@ class _Compiler:
         by_name = {task.name: task for task in tasks}
         for task in tasks:
             _callee_source, callee = self.resolve(source, task)
+            if not (callee.inputs or task.arguments or task.on_exit is not None or task.when or task.with_param):
+                continue  # nothing to check: no inputs to supply, no strings that could reference anything
             given = {p.name for p in task.arguments}
             for declared in callee.inputs:
                 if declared.value is None and declared.name not in given:
@@ -195,7 +207,67 @@ class _Compiler:
                 self.timeouts[key] = value
         return self.timeouts[key]
 
+    def input_defaults(self, source: str, template: Template) -> Mapping[str, str]:
+        """Shared by every instance of the template (NodeSpec fields are read-only; the executor copies)."""
+        key = (source, template.name)
+        defaults = self.defaults.get(key)
+        if defaults is None:
+            defaults = self.defaults[key] = {p.name: p.value for p in template.inputs if p.value is not None}
+        return defaults
+
+    def leaf(self, source: str, template: Template) -> tuple[NodeType, Step]:
+        """A leaf template's node type and :class:`Step`, built once and shared by every task that calls it."""
+        key = (source, template.name)
+        cached = self.leaves.get(key)
+        if cached is None:
+            step = Step(
+                kind=template.kind,
+                template_name=template.name,
+                payload=self.renderer(source, template),
+                retry=template.retry,
+                timeout=self.timeout(source, template),
+                attempt_deadline=template.attempt_deadline,
+                pool=template.pool or template.kind,
+                pod=template.pod,
+            )
+            cached = self.leaves[key] = (_LEAF_TYPES.get(template.kind, NodeType.TASK), step)
+        return cached
+
     # -- instantiation ------------------------------------------------------------------------------------------
+    def hook(
+        self,
+        out: list[Draft],
+        base: int,
+        dag_index: int,
+        task_draft: Draft,
+        *,
+        source: str,
+        task: DagTask,
+        stack: tuple[tuple[str, str], ...],
+    ) -> int:
+        """Add the task-level ``onExit`` node of ``task_draft`` (run after the task, before its dependents)."""
+        assert task.on_exit is not None
+        node = task_draft["index"]
+        hook = base + len(out)
+        out.append(_draft(hook))
+        out[hook - base]["hook_of"] = node
+        task_draft["hook"] = hook
+        dag_draft = out[dag_index - base]
+        self.fill(
+            out,
+            base,
+            hook,
+            source=source,
+            template=self.source(source).templates[task.on_exit],
+            name=f"{task_draft['name']}.onExit",
+            display=f"{task.name}.onExit",
+            boundary=dag_index,
+            owner=dag_index,
+            in_exit=dag_draft["in_exit_handler"],
+            stack=stack,
+        )
+        return hook
+
     def fill(  # noqa: PLR0915 -- one pass that wires a dag: ids, edges, loops, hooks
         self,
         out: list[Draft],
@@ -220,20 +292,10 @@ class _Compiler:
             owner=owner,
             template_name=template.name,
             in_exit_handler=in_exit,
-            input_defaults={p.name: p.value for p in template.inputs if p.value is not None},
+            input_defaults=self.input_defaults(source, template),
         )
         if template.dag is None:
-            draft["type"] = _LEAF_TYPES.get(template.kind, NodeType.TASK)
-            draft["step"] = Step(
-                kind=template.kind,
-                template_name=template.name,
-                payload=self.renderer(source, template),
-                retry=template.retry,
-                timeout=self.timeout(source, template),
-                attempt_deadline=template.attempt_deadline,
-                pool=template.pool or template.kind,
-                pod=template.pod,
-            )
+            draft["type"], draft["step"] = self.leaf(source, template)
             return
         key = (source, template.name)
         if key in stack:
@@ -255,23 +317,58 @@ class _Compiler:
             if task.depends is not None:
                 for dep in task.depends.tasks:
                     dependents[dep].append(ids[task.name])
-                    if task.depends.handles_failure_of(dep):
-                        handled.add(dep)
+                if task.depends.failure_handled:  # the tasks whose failure this expression names explicitly
+                    handled.update(task.depends.failure_handled)
         hooks: list[int] = []
         for task in dag.tasks:
             node = ids[task.name]
             task_draft = out[node - base]
             task_name = f"{name}.{task.name}"
             callee_source, callee = self.resolve(source, task)
-            arguments = tuple(
-                (p.name, parse_text(p.value, f"{task.path}.arguments")) for p in task.arguments if p.value is not None
+            arguments = (
+                tuple(
+                    (p.name, parse_text(p.value, f"{task.path}.arguments"))
+                    for p in task.arguments
+                    if p.value is not None
+                )
+                if task.arguments
+                else ()
             )
             when = None if task.when is None else parse_text(task.when, f"{task.path}.when")
+            depends = task.depends
+            if task.with_items is None and task.with_param is None and callee.dag is None:
+                # a plain leaf task, the bulk of any large DAG: one dict literal, not the general recursion
+                self.check(callee_source, callee, in_exit)
+                leaf_type, step = self.leaf(callee_source, callee)
+                out[node - base] = task_draft = {
+                    "index": node,
+                    "name": task_name,
+                    "display_name": task.name,
+                    "type": leaf_type,
+                    "boundary": index,
+                    "owner": index,
+                    "task_name": task.name,
+                    "template_name": callee.name,
+                    "deps": tuple([ids[d] for d in depends.tasks]) if depends else (),
+                    "dependents": tuple(dependents[task.name]),
+                    "depends": None if depends is None else depends.bind(ids, continue_on=continue_on),
+                    "handled_failure": task.name in handled,
+                    "continue_failed": task.continue_failed,
+                    "continue_error": task.continue_error,
+                    "arguments": arguments,
+                    "input_defaults": self.input_defaults(callee_source, callee),
+                    "when": when,
+                    "step": step,
+                    "in_exit_handler": in_exit,
+                }
+                if task.on_exit is not None:
+                    hooks.append(self.hook(out, base, index, task_draft, source=source, task=task, stack=stack))
+                continue
             task_draft.update(
                 task_name=task.name,
-                deps=tuple(ids[d] for d in (task.depends.tasks if task.depends else ())),
+                deps=tuple([ids[d] for d in depends.tasks]) if depends else (),
                 dependents=tuple(dependents[task.name]),
-                depends=None if task.depends is None else task.depends.bind(ids, continue_on=continue_on),
+                depends=None if depends is None else depends.bind(ids, continue_on=continue_on),
                 handled_failure=task.name in handled,
                 continue_failed=task.continue_failed,
                 continue_error=task.continue_error,
@@ -355,24 +452,7 @@ class _Compiler:
 
                     task_draft["expand"] = expand
             if task.on_exit is not None:
-                hook = base + len(out)
-                out.append(_draft(hook))
-                out[hook - base]["hook_of"] = node
-                task_draft["hook"] = hook
-                hooks.append(hook)
-                self.fill(
-                    out,
-                    base,
-                    hook,
-                    source=source,
-                    template=self.source(source).templates[task.on_exit],
-                    name=f"{task_name}.onExit",
-                    display=f"{task.name}.onExit",
-                    boundary=index,
-                    owner=index,
-                    in_exit=in_exit,
-                    stack=stack,
-                )
+                hooks.append(self.hook(out, base, index, task_draft, source=source, task=task, stack=stack))
         has_dependents = {dep for task in dag.tasks if task.depends for dep in task.depends.tasks}
         draft.update(
             children=tuple(ids[t.name] for t in dag.tasks) + tuple(hooks),
@@ -395,6 +475,26 @@ def _draft(index: int) -> Draft:
     return {"index": index, "name": "", "display_name": "", "type": NodeType.TASK, "boundary": -1, "owner": -1}
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a plan is built; collection resumes right after.
+
+    A compile allocates a few objects per node, nearly all of which survive (they are the plan). With the collector
+    running, each 25% of heap growth triggers a full collection over the whole process heap, so a 50,000-node compile
+    spent about half its time in the collector, and more the bigger the controller's heap already was. Paused, the
+    new objects are examined once or twice by the young generations afterwards. Reference counting still frees
+    everything as usual. If the collector was already disabled (by the application), it is left as it was.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def compile_workflow(
     spec: WorkflowSpec,
     *,
@@ -403,6 +503,17 @@ def compile_workflow(
     name: str | None = None,
 ) -> Plan:
     """Compile a parsed Workflow (or a submittable WorkflowTemplate) with ``-p``-style argument overrides."""
+    with _collector_paused():
+        return _compile(spec, arguments=arguments, workflow_templates=workflow_templates, name=name)
+
+
+def _compile(
+    spec: WorkflowSpec,
+    *,
+    arguments: Mapping[str, str] | None,
+    workflow_templates: Mapping[str, WorkflowSpec] | None,
+    name: str | None,
+) -> Plan:
     params = {p.name: p.value or "" for p in spec.arguments}
     declared = {p.name: p for p in spec.arguments}
     for key, value in (arguments or {}).items():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from workflows.errors import DependsSyntaxError
@@ -87,20 +87,75 @@ class DependsExpr:
     source: str
     tree: Node
     tasks: tuple[str, ...]  # distinct task names, in first-mention order
+    # Derived from ``tree`` once, not per bind (an expression is bound once per DAG instance). Left as None they are
+    # computed here; ``from_dependencies`` knows them without walking.
+    failure_handled: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    conjunction: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.failure_handled is None:
+            handled = frozenset(
+                ref.task
+                for ref in _walk(self.tree)
+                if isinstance(ref, Ref) and ref.result in ("Failed", "Errored", "AllFailed")
+            )
+            object.__setattr__(self, "failure_handled", handled)
+            object.__setattr__(self, "conjunction", _bare_conjunction(self.tree))
 
     def handles_failure_of(self, task: str) -> bool:
         """True when the expression names an explicit non-success result of ``task`` (``B.Failed``, ...).
 
         Such a failure is part of the author's plan, so it does not trigger failFast (see docs/workflows.md).
         """
-        return any(
-            isinstance(ref, Ref) and ref.task == task and ref.result in ("Failed", "Errored", "AllFailed")
-            for ref in _walk(self.tree)
-        )
+        return self.failure_handled is not None and task in self.failure_handled
 
     def bind(self, ids: Mapping[str, int], *, continue_on: Mapping[str, tuple[bool, bool]]) -> Predicate:
         """Return a closure evaluating this expression for one DAG instance (task name -> node id)."""
+        if self.conjunction is not None:
+            return _bind_conjunction(self.conjunction, ids, continue_on)
         return _bind(self.tree, ids, continue_on)
+
+
+def _bare_conjunction(tree: Node) -> tuple[str, ...] | None:
+    """``A && B && C`` of bare names (every ``dependencies:`` list): the task names, else None."""
+    if isinstance(tree, Ref):
+        return (tree.task,) if tree.result is None else None
+    if isinstance(tree, And):  # ``(A && B) && C`` too: && is associative
+        names: list[str] = []
+        for operand in tree.operands:
+            inner = _bare_conjunction(operand)
+            if inner is None:
+                return None
+            names.extend(inner)
+        return tuple(names)
+    return None
+
+
+# What a bare name accepts, by (continueOn.failed, continueOn.error): shared, not rebuilt per reference.
+_BARE_ACCEPTS = {
+    (False, False): frozenset({P_SUCCEEDED, P_SKIPPED}),
+    (True, False): frozenset({P_SUCCEEDED, P_SKIPPED, P_FAILED}),
+    (False, True): frozenset({P_SUCCEEDED, P_SKIPPED, P_ERROR}),
+    (True, True): frozenset({P_SUCCEEDED, P_SKIPPED, P_FAILED, P_ERROR}),
+}
+_NO_CONTINUE = (False, False)
+
+
+def _bind_conjunction(
+    names: tuple[str, ...], ids: Mapping[str, int], continue_on: Mapping[str, tuple[bool, bool]]
+) -> Predicate:
+    """One closure for the whole conjunction (instead of one per reference and one per ``&&``): the common case.
+
+    Same meaning as :func:`_bind` on the tree: every named task's phase is in what its bare name accepts.
+    """
+    checks = tuple((ids[name], _BARE_ACCEPTS[continue_on.get(name, _NO_CONTINUE)]) for name in names)
+    if len(checks) == 1:
+        ((a, accept_a),) = checks
+        return lambda s: s.phase[a] in accept_a
+    if len(checks) == 2:  # the layered-DAG shape, worth its own closure
+        (a, accept_a), (b, accept_b) = checks
+        return lambda s: s.phase[a] in accept_a and s.phase[b] in accept_b
+    return lambda s: all(s.phase[index] in accept for index, accept in checks)
 
 
 def _walk(node: Node) -> list[Node]:
@@ -118,14 +173,8 @@ def _bind(node: Node, ids: Mapping[str, int], continue_on: Mapping[str, tuple[bo
     if isinstance(node, Ref):
         index = ids[node.task]
         if node.result is None:
-            failed_ok, error_ok = continue_on.get(node.task, (False, False))
-            accepted = {P_SUCCEEDED, P_SKIPPED}
-            if failed_ok:
-                accepted.add(P_FAILED)
-            if error_ok:
-                accepted.add(P_ERROR)
-            frozen = frozenset(accepted)
-            return lambda s: s.phase[index] in frozen
+            accepted = _BARE_ACCEPTS[continue_on.get(node.task, _NO_CONTINUE)]
+            return lambda s: s.phase[index] in accepted
         if node.result == "AnySucceeded":
             return lambda s: bool(s.any_succeeded[index])
         if node.result == "AllFailed":
@@ -235,8 +284,14 @@ def parse_depends(
 
 def from_dependencies(names: Sequence[str], *, path: str = "dependencies") -> DependsExpr:
     """``dependencies: [A, B]`` is exactly the bare-name conjunction ``A && B``."""
-    refs = tuple(Ref(name, None) for name in names)
+    refs = tuple([Ref(name, None) for name in names])
     tree: Node = refs[0] if len(refs) == 1 else And(refs)
     if not refs:
         raise DependsSyntaxError(path, "empty dependencies list")
-    return DependsExpr(source=" && ".join(names), tree=tree, tasks=tuple(dict.fromkeys(names)))
+    return DependsExpr(
+        source=" && ".join(names),
+        tree=tree,
+        tasks=tuple(dict.fromkeys(names)),
+        failure_handled=frozenset(),  # bare names only
+        conjunction=tuple(names),
+    )

@@ -141,3 +141,43 @@ def test_compiled_depends_matches_reference(
     text, tree = expression
     got = evaluate(text, {t: PHASES[p] for t, p in assignment.items()}, cont)
     assert got == reference(tree, assignment, cont)
+
+
+_PHASE_CODES = st.sampled_from([P_SUCCEEDED, P_FAILED, P_ERROR, P_SKIPPED, P_OMITTED])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.sampled_from("ABCDEF"), min_size=1, max_size=6),
+    phases=st.lists(_PHASE_CODES, min_size=6, max_size=6),
+    continue_on=st.dictionaries(st.sampled_from("ABCDEF"), st.tuples(st.booleans(), st.booleans())),
+    spelled_as_expression=st.booleans(),
+)
+def test_conjunction_fast_path_agrees_with_the_tree(
+    names: list[str], phases: list[int], continue_on: dict[str, tuple[bool, bool]], spelled_as_expression: bool
+) -> None:
+    """``A && B`` / ``dependencies: [A, B]`` bind to one closure; it must mean exactly what the tree means."""
+    from workflows.depends import _bind
+
+    expr = parse_depends(" && ".join(names)) if spelled_as_expression else from_dependencies(names)
+    assert expr.conjunction is not None
+    ids = {name: index for index, name in enumerate("ABCDEF")}
+    state = State(phase=phases)
+    assert expr.bind(ids, continue_on=continue_on)(state) is _bind(expr.tree, ids, continue_on)(state)
+    # and the tree itself against the definition
+    accepted = {
+        name: {P_SUCCEEDED, P_SKIPPED}
+        | ({P_FAILED} if continue_on.get(name, (False, False))[0] else set())
+        | ({P_ERROR} if continue_on.get(name, (False, False))[1] else set())
+        for name in names
+    }
+    assert expr.bind(ids, continue_on=continue_on)(state) is all(phases[ids[n]] in accepted[n] for n in names)
+
+
+def test_only_plain_conjunctions_take_the_fast_path() -> None:
+    assert parse_depends("A && B.Failed", known_tasks=["A", "B"]).conjunction is None
+    assert parse_depends("A || B", known_tasks=["A", "B"]).conjunction is None
+    assert parse_depends("!A", known_tasks=["A"]).conjunction is None
+    assert parse_depends("(A && B) && C", known_tasks=["A", "B", "C"]).conjunction == ("A", "B", "C")
+    expr = parse_depends("A && (C.Succeeded || C.Failed)", known_tasks=["A", "C"])
+    assert expr.failure_handled == frozenset({"C"})

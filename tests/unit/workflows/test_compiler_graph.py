@@ -1,0 +1,69 @@
+"""The compiler's graph pass: cycle detection against graphlib, and plans that do not depend on collector state."""
+
+from __future__ import annotations
+
+import gc
+import graphlib
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflows import DagBuilder
+from workflows.compiler import _find_cycle
+from workflows.depends import from_dependencies
+from workflows.spec import DagTask
+
+
+def _tasks(edges: dict[int, set[int]], count: int) -> list[DagTask]:
+    return [
+        DagTask(
+            name=f"t{i}",
+            path=f"tasks[{i}]",
+            template="x",
+            template_ref=None,
+            depends=from_dependencies([f"t{d}" for d in sorted(edges.get(i, ()))]) if edges.get(i) else None,
+        )
+        for i in range(count)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    count=st.integers(min_value=1, max_value=12),
+    raw=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+)
+def test_find_cycle_agrees_with_graphlib(count: int, raw: list[tuple[int, int]]) -> None:
+    edges: dict[int, set[int]] = {}
+    for a, b in raw:
+        if a < count and b < count:
+            edges.setdefault(a, set()).add(b)  # a depends on b
+    tasks = _tasks(edges, count)
+    try:
+        graphlib.TopologicalSorter({i: edges.get(i, set()) for i in range(count)}).prepare()
+        acyclic = True
+    except graphlib.CycleError:
+        acyclic = False
+    cycle = _find_cycle(tasks)
+    assert (cycle is None) is acyclic
+    if cycle is not None:
+        assert cycle[0] == cycle[-1]
+        for later, earlier in itertools.pairwise(cycle):
+            # reversed walk: each name is a dependency of the next one
+            assert int(later[1:]) in edges.get(int(earlier[1:]), set())
+
+
+def test_compile_restores_the_collector_state() -> None:
+    builder = DagBuilder("gc")
+    builder.add("a", kind="noop")
+    builder.add("b", kind="noop", depends=["a"])
+    assert gc.isenabled()
+    builder.build()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        plan = builder.build()
+        assert not gc.isenabled()  # an application's choice is left alone
+    finally:
+        gc.enable()
+    assert [node.name for node in plan.nodes] == ["gc", "gc.a", "gc.b"]
