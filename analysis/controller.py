@@ -120,8 +120,10 @@ class StatusBatcher:
         write: Callable[[dict[str, Any]], Awaitable[None]],
         compose: Callable[[], dict[str, Any]],
         interval: float = STATUS_INTERVAL,
+        retry_delay: float = 0.2,
     ) -> None:
         self._write = write
+        self._retry_delay = retry_delay
         self._compose = compose
         self._interval = interval
         self._dirty = False
@@ -174,7 +176,7 @@ class StatusBatcher:
         for attempt in range(attempts):
             if await self._safe_write(final):
                 return True
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+            await asyncio.sleep(min(self._retry_delay * 2**attempt, 2.0))
         return False
 
 
