@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 __all__ = ["kubectl_main", "main"]
 
@@ -214,13 +216,150 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def kubectl_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``kubectl-rollouts`` (so ``kubectl rollouts ...`` works once it is on PATH)."""
+def _rollout_client(args: argparse.Namespace) -> Any:
+    from rollouts.commands.rollouts import RolloutClient
+    from rollouts.commands.workflows import default_namespace
+    from rollouts.kube.login import load_api_client
+
+    api = load_api_client(args.kubeconfig, args.context)
+    return RolloutClient(api=api, namespace=args.namespace or default_namespace(args.kubeconfig, args.context))
+
+
+def _rollout_command(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rollouts.commands import CommandError
+
+    rollouts = _rollout_client(args)
+    try:
+        match args.command:
+            case "promote":
+                message = rollouts.promote(args.name, full=args.full)
+            case "abort":
+                message = rollouts.abort(args.name)
+            case "retry":
+                message = rollouts.retry(args.name)
+            case "pause":
+                message = rollouts.pause(args.name)
+            case "resume":
+                message = rollouts.resume(args.name)
+            case "restart":
+                message = rollouts.restart(args.name, now=dt.datetime.now(dt.UTC))
+            case "undo":
+                message = rollouts.undo(args.name, to_revision=args.to_revision)
+            case "set":
+                container, sep, image = args.assignment.partition("=")
+                if not sep or not container or not image:
+                    print("kubectl rollouts set image: expected CONTAINER=IMAGE", file=sys.stderr)
+                    return 2
+                message = rollouts.set_image(args.name, container, image)
+            case _:
+                raise AssertionError(args.command)
+    except CommandError as error:
+        print(f"kubectl rollouts {args.command}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        rollouts.api.close()
+    print(message)
+    return 0
+
+
+def _rollout_get(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from rollouts.commands import CommandError
+    from rollouts.commands.view import read_view, render_rollout
+
+    rollouts = _rollout_client(args)
+    console = Console()
+    try:
+        if not args.watch:
+            console.print(render_rollout(read_view(rollouts, args.name)))
+            return 0
+        with Live(render_rollout(read_view(rollouts, args.name)), console=console, refresh_per_second=4) as live:
+            while True:
+                time.sleep(1)
+                live.update(render_rollout(read_view(rollouts, args.name)))
+    except CommandError as error:
+        print(f"kubectl rollouts get: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        rollouts.api.close()
+
+
+def _rollout_status(args: argparse.Namespace) -> int:
+    from rollouts.commands import CommandError
+    from rollouts.commands.view import wait_for_status
+
+    rollouts = _rollout_client(args)
+    try:
+        if not args.watch:
+            status = rollouts.get(args.name).get("status") or {}
+            print(f"{status.get('phase', 'Unknown')}" + (f" - {status['message']}" if status.get("message") else ""))
+            return {"Healthy": 0, "Degraded": 1}.get(str(status.get("phase")), 2)
+        return wait_for_status(
+            lambda: rollouts.get(args.name),
+            timeout=args.timeout,
+            report=lambda phase, message: print(phase + (f" - {message}" if message else ""), flush=True),
+        )
+    except CommandError as error:
+        print(f"kubectl rollouts status: {error}", file=sys.stderr)
+        return 1
+    finally:
+        rollouts.api.close()
+
+
+def _kubectl_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl rollouts", description="Operate Rollouts from kubectl.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('rollouts')}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+    _add_kube_flags(common)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub.add_argument("name", help="the Rollout")
+        return sub
+
+    get = command("get", "show a Rollout: steps, ReplicaSets, analysis")
+    get.add_argument("-w", "--watch", action="store_true", help="keep refreshing")
+    get.set_defaults(handler=_rollout_get)
+    status = command("status", "print the phase; with --watch wait: exit 0 Healthy, 1 Degraded, 2 timed out")
+    status.add_argument("-w", "--watch", action="store_true")
+    status.add_argument("-t", "--timeout", type=float, help="seconds to wait with --watch")
+    status.set_defaults(handler=_rollout_status)
+    promote = command("promote", "release the current pause (or skip the current step)")
+    promote.add_argument("--full", action="store_true", help="skip every remaining step and analysis")
+    promote.set_defaults(handler=_rollout_command)
+    for name, help_text in (
+        ("abort", "abort the update: all traffic and capacity back to stable"),
+        ("retry", "retry an aborted update from the first step"),
+        ("pause", "pause the Rollout (spec.paused)"),
+        ("resume", "resume a paused Rollout (spec.paused=false)"),
+        ("restart", "restart every pod, respecting maxUnavailable"),
+    ):
+        command(name, help_text).set_defaults(handler=_rollout_command)
+    undo = command("undo", "roll back to the previous (or a given) revision")
+    undo.add_argument("--to-revision", type=int)
+    undo.set_defaults(handler=_rollout_command)
+    set_parser = commands.add_parser("set", help="update a Rollout field")
+    set_commands = set_parser.add_subparsers(dest="set_command", required=True, metavar="FIELD")
+    image = set_commands.add_parser("image", help="set a container's image", parents=[common])
+    image.add_argument("name", help="the Rollout")
+    image.add_argument("assignment", metavar="CONTAINER=IMAGE", help="container name (or *) = image")
+    image.set_defaults(handler=_rollout_command)
+    return parser
+
+
+def kubectl_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kubectl-rollouts`` (so ``kubectl rollouts ...`` works once it is on PATH)."""
+    args = _kubectl_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
 
 
 if __name__ == "__main__":

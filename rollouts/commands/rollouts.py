@@ -1,0 +1,170 @@
+"""``kubectl rollouts promote|abort|retry|pause|resume|restart|set image|undo``: patches the controller acts on.
+
+Each command records intent on the object exactly where Argo Rollouts records it, so RBAC on ``rollouts`` and
+``rollouts/status`` decides who may do what, and GitOps tools can do the same declaratively:
+
+| command            | patch                                                                                 |
+| ------------------ | ------------------------------------------------------------------------------------- |
+| promote            | status: clear ``pauseConditions`` (the planner reads "controllerPause and no pause    |
+|                    | conditions" as released); spec: ``paused: false``; when nothing is paused, skip the    |
+|                    | current step (``currentStepIndex + 1``)                                                |
+| promote --full     | status: ``promoteFull: true``; spec: ``paused: false``                                  |
+| abort / retry      | status: ``abort: true`` / ``abort: false``                                             |
+| pause / resume     | spec: ``paused: true`` / ``paused: false``                                             |
+| restart            | spec: ``restartAt: <now>``                                                             |
+| set image          | spec: the container's ``image`` (JSON patch at its index)                             |
+| undo               | spec: ``template`` replaced by an earlier revision's ReplicaSet template               |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+
+from rollouts.commands import CommandError
+
+__all__ = ["RolloutClient"]
+
+GROUP, VERSION = "rollouts.dev", "v1alpha1"
+HASH_LABEL = "rollouts-pod-template-hash"
+REVISION_ANNOTATION = "rollouts.dev/revision"
+EPHEMERAL_ANNOTATION = "rollouts.dev/ephemeral-metadata"
+
+
+@dataclass
+class RolloutClient:
+    """Reads and patches one namespace's Rollouts; every method raises :class:`CommandError` on API refusal."""
+
+    api: client.ApiClient
+    namespace: str
+
+    def _custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    def get(self, name: str) -> dict[str, Any]:
+        try:
+            body: Any = self._custom().get_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name)
+        except client.ApiException as error:
+            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
+        return dict(body)
+
+    def _patch(
+        self, name: str, *, spec: Mapping[str, Any] | None = None, status: Mapping[str, Any] | None = None
+    ) -> None:
+        custom = self._custom()
+        try:
+            if spec:
+                custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, {"spec": spec})
+            if status:
+                custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, self.namespace, "rollouts", name, {"status": status}
+                )
+        except client.ApiException as error:
+            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
+
+    def _json_patch(self, name: str, operations: list[dict[str, Any]]) -> None:
+        try:
+            self._custom().patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, operations)
+        except client.ApiException as error:
+            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
+
+    # -- commands -------------------------------------------------------------------------------------------------
+    def promote(self, name: str, *, full: bool = False) -> str:
+        rollout = self.get(name)
+        spec, status = rollout.get("spec") or {}, rollout.get("status") or {}
+        unpause = {"paused": False} if spec.get("paused") else None
+        if full:
+            self._patch(name, spec=unpause, status={"promoteFull": True})
+            return f"rollout '{name}' fully promoted"
+        if status.get("pauseConditions") or spec.get("paused"):
+            self._patch(name, spec=unpause, status={"pauseConditions": None} if status.get("pauseConditions") else None)
+            return f"rollout '{name}' promoted"
+        steps = ((spec.get("strategy") or {}).get("canary") or {}).get("steps") or []
+        index = status.get("currentStepIndex")
+        if steps and isinstance(index, int) and index < len(steps):
+            self._patch(name, status={"currentStepIndex": index + 1})
+            return f"rollout '{name}' promoted: skipped step {index}"
+        return f"rollout '{name}' has nothing to promote (not paused, no step pending)"
+
+    def abort(self, name: str) -> str:
+        self._patch(name, status={"abort": True})
+        return f"rollout '{name}' aborted"
+
+    def retry(self, name: str) -> str:
+        self._patch(name, status={"abort": False})
+        return f"rollout '{name}' retried"
+
+    def pause(self, name: str) -> str:
+        self._patch(name, spec={"paused": True})
+        return f"rollout '{name}' paused"
+
+    def resume(self, name: str) -> str:
+        self._patch(name, spec={"paused": False})
+        return f"rollout '{name}' resumed"
+
+    def restart(self, name: str, *, now: dt.datetime) -> str:
+        self._patch(name, spec={"restartAt": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return f"rollout '{name}' restarts pods created before {now:%Y-%m-%dT%H:%M:%SZ}"
+
+    def set_image(self, name: str, container: str, image: str) -> str:
+        rollout = self.get(name)
+        pod = ((rollout.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for field_name in ("containers", "initContainers", "ephemeralContainers"):
+            for index, item in enumerate(pod.get(field_name) or []):
+                if item.get("name") == container or container == "*":
+                    self._json_patch(
+                        name,
+                        [{"op": "replace", "path": f"/spec/template/spec/{field_name}/{index}/image", "value": image}],
+                    )
+                    if container != "*":
+                        return f"rollout '{name}' image updated: {container}={image}"
+        if container == "*":
+            return f"rollout '{name}' images updated to {image}"
+        raise CommandError(f"rollout {self.namespace}/{name}: no container named {container!r}")
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """The Rollout's ReplicaSets, oldest revision first."""
+        rollout = self.get(name)
+        uid = rollout["metadata"]["uid"]
+        response: Any = client.AppsV1Api(self.api).list_namespaced_replica_set(self.namespace, _preload_content=False)
+        owned = [
+            rs
+            for rs in json.loads(response.data).get("items") or []
+            if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
+        ]
+        return sorted(owned, key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)))
+
+    def undo(self, name: str, *, to_revision: int | None = None) -> str:
+        rollout = self.get(name)
+        history = self.history(name)
+        current = (rollout.get("status") or {}).get("currentPodHash")
+
+        def revision(rs: Mapping[str, Any]) -> int:
+            return int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0))
+
+        target: Mapping[str, Any] | None
+        if to_revision is None:
+            candidates = [rs for rs in history if rs["metadata"].get("labels", {}).get(HASH_LABEL) != current]
+            if not candidates:
+                raise CommandError(f"rollout {self.namespace}/{name}: no previous revision to go back to")
+            target = candidates[-1]
+        else:
+            target = next((rs for rs in history if revision(rs) == to_revision), None)
+            if target is None:
+                known = ", ".join(str(revision(rs)) for rs in history) or "none"
+                raise CommandError(f"rollout {self.namespace}/{name}: no revision {to_revision} (known: {known})")
+        template = json.loads(json.dumps(target["spec"]["template"]))
+        meta = template.get("metadata") or {}
+        # Drop what the controller added to the ReplicaSet's pods: the hash label and ephemeral canary/stable metadata.
+        ephemeral = json.loads((target["metadata"].get("annotations") or {}).get(EPHEMERAL_ANNOTATION) or "{}")
+        for key in (*ephemeral.get("labels", {}), HASH_LABEL):
+            (meta.get("labels") or {}).pop(key, None)
+        for key in ephemeral.get("annotations", {}):
+            (meta.get("annotations") or {}).pop(key, None)
+        self._json_patch(name, [{"op": "replace", "path": "/spec/template", "value": template}])
+        return f"rollout '{name}' rolled back to revision {revision(target)}"
