@@ -1,0 +1,395 @@
+"""The canary strategy: replica-weighted (no router) or traffic-weighted (through the ``SetTrafficWeight`` seam).
+
+Three situations, decided in this order (a flat ladder, one reason each):
+
+1. **No update in flight** — the desired template *is* the stable one (first deploy, completed update, or a rollback
+   to the stable template, which skips the steps): bring it to ``replicas``, retire everything else.
+2. **Aborted** — ``status.abort`` (``kubectl rollouts abort``, a failed analysis, or the progress deadline with
+   ``progressDeadlineAbort``): all capacity goes back to stable, traffic first, the canary scales down after.
+3. **Stepping** — execute ``steps[currentStepIndex]``; at most one step completes per reconcile; when the last one
+   has, promote (the new version becomes stable).
+
+Rule for traffic: the weight sent to the canary never exceeds what its available pods can serve (canary pods are
+scaled first, the weight follows), and the stable keeps enough pods for the rest.
+"""
+
+from __future__ import annotations
+
+from rollouts.core.actions import SetManagedRoute, SetTrafficWeight
+from rollouts.core.context import CANARY_PAUSE, INCONCLUSIVE_PAUSE, Context
+from rollouts.core.observed import AnalysisKind, ReplicaSetView, RunPhase
+from rollouts.core.replicas import (
+    ReplicaCounts,
+    basic_canary_targets,
+    dynamic_stable_target,
+    fence_posts,
+    old_replica_set_targets,
+    routed_canary_target,
+    servable_weight,
+    weighted_counts,
+)
+from rollouts.core.spec import CanaryStep, CanaryStrategy, StepKind
+
+__all__ = ["plan_canary"]
+
+
+def _counts(rs: ReplicaSetView | None) -> ReplicaCounts:
+    return (
+        ReplicaCounts(spec=rs.replicas, available=rs.available)
+        if rs is not None
+        else ReplicaCounts(spec=0, available=0)
+    )
+
+
+def plan_canary(ctx: Context, strategy: CanaryStrategy) -> None:
+    if ctx.stable_rs is None:
+        ctx.reason("no stable ReplicaSet: this version becomes stable without steps")
+        ctx.stable_hash = ctx.new_hash
+    if ctx.new_hash == ctx.stable_hash:
+        _settled(ctx, strategy)
+        return
+    if ctx.abort:
+        _aborted(ctx, strategy)
+        return
+    _stepping(ctx, strategy)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. settled: the desired template is the stable one
+
+
+def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
+    n = ctx.replicas
+    ctx.step_index = len(strategy.steps) if strategy.steps else None
+    ctx.abort = False
+    ctx.aborted_at = None
+    ctx.promote_full = False
+    ctx.pauses.clear()
+    ctx.controller_pause = False
+    surge, max_unavailable = fence_posts(strategy.max_surge, strategy.max_unavailable, n)
+    new = _counts(ctx.new_rs)
+    if strategy.routed:
+        ctx.ensure_new(n, strategy.stable_metadata)
+        ctx.point(strategy.stable_service, ctx.new_hash)
+        if ctx.canary_weight != 0:
+            _set_weight(ctx, 0, canary_hash=ctx.new_hash)
+        ctx.point(strategy.canary_service, ctx.new_hash)
+        for rs in ctx.older:
+            ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
+        pending = any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
+    else:
+        room = n + surge - (new.spec + ctx.older_spec())
+        target = n if new.spec >= n else new.spec + max(0, min(room, n - new.spec))
+        ctx.ensure_new(target, strategy.stable_metadata)
+        ctx.point(strategy.stable_service, ctx.new_hash)
+        ctx.point(strategy.canary_service, ctx.new_hash)
+        _retire_older(ctx, max_unavailable)
+        pending = any(rs.replicas > 0 or rs.pods > 0 for rs in ctx.older)
+    if new.spec == n and new.available >= n and not pending:
+        ctx.complete = True
+    elif new.available < n:
+        ctx.progress_message = "updated replicas are still becoming available"
+    else:
+        ctx.progress_message = "old replicas are pending termination"
+
+
+def _retire_older(ctx: Context, max_unavailable: int) -> None:
+    """Scale older ReplicaSets down as far as availability allows (oldest first)."""
+    if not ctx.older:
+        return
+    total_available = sum(rs.available for rs in ctx.observed.replica_sets)
+    targets = old_replica_set_targets(
+        replicas=ctx.replicas,
+        max_unavailable=max_unavailable,
+        total_available=total_available,
+        old=[_counts(rs) for rs in ctx.older],
+    )
+    for rs, target in zip(ctx.older, targets, strict=True):
+        if target < rs.replicas:
+            ctx.scale(rs, target, "older version")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. aborted
+
+
+def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
+    n = ctx.replicas
+    if ctx.aborted_at is None:
+        ctx.aborted_at = ctx.now
+    if not ctx.message:
+        ctx.message = f"Rollout aborted update to revision {ctx.revision}"
+    ctx.step_index = 0 if strategy.steps else None
+    ctx.promote_full = False
+    ctx.pauses.clear()
+    ctx.controller_pause = False
+    ctx.supersede_runs(final_only=False)
+    surge, max_unavailable = fence_posts(strategy.max_surge, strategy.max_unavailable, n)
+    stable = _counts(ctx.stable_rs)
+    if strategy.routed:
+        ctx.keep_up(ctx.stable_rs, n, "stable takes all traffic back")
+        ctx.point(strategy.stable_service, ctx.stable_hash)
+        # Lower the canary weight as far as the stable pods can take it.
+        wanted = next(
+            (
+                w
+                for w in range(ctx.canary_weight + 1)
+                if servable_weight(replicas=n, available=stable.available, wanted=100 - w)
+            ),
+            ctx.canary_weight,
+        )
+        if wanted < ctx.canary_weight:
+            _set_weight(ctx, wanted, canary_hash=ctx.new_hash)
+        if ctx.canary_weight == 0:
+            ctx.point(strategy.canary_service, ctx.stable_hash)
+            if ctx.new_rs is not None:
+                delay = strategy.abort_scale_down_delay_seconds
+                ctx.scale_down_after(ctx.new_rs, delay if delay > 0 else None, "aborted canary")
+        for rs in ctx.older:
+            ctx.scale_down_after(rs, 0, "older version")
+        ctx.set_metadata(ctx.stable_rs, strategy.stable_metadata)
+        return
+    new_target, stable_target = basic_canary_targets(
+        replicas=n,
+        weight=0,
+        new=_counts(ctx.new_rs),
+        stable=stable,
+        older_spec=ctx.older_spec(),
+        max_surge=surge,
+        max_unavailable=max_unavailable,
+    )
+    ctx.scale(ctx.new_rs, new_target, "aborted canary")
+    _scale_stable(ctx, stable_target)
+    ctx.point(strategy.stable_service, ctx.stable_hash)
+    ctx.point(strategy.canary_service, ctx.stable_hash)
+    _retire_older(ctx, max_unavailable)
+    ctx.set_metadata(ctx.stable_rs, strategy.stable_metadata)
+
+
+def _scale_stable(ctx: Context, target: int) -> None:
+    if ctx.stable_rs is not None and ctx.stable_rs.scale_down_deadline is not None:
+        ctx.keep_up(ctx.stable_rs, target, "stable")
+    else:
+        ctx.scale(ctx.stable_rs, target, "stable")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. stepping
+
+
+def _set_weight(ctx: Context, weight: int, *, canary_hash: str) -> None:
+    ctx.actions.append(SetTrafficWeight(weight=weight, canary_hash=canary_hash, stable_hash=ctx.stable_hash))
+    ctx.reason(f"set canary traffic weight {ctx.canary_weight} -> {weight}")
+    ctx.canary_weight = weight
+
+
+def _desired_weight(strategy: CanaryStrategy, index: int) -> int:
+    """The last ``setWeight`` at or before ``index``; 100 once every step is done; 0 before the first one."""
+    if index >= len(strategy.steps):
+        return 100
+    for step in reversed(strategy.steps[: index + 1]):
+        if step.kind is StepKind.SET_WEIGHT and step.weight is not None:
+            return step.weight
+    return 0
+
+
+def _canary_scale(strategy: CanaryStrategy, index: int) -> CanaryStep | None:
+    """The ``setCanaryScale`` in force at ``index`` (routed canaries only; ``matchTrafficWeight`` ends it)."""
+    if not strategy.routed or index >= len(strategy.steps):
+        return None
+    for step in reversed(strategy.steps[: index + 1]):
+        if step.kind is StepKind.SET_CANARY_SCALE:
+            return None if step.match_traffic_weight else step
+    return None
+
+
+def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: int, weight: int) -> bool:
+    """Scale the canary for ``weight`` (or setCanaryScale), then move traffic once its pods can serve it.
+
+    Returns whether the step's target is reached as observed (weight recorded and canary pods available).
+    """
+    n = ctx.replicas
+    new = _counts(ctx.new_rs)
+    stable = _counts(ctx.stable_rs)
+    scale = _canary_scale(strategy, index)
+    new_target = routed_canary_target(
+        replicas=n,
+        weight=weight,
+        scale_weight=scale.scale_weight if scale is not None else None,
+        scale_replicas=scale.scale_replicas if scale is not None else None,
+    )
+    ctx.ensure_new(new_target, strategy.canary_metadata)
+    stable_target = n
+    if strategy.dynamic_stable_scale:
+        # The stable shrinks only after traffic has left it: size it for the weight already sent.
+        stable_target = dynamic_stable_target(replicas=n, canary_weight=ctx.canary_weight)
+    ctx.keep_up(ctx.stable_rs, stable_target, "stable")
+    ctx.point(strategy.stable_service, ctx.stable_hash)
+    previous = ctx.service_hash(strategy.canary_service)
+    if previous not in {None, ctx.new_hash} and ctx.canary_weight > 0:
+        _set_weight(ctx, 0, canary_hash=previous or ctx.new_hash)  # the old canary's traffic goes first
+    ctx.point(strategy.canary_service, ctx.new_hash)
+    for rs in ctx.older:
+        ctx.scale_down_after(rs, 0, "older version")
+    servable = servable_weight(replicas=n, available=new.available, wanted=weight) and servable_weight(
+        replicas=n, available=stable.available, wanted=100 - weight
+    )
+    pointed = not strategy.canary_service or ctx.service_hash(strategy.canary_service) == ctx.new_hash
+    if weight < ctx.canary_weight or (weight > ctx.canary_weight and servable and pointed):
+        _set_weight(ctx, weight, canary_hash=ctx.new_hash)
+    elif weight != ctx.canary_weight:
+        ctx.progress_message = f"waiting for canary pods to serve weight {weight}"
+    return (
+        ctx.observed.status.canary_weight == weight
+        and ctx.new_rs is not None
+        and ctx.new_rs.replicas == new_target
+        and new.available >= new_target
+    )
+
+
+def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool:
+    """Replica-weighted canary: move the counts one budget-limited stride; whether the weight is reached."""
+    n = ctx.replicas
+    new = _counts(ctx.new_rs)
+    stable = _counts(ctx.stable_rs)
+    surge, max_unavailable = fence_posts(strategy.max_surge, strategy.max_unavailable, n)
+    new_target, stable_target = basic_canary_targets(
+        replicas=n,
+        weight=weight,
+        new=new,
+        stable=stable,
+        older_spec=ctx.older_spec(),
+        max_surge=surge,
+        max_unavailable=max_unavailable,
+    )
+    ctx.ensure_new(new_target, strategy.canary_metadata)
+    _scale_stable(ctx, stable_target)
+    ctx.point(strategy.stable_service, ctx.stable_hash)
+    if ctx.new_rs is not None:
+        ctx.point(strategy.canary_service, ctx.new_hash)
+    _retire_older(ctx, max_unavailable)
+    desired_new, desired_stable = weighted_counts(n, weight)
+    return (
+        ctx.new_rs is not None
+        and ctx.new_rs.replicas == desired_new
+        and new.available >= desired_new
+        and stable.spec == desired_stable
+        and stable.available >= desired_stable
+        and all(rs.available == 0 and rs.replicas == 0 for rs in ctx.older)
+    )
+
+
+def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
+    steps = strategy.steps
+    index = min(ctx.step_index or 0, len(steps))
+    if ctx.promote_full and index < len(steps):
+        ctx.reason("promoteFull: skip the remaining steps")
+        index = len(steps)
+        ctx.pauses.clear()
+        ctx.controller_pause = False
+    ctx.step_index = index if steps else None
+    background = strategy.analysis
+    checks: list[tuple[AnalysisKind, int | None]] = [(AnalysisKind.STEP, index)] if index < len(steps) else []
+    if background is not None:
+        checks.append((AnalysisKind.BACKGROUND, None))
+    failed = ctx.failed_run(checks) if not ctx.promote_full else None
+    if failed is not None:
+        detail = f": {failed.message}" if failed.message else ""
+        ctx.start_abort(
+            f"Rollout aborted update to revision {ctx.revision}: AnalysisRun {failed.name} {failed.phase.value}{detail}"
+        )
+        _aborted(ctx, strategy)
+        return
+
+    weight = _desired_weight(strategy, index)
+    if strategy.routed:
+        at_target = _routed_replicas_and_weight(ctx, strategy, index, weight)
+    else:
+        at_target = _basic_replicas(ctx, strategy, weight)
+    ctx.set_metadata(ctx.stable_rs, strategy.stable_metadata)
+
+    _background(ctx, strategy, index)
+
+    if ctx.spec.paused:
+        ctx.reason("spec.paused: holding at the current step")
+        return
+    others = sorted(set(ctx.pauses) - {CANARY_PAUSE})
+    if others:
+        ctx.reason("paused: " + ", ".join(others))
+        return
+
+    if index < len(steps):
+        if _step_done(ctx, strategy, steps[index], index, at_target=at_target):
+            ctx.step_index = index + 1
+            ctx.controller_pause = False
+            ctx.reason(f"step {index} ({steps[index].kind.value}) completed")
+            ctx.event(
+                "RolloutStepCompleted", f"Rollout step {index + 1}/{len(steps)} completed ({steps[index].kind.value})"
+            )
+        else:
+            ctx.progress_message = ctx.progress_message or f"waiting for step {index} ({steps[index].kind.value})"
+        return
+
+    # Every step is done (or skipped): promote once the new version carries everything.
+    if at_target:
+        ctx.stable_hash = ctx.new_hash
+        ctx.point(strategy.stable_service, ctx.new_hash)
+        ctx.reason(f"promote {ctx.rs_name(ctx.new_hash)} to stable")
+        ctx.event("RolloutCompleted", f"Rollout completed update to revision {ctx.revision}: {ctx.new_hash} is stable")
+    else:
+        ctx.progress_message = ctx.progress_message or "waiting for the new version to take over"
+
+
+def _background(ctx: Context, strategy: CanaryStrategy, index: int) -> None:
+    """Background analysis runs from ``startingStep`` until promotion; inconclusive pauses, a promote restarts it."""
+    background = strategy.analysis
+    if background is None or index < (background.starting_step or 0):
+        return
+    phase = ctx.ensure_run(AnalysisKind.BACKGROUND, background)
+    if phase is RunPhase.INCONCLUSIVE:
+        if ctx.pause_released():
+            ctx.reason("inconclusive background analysis released: start a fresh run")
+            ctx.supersede_runs_of(AnalysisKind.BACKGROUND)
+        else:
+            ctx.pause(INCONCLUSIVE_PAUSE)
+
+
+def _pause_step(ctx: Context, step: CanaryStep) -> bool:
+    """Whether the pause step is over: its duration elapsed, or the pause was released (promote)."""
+    if ctx.pause_released():
+        ctx.resume(CANARY_PAUSE)
+        return True
+    started = ctx.pauses.get(CANARY_PAUSE)
+    if started is None:
+        ctx.pause(CANARY_PAUSE)
+        started = ctx.now
+    if step.pause_duration is not None:
+        end = started + step.pause_duration
+        if ctx.now >= end:
+            ctx.resume(CANARY_PAUSE)
+            ctx.reason("timed pause elapsed")
+            return True
+        ctx.timer(end)
+    return False
+
+
+def _step_done(ctx: Context, strategy: CanaryStrategy, step: CanaryStep, index: int, *, at_target: bool) -> bool:
+    if step.kind is StepKind.SET_WEIGHT:
+        return at_target
+    if step.kind is StepKind.PAUSE:
+        return _pause_step(ctx, step)
+    if step.kind is StepKind.SET_CANARY_SCALE:
+        return at_target or not strategy.routed
+    if step.kind is StepKind.ANALYSIS:
+        assert step.analysis is not None
+        phase = ctx.ensure_run(AnalysisKind.STEP, step.analysis, index)
+        if phase is RunPhase.SUCCESSFUL:
+            return True
+        if phase is RunPhase.INCONCLUSIVE:
+            if ctx.pause_released():
+                return True
+            ctx.pause(INCONCLUSIVE_PAUSE)
+        return False
+    assert step.route is not None
+    ctx.actions.append(SetManagedRoute(kind=step.kind.value, name=str(step.route.get("name", "")), route=step.route))
+    return True

@@ -1,0 +1,409 @@
+"""The working state of one planning pass: who is new/stable/old, the status being built, the actions so far.
+
+Private to the planner. Why a mutable builder in a pure core: the strategies (:mod:`rollouts.core.canary`,
+:mod:`rollouts.core.bluegreen`) read as flat ladders of decisions, and each decision appends an action and a
+one-line reason here instead of threading a dozen values through return tuples. It never touches anything outside
+itself; :meth:`Context.finish` turns it into an immutable :class:`~rollouts.core.actions.Plan`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from rollouts.core.actions import (
+    Action,
+    AnnotateReplicaSet,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    EmitEvent,
+    EventType,
+    MarkAnalysisRunSuperseded,
+    ScaleReplicaSet,
+    SetPodMetadata,
+    SetServiceSelector,
+    TerminateAnalysisRun,
+)
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, steps_hash, templates_equal
+from rollouts.core.observed import (
+    ANALYSIS_KIND_LABEL,
+    REVISION_ANNOTATION,
+    ROLLOUT_LABEL,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    STEP_INDEX_LABEL,
+    AnalysisKind,
+    AnalysisRunView,
+    Observed,
+    ReplicaSetView,
+    RunPhase,
+)
+from rollouts.core.spec import AnalysisRef, HashSource, PodMetadata, RolloutSpec
+from rollouts.core.timeutil import format_time
+
+__all__ = ["Context"]
+
+CANARY_PAUSE = "CanaryPauseStep"
+BLUE_GREEN_PAUSE = "BlueGreenPause"
+INCONCLUSIVE_PAUSE = "InconclusiveAnalysisRun"
+_FIELD_SEGMENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+class Context:
+    """Everything one ``plan()`` call knows and decides. Attributes prefixed ``obs_`` are as observed."""
+
+    def __init__(self, spec: RolloutSpec, observed: Observed, now: datetime) -> None:
+        self.spec = spec
+        self.observed = observed
+        self.now = now
+        self.actions: list[Action] = []
+        self.reasons: list[str] = []
+        self.timers: list[datetime] = []
+        self.message = ""
+        self.complete = False  # the strategy says: fully rolled out, nothing in flight
+        self.progress_message = ""  # why the rollout is still Progressing
+        self.needed_runs: set[str] = set()
+        self.run_status: dict[AnalysisKind, dict[str, str]] = {}
+        self._identify()
+        self._load_status()
+
+    def _identify(self) -> None:
+        """Find the new ReplicaSet (by name, else by an equal template), the stable one and the older ones."""
+        spec, status = self.spec, self.observed.status
+        sets = list(self.observed.replica_sets)
+        wanted = pod_template_hash(spec.template, collision_count=status.collision_count)
+        by_name = next((rs for rs in sets if rs.name == f"{spec.name}-{wanted}"), None)
+        if by_name is None:
+            equal = [rs for rs in sets if rs.pod_hash and templates_equal(rs.template, spec.template)]
+            by_name = max(equal, key=lambda rs: (rs.revision, rs.name), default=None)
+        self.new_rs: ReplicaSetView | None = by_name
+        self.new_hash = by_name.pod_hash if by_name is not None else wanted
+        self.stable_rs: ReplicaSetView | None = (
+            next((rs for rs in sets if rs.pod_hash == status.stable_rs), None) if status.stable_rs else None
+        )
+        self.older = sorted(
+            (rs for rs in sets if rs is not self.new_rs and rs is not self.stable_rs),
+            key=lambda rs: (rs.revision, rs.name),
+        )
+        top = max((rs.revision for rs in sets), default=0)
+        if self.new_rs is None:
+            self.revision = top + 1
+        elif self.new_rs.revision < top or self.new_rs.revision == 0:
+            self.revision = top + 1  # a rollback to an older template becomes the newest revision, as in Argo
+            self.annotate(self.new_rs, {REVISION_ANNOTATION: str(self.revision)})
+        else:
+            self.revision = self.new_rs.revision
+
+    def _load_status(self) -> None:
+        """Start the status being built from what is recorded; a new template (or new steps) starts over."""
+        spec, status = self.spec, self.observed.status
+        self.step_index = status.current_step_index
+        self.abort = status.abort
+        self.aborted_at = status.aborted_at
+        self.promote_full = status.promote_full
+        self.controller_pause = status.controller_pause
+        self.pauses: dict[str, datetime] = {c.reason: c.start_time for c in status.pause_conditions}
+        self.stable_hash = status.stable_rs if self.stable_rs is not None else ""
+        self.canary_weight = status.canary_weight
+        self.scale_up_preview = status.scale_up_preview_check_point
+        self.restarted_at = status.restarted_at
+        self.selectors: dict[str, str] = {}  # service name -> hash it points at after this plan
+        canary = spec.canary
+        self.steps_hash = steps_hash(list(canary.steps_raw)) if canary is not None else ""
+        self.template_changed = bool(status.current_pod_hash) and status.current_pod_hash != self.new_hash
+        steps_changed = bool(status.current_step_hash) and status.current_step_hash != self.steps_hash
+        self.reset = self.template_changed or (steps_changed and canary is not None)
+        if self.reset:
+            what = "pod template" if self.template_changed else "canary steps"
+            self.reason(f"the {what} changed: the update restarts from step 0")
+            self.step_index = 0
+            self.abort = False
+            self.aborted_at = None
+            self.promote_full = False
+            self.controller_pause = False
+            self.pauses.clear()
+            self.scale_up_preview = False
+            if self.template_changed:
+                self.supersede_runs(final_only=False)
+
+    # --- small helpers ------------------------------------------------------------------------------------------
+
+    def reason(self, text: str) -> None:
+        self.reasons.append(text)
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self.actions.append(
+            EmitEvent(type=EventType.WARNING if warning else EventType.NORMAL, reason=reason, message=message)
+        )
+
+    def timer(self, when: datetime) -> None:
+        self.timers.append(when)
+
+    @property
+    def replicas(self) -> int:
+        return self.spec.replicas
+
+    def rs_name(self, pod_hash: str) -> str:
+        return f"{self.spec.name}-{pod_hash}"
+
+    def older_spec(self) -> int:
+        return sum(rs.replicas for rs in self.older)
+
+    # --- ReplicaSets --------------------------------------------------------------------------------------------
+
+    def ensure_new(self, replicas: int, metadata: PodMetadata) -> None:
+        """Create the new ReplicaSet with ``replicas`` pods, or scale it; keep its ephemeral metadata current."""
+        if self.new_rs is None:
+            template = copy.deepcopy(dict(self.spec.template))
+            meta = dict(template.get("metadata") or {})
+            labels = dict(meta.get("labels") or {})
+            labels[POD_TEMPLATE_HASH_LABEL] = self.new_hash
+            meta["labels"] = labels
+            template["metadata"] = meta
+            self.actions.append(
+                CreateReplicaSet(
+                    name=self.rs_name(self.new_hash),
+                    pod_hash=self.new_hash,
+                    template=template,
+                    replicas=replicas,
+                    revision=self.revision,
+                    annotations={REVISION_ANNOTATION: str(self.revision)},
+                    pod_metadata=metadata,
+                )
+            )
+            self.reason(f"create ReplicaSet {self.rs_name(self.new_hash)} (revision {self.revision}) with {replicas}")
+            return
+        self.set_metadata(self.new_rs, metadata)
+        if self.new_rs.scale_down_deadline is not None:
+            self.annotate(self.new_rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+        self.scale(self.new_rs, replicas, "new version")
+
+    def scale(self, rs: ReplicaSetView | None, replicas: int, why: str) -> None:
+        if rs is None or rs.replicas == replicas:
+            return
+        self.actions.append(ScaleReplicaSet(name=rs.name, replicas=replicas, reason=why))
+        self.reason(f"scale {rs.name} ({why}) {rs.replicas} -> {replicas}")
+
+    def annotate(self, rs: ReplicaSetView, annotations: Mapping[str, str | None]) -> None:
+        self.actions.append(AnnotateReplicaSet(name=rs.name, annotations=dict(annotations)))
+
+    def set_metadata(self, rs: ReplicaSetView | None, metadata: PodMetadata) -> None:
+        if rs is not None and rs.pod_metadata != metadata:
+            self.actions.append(SetPodMetadata(name=rs.name, metadata=metadata, previous=rs.pod_metadata))
+
+    def scale_down_after(self, rs: ReplicaSetView, delay_seconds: int | None, why: str) -> None:
+        """Scale ``rs`` to 0 once its scale-down deadline passes; ``None`` delay: never; 0: now.
+
+        The deadline is stored on the ReplicaSet (an annotation), so it survives controller restarts.
+        """
+        if rs.replicas == 0:
+            if rs.scale_down_deadline is not None:
+                self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+            return
+        if delay_seconds is None:
+            return
+        if delay_seconds == 0:
+            self.scale(rs, 0, why)
+            return
+        deadline = rs.scale_down_deadline
+        if deadline is None:
+            deadline = self.now + timedelta(seconds=delay_seconds)
+            self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: format_time(deadline)})
+            self.reason(f"{rs.name} scales down at {format_time(deadline)} ({why})")
+        if self.now >= deadline:
+            self.scale(rs, 0, why)
+        else:
+            self.timer(deadline)
+
+    def keep_up(self, rs: ReplicaSetView | None, replicas: int, why: str) -> None:
+        """A ReplicaSet that must stay at ``replicas``: cancel a pending scale-down and scale it back if needed."""
+        if rs is None:
+            return
+        if rs.scale_down_deadline is not None:
+            self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+        self.scale(rs, replicas, why)
+
+    # --- Services -----------------------------------------------------------------------------------------------
+
+    def point(self, service: str | None, pod_hash: str) -> None:
+        """Pin ``service`` to ``pod_hash`` unless it already is; a missing Service is reported, not created."""
+        if not service or not pod_hash:
+            return
+        view = self.observed.services.get(service)
+        if view is None:
+            self.reason(f"Service {service} not found: cannot point it at {pod_hash}")
+            return
+        self.selectors[service] = pod_hash
+        if view.pod_hash != pod_hash:
+            self.actions.append(SetServiceSelector(service=service, pod_hash=pod_hash))
+            self.reason(f"point Service {service} at {pod_hash}")
+
+    def service_hash(self, service: str | None) -> str | None:
+        """The hash ``service`` selects after this plan (what was decided, else what is observed)."""
+        if not service:
+            return None
+        if service in self.selectors:
+            return self.selectors[service]
+        view = self.observed.services.get(service)
+        return view.pod_hash if view is not None else None
+
+    # --- pauses -------------------------------------------------------------------------------------------------
+
+    def pause(self, reason: str) -> None:
+        if reason not in self.pauses:
+            self.pauses[reason] = self.now
+            self.controller_pause = True
+            self.reason(f"pause: {reason}")
+
+    def resume(self, reason: str) -> None:
+        self.pauses.pop(reason, None)
+        if not self.pauses:
+            self.controller_pause = False
+
+    def pause_released(self) -> bool:
+        """The controller paused and someone (``promote``) cleared every pause condition since: carry on.
+
+        Argo's rule: ``controllerPause`` set with no pause condition left means "promoted".
+        """
+        status = self.observed.status
+        return status.controller_pause and not status.pause_conditions and not self.reset
+
+    # --- analysis -----------------------------------------------------------------------------------------------
+
+    def runs_for(self, kind: AnalysisKind, step_index: int | None) -> list[AnalysisRunView]:
+        return [
+            run
+            for run in self.observed.analysis_runs
+            if run.pod_hash == self.new_hash and run.kind == kind and run.step_index == step_index
+        ]
+
+    def current_run(self, kind: AnalysisKind, step_index: int | None) -> AnalysisRunView | None:
+        live = [run for run in self.runs_for(kind, step_index) if not run.superseded]
+        return max(live, key=lambda run: run.name, default=None)
+
+    def ensure_run(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> RunPhase | None:
+        """The phase of the current run of ``kind`` (creating it if there is none); ``None`` when just created."""
+        run = self.current_run(kind, step_index)
+        if run is not None:
+            self.needed_runs.add(run.name)
+            self.run_status[kind] = {"name": run.name, "status": run.phase.value, "message": run.message}
+            return run.phase
+        attempt = len(self.runs_for(kind, step_index)) + 1
+        tag = {
+            AnalysisKind.STEP: f"step{step_index}",
+            AnalysisKind.BACKGROUND: "background",
+            AnalysisKind.PRE_PROMOTION: "pre",
+            AnalysisKind.POST_PROMOTION: "post",
+        }[kind]
+        name = f"{self.spec.name}-{self.new_hash}-{self.revision}-{tag}" + (f"-{attempt}" if attempt > 1 else "")
+        labels = {
+            **ref.run_labels,
+            ROLLOUT_LABEL: self.spec.name,
+            ANALYSIS_KIND_LABEL: kind.value,
+            POD_TEMPLATE_HASH_LABEL: self.new_hash,
+        }
+        if step_index is not None:
+            labels[STEP_INDEX_LABEL] = str(step_index)
+        self.actions.append(
+            CreateAnalysisRun(
+                name=name,
+                kind=kind,
+                pod_hash=self.new_hash,
+                templates=ref.templates,
+                args=tuple(
+                    (arg.name, self._arg_value(arg.value, arg.pod_template_hash, arg.field_path)) for arg in ref.args
+                ),
+                step_index=step_index,
+                labels=labels,
+                annotations=dict(ref.run_annotations),
+                dry_run=ref.dry_run,
+                measurement_retention=ref.measurement_retention,
+            )
+        )
+        self.needed_runs.add(name)
+        self.run_status[kind] = {"name": name, "status": RunPhase.PENDING.value, "message": ""}
+        self.reason(f"create AnalysisRun {name}")
+        return None
+
+    def _arg_value(self, value: str | None, source: HashSource | None, field_path: str | None) -> str | None:
+        if source is HashSource.LATEST:
+            return self.new_hash
+        if source is HashSource.STABLE:
+            return self.stable_hash or self.new_hash
+        if field_path is not None:
+            return _lookup(self.spec.body, field_path)
+        return value
+
+    def failed_run(self, kinds: Iterable[tuple[AnalysisKind, int | None]]) -> AnalysisRunView | None:
+        for kind, step in kinds:
+            run = self.current_run(kind, step)
+            if run is not None and run.phase in {RunPhase.FAILED, RunPhase.ERROR}:
+                return run
+        return None
+
+    def supersede_runs(self, *, final_only: bool) -> None:
+        """Retire every run of the new version: finished ones are labelled superseded, running ones terminated."""
+        for run in self.observed.analysis_runs:
+            if run.pod_hash != self.new_hash or run.superseded:
+                continue
+            if not run.phase.finished:
+                if not run.terminating:
+                    self.actions.append(TerminateAnalysisRun(name=run.name))
+                if final_only:
+                    continue
+            self.actions.append(MarkAnalysisRunSuperseded(name=run.name))
+
+    def supersede_runs_of(self, kind: AnalysisKind) -> None:
+        """Retire the current run of ``kind`` so that the next plan starts a fresh one."""
+        run = self.current_run(kind, None)
+        if run is not None:
+            self.needed_runs.discard(run.name)
+            self.actions.append(MarkAnalysisRunSuperseded(name=run.name))
+
+    def terminate_unneeded_runs(self) -> None:
+        for run in self.observed.analysis_runs:
+            if run.name in self.needed_runs or run.phase.finished or run.terminating:
+                continue
+            if any(isinstance(a, TerminateAnalysisRun) and a.name == run.name for a in self.actions):
+                continue
+            self.actions.append(TerminateAnalysisRun(name=run.name))
+            self.reason(f"terminate AnalysisRun {run.name}: no longer needed")
+
+    # --- abort -------------------------------------------------------------------------------------------------
+
+    def start_abort(self, message: str) -> None:
+        if not self.abort:
+            self.event("RolloutAborted", message, warning=True)
+        self.abort = True
+        self.message = message
+        self.reason(f"abort: {message}")
+
+
+def _lookup(owner: Mapping[str, Any], path: str) -> str | None:
+    """``metadata.name`` / ``metadata.labels['app']`` looked up in the Rollout object (analysis ``fieldRef``)."""
+    current: Any = owner
+    position = 0
+    while position < len(path):
+        if path[position] == ".":
+            position += 1
+        if path.startswith("['", position) or path.startswith('["', position):
+            end = path.find(path[position + 1] + "]", position + 2)
+            if end < 0:
+                return None
+            key = path[position + 2 : end]
+            position = end + 2
+        else:
+            end = position
+            while end < len(path) and path[end] in _FIELD_SEGMENT_CHARS:
+                end += 1
+            if end == position:
+                return None
+            key = path[position:end]
+            position = end
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+    if current is None or isinstance(current, (Mapping, list)):
+        return None
+    return str(current).lower() if isinstance(current, bool) else str(current)

@@ -1,0 +1,307 @@
+"""What the observer read from the cluster, as plain frozen values: the planner's only view of the world.
+
+The observe layer (``rollouts.controller``) lists the Rollout's ReplicaSets, AnalysisRuns, Services and pods and
+converts each with the ``*_from`` helpers here, which are pure functions of the raw bodies so that the same
+conversion is used by tests and the simulator. The Rollout's own ``status`` is part of the observation: it holds the
+operator's commands (``abort``, ``promoteFull``, cleared ``pauseConditions``) and the planner's memory (current step,
+stable hash, recorded traffic weight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.core.spec import PodMetadata
+from rollouts.core.timeutil import parse_time
+
+__all__ = [
+    "ANALYSIS_KIND_LABEL",
+    "EPHEMERAL_METADATA_ANNOTATION",
+    "REVISION_ANNOTATION",
+    "ROLLOUT_LABEL",
+    "SCALE_DOWN_DEADLINE_ANNOTATION",
+    "STEP_INDEX_LABEL",
+    "SUPERSEDED_LABEL",
+    "AnalysisKind",
+    "AnalysisRunView",
+    "Observed",
+    "PauseCondition",
+    "PodView",
+    "ReplicaSetView",
+    "RolloutStatus",
+    "RunPhase",
+    "ServiceView",
+    "analysis_run_view_from",
+    "pod_view_from",
+    "replica_set_view_from",
+    "service_view_from",
+    "status_from",
+]
+
+REVISION_ANNOTATION = "rollouts.dev/revision"
+SCALE_DOWN_DEADLINE_ANNOTATION = "rollouts.dev/scale-down-deadline"
+EPHEMERAL_METADATA_ANNOTATION = "rollouts.dev/ephemeral-metadata"
+ROLLOUT_LABEL = "rollouts.dev/rollout"
+ANALYSIS_KIND_LABEL = "rollouts.dev/analysis-kind"
+STEP_INDEX_LABEL = "rollouts.dev/step-index"
+SUPERSEDED_LABEL = "rollouts.dev/superseded"
+
+
+class AnalysisKind(StrEnum):
+    """Why an AnalysisRun exists; recorded in the ``rollouts.dev/analysis-kind`` label of the runs we create."""
+
+    STEP = "Step"
+    BACKGROUND = "Background"
+    PRE_PROMOTION = "PrePromotion"
+    POST_PROMOTION = "PostPromotion"
+
+
+class RunPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    ERROR = "Error"
+    INCONCLUSIVE = "Inconclusive"
+
+    @property
+    def finished(self) -> bool:
+        return self not in {RunPhase.PENDING, RunPhase.RUNNING}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplicaSetView:
+    """One ReplicaSet owned by the Rollout. ``replicas`` is ``spec.replicas``; ``pods`` is ``status.replicas``."""
+
+    name: str
+    pod_hash: str
+    replicas: int
+    available: int = 0
+    ready: int = 0
+    pods: int = 0
+    template: Mapping[str, Any] = field(default_factory=dict)
+    revision: int = 0
+    scale_down_deadline: datetime | None = None
+    pod_metadata: PodMetadata = field(default_factory=PodMetadata)  # ephemeral metadata currently applied
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisRunView:
+    """One AnalysisRun created for the Rollout (found by the ``rollouts.dev/rollout`` label)."""
+
+    name: str
+    kind: AnalysisKind
+    pod_hash: str
+    phase: RunPhase = RunPhase.PENDING
+    step_index: int | None = None
+    message: str = ""
+    superseded: bool = False  # its verdict was consumed by an abort; a retry starts a new run
+    terminating: bool = False  # spec.terminate is set
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceView:
+    name: str
+    selector: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def pod_hash(self) -> str | None:
+        """The pod-template hash the Service is pinned to, if any."""
+        return self.selector.get(POD_TEMPLATE_HASH_LABEL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodView:
+    """A pod of one of the Rollout's ReplicaSets, for ``restartAt``."""
+
+    name: str
+    pod_hash: str
+    created_at: datetime
+    available: bool = True
+    terminating: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseCondition:
+    reason: str
+    start_time: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RolloutStatus:
+    """The Rollout's current ``status``, parsed; ``raw`` keeps the dict for fields the planner passes through."""
+
+    abort: bool = False
+    aborted_at: datetime | None = None
+    promote_full: bool = False
+    controller_pause: bool = False
+    pause_conditions: tuple[PauseCondition, ...] = ()
+    current_pod_hash: str = ""
+    current_step_hash: str = ""
+    current_step_index: int | None = None
+    stable_rs: str = ""
+    collision_count: int = 0
+    canary_weight: int = 0  # the weight last sent to the traffic router (status.canary.weights.canary.weight)
+    scale_up_preview_check_point: bool = False
+    restarted_at: datetime | None = None
+    observed_generation: str = ""
+    conditions: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def pause_condition(self, reason: str) -> PauseCondition | None:
+        return next((c for c in self.pause_conditions if c.reason == reason), None)
+
+    def condition(self, kind: str) -> Mapping[str, Any] | None:
+        return next((c for c in self.conditions if c.get("type") == kind), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observed:
+    """Everything observed for one reconcile. ``services`` maps Service name to its view (missing: not found)."""
+
+    replica_sets: tuple[ReplicaSetView, ...] = ()
+    analysis_runs: tuple[AnalysisRunView, ...] = ()
+    services: Mapping[str, ServiceView] = field(default_factory=dict)
+    pods: tuple[PodView, ...] = ()
+    status: RolloutStatus = field(default_factory=RolloutStatus)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Conversions from raw bodies (pure; used by the observer, the tests and the simulator)
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int(value: object, default: int = 0) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return default
+
+
+def _ephemeral(text: object) -> PodMetadata:
+    import json
+
+    if not isinstance(text, str) or not text:
+        return PodMetadata()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return PodMetadata()
+    raw = _map(data)
+    return PodMetadata(labels=dict(_map(raw.get("labels"))), annotations=dict(_map(raw.get("annotations"))))
+
+
+def replica_set_view_from(body: Mapping[str, Any]) -> ReplicaSetView:
+    metadata = _map(body.get("metadata"))
+    labels = _map(metadata.get("labels"))
+    annotations = _map(metadata.get("annotations"))
+    spec = _map(body.get("spec"))
+    status = _map(body.get("status"))
+    return ReplicaSetView(
+        name=str(metadata.get("name", "")),
+        pod_hash=str(labels.get(POD_TEMPLATE_HASH_LABEL, "")),
+        replicas=_int(spec.get("replicas"), 1),
+        available=_int(status.get("availableReplicas")),
+        ready=_int(status.get("readyReplicas")),
+        pods=_int(status.get("replicas")),
+        template=_map(spec.get("template")),
+        revision=_int(annotations.get(REVISION_ANNOTATION)),
+        scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
+        pod_metadata=_ephemeral(annotations.get(EPHEMERAL_METADATA_ANNOTATION)),
+        created_at=parse_time(metadata.get("creationTimestamp")),
+    )
+
+
+def analysis_run_view_from(body: Mapping[str, Any]) -> AnalysisRunView | None:
+    """None for a run without our kind label (not created by this controller for a Rollout)."""
+    metadata = _map(body.get("metadata"))
+    labels = _map(metadata.get("labels"))
+    try:
+        kind = AnalysisKind(str(labels.get(ANALYSIS_KIND_LABEL, "")))
+    except ValueError:
+        return None
+    status = _map(body.get("status"))
+    try:
+        phase = RunPhase(status.get("phase") or "Pending")
+    except ValueError:
+        phase = RunPhase.ERROR
+    step = labels.get(STEP_INDEX_LABEL)
+    return AnalysisRunView(
+        name=str(metadata.get("name", "")),
+        kind=kind,
+        pod_hash=str(labels.get(POD_TEMPLATE_HASH_LABEL, "")),
+        phase=phase,
+        step_index=_int(step) if step is not None else None,
+        message=str(status.get("message") or ""),
+        superseded=labels.get(SUPERSEDED_LABEL) == "true",
+        terminating=bool(_map(body.get("spec")).get("terminate", False)),
+        created_at=parse_time(metadata.get("creationTimestamp")),
+    )
+
+
+def service_view_from(body: Mapping[str, Any]) -> ServiceView:
+    return ServiceView(
+        name=str(_map(body.get("metadata")).get("name", "")),
+        selector={str(k): str(v) for k, v in _map(_map(body.get("spec")).get("selector")).items()},
+    )
+
+
+def pod_view_from(body: Mapping[str, Any]) -> PodView | None:
+    """None for a pod without a creation time or hash label (not one of ours)."""
+    metadata = _map(body.get("metadata"))
+    created = parse_time(metadata.get("creationTimestamp"))
+    pod_hash = _map(metadata.get("labels")).get(POD_TEMPLATE_HASH_LABEL)
+    if created is None or not pod_hash:
+        return None
+    conditions = _map(body.get("status")).get("conditions") or ()
+    ready = any(_map(c).get("type") == "Ready" and _map(c).get("status") == "True" for c in conditions)
+    return PodView(
+        name=str(metadata.get("name", "")),
+        pod_hash=str(pod_hash),
+        created_at=created,
+        available=ready,
+        terminating=metadata.get("deletionTimestamp") is not None,
+    )
+
+
+def status_from(status: Mapping[str, Any] | None) -> RolloutStatus:
+    raw = _map(status)
+    pauses = tuple(
+        PauseCondition(reason=str(_map(p).get("reason", "")), start_time=start)
+        for p in raw.get("pauseConditions") or ()
+        if (start := parse_time(_map(p).get("startTime"))) is not None
+    )
+    canary = _map(raw.get("canary"))
+    blue_green = _map(raw.get("blueGreen"))
+    step = raw.get("currentStepIndex")
+    return RolloutStatus(
+        abort=bool(raw.get("abort", False)),
+        aborted_at=parse_time(raw.get("abortedAt")),
+        promote_full=bool(raw.get("promoteFull", False)),
+        controller_pause=bool(raw.get("controllerPause", False)),
+        pause_conditions=pauses,
+        current_pod_hash=str(raw.get("currentPodHash") or ""),
+        current_step_hash=str(raw.get("currentStepHash") or ""),
+        current_step_index=_int(step) if step is not None else None,
+        stable_rs=str(raw.get("stableRS") or ""),
+        collision_count=_int(raw.get("collisionCount")),
+        canary_weight=_int(_map(_map(canary.get("weights")).get("canary")).get("weight")),
+        scale_up_preview_check_point=bool(blue_green.get("scaleUpPreviewCheckPoint", False)),
+        restarted_at=parse_time(raw.get("restartedAt")),
+        observed_generation=str(raw.get("observedGeneration") or ""),
+        conditions=tuple(_map(c) for c in raw.get("conditions") or ()),
+        raw=raw,
+    )

@@ -1,0 +1,358 @@
+"""``plan(spec, observed, now) -> Plan``: the Rollout controller's whole decision, as a pure function.
+
+Level-based: everything is recomputed from the spec, the observed cluster and the Rollout's own status (where the
+operator's commands and the planner's memory live). Nothing is remembered between calls, time is an argument, and
+the plan is declarative, so a controller restart at any instant re-plans and continues: no duplicate ReplicaSet
+(names derive from the template hash), no skipped or repeated step (one step completes per plan, recorded in status).
+
+The ladder, after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
+the step state on a new template:
+
+1. the strategy (:func:`~rollouts.core.canary.plan_canary` or :func:`~rollouts.core.bluegreen.plan_blue_green`);
+2. ``restartAt``: recycle pods older than it, within the unavailability budget;
+3. history: delete scaled-down ReplicaSets beyond ``revisionHistoryLimit``;
+4. AnalysisRuns nobody needs any more are terminated;
+5. status: phase, message, conditions (with the progress deadline), counters, selectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from rollouts.core.actions import DeleteReplicaSet, Plan, RestartPod
+from rollouts.core.bluegreen import plan_blue_green
+from rollouts.core.canary import plan_canary
+from rollouts.core.context import Context
+from rollouts.core.errors import InvalidSpecError
+from rollouts.core.observed import AnalysisKind, Observed
+from rollouts.core.replicas import fence_posts
+from rollouts.core.spec import RolloutSpec
+from rollouts.core.timeutil import format_time, parse_time
+
+__all__ = ["Phase", "plan", "plan_invalid", "selector_string"]
+
+
+class Phase:
+    """Argo's phases (``status.phase``)."""
+
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    DEGRADED = "Degraded"
+
+
+def plan(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan:
+    """Decide the next actions and the desired status for ``spec`` given ``observed`` at ``now`` (aware UTC)."""
+    ctx = Context(spec, observed, now)
+    if spec.blue_green is not None:
+        plan_blue_green(ctx, spec.blue_green)
+    elif spec.canary is not None:
+        plan_canary(ctx, spec.canary)
+    _restart(ctx)
+    _cleanup_history(ctx)
+    ctx.terminate_unneeded_runs()
+    return _finish(ctx)
+
+
+def plan_invalid(error: InvalidSpecError, observed: Observed, *, now: datetime, generation: int) -> Plan:
+    """The plan for a Rollout that cannot be parsed: no actions, ``InvalidSpec`` condition, phase ``Degraded``.
+
+    Only the fields it owns are returned, so the rest of the status (and the cluster) stays as it is until the spec
+    is fixed.
+    """
+    message = str(error)
+    conditions = _Conditions(observed.status.conditions, now)
+    conditions.set("InvalidSpec", "True", "InvalidSpec", message)
+    return Plan(
+        actions=(),
+        status={
+            "phase": Phase.DEGRADED,
+            "message": f"InvalidSpec: {message}",
+            "observedGeneration": generation,
+            "conditions": conditions.result(),
+        },
+        reasons=(f"invalid spec: {message}",),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _max_unavailable(ctx: Context) -> int:
+    canary = ctx.spec.canary
+    if canary is None:
+        return 1
+    return fence_posts(canary.max_surge, canary.max_unavailable, ctx.replicas)[1]
+
+
+def _restart(ctx: Context) -> None:
+    """``spec.restartAt``: evict pods created before it, oldest first, never more unavailable than allowed."""
+    at = ctx.spec.restart_at
+    if at is None:
+        return
+    if at > ctx.now:
+        ctx.timer(at)
+        return
+    if ctx.restarted_at is not None and ctx.restarted_at >= at:
+        return
+    if ctx.abort or ctx.spec.paused:
+        return
+    stale = sorted(
+        (pod for pod in ctx.observed.pods if pod.created_at < at and not pod.terminating),
+        key=lambda pod: (pod.created_at, pod.name),
+    )
+    if not stale:
+        ctx.restarted_at = at
+        ctx.reason(f"restart at {format_time(at)} complete")
+        ctx.event("RolloutRestarted", f"Every pod created before {format_time(at)} has been restarted")
+        return
+    unavailable = sum(max(0, rs.replicas - rs.available) for rs in ctx.observed.replica_sets)
+    unavailable += sum(1 for pod in ctx.observed.pods if pod.terminating)
+    budget = max(1, _max_unavailable(ctx)) - unavailable
+    if budget <= 0:
+        ctx.reason("restart waits for evicted pods to be replaced")
+        return
+    for pod in stale[:budget]:
+        ctx.actions.append(RestartPod(name=pod.name, pod_hash=pod.pod_hash))
+        ctx.reason(f"restart pod {pod.name}")
+
+
+def _cleanup_history(ctx: Context) -> None:
+    """Keep at most ``revisionHistoryLimit`` scaled-down old ReplicaSets (newest revisions kept)."""
+    idle = [rs for rs in ctx.older if rs.replicas == 0 and rs.pods == 0]
+    idle.sort(key=lambda rs: (rs.revision, rs.name), reverse=True)
+    for rs in idle[ctx.spec.revision_history_limit :]:
+        ctx.actions.append(DeleteReplicaSet(name=rs.name, reason="revisionHistoryLimit"))
+        ctx.reason(f"delete {rs.name}: beyond revisionHistoryLimit {ctx.spec.revision_history_limit}")
+
+
+def selector_string(selector: Mapping[str, Any]) -> str:
+    """A label selector in ``kubectl -l`` form, for ``status.selector`` (the scale subresource's HPA selector).
+
+    ``{"matchLabels": {"app": "x"}, "matchExpressions": [{"key": "t", "operator": "In", "values": ["a"]}]}`` ->
+    ``"app=x,t in (a)"``.
+    """
+    parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
+    for requirement in selector.get("matchExpressions") or ():
+        key, operator = requirement.get("key"), requirement.get("operator")
+        values = ",".join(sorted(str(v) for v in requirement.get("values") or ()))
+        if operator == "In":
+            parts.append(f"{key} in ({values})")
+        elif operator == "NotIn":
+            parts.append(f"{key} notin ({values})")
+        elif operator == "Exists":
+            parts.append(str(key))
+        elif operator == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+class _Conditions:
+    """Kubernetes-style conditions: ``lastTransitionTime`` moves only when ``status`` flips, ``lastUpdateTime`` when
+    anything about the condition changes (or the caller says progress happened), so an unchanged world gives an
+    unchanged status and no write (a status write would itself trigger another reconcile)."""
+
+    def __init__(self, previous: tuple[Mapping[str, Any], ...], now: datetime) -> None:
+        self.now = now
+        self.previous = {str(c.get("type")): c for c in previous}
+        self.items: dict[str, dict[str, Any]] = {
+            kind: dict(c) for kind, c in self.previous.items() if kind != "InvalidSpec"
+        }
+
+    def set(self, kind: str, status: str, reason: str, message: str, *, updated: datetime | None = None) -> None:
+        old = self.previous.get(kind)
+        now = format_time(self.now)
+        same = old is not None and (old.get("status"), old.get("reason"), old.get("message")) == (
+            status,
+            reason,
+            message,
+        )
+        update_time = (
+            format_time(updated) if updated is not None else (old.get("lastUpdateTime") if same and old else now)
+        )
+        transition = old.get("lastTransitionTime") if old is not None and old.get("status") == status else now
+        self.items[kind] = {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastUpdateTime": update_time or now,
+            "lastTransitionTime": transition or now,
+        }
+
+    def drop(self, kind: str) -> None:
+        self.items.pop(kind, None)
+
+    def result(self) -> list[dict[str, Any]]:
+        return [self.items[kind] for kind in sorted(self.items)]
+
+
+_PROGRESS_KEYS = ("currentPodHash", "currentStepIndex", "stableRS", "updatedReplicas", "availableReplicas")
+
+
+def _progress(ctx: Context, conditions: _Conditions, memory: Mapping[str, Any]) -> bool:
+    """Set ``Progressing``; whether the progress deadline is exceeded. Paused/settled rollouts never time out.
+
+    Progress is any change of the step, the hashes or the replica counts since the recorded status; its time is
+    the condition's ``lastUpdateTime``, so the deadline survives controller restarts.
+    """
+    spec, now = ctx.spec, ctx.now
+    rs_label = f'ReplicaSet "{ctx.rs_name(ctx.new_hash)}"'
+    if ctx.abort:
+        conditions.set("Progressing", "False", "RolloutAborted", ctx.message or "Rollout aborted")
+        return False
+    if spec.paused or ctx.pauses:
+        conditions.set("Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
+        return False
+    if ctx.complete:
+        conditions.set("Progressing", "True", "NewReplicaSetAvailable", f"{rs_label} has successfully progressed.")
+        return False
+    previous = ctx.observed.status.raw
+    progressed = any(previous.get(key) != memory[key] for key in _PROGRESS_KEYS)
+    old = ctx.observed.status.condition("Progressing")
+    reason = old.get("reason") if old is not None else None
+    was_exceeded = reason == "ProgressDeadlineExceeded"
+    last = parse_time(old.get("lastUpdateTime")) if old is not None else None
+    if progressed or last is None or reason not in {"ReplicaSetUpdated", "ProgressDeadlineExceeded"}:
+        last, was_exceeded = now, False
+    deadline = last + timedelta(seconds=spec.progress_deadline_seconds)
+    if was_exceeded or now >= deadline:
+        conditions.set("Progressing", "False", "ProgressDeadlineExceeded", f"{rs_label} has timed out progressing.")
+        return True
+    conditions.set("Progressing", "True", "ReplicaSetUpdated", f"{rs_label} is progressing.", updated=last)
+    ctx.timer(deadline)
+    return False
+
+
+def _phase(ctx: Context, *, exceeded: bool) -> tuple[str, str]:
+    """Phase and message, in Argo's precedence: aborted/timed out, paused, healthy, progressing."""
+    if ctx.abort:
+        return Phase.DEGRADED, f"RolloutAborted: {ctx.message or 'Rollout aborted'}"
+    if exceeded:
+        return (
+            Phase.DEGRADED,
+            f'ProgressDeadlineExceeded: ReplicaSet "{ctx.rs_name(ctx.new_hash)}" has timed out progressing.',
+        )
+    if ctx.spec.paused:
+        return Phase.PAUSED, "manually paused"
+    if ctx.pauses:
+        return Phase.PAUSED, min(ctx.pauses.items(), key=lambda item: (item[1], item[0]))[0]
+    if ctx.complete:
+        return Phase.HEALTHY, ""
+    return Phase.PROGRESSING, ctx.progress_message or "more replicas need to be updated"
+
+
+def _health_conditions(ctx: Context, conditions: _Conditions, phase: str, available: int) -> None:
+    spec = ctx.spec
+    if spec.paused or ctx.pauses:
+        conditions.set("Paused", "True", "RolloutPaused", "Rollout is paused")
+    elif "Paused" in conditions.items:
+        conditions.set("Paused", "False", "RolloutResumed", "Rollout is resumed")
+    min_available = spec.replicas - _max_unavailable(ctx) if spec.canary is not None else spec.replicas
+    if spec.blue_green is not None:
+        active = ctx.service_hash(spec.blue_green.active_service)
+        available = next((rs.available for rs in ctx.observed.replica_sets if rs.pod_hash == active), 0)
+    if available >= min_available:
+        conditions.set("Available", "True", "AvailableReason", "Rollout has minimum availability")
+    else:
+        conditions.set("Available", "False", "AvailableReason", "Rollout does not have minimum availability")
+    if phase == Phase.HEALTHY:
+        conditions.set("Healthy", "True", "RolloutHealthy", "Rollout is healthy")
+        conditions.set("Completed", "True", "RolloutCompleted", "Rollout is completed")
+    else:
+        conditions.set("Healthy", "False", "RolloutHealthy", "Rollout is not healthy")
+        conditions.set("Completed", "False", "RolloutCompleted", "Rollout is not completed")
+
+
+def _strategy_status(ctx: Context) -> dict[str, Any]:
+    """``status.canary`` / ``status.blueGreen`` (the other one removed)."""
+    canary = ctx.spec.canary
+    if canary is not None:
+        weights = None
+        if canary.routed:
+            weights = {
+                "canary": {
+                    "weight": ctx.canary_weight,
+                    "podTemplateHash": ctx.new_hash,
+                    "serviceName": canary.canary_service or "",
+                },
+                "stable": {
+                    "weight": 100 - ctx.canary_weight,
+                    "podTemplateHash": ctx.stable_hash,
+                    "serviceName": canary.stable_service or "",
+                },
+            }
+        return {
+            "canary": {
+                "currentStepAnalysisRunStatus": ctx.run_status.get(AnalysisKind.STEP),
+                "currentBackgroundAnalysisRunStatus": ctx.run_status.get(AnalysisKind.BACKGROUND),
+                "weights": weights,
+            },
+            "blueGreen": None,
+        }
+    blue_green = ctx.spec.blue_green
+    assert blue_green is not None
+    return {
+        "blueGreen": {
+            "activeSelector": ctx.service_hash(blue_green.active_service),
+            "previewSelector": ctx.service_hash(blue_green.preview_service),
+            "scaleUpPreviewCheckPoint": ctx.scale_up_preview or None,
+            "prePromotionAnalysisRunStatus": ctx.run_status.get(AnalysisKind.PRE_PROMOTION),
+            "postPromotionAnalysisRunStatus": ctx.run_status.get(AnalysisKind.POST_PROMOTION),
+        },
+        "canary": None,
+    }
+
+
+def _finish(ctx: Context) -> Plan:
+    spec, observed, now = ctx.spec, ctx.observed, ctx.now
+    sets = observed.replica_sets
+    counts = {
+        "replicas": sum(rs.pods for rs in sets),
+        "updatedReplicas": ctx.new_rs.pods if ctx.new_rs is not None else 0,
+        "readyReplicas": sum(rs.ready for rs in sets),
+        "availableReplicas": sum(rs.available for rs in sets),
+    }
+    memory: dict[str, Any] = {
+        "currentPodHash": ctx.new_hash,
+        "currentStepIndex": ctx.step_index,
+        "stableRS": ctx.stable_hash or None,
+        **counts,
+    }
+    conditions = _Conditions(observed.status.conditions, now)
+    exceeded = _progress(ctx, conditions, memory)
+    abort_now = exceeded and spec.progress_deadline_abort and not ctx.abort
+    if abort_now:
+        # Recorded now, carried out by the next plan (requeued at once), like a user's abort.
+        ctx.start_abort(
+            f'ProgressDeadlineExceeded: ReplicaSet "{ctx.rs_name(ctx.new_hash)}" has timed out progressing.'
+        )
+        ctx.aborted_at = now
+    phase, message = _phase(ctx, exceeded=exceeded)
+    _health_conditions(ctx, conditions, phase, counts["availableReplicas"])
+    status: dict[str, Any] = {
+        "observedGeneration": spec.generation,
+        "phase": phase,
+        "message": message,
+        **memory,
+        "currentStepHash": (ctx.steps_hash or None) if spec.canary is not None else None,
+        "pauseConditions": [
+            {"reason": reason, "startTime": format_time(start)}
+            for reason, start in sorted(ctx.pauses.items(), key=lambda item: (item[1], item[0]))
+        ]
+        or None,
+        "controllerPause": ctx.controller_pause or None,
+        "abort": ctx.abort or None,
+        "abortedAt": format_time(ctx.aborted_at) if ctx.abort and ctx.aborted_at is not None else None,
+        "promoteFull": ctx.promote_full or None,
+        "selector": selector_string(spec.selector),
+        "restartedAt": format_time(ctx.restarted_at) if ctx.restarted_at is not None else None,
+        "collisionCount": observed.status.collision_count or None,
+        "conditions": conditions.result(),
+        **_strategy_status(ctx),
+    }
+    waits = [max(0.0, (when - now).total_seconds()) for when in ctx.timers]
+    requeue = 0.0 if abort_now else (min(waits) if waits else None)
+    return Plan(actions=tuple(ctx.actions), status=status, requeue_after=requeue, reasons=tuple(ctx.reasons))

@@ -1,0 +1,419 @@
+"""The Rollout spec as typed, frozen values: what the planner reads instead of raw dicts.
+
+:func:`parse_rollout` takes the object *after* the API server's defaulting and schema/CEL validation, so it does not
+repeat those checks; it adds what only code can see (percent strings, Argo duration strings, a selector that does
+not match the template's labels, a template resolved from a ``workloadRef``) and reports every problem at once as
+:class:`~rollouts.core.errors.InvalidSpecError` with field paths. It never raises anything else for user input.
+
+Nothing here reads the cluster; a ``workloadRef``'s template is passed in by the observer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from analysis.durations import parse_duration
+from analysis.errors import DurationError
+from rollouts.core.errors import InvalidSpecError, SpecIssue
+from rollouts.core.timeutil import parse_time
+
+__all__ = [
+    "AnalysisArg",
+    "AnalysisRef",
+    "BlueGreenStrategy",
+    "CanaryStep",
+    "CanaryStrategy",
+    "HashSource",
+    "PodMetadata",
+    "RolloutSpec",
+    "StepKind",
+    "parse_rollout",
+]
+
+_INTSTR = re.compile(r"^[0-9]+%?$")
+
+
+class HashSource(StrEnum):
+    """``valueFrom.podTemplateHashValue``: which version's hash an analysis argument receives."""
+
+    STABLE = "Stable"
+    LATEST = "Latest"
+
+
+class StepKind(StrEnum):
+    SET_WEIGHT = "setWeight"
+    PAUSE = "pause"
+    SET_CANARY_SCALE = "setCanaryScale"
+    ANALYSIS = "analysis"
+    SET_HEADER_ROUTE = "setHeaderRoute"
+    SET_MIRROR_ROUTE = "setMirrorRoute"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodMetadata:
+    """Ephemeral labels/annotations put on the pods of a ReplicaSet while it has a role (canary, stable, ...)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.labels and not self.annotations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisArg:
+    """One argument: a literal ``value``, a pod-template hash, or a field of the Rollout (``fieldRef``)."""
+
+    name: str
+    value: str | None = None
+    pod_template_hash: HashSource | None = None
+    field_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisRef:
+    """A ``RolloutAnalysis``: templates merged into one AnalysisRun, with args and pass-through run options."""
+
+    templates: tuple[tuple[str, bool], ...]  # (templateName, clusterScope)
+    args: tuple[AnalysisArg, ...] = ()
+    starting_step: int | None = None  # background analysis only
+    dry_run: tuple[Mapping[str, Any], ...] = ()
+    measurement_retention: tuple[Mapping[str, Any], ...] = ()
+    run_labels: Mapping[str, str] = field(default_factory=dict)
+    run_annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryStep:
+    """One canary step; exactly one of the payload fields is set, as ``kind`` says."""
+
+    kind: StepKind
+    weight: int | None = None  # setWeight
+    pause_duration: timedelta | None = None  # pause with a duration; None with kind PAUSE: until promoted
+    scale_weight: int | None = None  # setCanaryScale.weight
+    scale_replicas: int | None = None  # setCanaryScale.replicas
+    match_traffic_weight: bool = False  # setCanaryScale.matchTrafficWeight
+    analysis: AnalysisRef | None = None
+    route: Mapping[str, Any] | None = None  # setHeaderRoute / setMirrorRoute, for the traffic router
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryStrategy:
+    steps: tuple[CanaryStep, ...] = ()
+    steps_raw: tuple[Mapping[str, Any], ...] = ()  # hashed into status.currentStepHash
+    canary_service: str | None = None
+    stable_service: str | None = None
+    traffic_routing: Mapping[str, Any] | None = None  # None: the weight is replica-based
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+    analysis: AnalysisRef | None = None  # background analysis
+    scale_down_delay_seconds: int = 30
+    abort_scale_down_delay_seconds: int = 30
+    canary_metadata: PodMetadata = field(default_factory=PodMetadata)
+    stable_metadata: PodMetadata = field(default_factory=PodMetadata)
+    dynamic_stable_scale: bool = False
+
+    @property
+    def routed(self) -> bool:
+        """A traffic router splits traffic: the weight is traffic, not replicas."""
+        return self.traffic_routing is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlueGreenStrategy:
+    active_service: str
+    preview_service: str | None = None
+    auto_promotion_enabled: bool = True
+    auto_promotion_seconds: int | None = None
+    preview_replica_count: int | None = None
+    pre_promotion_analysis: AnalysisRef | None = None
+    post_promotion_analysis: AnalysisRef | None = None
+    scale_down_delay_seconds: int = 30
+    abort_scale_down_delay_seconds: int = 30
+    active_metadata: PodMetadata = field(default_factory=PodMetadata)
+    preview_metadata: PodMetadata = field(default_factory=PodMetadata)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RolloutSpec:
+    """Everything the planner needs from the Rollout object (metadata + spec), parsed once per reconcile."""
+
+    name: str
+    namespace: str = ""
+    generation: int = 0
+    replicas: int = 1
+    selector: Mapping[str, Any] = field(default_factory=dict)
+    template: Mapping[str, Any] = field(default_factory=dict)
+    min_ready_seconds: int = 0
+    revision_history_limit: int = 10
+    paused: bool = False
+    progress_deadline_seconds: int = 600
+    progress_deadline_abort: bool = False
+    restart_at: datetime | None = None
+    strategy: CanaryStrategy | BlueGreenStrategy = field(default_factory=CanaryStrategy)
+    body: Mapping[str, Any] = field(default_factory=dict)  # the raw object, for analysis fieldRef args
+
+    @property
+    def canary(self) -> CanaryStrategy | None:
+        return self.strategy if isinstance(self.strategy, CanaryStrategy) else None
+
+    @property
+    def blue_green(self) -> BlueGreenStrategy | None:
+        return self.strategy if isinstance(self.strategy, BlueGreenStrategy) else None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class _Issues:
+    def __init__(self) -> None:
+        self.items: list[SpecIssue] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(SpecIssue(path, message))
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _intstr(value: object, default: int | str, path: str, issues: _Issues) -> int | str:
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _INTSTR.match(value):
+        if value.endswith("%") and int(value[:-1]) > 100:
+            issues.add(path, f"{value!r} is more than 100%")
+        return value
+    issues.add(path, f"{value!r} is neither a count nor a percentage such as 25%")
+    return default
+
+
+def _metadata(value: object) -> PodMetadata:
+    raw = _map(value)
+    return PodMetadata(
+        labels={str(k): str(v) for k, v in _map(raw.get("labels")).items()},
+        annotations={str(k): str(v) for k, v in _map(raw.get("annotations")).items()},
+    )
+
+
+def _analysis(value: object, path: str, issues: _Issues) -> AnalysisRef | None:
+    if value is None:
+        return None
+    raw = _map(value)
+    templates = tuple(
+        (str(_map(t).get("templateName", "")), bool(_map(t).get("clusterScope", False)))
+        for t in raw.get("templates") or ()
+    )
+    if not templates or any(not name for name, _ in templates):
+        issues.add(f"{path}.templates", "needs at least one entry with a templateName")
+    args: list[AnalysisArg] = []
+    for index, item in enumerate(raw.get("args") or ()):
+        arg = _map(item)
+        name = str(arg.get("name", ""))
+        source = _map(arg.get("valueFrom"))
+        if "podTemplateHashValue" in source:
+            try:
+                hash_source = HashSource(source["podTemplateHashValue"])
+            except ValueError:
+                issues.add(f"{path}.args[{index}].valueFrom.podTemplateHashValue", "must be Stable or Latest")
+                continue
+            args.append(AnalysisArg(name=name, pod_template_hash=hash_source))
+        elif "fieldRef" in source:
+            field_path = str(_map(source["fieldRef"]).get("fieldPath", ""))
+            if not field_path:
+                issues.add(f"{path}.args[{index}].valueFrom.fieldRef.fieldPath", "is required")
+            args.append(AnalysisArg(name=name, field_path=field_path))
+        else:
+            literal = arg.get("value")
+            args.append(AnalysisArg(name=name, value=None if literal is None else str(literal)))
+    metadata = _metadata(raw.get("analysisRunMetadata"))
+    return AnalysisRef(
+        templates=templates,
+        args=tuple(args),
+        starting_step=_opt_int(raw.get("startingStep")),
+        dry_run=tuple(_map(d) for d in raw.get("dryRun") or ()),
+        measurement_retention=tuple(_map(m) for m in raw.get("measurementRetention") or ()),
+        run_labels=metadata.labels,
+        run_annotations=metadata.annotations,
+    )
+
+
+def _step(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStep | None:
+    present = [kind for kind in StepKind if kind.value in raw]
+    if len(present) != 1:
+        issues.add(path, "needs exactly one of " + ", ".join(kind.value for kind in StepKind))
+        return None
+    kind = present[0]
+    payload = raw[kind.value]
+    if kind is StepKind.SET_WEIGHT:
+        weight = _opt_int(payload)
+        if weight is None or not 0 <= weight <= 100:
+            issues.add(f"{path}.setWeight", "must be a percentage from 0 to 100")
+            return None
+        return CanaryStep(kind=kind, weight=weight)
+    if kind is StepKind.PAUSE:
+        duration = _map(payload).get("duration")
+        if duration is None:
+            return CanaryStep(kind=kind)
+        try:
+            parsed = parse_duration(duration)
+        except DurationError as error:
+            issues.add(f"{path}.pause.duration", str(error))
+            return None
+        if parsed < timedelta(0):
+            issues.add(f"{path}.pause.duration", "must not be negative")
+            return None
+        return CanaryStep(kind=kind, pause_duration=parsed)
+    if kind is StepKind.SET_CANARY_SCALE:
+        scale = _map(payload)
+        return CanaryStep(
+            kind=kind,
+            scale_weight=_opt_int(scale.get("weight")),
+            scale_replicas=_opt_int(scale.get("replicas")),
+            match_traffic_weight=bool(scale.get("matchTrafficWeight", False)),
+        )
+    if kind is StepKind.ANALYSIS:
+        return CanaryStep(kind=kind, analysis=_analysis(payload, f"{path}.analysis", issues))
+    return CanaryStep(kind=kind, route=_map(payload))
+
+
+def _canary(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStrategy:
+    steps_raw = tuple(_map(s) for s in raw.get("steps") or ())
+    steps = [_step(s, f"{path}.steps[{i}]", issues) for i, s in enumerate(steps_raw)]
+    max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)
+    max_unavailable = _intstr(raw.get("maxUnavailable"), "25%", f"{path}.maxUnavailable", issues)
+    background = _analysis(raw.get("analysis"), f"{path}.analysis", issues)
+    if background is not None and background.starting_step is not None and background.starting_step >= len(steps):
+        issues.add(f"{path}.analysis.startingStep", "must be the index of a step")
+    routing = raw.get("trafficRouting")
+    for index, step in enumerate(steps):
+        if step is not None and step.route is not None and routing is None:
+            issues.add(f"{path}.steps[{index}]", "setHeaderRoute and setMirrorRoute need trafficRouting")
+    return CanaryStrategy(
+        steps=tuple(s for s in steps if s is not None),
+        steps_raw=steps_raw,
+        canary_service=raw.get("canaryService") or None,
+        stable_service=raw.get("stableService") or None,
+        traffic_routing=_map(routing) if routing is not None else None,
+        max_surge=max_surge,
+        max_unavailable=max_unavailable,
+        analysis=background,
+        scale_down_delay_seconds=_int(raw.get("scaleDownDelaySeconds"), 30),
+        abort_scale_down_delay_seconds=_int(raw.get("abortScaleDownDelaySeconds"), 30),
+        canary_metadata=_metadata(raw.get("canaryMetadata")),
+        stable_metadata=_metadata(raw.get("stableMetadata")),
+        dynamic_stable_scale=bool(raw.get("dynamicStableScale", False)),
+    )
+
+
+def _blue_green(raw: Mapping[str, Any], path: str, issues: _Issues) -> BlueGreenStrategy:
+    active = str(raw.get("activeService") or "")
+    if not active:
+        issues.add(f"{path}.activeService", "is required")
+    preview = raw.get("previewService") or None
+    if preview is not None and preview == active:
+        issues.add(f"{path}.previewService", "must differ from activeService")
+    return BlueGreenStrategy(
+        active_service=active,
+        preview_service=preview,
+        auto_promotion_enabled=bool(raw.get("autoPromotionEnabled", True)),
+        auto_promotion_seconds=_opt_int(raw.get("autoPromotionSeconds")),
+        preview_replica_count=_opt_int(raw.get("previewReplicaCount")),
+        pre_promotion_analysis=_analysis(raw.get("prePromotionAnalysis"), f"{path}.prePromotionAnalysis", issues),
+        post_promotion_analysis=_analysis(raw.get("postPromotionAnalysis"), f"{path}.postPromotionAnalysis", issues),
+        scale_down_delay_seconds=_int(raw.get("scaleDownDelaySeconds"), 30),
+        abort_scale_down_delay_seconds=_int(raw.get("abortScaleDownDelaySeconds"), 30),
+        active_metadata=_metadata(raw.get("activeMetadata")),
+        preview_metadata=_metadata(raw.get("previewMetadata")),
+    )
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    for key, value in _map(selector.get("matchLabels")).items():
+        if labels.get(key) != value:
+            return False
+    for requirement in selector.get("matchExpressions") or ():
+        req = _map(requirement)
+        key, operator, values = str(req.get("key", "")), req.get("operator"), list(req.get("values") or ())
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and key in labels and labels.get(key) in values)
+            or (operator == "Exists" and key not in labels)
+            or (operator == "DoesNotExist" and key in labels)
+        ):
+            return False
+    return True
+
+
+def parse_rollout(
+    body: Mapping[str, Any],
+    *,
+    workload_template: Mapping[str, Any] | None = None,
+    workload_selector: Mapping[str, Any] | None = None,
+) -> RolloutSpec:
+    """Parse a Rollout object (as stored, defaults applied) into a :class:`RolloutSpec`.
+
+    ``workload_template``/``workload_selector`` are the pod template and selector of the workload named by
+    ``spec.workloadRef``, read by the observer. Raises :class:`InvalidSpecError` listing every problem found.
+    """
+    issues = _Issues()
+    metadata = _map(body.get("metadata"))
+    spec = _map(body.get("spec"))
+    template = workload_template if workload_template is not None else _map(spec.get("template"))
+    selector = workload_selector if workload_selector is not None else _map(spec.get("selector"))
+    if spec.get("workloadRef") is not None and workload_template is None:
+        issues.add("spec.workloadRef", "the referenced workload was not found or has no pod template")
+    if not template:
+        issues.add("spec.template", "is required")
+    elif not selector:
+        issues.add("spec.selector", "is required")
+    elif not _selector_matches(selector, _map(_map(template.get("metadata")).get("labels"))):
+        issues.add("spec.selector", "does not match the template's labels (spec.template.metadata.labels)")
+    strategy_raw = _map(spec.get("strategy"))
+    strategy: CanaryStrategy | BlueGreenStrategy
+    if "blueGreen" in strategy_raw:
+        strategy = _blue_green(_map(strategy_raw["blueGreen"]), "spec.strategy.blueGreen", issues)
+    elif "canary" in strategy_raw:
+        strategy = _canary(_map(strategy_raw["canary"]), "spec.strategy.canary", issues)
+    else:
+        issues.add("spec.strategy", "needs exactly one of canary or blueGreen")
+        strategy = CanaryStrategy()
+    restart_at = None
+    if spec.get("restartAt"):
+        restart_at = parse_time(spec.get("restartAt"))
+        if restart_at is None:
+            issues.add("spec.restartAt", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z")
+    if issues.items:
+        raise InvalidSpecError(issues.items)
+    return RolloutSpec(
+        name=str(metadata.get("name", "")),
+        namespace=str(metadata.get("namespace", "")),
+        generation=_int(metadata.get("generation"), 0),
+        replicas=_int(spec.get("replicas"), 1),
+        selector=selector,
+        template=template,
+        min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
+        revision_history_limit=_int(spec.get("revisionHistoryLimit"), 10),
+        paused=bool(spec.get("paused", False)),
+        progress_deadline_seconds=_int(spec.get("progressDeadlineSeconds"), 600),
+        progress_deadline_abort=bool(spec.get("progressDeadlineAbort", False)),
+        restart_at=restart_at,
+        strategy=strategy,
+        body=body,
+    )
