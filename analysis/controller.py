@@ -40,8 +40,8 @@ from analysis.assess import AnalysisPhase, MetricResult, assess_run
 from analysis.errors import SpecError
 from analysis.kube import KubeJobBackend, KubeSecretResolver, PodIndex
 from analysis.providers import default_providers
-from analysis.providers.job import JobProvider
-from analysis.runner import METRIC_KIND, AnalysisOutcome, MetricRunner, run_analysis
+from analysis.providers.job import JOB_NAME_KEY, JobProvider
+from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results, encode_run_status, format_time, parse_time
 from workflows.controller import Engine
@@ -188,6 +188,23 @@ def _patch_status(api: client.ApiClient, namespace: str, name: str, status: Mapp
     except client.ApiException as error:
         if error.status != 404:  # deleted meanwhile: nothing left to report to
             raise
+
+
+def _delete_terminated_jobs(api: client.ApiClient, namespace: str, results: Mapping[str, MetricResult]) -> None:
+    """Jobs of measurements the run's end terminated. Normally the provider deleted them already (this is then a
+    404); it matters when ``terminate`` was set while no controller ran, so no provider was there to clean up.
+    """
+    batch = client.BatchV1Api(api)
+    for result in results.values():
+        last = result.last
+        name = last.metadata.get(JOB_NAME_KEY) if last is not None else None
+        if not name or last is None or last.message != TERMINATED_MESSAGE:
+            continue
+        try:
+            batch.delete_namespaced_job(name, namespace, propagation_policy="Foreground")
+        except client.ApiException as error:
+            if error.status != 404:
+                logger.warning("cannot delete terminated Job %s/%s: HTTP %s", namespace, name, error.status)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -346,6 +363,9 @@ class _Handlers:
         if outcome.interrupted:  # the controller is stopping: the next one continues from the stored status
             return
         active.results.update(outcome.results)
+        await loop.run_in_executor(
+            engine.executor.thread_pool, _delete_terminated_jobs, engine.api, namespace, outcome.results
+        )
         final = encode_run_status(
             metric_names=names,
             results=outcome.results,

@@ -59,6 +59,7 @@ from workflows import DagBuilder, Executor, NodeContext, NodePhase, NodeResult, 
 
 __all__ = [
     "METRIC_KIND",
+    "TERMINATED_MESSAGE",
     "AnalysisExecution",
     "AnalysisOutcome",
     "Clock",
@@ -75,6 +76,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 METRIC_KIND = "metric"
+#: The message of a measurement that was in flight when its run ended (Argo's wording).
+TERMINATED_MESSAGE = "Metric Terminated"
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 #: Called on the event loop after every recorded measurement and when a metric completes.
@@ -455,7 +458,7 @@ def _terminate_in_flight(execution: AnalysisExecution, *, now: datetime) -> None
         if last is not None and last.in_flight:
             execution.record(
                 metric,
-                replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message="Metric Terminated"),
+                replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message=TERMINATED_MESSAGE),
             )
 
 

@@ -346,3 +346,30 @@ def test_corpus_templates_are_accepted_and_run(kube: Kube, namespace: str, contr
         # KWOK completes Job pods with exit code 0 unless told otherwise, so every corpus Job passes here.
         assert final["phase"] == "Successful", final
         assert all(r["phase"] == "Successful" for r in final["metricResults"])
+
+
+def test_terminate_set_while_the_controller_is_down_winds_the_run_up_on_restart(
+    kube: Kube, namespace: str, controller: ControllerProcess
+) -> None:
+    create(
+        kube,
+        namespace,
+        analysis_run("offline", [job_metric("long", annotations={"kwok.rollouts.dev/run-duration": "120s"})]),
+    )
+
+    def job_running() -> bool:
+        results = status(kube, namespace, "offline").get("metricResults") or []
+        return bool(results) and results[0]["measurements"][-1]["phase"] == "Running"
+
+    wait_for(job_running, timeout=20, what="the job measurement to be Running")
+    controller.kill()
+    client.CustomObjectsApi(kube.api_client).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "offline", {"spec": {"terminate": True}}
+    )
+    controller.start()
+    final = concluded(kube, namespace, "offline", timeout=20)
+    assert (final["phase"], final["message"]) == ("Successful", "Run Terminated")
+    last = metric(final, "long")["measurements"][-1]
+    assert (last["phase"], last["message"]) == ("Successful", "Metric Terminated")
+    batch = client.BatchV1Api(kube.api_client)
+    wait_for(lambda: not batch.list_namespaced_job(namespace).items, timeout=20, what="the terminated Job to go")
