@@ -72,11 +72,12 @@ def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
         ctx.ensure_new(n, strategy.stable_metadata)
         ctx.point(strategy.stable_service, ctx.new_hash)
         if ctx.canary_weight != 0:
-            _set_weight(ctx, 0, canary_hash=ctx.new_hash)
-        ctx.point(strategy.canary_service, ctx.new_hash)
+            _lower_weight(ctx, 0, stable_available=new.available, canary_hash=ctx.new_hash)
+        if ctx.canary_weight == 0:
+            ctx.point(strategy.canary_service, ctx.new_hash)
         for rs in ctx.older:
             ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
-        pending = any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
+        pending = ctx.canary_weight != 0 or any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
     else:
         room = n + surge - (new.spec + ctx.older_spec())
         target = n if new.spec >= n else new.spec + max(0, min(room, n - new.spec))
@@ -129,17 +130,7 @@ def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
     if strategy.routed:
         ctx.keep_up(ctx.stable_rs, n, "stable takes all traffic back")
         ctx.point(strategy.stable_service, ctx.stable_hash)
-        # Lower the canary weight as far as the stable pods can take it.
-        wanted = next(
-            (
-                w
-                for w in range(ctx.canary_weight + 1)
-                if servable_weight(replicas=n, available=stable.available, wanted=100 - w)
-            ),
-            ctx.canary_weight,
-        )
-        if wanted < ctx.canary_weight:
-            _set_weight(ctx, wanted, canary_hash=ctx.new_hash)
+        _lower_weight(ctx, 0, stable_available=stable.available, canary_hash=ctx.new_hash)
         if ctx.canary_weight == 0:
             ctx.point(strategy.canary_service, ctx.stable_hash)
             if ctx.new_rs is not None:
@@ -183,6 +174,21 @@ def _set_weight(ctx: Context, weight: int, *, canary_hash: str) -> None:
     ctx.canary_weight = weight
 
 
+def _lower_weight(ctx: Context, target: int, *, stable_available: int, canary_hash: str) -> None:
+    """Move the canary weight down towards ``target`` as far as the stable's available pods can take the rest."""
+    n = ctx.replicas
+    feasible = next(
+        (
+            w
+            for w in range(target, ctx.canary_weight)
+            if servable_weight(replicas=n, available=stable_available, wanted=100 - w)
+        ),
+        None,
+    )
+    if feasible is not None:
+        _set_weight(ctx, feasible, canary_hash=canary_hash)
+
+
 def _desired_weight(strategy: CanaryStrategy, index: int) -> int:
     """The last ``setWeight`` at or before ``index``; 100 once every step is done; 0 before the first one."""
     if index >= len(strategy.steps):
@@ -219,26 +225,31 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
         scale_replicas=scale.scale_replicas if scale is not None else None,
     )
     ctx.ensure_new(new_target, strategy.canary_metadata)
+    previous = ctx.service_hash(strategy.canary_service)
+    switching = previous not in {None, ctx.new_hash}  # the canary Service still selects an older canary
+    lowest = 0 if switching else min(weight, ctx.canary_weight)
     stable_target = n
     if strategy.dynamic_stable_scale:
-        # The stable shrinks only after traffic has left it: size it for the weight already sent.
-        stable_target = dynamic_stable_target(replicas=n, canary_weight=ctx.canary_weight)
+        # The stable shrinks only after traffic has left it, and grows back before traffic returns to it.
+        stable_target = dynamic_stable_target(replicas=n, canary_weight=lowest)
     ctx.keep_up(ctx.stable_rs, stable_target, "stable")
     ctx.point(strategy.stable_service, ctx.stable_hash)
-    previous = ctx.service_hash(strategy.canary_service)
-    if previous not in {None, ctx.new_hash} and ctx.canary_weight > 0:
-        _set_weight(ctx, 0, canary_hash=previous or ctx.new_hash)  # the old canary's traffic goes first
-    ctx.point(strategy.canary_service, ctx.new_hash)
+    if switching and ctx.canary_weight > 0:
+        _lower_weight(ctx, 0, stable_available=stable.available, canary_hash=previous or ctx.new_hash)
+    if ctx.canary_weight == 0:
+        ctx.point(strategy.canary_service, ctx.new_hash)
     for rs in ctx.older:
         ctx.scale_down_after(rs, 0, "older version")
     servable = servable_weight(replicas=n, available=new.available, wanted=weight) and servable_weight(
         replicas=n, available=stable.available, wanted=100 - weight
     )
     pointed = not strategy.canary_service or ctx.service_hash(strategy.canary_service) == ctx.new_hash
-    if weight < ctx.canary_weight or (weight > ctx.canary_weight and servable and pointed):
+    if weight < ctx.canary_weight and pointed:
+        _lower_weight(ctx, weight, stable_available=stable.available, canary_hash=ctx.new_hash)
+    elif weight > ctx.canary_weight and servable and pointed:
         _set_weight(ctx, weight, canary_hash=ctx.new_hash)
-    elif weight != ctx.canary_weight:
-        ctx.progress_message = f"waiting for canary pods to serve weight {weight}"
+    if weight != ctx.canary_weight:
+        ctx.progress_message = f"waiting for pods to serve canary weight {weight}"
     return (
         ctx.observed.status.canary_weight == weight
         and ctx.new_rs is not None
