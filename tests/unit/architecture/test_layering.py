@@ -56,6 +56,7 @@ PURE_MODULES = (
     "analysis.assess",
     "analysis.args",
     "analysis.durations",
+    "analysis.status",
     "workflows.spec",
     "workflows.depends",
     "workflows.substitution",
