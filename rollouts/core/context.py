@@ -47,6 +47,7 @@ __all__ = ["Context"]
 CANARY_PAUSE = "CanaryPauseStep"
 BLUE_GREEN_PAUSE = "BlueGreenPause"
 INCONCLUSIVE_PAUSE = "InconclusiveAnalysisRun"
+ABORTED_PREFIX = "RolloutAborted: "
 _FIELD_SEGMENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
@@ -113,6 +114,9 @@ class Context:
         self.steps_hash = steps_hash(list(canary.steps_raw)) if canary is not None else ""
         self.template_changed = bool(status.current_pod_hash) and status.current_pod_hash != self.new_hash
         steps_changed = bool(status.current_step_hash) and status.current_step_hash != self.steps_hash
+        recorded = str(status.raw.get("message") or "")
+        if self.abort and recorded.startswith(ABORTED_PREFIX):
+            self.message = recorded[len(ABORTED_PREFIX) :]  # why it was aborted, kept while it stays aborted
         self.reset = self.template_changed or (steps_changed and canary is not None)
         if self.reset:
             what = "pod template" if self.template_changed else "canary steps"

@@ -24,7 +24,7 @@ from typing import Any
 from rollouts.core.actions import DeleteReplicaSet, Plan, RestartPod
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
-from rollouts.core.context import Context
+from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import AnalysisKind, Observed
 from rollouts.core.replicas import fence_posts
@@ -229,7 +229,7 @@ def _progress(ctx: Context, conditions: _Conditions, memory: Mapping[str, Any]) 
 def _phase(ctx: Context, *, exceeded: bool) -> tuple[str, str]:
     """Phase and message, in Argo's precedence: aborted/timed out, paused, healthy, progressing."""
     if ctx.abort:
-        return Phase.DEGRADED, f"RolloutAborted: {ctx.message or 'Rollout aborted'}"
+        return Phase.DEGRADED, f"{ABORTED_PREFIX}{ctx.message or 'Rollout aborted'}"
     if exceeded:
         return (
             Phase.DEGRADED,

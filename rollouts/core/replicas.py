@@ -42,16 +42,6 @@ class ReplicaCounts:
         """Pods asked for that are not available (free to remove without losing capacity)."""
         return max(0, self.spec - self.available)
 
-    def countable(self, *, ignore_availability: bool) -> int:
-        """Pods that count as capacity when deciding how much may be scaled down.
-
-        ``spec`` when availability may be ignored, else ``available`` (never more than ``spec``: pods above ``spec``
-        are already on their way out and must not be counted on).
-        """
-        if ignore_availability or self.spec < self.available:
-            return self.spec
-        return self.available
-
 
 def ceil_percent(total: int, percent: int) -> int:
     """``ceil(total * percent / 100)`` in integers: ``ceil_percent(10, 25) == 3``, ``ceil_percent(10, 0) == 0``."""
@@ -111,6 +101,9 @@ def basic_canary_targets(
     canary (capacity first); older ReplicaSets are scaled down before the new or stable one is. Without a stable
     ReplicaSet the new one simply goes to ``replicas``.
 
+    Unlike Argo, availability is never traded for progress: not-available pods are always removable, but a canary
+    whose pods never become available cannot push the stable below the floor (the progress deadline reports it).
+
     Examples (new 0/0, stable 10/10, no older):
     - 10 @ 10, surge 1, unavailable 1 -> (1, 9): one canary pod fits the surge; one stable pod may go.
     - 10 @ 30, surge 3, unavailable 0 -> (3, 10): canary grows into the surge; no stable pod may go yet.
@@ -131,18 +124,20 @@ def basic_canary_targets(
         new_target += min(room, desired_new - new_target)
     if older_spec > 0:
         return new_target, stable_target  # older versions make room first
-    increasing = desired_new >= new.spec
-    capacity = new.countable(ignore_availability=not increasing) + stable.countable(ignore_availability=increasing)
-    removable = capacity - (replicas - max_unavailable)
-    if removable <= 0:
-        return new_target, stable_target
+    # Scale-down: not-available pods are free to remove; available ones only down to the floor.
+    budget = min(new.available, new.spec) + min(stable.available, stable.spec) - (replicas - max_unavailable)
     if new.spec > desired_new:
-        cut = min(removable, new.spec - desired_new)
-        new_target = new.spec - cut
-        removable -= cut
-    if stable.spec > desired_stable and removable > 0:
-        stable_target = stable.spec - min(removable, stable.spec - desired_stable)
+        new_target, budget = _shrink(new, desired_new, budget)
+    if stable.spec > desired_stable:
+        stable_target, budget = _shrink(stable, desired_stable, budget)
     return new_target, stable_target
+
+
+def _shrink(counts: ReplicaCounts, desired: int, budget: int) -> tuple[int, int]:
+    """Scale ``counts`` towards ``desired``: unavailable pods go for free, available ones spend ``budget``."""
+    free = counts.unavailable
+    cut = min(counts.spec - desired, free + max(0, budget))
+    return counts.spec - cut, budget - max(0, cut - free)
 
 
 def old_replica_set_targets(

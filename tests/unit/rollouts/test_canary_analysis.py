@@ -1,0 +1,142 @@
+"""Step and background analysis: created from templates with resolved args; failed aborts, inconclusive pauses."""
+
+from __future__ import annotations
+
+from rollout_builders import canary_spec, cluster, settle
+
+from rollouts.core import AnalysisKind, CreateAnalysisRun, Plan, RunPhase, TerminateAnalysisRun
+from rollouts.core.simulate import SimCluster
+
+ANALYSIS = {
+    "templates": [{"templateName": "success-rate"}, {"templateName": "shared", "clusterScope": True}],
+    "args": [
+        {"name": "service", "value": "web"},
+        {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        {"name": "stable-hash", "valueFrom": {"podTemplateHashValue": "Stable"}},
+        {"name": "app", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "missing", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['nope']"}}},
+    ],
+}
+STEPS = [{"setWeight": 20}, {"analysis": ANALYSIS}, {"setWeight": 60}]
+
+
+def scripted(verdicts: dict[str, list[RunPhase]]) -> SimCluster:
+    """Runs of each kind get the next verdict from the list (the last one repeats)."""
+    seen: dict[str, int] = {}
+
+    def outcome(run: CreateAnalysisRun) -> tuple[RunPhase, float]:
+        kind = run.kind.value
+        options = verdicts.get(kind, [RunPhase.SUCCESSFUL])
+        index = seen.get(kind, 0)
+        seen[kind] = index + 1
+        return options[min(index, len(options) - 1)], 2.0
+
+    return cluster(run_outcome=outcome)
+
+
+def test_a_step_analysis_run_gets_templates_and_resolved_args() -> None:
+    sim = scripted({})
+    settle(sim, canary_spec(steps=STEPS))
+    stable = sim.status["stableRS"]
+    spec = canary_spec("v2", steps=STEPS)
+    created: list[CreateAnalysisRun] = []
+
+    def record(decided: Plan) -> bool:
+        created.extend(decided.of_type(CreateAnalysisRun))
+        return decided.status["phase"] == "Healthy"
+
+    settle(sim, spec, until=record)
+    assert len(created) == 1
+    run = created[0]
+    new = sim.status["currentPodHash"]
+    assert run.kind is AnalysisKind.STEP
+    assert run.step_index == 1
+    assert run.name == f"app-{new}-2-step1"
+    assert run.templates == (("success-rate", False), ("shared", True))
+    assert dict(run.args) == {
+        "service": "web",
+        "canary-hash": new,
+        "stable-hash": stable,
+        "app": "app",
+        "missing": None,
+    }
+    assert run.labels["rollouts.dev/rollout"] == "app"
+    assert run.labels["rollouts-pod-template-hash"] == new
+    assert run.labels["rollouts.dev/step-index"] == "1"
+    assert sim.status["phase"] == "Healthy"
+
+
+def test_a_failed_step_analysis_aborts_and_a_retry_runs_a_fresh_analysis() -> None:
+    sim = scripted({"Step": [RunPhase.FAILED, RunPhase.SUCCESSFUL]})
+    settle(sim, canary_spec(steps=STEPS))
+    spec = canary_spec("v2", steps=STEPS)
+    aborted = settle(sim, spec, ticks=30)
+    assert aborted.status["phase"] == "Degraded"
+    assert "AnalysisRun" in aborted.status["message"]
+    assert "Failed" in aborted.status["message"]
+    first = next(iter(sim.runs.values()))
+    assert first.superseded
+    sim.retry()
+    final = settle(sim, spec, ticks=40)
+    assert final.status["phase"] == "Healthy"
+    names = sorted(sim.runs)
+    assert len(names) == 2
+    assert names[1] == names[0] + "-2"
+
+
+def test_an_inconclusive_step_analysis_pauses_until_promoted() -> None:
+    sim = scripted({"Step": [RunPhase.INCONCLUSIVE]})
+    settle(sim, canary_spec(steps=STEPS))
+    spec = canary_spec("v2", steps=STEPS)
+    paused = settle(sim, spec, ticks=30)
+    assert paused.status["phase"] == "Paused"
+    assert paused.status["message"] == "InconclusiveAnalysisRun"
+    assert paused.status["currentStepIndex"] == 1
+    sim.promote()
+    final = settle(sim, spec, ticks=30)
+    assert final.status["phase"] == "Healthy"
+
+
+def test_background_analysis_starts_at_its_starting_step_and_is_terminated_at_promotion() -> None:
+    steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 40}, {"pause": {}}]
+    background = {"templates": [{"templateName": "bg"}], "startingStep": 2}
+    sim = scripted({"Background": [RunPhase.SUCCESSFUL]})
+    sim._run_outcome = lambda run: (RunPhase.SUCCESSFUL, 1000.0)  # keeps running
+    settle(sim, canary_spec(steps=steps, analysis=background))
+    spec = canary_spec("v2", steps=steps, analysis=background)
+    settle(sim, spec)
+    assert sim.status["currentStepIndex"] == 1
+    assert not sim.runs  # before startingStep
+    sim.promote()
+    settle(sim, spec)
+    assert [r.kind for r in sim.runs.values()] == [AnalysisKind.BACKGROUND]
+    assert sim.status["canary"]["currentBackgroundAnalysisRunStatus"]["status"] == "Running"
+    sim.promote()
+    terminated: list[TerminateAnalysisRun] = []
+    for _ in range(10):
+        terminated += sim.reconcile(spec).of_type(TerminateAnalysisRun)
+        sim.advance(1)
+    assert sim.status["phase"] == "Healthy"
+    assert [t.name for t in terminated] == list(sim.runs)
+
+
+def test_a_failed_background_analysis_aborts() -> None:
+    sim = scripted({"Background": [RunPhase.FAILED]})
+    background = {"templates": [{"templateName": "bg"}]}
+    settle(sim, canary_spec(steps=[{"setWeight": 20}, {"pause": {}}], analysis=background))
+    spec = canary_spec("v2", steps=[{"setWeight": 20}, {"pause": {}}], analysis=background)
+    final = settle(sim, spec, ticks=30)
+    assert final.status["phase"] == "Degraded"
+    assert final.status["abort"] is True
+
+
+def test_promote_full_skips_analysis() -> None:
+    sim = scripted({"Step": [RunPhase.FAILED]})
+    sim._run_outcome = lambda run: (RunPhase.FAILED, 1000.0)
+    settle(sim, canary_spec(steps=STEPS))
+    spec = canary_spec("v2", steps=STEPS)
+    settle(sim, spec, until=lambda p: bool(sim.runs))
+    sim.promote_full()
+    final = settle(sim, spec, ticks=30)
+    assert final.status["phase"] == "Healthy"
+    assert all(run.terminating for run in sim.runs.values())
