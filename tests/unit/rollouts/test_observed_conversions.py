@@ -1,0 +1,129 @@
+"""Raw Kubernetes bodies -> observed values: what the observe layer will feed the planner."""
+
+from __future__ import annotations
+
+from rollout_builders import T0
+
+from rollouts.core import (
+    AnalysisKind,
+    RunPhase,
+    analysis_run_view_from,
+    pod_view_from,
+    replica_set_view_from,
+    service_view_from,
+    status_from,
+)
+from rollouts.core.planner import selector_string
+
+
+def test_replica_set_view() -> None:
+    view = replica_set_view_from(
+        {
+            "metadata": {
+                "name": "app-abc",
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"rollouts-pod-template-hash": "abc"},
+                "annotations": {
+                    "rollouts.dev/revision": "3",
+                    "rollouts.dev/scale-down-deadline": "2026-01-01T00:00:30Z",
+                    "rollouts.dev/ephemeral-metadata": '{"labels": {"role": "canary"}}',
+                },
+            },
+            "spec": {"replicas": 4, "template": {"metadata": {}}},
+            "status": {"replicas": 4, "readyReplicas": 3, "availableReplicas": 2},
+        }
+    )
+    assert (view.name, view.pod_hash, view.replicas, view.pods, view.ready, view.available) == (
+        "app-abc",
+        "abc",
+        4,
+        4,
+        3,
+        2,
+    )
+    assert view.revision == 3
+    assert view.created_at == T0
+    assert view.scale_down_deadline is not None
+    assert (view.scale_down_deadline - T0).total_seconds() == 30
+    assert view.pod_metadata.labels == {"role": "canary"}
+
+
+def test_analysis_run_view_reads_our_labels_and_ignores_foreign_runs() -> None:
+    labels = {
+        "rollouts.dev/analysis-kind": "Step",
+        "rollouts.dev/step-index": "2",
+        "rollouts-pod-template-hash": "abc",
+        "rollouts.dev/superseded": "true",
+    }
+    view = analysis_run_view_from(
+        {
+            "metadata": {"name": "r", "labels": labels},
+            "spec": {"terminate": True},
+            "status": {"phase": "Failed", "message": "m"},
+        }
+    )
+    assert view is not None
+    assert (view.kind, view.step_index, view.phase, view.superseded, view.terminating) == (
+        AnalysisKind.STEP,
+        2,
+        RunPhase.FAILED,
+        True,
+        True,
+    )
+    assert analysis_run_view_from({"metadata": {"name": "other", "labels": {}}}) is None
+
+
+def test_service_and_pod_views() -> None:
+    service = service_view_from(
+        {"metadata": {"name": "s"}, "spec": {"selector": {"app": "x", "rollouts-pod-template-hash": "h"}}}
+    )
+    assert service.pod_hash == "h"
+    pod = pod_view_from(
+        {
+            "metadata": {
+                "name": "p",
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"rollouts-pod-template-hash": "h"},
+            },
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+    assert pod is not None
+    assert (pod.name, pod.pod_hash, pod.available, pod.terminating) == ("p", "h", True, False)
+    assert pod_view_from({"metadata": {"name": "x"}}) is None
+
+
+def test_status_from_reads_commands_and_memory() -> None:
+    status = status_from(
+        {
+            "abort": True,
+            "promoteFull": True,
+            "controllerPause": True,
+            "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}],
+            "currentStepIndex": 2,
+            "stableRS": "s",
+            "currentPodHash": "c",
+            "canary": {"weights": {"canary": {"weight": 40}}},
+            "blueGreen": {"scaleUpPreviewCheckPoint": True},
+        }
+    )
+    assert status.abort
+    assert status.promote_full
+    assert status.pause_condition("CanaryPauseStep") is not None
+    assert status.current_step_index == 2
+    assert status.canary_weight == 40
+    assert status.scale_up_preview_check_point
+    assert status_from(None).current_step_index is None
+
+
+def test_selector_string() -> None:
+    selector = {
+        "matchLabels": {"b": "2", "a": "1"},
+        "matchExpressions": [
+            {"key": "t", "operator": "In", "values": ["y", "x"]},
+            {"key": "u", "operator": "NotIn", "values": ["z"]},
+            {"key": "v", "operator": "Exists"},
+            {"key": "w", "operator": "DoesNotExist"},
+        ],
+    }
+    assert selector_string(selector) == "a=1,b=2,t in (x,y),u notin (z),v,!w"

@@ -1,0 +1,164 @@
+"""Parsing Rollouts: every corpus Rollout parses (and deploys), and what the schema cannot see is reported by path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+from rollout_builders import T0, rollout
+
+from rollouts.core import InvalidSpecError, Observed, parse_rollout, plan, plan_invalid
+from rollouts.core.simulate import SimCluster
+from rollouts.core.spec import BlueGreenStrategy, CanaryStrategy, HashSource, StepKind
+from tests.support.corpus import corpus_dir
+
+
+def corpus_rollouts() -> list[tuple[str, dict[str, Any]]]:
+    """Every Rollout of the shared corpus (a missing corpus is an error, never an empty parametrisation)."""
+    return [
+        (f"{path.name}:{document['metadata']['name']}", document)
+        for path in sorted((corpus_dir() / "argo-rollouts").glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if isinstance(document, dict) and document.get("kind") == "Rollout"
+    ]
+
+
+CASES = corpus_rollouts()
+
+
+@pytest.mark.parametrize(("name", "document"), CASES, ids=[name for name, _ in CASES])
+def test_every_corpus_rollout_parses_and_deploys_to_healthy(name: str, document: dict[str, Any]) -> None:
+    body = {**document, "metadata": {**document["metadata"], "generation": 1}}
+    if "workloadRef" in body["spec"]:
+        workload_template = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": "i"}]}}
+        spec = parse_rollout(body, workload_template=workload_template, workload_selector={"matchLabels": {"app": "x"}})
+    else:
+        spec = parse_rollout(body)
+    strategy = spec.strategy
+    services = (
+        (strategy.active_service, strategy.preview_service)
+        if isinstance(strategy, BlueGreenStrategy)
+        else (strategy.canary_service, strategy.stable_service)
+    )
+    sim = SimCluster(now=T0, services=tuple(s for s in services if s))
+    for _ in range(5):
+        sim.reconcile(spec)
+        sim.advance(1)
+    assert sim.status["phase"] == "Healthy", (name, sim.status.get("message"))
+
+
+def test_fields_and_defaults() -> None:
+    spec = parse_rollout(
+        rollout(
+            canary={
+                "steps": [
+                    {"setWeight": 20},
+                    {"pause": {"duration": "1m30s"}},
+                    {"pause": {"duration": 45}},
+                    {"pause": {}},
+                    {"setCanaryScale": {"replicas": 2}},
+                    {
+                        "analysis": {
+                            "templates": [{"templateName": "t"}],
+                            "args": [{"name": "h", "valueFrom": {"podTemplateHashValue": "Stable"}}],
+                        }
+                    },
+                ],
+                "maxSurge": "50%",
+                "maxUnavailable": 0,
+            },
+            restartAt="2026-01-01T00:00:00Z",
+        )
+    )
+    canary = spec.canary
+    assert isinstance(canary, CanaryStrategy)
+    assert [s.kind for s in canary.steps] == [
+        StepKind.SET_WEIGHT,
+        StepKind.PAUSE,
+        StepKind.PAUSE,
+        StepKind.PAUSE,
+        StepKind.SET_CANARY_SCALE,
+        StepKind.ANALYSIS,
+    ]
+    assert canary.steps[1].pause_duration == timedelta(seconds=90)
+    assert canary.steps[2].pause_duration == timedelta(seconds=45)
+    assert canary.steps[3].pause_duration is None
+    assert canary.steps[4].scale_replicas == 2
+    analysis = canary.steps[5].analysis
+    assert analysis is not None
+    assert analysis.args[0].pod_template_hash is HashSource.STABLE
+    assert (canary.max_surge, canary.max_unavailable) == ("50%", 0)
+    assert canary.scale_down_delay_seconds == 30
+    assert not canary.routed
+    assert spec.revision_history_limit == 10
+    assert spec.progress_deadline_seconds == 600
+    assert spec.restart_at == T0
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"canary": {"maxSurge": "12x"}}, "spec.strategy.canary.maxSurge"),
+        ({"canary": {"maxUnavailable": "150%"}}, "spec.strategy.canary.maxUnavailable"),
+        ({"canary": {"steps": [{"pause": {"duration": "5 minutes"}}]}}, "spec.strategy.canary.steps[0].pause.duration"),
+        ({"canary": {"steps": [{"pause": {"duration": "-5s"}}]}}, "spec.strategy.canary.steps[0].pause.duration"),
+        ({"canary": {"steps": [{"setWeight": 10, "pause": {}}]}}, "spec.strategy.canary.steps[0]"),
+        (
+            {
+                "canary": {
+                    "steps": [{"setWeight": 10}],
+                    "analysis": {"templates": [{"templateName": "t"}], "startingStep": 3},
+                }
+            },
+            "spec.strategy.canary.analysis.startingStep",
+        ),
+        ({"canary": {"steps": [{"analysis": {"templates": []}}]}}, "spec.strategy.canary.steps[0].analysis.templates"),
+        ({"blue_green": {"activeService": "a", "previewService": "a"}}, "spec.strategy.blueGreen.previewService"),
+        ({"restartAt": "yesterday"}, "spec.restartAt"),
+    ],
+)
+def test_problems_the_schema_cannot_see_are_reported_with_their_path(change: dict[str, Any], path: str) -> None:
+    body = rollout(**change)
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_rollout(body)
+    assert path in [issue.path for issue in caught.value.issues]
+
+
+def test_a_selector_that_does_not_match_the_template_is_invalid() -> None:
+    body = rollout()
+    body["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    with pytest.raises(InvalidSpecError, match="does not match the template"):
+        parse_rollout(body)
+
+
+def test_every_issue_is_reported_at_once() -> None:
+    body = rollout(canary={"maxSurge": "x", "steps": [{"pause": {"duration": "soon"}}]})
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_rollout(body)
+    assert len(caught.value.issues) == 2
+
+
+def test_a_workload_ref_without_a_found_workload_is_invalid() -> None:
+    body = rollout()
+    body["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}
+    with pytest.raises(InvalidSpecError, match="workloadRef"):
+        parse_rollout(body)
+
+
+def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
+    body = rollout(canary={"maxSurge": "x"})
+    try:
+        parse_rollout(body)
+    except InvalidSpecError as error:
+        decided = plan_invalid(error, Observed(), now=T0, generation=3)
+    assert decided.actions == ()
+    assert decided.status["phase"] == "Degraded"
+    assert decided.status["message"].startswith("InvalidSpec: spec.strategy.canary.maxSurge")
+    assert decided.status["observedGeneration"] == 3
+    condition = decided.status["conditions"][0]
+    assert (condition["type"], condition["status"]) == ("InvalidSpec", "True")
+    # Once fixed, the condition goes away.
+    fixed = plan(parse_rollout(rollout()), Observed(), now=T0)
+    assert "InvalidSpec" not in {c["type"] for c in fixed.status["conditions"]}
