@@ -24,6 +24,7 @@ __all__ = [
     "AnnotateReplicaSet",
     "CreateAnalysisRun",
     "CreateReplicaSet",
+    "DeleteAnalysisRun",
     "DeleteReplicaSet",
     "EmitEvent",
     "EventType",
@@ -125,6 +126,13 @@ class TerminateAnalysisRun:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteAnalysisRun:
+    """Delete a finished run beyond ``spec.analysis.successfulRunHistoryLimit``/``unsuccessfulRunHistoryLimit``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MarkAnalysisRunSuperseded:
     """Label the run ``rollouts.dev/superseded=true``: its verdict was used (an abort); a retry runs it anew."""
 
@@ -182,6 +190,7 @@ Action = (
     | SetServiceSelector
     | CreateAnalysisRun
     | TerminateAnalysisRun
+    | DeleteAnalysisRun
     | MarkAnalysisRunSuperseded
     | SetTrafficWeight
     | SetManagedRoute

@@ -21,12 +21,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from rollouts.core.actions import DeleteReplicaSet, Plan, RestartPod
+from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, Plan, RestartPod
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
-from rollouts.core.observed import AnalysisKind, Observed
+from rollouts.core.observed import AnalysisKind, Observed, RunPhase
 from rollouts.core.replicas import fence_posts
 from rollouts.core.spec import RolloutSpec
 from rollouts.core.timeutil import format_time, parse_time
@@ -53,6 +53,7 @@ def plan(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan:
     _restart(ctx)
     _cleanup_history(ctx)
     ctx.terminate_unneeded_runs()
+    _cleanup_runs(ctx)
     return _finish(ctx)
 
 
@@ -126,6 +127,20 @@ def _cleanup_history(ctx: Context) -> None:
     for rs in idle[ctx.spec.revision_history_limit :]:
         ctx.actions.append(DeleteReplicaSet(name=rs.name, reason="revisionHistoryLimit"))
         ctx.reason(f"delete {rs.name}: beyond revisionHistoryLimit {ctx.spec.revision_history_limit}")
+
+
+def _cleanup_runs(ctx: Context) -> None:
+    """Keep the newest finished AnalysisRuns nobody needs: N successful and N unsuccessful (Argo's defaults 5/5)."""
+    finished = [run for run in ctx.observed.analysis_runs if run.phase.finished and run.name not in ctx.needed_runs]
+    finished.sort(key=lambda run: (run.created_at is not None, run.created_at or ctx.now, run.name), reverse=True)
+    successful = [run for run in finished if run.phase is RunPhase.SUCCESSFUL]
+    unsuccessful = [run for run in finished if run.phase is not RunPhase.SUCCESSFUL]
+    for run in [
+        *successful[ctx.spec.successful_run_history_limit :],
+        *unsuccessful[ctx.spec.unsuccessful_run_history_limit :],
+    ]:
+        ctx.actions.append(DeleteAnalysisRun(name=run.name))
+        ctx.reason(f"delete AnalysisRun {run.name}: beyond the run history limit")
 
 
 def selector_string(selector: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from rollouts.core.actions import (
     AnnotateReplicaSet,
     CreateAnalysisRun,
     CreateReplicaSet,
+    DeleteAnalysisRun,
     DeleteReplicaSet,
     MarkAnalysisRunSuperseded,
     Plan,
@@ -248,12 +249,16 @@ class SimCluster:
                     created_at=self.now,
                 )
         elif isinstance(action, TerminateAnalysisRun):
-            run = self.runs[action.name]
-            if not self._run_phase(run).finished:
-                run.terminated_phase = RunPhase.SUCCESSFUL
-            run.terminating = True
+            run = self.runs.get(action.name)  # a deleted run counts as terminated
+            if run is not None:
+                if not self._run_phase(run).finished:
+                    run.terminated_phase = RunPhase.SUCCESSFUL
+                run.terminating = True
+        elif isinstance(action, DeleteAnalysisRun):
+            self.runs.pop(action.name, None)
         elif isinstance(action, MarkAnalysisRunSuperseded):
-            self.runs[action.name].superseded = True
+            if action.name in self.runs:
+                self.runs[action.name].superseded = True
         elif isinstance(action, SetTrafficWeight):
             self.router_weight = action.weight
         elif isinstance(action, RestartPod):

@@ -156,6 +156,8 @@ class RolloutSpec:
     progress_deadline_seconds: int = 600
     progress_deadline_abort: bool = False
     restart_at: datetime | None = None
+    successful_run_history_limit: int = 5
+    unsuccessful_run_history_limit: int = 5
     strategy: CanaryStrategy | BlueGreenStrategy = field(default_factory=CanaryStrategy)
     body: Mapping[str, Any] = field(default_factory=dict)  # the raw object, for analysis fieldRef args
 
@@ -414,6 +416,8 @@ def parse_rollout(
         progress_deadline_seconds=_int(spec.get("progressDeadlineSeconds"), 600),
         progress_deadline_abort=bool(spec.get("progressDeadlineAbort", False)),
         restart_at=restart_at,
+        successful_run_history_limit=_int(_map(spec.get("analysis")).get("successfulRunHistoryLimit"), 5),
+        unsuccessful_run_history_limit=_int(_map(spec.get("analysis")).get("unsuccessfulRunHistoryLimit"), 5),
         strategy=strategy,
         body=body,
     )
