@@ -131,8 +131,13 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
         return
     ctx.keep_up(ctx.stable_rs, n, "active version")
     ctx.set_metadata(ctx.stable_rs, strategy.active_metadata)
+    active = ctx.service_hash(strategy.active_service)
     for rs in ctx.older:
-        ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "older version")
+        if rs.pod_hash == active:
+            # Still serving production (a newer template arrived before it became stable): keep it whole.
+            ctx.keep_up(rs, n, "selected by the active Service")
+        else:
+            ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "older version")
     active_is_new = ctx.service_hash(strategy.active_service) == ctx.new_hash
     target = preview_target(
         replicas=n,

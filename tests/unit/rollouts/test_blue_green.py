@@ -134,3 +134,23 @@ def test_successful_analyses_let_the_promotion_complete() -> None:
     assert final.status["phase"] == "Healthy"
     kinds = sorted(r.kind.value for r in sim.runs.values())
     assert kinds == ["PostPromotion", "PrePromotion"]
+
+
+def test_a_version_still_selected_by_active_is_never_scaled_down() -> None:
+    sim = cluster(run_outcome=lambda run: (RunPhase.SUCCESSFUL, 1000.0))  # post-promotion analysis never ends
+    settle(sim, blue_green_spec(postPromotionAnalysis=ANALYSIS, scaleDownDelaySeconds=1))
+    v1 = sim.status["stableRS"]
+    settle(
+        sim,
+        blue_green_spec("v2", postPromotionAnalysis=ANALYSIS, scaleDownDelaySeconds=1),
+        until=lambda p: sim.services["active"] != v1,
+    )
+    v2 = sim.services["active"]
+    sim._pod_delay = lambda _: 50.0  # v3 takes its time: v2 must keep serving meanwhile
+    spec = blue_green_spec("v3", postPromotionAnalysis=ANALYSIS, scaleDownDelaySeconds=1)
+    for _ in range(20):
+        sim.reconcile(spec)
+        sim.advance(1)
+        active = sim.services["active"]
+        assert sim.available(next(rs for rs in sim.replica_sets.values() if rs.pod_hash == active)) == 10
+    assert sim.services["active"] == v2
