@@ -76,7 +76,8 @@ def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
         if ctx.canary_weight == 0:
             ctx.point(strategy.canary_service, ctx.new_hash)
         for rs in ctx.older:
-            ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
+            if not _serving(ctx, strategy, rs):
+                ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
         pending = ctx.canary_weight != 0 or any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
     else:
         room = n + surge - (new.spec + ctx.older_spec())
@@ -92,6 +93,13 @@ def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
         ctx.progress_message = "updated replicas are still becoming available"
     else:
         ctx.progress_message = "old replicas are pending termination"
+
+
+def _serving(ctx: Context, strategy: CanaryStrategy, rs: ReplicaSetView) -> bool:
+    """Whether ``rs`` still receives traffic (through a Service after this plan) and so must not be scaled down."""
+    if ctx.service_hash(strategy.stable_service) == rs.pod_hash:
+        return True
+    return ctx.canary_weight > 0 and ctx.service_hash(strategy.canary_service) == rs.pod_hash
 
 
 def _retire_older(ctx: Context, max_unavailable: int) -> None:
@@ -239,7 +247,8 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
     if ctx.canary_weight == 0:
         ctx.point(strategy.canary_service, ctx.new_hash)
     for rs in ctx.older:
-        ctx.scale_down_after(rs, 0, "older version")
+        if not _serving(ctx, strategy, rs):
+            ctx.scale_down_after(rs, 0, "older version")
     servable = servable_weight(replicas=n, available=new.available, wanted=weight) and servable_weight(
         replicas=n, available=stable.available, wanted=100 - weight
     )

@@ -7,7 +7,7 @@ rolls out new templates or rolls back at random ticks. Checked at every reconcil
 - the ReplicaSets never ask for more than ``replicas + maxSurge`` pods (+1 when a weight does not divide evenly);
 - the step index moves by at most one per reconcile, except the documented jumps (reset to 0, skip to the end);
 - the traffic weight sent to the canary never exceeds what its available pods can serve (and the rest is servable
-  by the stable);
+  by the stable), and no ReplicaSet a Service sends traffic to is scaled to zero;
 - applying a plan twice changes nothing the second time, and planning is deterministic;
 - in the end the rollout is Healthy with only the stable version running, or Degraded with all capacity on stable.
 """
@@ -111,6 +111,13 @@ class Checker:
         once = sim.snapshot()
         sim.apply(decided)
         assert sim.snapshot() == once, "applying a plan twice changes nothing the second time"
+        if self.routed and self.n > 0:
+            # Whatever a Service sends traffic to keeps its pods.
+            replicas = {rs.pod_hash: rs.replicas for rs in sim.replica_sets.values()}
+            if (sim.router_weight or 0) < 100:
+                assert replicas.get(sim.services["stable"] or "", 0) > 0, decided.reasons
+            if sim.router_weight:
+                assert replicas.get(sim.services["canary"] or "", 0) > 0, decided.reasons
         if not self.routed:
             assert sim.total_available() >= min(before_available, self.floor), decided.reasons
             assert sim.total_spec() <= max(before_spec, self.ceiling), decided.reasons
