@@ -54,7 +54,7 @@ from workflows.phases import (
 from workflows.plan import NodeSpec, Plan
 from workflows.runners import NodeContext, NodeResult, PreviousNode, RunnerRegistry, StepRunner, default_registry
 from workflows.spec import RetryPolicy, RetryStrategy
-from workflows.status import NodeTable, build_status, node_id, snapshot_run, status_from_snapshot
+from workflows.status import NodeIds, NodeTable, build_status, snapshot_run, status_from_snapshot
 from workflows.substitution import RefKey, item_lookup
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,9 @@ class ExecutorConfig:
     status_interval: float = 1.0  # seconds between status writes per run; 0 in tests
     status_budget_bytes: int = 256 * 1024  # plain node list up to this size, compressed beyond
     inline_batch: int = 4096  # inline completions per loop turn before yielding to other work
+    # steps a new run may start inside submit() (slots permitting), so a burst of submits does not delay every run's
+    # first step until the loop turns; 0 defers everything to the pump
+    eager_start: int = 4
     max_threads: int = 16  # size of the executor-owned thread pool when none is injected
 
 
@@ -174,6 +177,7 @@ class Run:
         self.writing = False
         self.last_write = 0.0
         self.deadline_handle: asyncio.TimerHandle | None = None
+        self.node_ids = NodeIds(plan.name)
 
     # -- public face ----------------------------------------------------------------------------------------------
     @property
@@ -259,7 +263,9 @@ class Executor:
         self._pool_running: dict[str, int] = {}
         self._pool_wait: dict[str, deque[tuple[Run, int]]] = {}
         self._pump_scheduled = False
+        self._pumping = False  # inside _pump or an eager start: a nested submit() must not start a second one
         self._closed = False
+        self._run_blocking_bound = self._run_blocking  # one bound method, not one per launch
         self.dispatched = 0  # total leaf attempts started, for benchmarks and tests
         self.max_observed_running = 0
 
@@ -303,8 +309,11 @@ class Executor:
                 run,
                 f"Max duration limit exceeded ({plan.active_deadline_seconds:g}s)",
             )
-        self._work.append((run, plan.root))
         self._mark_dirty(run)
+        if self.config.eager_start > 0 and not self._pumping:
+            self._start_eagerly(run)
+        else:
+            self._work.append((run, plan.root))
         self._schedule_pump()
         return run
 
@@ -342,6 +351,41 @@ class Executor:
             self._status_thread.shutdown(wait=False, cancel_futures=True)
 
     # -- the pump ---------------------------------------------------------------------------------------------------
+    def _start_eagerly(self, run: Run) -> None:
+        """Decide the new run's root and admit its first ``eager_start`` steps now, inside ``submit()``.
+
+        Without this, a burst of submits (a controller catching up after a restart, a benchmark) starts nobody until
+        the loop turns and then pays for every run's decisions before anyone's first step. The slice is bounded (a
+        few decisions and launches), uses the normal admission path (global slots, run/DAG parallelism, pools) and
+        its own queues, so work of runs submitted earlier is not reordered; whatever is left joins the shared queues
+        behind them, and round-robin fairness applies from the next pump on.
+        """
+        shared_work, shared_ready = self._work, self._runs_ready
+        work: deque[tuple[Run, int]] = deque([(run, run.plan.root)])
+        ready: deque[Run] = deque()
+        self._work, self._runs_ready = work, ready
+        self._pumping = True
+        launches = self.config.eager_start
+        decisions = 4 * launches + 8
+        try:
+            while decisions > 0:
+                while work and decisions > 0:
+                    owner, index = work.popleft()
+                    decisions -= 1
+                    if owner.result is None:
+                        self._on_ready(owner, index)
+                if not ready or launches <= 0 or work:
+                    break
+                launched = self._dispatch(1)
+                if not launched:
+                    break  # no slot (or a pool is full): the pump admits it later, in turn
+                launches -= launched
+        finally:
+            self._work, self._runs_ready = shared_work, shared_ready
+            self._pumping = False
+        shared_work.extend(work)
+        shared_ready.extend(ready)  # still marked queued: they belong in the shared round-robin
+
     def _schedule_pump(self) -> None:
         if not self._pump_scheduled and not self._closed:
             self._pump_scheduled = True
@@ -349,6 +393,13 @@ class Executor:
 
     def _pump(self) -> None:
         self._pump_scheduled = False
+        self._pumping = True
+        try:
+            self._pump_batch()
+        finally:
+            self._pumping = False
+
+    def _pump_batch(self) -> None:
         budget = self.config.inline_batch
         work = self._work
         while budget > 0:
@@ -369,30 +420,35 @@ class Executor:
         launched = 0
         runs_ready = self._runs_ready
         pools = self.config.pools
-        while runs_ready and self._running < self.config.max_running and launched < budget:
+        max_running = self.config.max_running
+        runner_for = self.registry.get
+        work = self._work
+        launch = self._launch
+        while runs_ready and self._running < max_running and launched < budget:
             run = runs_ready.popleft()
             run.queued = False
-            if run.result is not None or not run.ready:
+            ready = run.ready
+            if run.result is not None or not ready:
                 continue
             limit = run.plan.parallelism
             if limit is not None and run.running_leaves >= limit:
                 run.blocked = True
                 continue
-            index = run.ready.popleft()
+            index = ready.popleft()
             step = run.nodes[index].step
             assert step is not None
-            runner = self.registry.get(step.kind)
+            runner = runner_for(step.kind)
             uses_slot = runner is None or getattr(runner, "uses_slot", True)
-            pool_limit = pools.get(step.pool) if uses_slot else None
+            pool_limit = pools.get(step.pool) if uses_slot and pools else None
             if pool_limit is not None and self._pool_running.get(step.pool, 0) >= pool_limit:
                 self._pool_wait.setdefault(step.pool, deque()).append((run, index))
             else:
                 launched += 1
-                self._launch(run, index, runner, uses_slot)
-            if run.ready and not run.queued and run.result is None:
+                launch(run, index, runner, uses_slot)
+            if ready and not run.queued and run.result is None:
                 run.queued = True
                 runs_ready.append(run)
-            if self._work:
+            if work:
                 break  # inline completions made new nodes ready: decide them before admitting more
         return launched
 
@@ -464,8 +520,12 @@ class Executor:
     def _start(self, run: Run, index: int) -> None:
         spec = run.nodes[index]
         run.started[index] = self.clock()
-        if spec.step is not None:
-            self._enqueue_leaf(run, index)
+        if spec.step is not None:  # a leaf: queue it for admission (what _enqueue_leaf does, inlined: hot path)
+            run.phase[index] = P_PENDING
+            run.ready.append(index)
+            if not run.queued:
+                run.queued = True
+                self._runs_ready.append(run)
             return
         run.phase[index] = P_RUNNING
         self._mark_dirty(run)
@@ -552,30 +612,34 @@ class Executor:
         if run.terminated is not None and not spec.in_exit_handler:
             self._fulfill(run, index, P_FAILED, run.terminated)
             return
-        if index in run.kill:
+        if run.kill and index in run.kill:
             self._fulfill(run, index, P_FAILED, run.kill.pop(index))
             return
         if runner is None:
             self._fulfill(run, index, P_ERROR, f"no runner registered for kind {step.kind!r}")
             return
-        attempt = run.attempts.get(index, 0)
+        attempt = run.attempts.get(index, 0) if run.attempts else 0
+        renderer = step.payload
         try:
-            payload = (
-                step.payload.payload
-                if step.payload.is_static
-                else step.payload.render(partial(self._body_scope, run, index))
-            )
+            payload = renderer.payload if not renderer.texts else renderer.render(partial(self._body_scope, run, index))
         except (SubstitutionError, KeyError) as exc:
             self._fulfill(run, index, P_ERROR, f"substitution failed: {exc}")
             return
-        armed = attempt > 0 or index in run.timers or step.timeout is None
-        if not armed and not self._arm_timeout(run, index, step.timeout):
+        # the template timeout covers all attempts: armed at the first one only
+        if (
+            step.timeout is not None
+            and attempt == 0
+            and index not in run.timers
+            and not self._arm_timeout(run, index, step.timeout)
+        ):
             return
         if uses_slot:
-            self._running += 1
+            running = self._running = self._running + 1
             run.running_leaves += 1
-            self._pool_running[step.pool] = self._pool_running.get(step.pool, 0) + 1
-            self.max_observed_running = max(self.max_observed_running, self._running)
+            pool_running = self._pool_running
+            pool_running[step.pool] = pool_running.get(step.pool, 0) + 1
+            if running > self.max_observed_running:  # noqa: PLR1730 -- a compare, not a max() call, per launch
+                self.max_observed_running = running
         self.dispatched += 1
         run.phase[index] = P_RUNNING
         previous = run.previous.get(spec.name) if run.previous else None
@@ -585,11 +649,12 @@ class Executor:
             run.suspended[index] = resumed
             if run.resume_all or spec.name in run.resumed_names or spec.display_name in run.resumed_names:
                 resumed.set()
+        plan = run.plan
         context = NodeContext(
             run_id=run.run_id,
-            workflow_name=run.plan.name,
-            namespace=run.plan.namespace,
-            node_id=node_id(run.plan.name, spec.name),
+            workflow_name=plan.name,
+            namespace=plan.namespace,
+            node_id=run.node_ids(spec.name),
             node_name=spec.name,
             display_name=spec.display_name,
             template_name=step.template_name,
@@ -598,14 +663,18 @@ class Executor:
             inputs=run.inputs.get(index, {}),
             attempt=attempt,
             pod=step.pod,
-            service_account_name=run.plan.service_account_name,
+            service_account_name=plan.service_account_name,
             previous=previous,
-            run_blocking=self._run_blocking,
+            run_blocking=self._run_blocking_bound,
             resumed=resumed,
         )
         inline = getattr(runner, "run_inline", None)
         if inline is not None:
-            result = inline(context)
+            try:
+                result = inline(context)
+            except Exception as exc:  # as for run(): a runner bug fails one node, not the pump (or a submit())
+                logger.exception("runner %s crashed on %s", context.kind, context.node_name)
+                result = NodeResult.error(f"runner crashed: {type(exc).__name__}")
             if result is not None:
                 self._attempt_done(run, index, result, uses_slot)
                 return
@@ -688,10 +757,13 @@ class Executor:
             self._running -= 1
             run.running_leaves -= 1
             self._pool_running[step.pool] -= 1
-            self._release(run, step.pool)
-        attempt_timer = run.timers.pop(-index - 1, None)
-        if attempt_timer is not None:
-            attempt_timer.cancel()
+            if run.blocked or self._pool_wait:
+                self._release(run, step.pool)
+        timers = run.timers
+        if timers:
+            attempt_timer = timers.pop(-index - 1, None)
+            if attempt_timer is not None:
+                attempt_timer.cancel()
         if result.result is not None:
             run.results[index] = result.result
         code = CODE_OF[result.phase]
@@ -714,10 +786,12 @@ class Executor:
                 else:
                     run.retry_timers[index] = self.loop.call_later(delay, self._requeue, run, index)
                 return
-        timer = run.timers.pop(index, None)
-        if timer is not None:
-            timer.cancel()
-        run.suspended.pop(index, None)
+        if timers:
+            timer = timers.pop(index, None)
+            if timer is not None:
+                timer.cancel()
+        if run.suspended:
+            run.suspended.pop(index, None)
         self._fulfill(run, index, code, result.message)
 
     def _requeue(self, run: Run, index: int) -> None:
@@ -768,7 +842,7 @@ class Executor:
         if spec.step is not None:
             run.done_leaves += 1
         boundary = spec.boundary
-        if index in run.b_counted:
+        if run.b_counted and index in run.b_counted:
             run.b_counted.discard(index)
             run.b_running[boundary] -= 1
             waiters = run.b_wait.get(boundary)
@@ -789,7 +863,8 @@ class Executor:
             and boundary not in run.stopped
         ):
             run.stopped[boundary] = code
-        self._mark_dirty(run)
+        if not run.dirty and run.sink is not None:  # _mark_dirty's own early return, checked before the call
+            self._mark_dirty(run)
         if spec.hook >= 0:
             self._work.append((run, spec.hook))  # the task's onExit runs before its dependents proceed
             return

@@ -6,6 +6,9 @@ import asyncio
 import threading
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from workflows import (
     DagBuilder,
     Executor,
@@ -17,7 +20,7 @@ from workflows import (
     RunnerRegistry,
     decode_nodes,
 )
-from workflows.status import snapshot_run, status_from_snapshot
+from workflows.status import NodeIds, node_id, snapshot_run, status_from_snapshot
 
 
 def _chain(name: str, count: int, kind: str) -> Any:
@@ -117,3 +120,14 @@ async def test_a_write_racing_close_still_completes_the_run() -> None:
     await executor.close()
     assert result.phase.value == "Succeeded"
     assert sink.bodies[-1]["progress"] == "3/3"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    workflow_name=st.text(min_size=1, max_size=8),
+    names=st.lists(st.lists(st.text(max_size=6), min_size=1, max_size=4).map(".".join), max_size=12),
+)
+def test_prefix_cached_node_ids_equal_argo_node_ids(workflow_name: str, names: list[str]) -> None:
+    ids = NodeIds(workflow_name)
+    for name in [*names, *names, workflow_name]:  # repeats hit the prefix cache
+        assert ids(name) == node_id(workflow_name, name)
