@@ -65,6 +65,7 @@ class Context:
         self.complete = False  # the strategy says: fully rolled out, nothing in flight
         self.progress_message = ""  # why the rollout is still Progressing
         self.needed_runs: set[str] = set()
+        self.retired_runs: set[str] = set()  # superseded by this plan: no longer "current" for it either
         self.run_status: dict[AnalysisKind, dict[str, str]] = {}
         self._identify()
         self._load_status()
@@ -128,6 +129,7 @@ class Context:
             self.controller_pause = False
             self.pauses.clear()
             self.scale_up_preview = False
+            self.message = ""
             if self.template_changed:
                 self.supersede_runs(final_only=False)
 
@@ -283,7 +285,9 @@ class Context:
         ]
 
     def current_run(self, kind: AnalysisKind, step_index: int | None) -> AnalysisRunView | None:
-        live = [run for run in self.runs_for(kind, step_index) if not run.superseded]
+        live = [
+            run for run in self.runs_for(kind, step_index) if not run.superseded and run.name not in self.retired_runs
+        ]
         return max(live, key=lambda run: run.name, default=None)
 
     def ensure_run(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> RunPhase | None:
@@ -357,12 +361,14 @@ class Context:
                 if final_only:
                     continue
             self.actions.append(MarkAnalysisRunSuperseded(name=run.name))
+            self.retired_runs.add(run.name)
 
     def supersede_runs_of(self, kind: AnalysisKind) -> None:
         """Retire the current run of ``kind`` so that the next plan starts a fresh one."""
         run = self.current_run(kind, None)
         if run is not None:
             self.needed_runs.discard(run.name)
+            self.retired_runs.add(run.name)
             self.actions.append(MarkAnalysisRunSuperseded(name=run.name))
 
     def terminate_unneeded_runs(self) -> None:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from rollout_builders import canary_spec, cluster, settle
+from rollout_builders import T0, canary_spec, cluster, settle
 
-from rollouts.core import AnalysisKind, CreateAnalysisRun, Plan, RunPhase, TerminateAnalysisRun
+from rollouts.core import (
+    AnalysisKind,
+    AnalysisRunView,
+    CreateAnalysisRun,
+    MarkAnalysisRunSuperseded,
+    Observed,
+    Plan,
+    ReplicaSetView,
+    RunPhase,
+    ServiceView,
+    TerminateAnalysisRun,
+    plan,
+    pod_template_hash,
+    status_from,
+)
 from rollouts.core.simulate import SimCluster
 
 ANALYSIS = {
@@ -140,3 +154,26 @@ def test_promote_full_skips_analysis() -> None:
     final = settle(sim, spec, ticks=30)
     assert final.status["phase"] == "Healthy"
     assert all(run.terminating for run in sim.runs.values())
+
+
+def test_coming_back_to_a_template_runs_its_analysis_afresh() -> None:
+    background = {"templates": [{"templateName": "bg"}]}
+    v1 = canary_spec(steps=[{"setWeight": 20}, {"pause": {}}], analysis=background)
+    v2 = canary_spec("v2", steps=[{"setWeight": 20}, {"pause": {}}], analysis=background)
+    h1, h2 = pod_template_hash(v1.template), pod_template_hash(v2.template)
+    observed = Observed(
+        replica_sets=(
+            ReplicaSetView(name=f"app-{h1}", pod_hash=h1, replicas=10, available=10, pods=10, revision=1),
+            ReplicaSetView(name=f"app-{h2}", pod_hash=h2, replicas=0, revision=2),
+        ),
+        # A verdict from an earlier attempt at v2 that was never acted on (v3 arrived first).
+        analysis_runs=(AnalysisRunView(name="old", kind=AnalysisKind.BACKGROUND, pod_hash=h2, phase=RunPhase.FAILED),),
+        services={"canary": ServiceView(name="canary"), "stable": ServiceView(name="stable")},
+        status=status_from({"currentPodHash": "v3hash", "stableRS": h1, "currentStepIndex": 1}),
+    )
+    decided = plan(v2, observed, now=T0)
+    assert decided.status["abort"] is None
+    assert decided.status["phase"] == "Progressing"
+    assert MarkAnalysisRunSuperseded(name="old") in decided.actions
+    created = decided.of_type(CreateAnalysisRun)
+    assert [run.name for run in created] == [f"app-{h2}-2-background-2"]
