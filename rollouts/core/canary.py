@@ -21,6 +21,7 @@ from rollouts.core.observed import AnalysisKind, ReplicaSetView, RunPhase
 from rollouts.core.replicas import (
     ReplicaCounts,
     basic_canary_targets,
+    ceil_percent,
     dynamic_stable_target,
     fence_posts,
     old_replica_set_targets,
@@ -232,8 +233,11 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
         scale_weight=scale.scale_weight if scale is not None else None,
         scale_replicas=scale.scale_replicas if scale is not None else None,
     )
-    ctx.ensure_new(new_target, strategy.canary_metadata)
     previous = ctx.service_hash(strategy.canary_service)
+    if previous == ctx.new_hash:
+        # Pods still serving the weight already sent stay until the weight has come down.
+        new_target = max(new_target, ceil_percent(n, ctx.canary_weight))
+    ctx.ensure_new(new_target, strategy.canary_metadata)
     switching = previous not in {None, ctx.new_hash}  # the canary Service still selects an older canary
     lowest = 0 if switching else min(weight, ctx.canary_weight)
     stable_target = n
