@@ -52,7 +52,7 @@ _FIELD_SEGMENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 
 
 class Context:
-    """Everything one ``plan()`` call knows and decides. Attributes prefixed ``obs_`` are as observed."""
+    """Everything one ``plan()`` call knows and decides; ``observed`` stays untouched, the rest is being built."""
 
     def __init__(self, spec: RolloutSpec, observed: Observed, now: datetime) -> None:
         self.spec = spec
