@@ -93,3 +93,36 @@ def test_plain_argo_map_form_is_accepted() -> None:
     status = {"nodes": {"wf": {"id": "wf", "name": "wf", "displayName": "wf", "type": "DAG", "phase": "Running"}}}
     assert decode_nodes(status)[0].phase.value == "Running"
     asyncio.get_event_loop_policy()  # no loop needed: decoding is pure
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    columns=st.dictionaries(
+        st.text(max_size=4),
+        st.one_of(
+            st.lists(st.one_of(st.none(), st.integers(-5, 10**6), st.lists(st.integers(-3, 3), max_size=3))),
+            st.text(max_size=20),
+            st.dictionaries(st.text(max_size=3), st.text(max_size=5), max_size=3),
+            st.integers(),
+        ),
+        max_size=6,
+    ),
+    chunk=st.integers(min_value=1, max_value=5),
+)
+def test_sliced_json_is_byte_identical_to_one_dumps(columns: dict[str, object], chunk: int) -> None:
+    import workflows.status as status_module
+
+    original = status_module._CHUNK_ROWS
+    status_module._CHUNK_ROWS = chunk  # tiny slices so hypothesis' short lists get cut, and the last slice is short
+    try:
+        assert status_module.compact_json(columns) == json.dumps(columns, separators=(",", ":"))
+    finally:
+        status_module._CHUNK_ROWS = original
+
+
+async def test_a_large_table_encodes_identically_in_slices() -> None:
+    from workflows.status import compact_json
+
+    table = await _table(12_000)
+    data = table.compact()
+    assert compact_json(data) == json.dumps(data, separators=(",", ":"))
