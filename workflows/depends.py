@@ -85,14 +85,18 @@ class DependsExpr:
     """A parsed ``depends`` expression; immutable, shareable between runs and DAG instances."""
 
     source: str
-    tree: Node
     tasks: tuple[str, ...]  # distinct task names, in first-mention order
-    # Derived from ``tree`` once, not per bind (an expression is bound once per DAG instance). Left as None they are
+    # The parse tree; None for a ``dependencies:`` list, which is fully described by ``conjunction`` (a manifest or
+    # DagBuilder graph has one per task, so not building Ref/And objects for each is a measurable part of a compile).
+    parsed: Node | None = field(default=None, compare=False)
+    # Derived from the tree once, not per bind (an expression is bound once per DAG instance). Left as None they are
     # computed here; ``from_dependencies`` knows them without walking.
     failure_handled: frozenset[str] | None = field(default=None, repr=False, compare=False)
     conjunction: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.parsed is None and self.conjunction is None:
+            raise ValueError("a DependsExpr needs a parse tree or a conjunction")
         if self.failure_handled is None:
             handled = frozenset(
                 ref.task
@@ -101,6 +105,15 @@ class DependsExpr:
             )
             object.__setattr__(self, "failure_handled", handled)
             object.__setattr__(self, "conjunction", _bare_conjunction(self.tree))
+
+    @property
+    def tree(self) -> Node:
+        """The expression as a tree (``A && B`` for a dependencies list, built on demand)."""
+        if self.parsed is not None:
+            return self.parsed
+        assert self.conjunction is not None
+        refs = tuple(Ref(name, None) for name in self.conjunction)
+        return refs[0] if len(refs) == 1 else And(refs)
 
     def handles_failure_of(self, task: str) -> bool:
         """True when the expression names an explicit non-success result of ``task`` (``B.Failed``, ...).
@@ -279,19 +292,18 @@ def parse_depends(
         for name in names:
             if name not in known:
                 raise DependsSyntaxError(path, f"depends names unknown task {name!r}")
-    return DependsExpr(source=text, tree=tree, tasks=tuple(names))
+    return DependsExpr(source=text, tasks=tuple(names), parsed=tree)
 
 
 def from_dependencies(names: Sequence[str], *, path: str = "dependencies") -> DependsExpr:
     """``dependencies: [A, B]`` is exactly the bare-name conjunction ``A && B``."""
-    refs = tuple([Ref(name, None) for name in names])
-    tree: Node = refs[0] if len(refs) == 1 else And(refs)
-    if not refs:
+    if not names:
         raise DependsSyntaxError(path, "empty dependencies list")
+    conjunction = tuple(names)
+    distinct = tuple(dict.fromkeys(conjunction)) if len(set(conjunction)) != len(conjunction) else conjunction
     return DependsExpr(
-        source=" && ".join(names),
-        tree=tree,
-        tasks=tuple(dict.fromkeys(names)),
+        source=" && ".join(conjunction),
+        tasks=distinct,
         failure_handled=frozenset(),  # bare names only
-        conjunction=tuple(names),
+        conjunction=conjunction,
     )

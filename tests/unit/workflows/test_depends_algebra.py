@@ -181,3 +181,14 @@ def test_only_plain_conjunctions_take_the_fast_path() -> None:
     assert parse_depends("(A && B) && C", known_tasks=["A", "B", "C"]).conjunction == ("A", "B", "C")
     expr = parse_depends("A && (C.Succeeded || C.Failed)", known_tasks=["A", "C"])
     assert expr.failure_handled == frozenset({"C"})
+
+
+def test_a_dependencies_list_builds_its_tree_on_demand() -> None:
+    from workflows.depends import And, Ref
+
+    listed = from_dependencies(["A", "B", "A"])
+    assert listed.parsed is None
+    assert listed.tasks == ("A", "B")
+    assert listed.tree == And((Ref("A", None), Ref("B", None), Ref("A", None)))
+    assert from_dependencies(["A", "B"]) == parse_depends("A && B", known_tasks=["A", "B"])
+    assert from_dependencies(["A"]).tree == Ref("A", None)
