@@ -315,7 +315,11 @@ def _rollout_status(args: argparse.Namespace) -> int:
 def _kubectl_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl rollouts", description="Operate Rollouts from kubectl.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('rollouts')}")
-    common = argparse.ArgumentParser(add_help=False)
+    # Like kubectl, the connection flags go before or after the command: `kubectl rollouts -n ns get x` or
+    # `kubectl rollouts get x -n ns`. The copies on subcommands leave the value alone unless given there.
+    parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+    _add_kube_flags(parser)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     _add_kube_flags(common)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -69,7 +69,15 @@ class RolloutClient:
 
     def _json_patch(self, name: str, operations: list[dict[str, Any]]) -> None:
         try:
-            self._custom().patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, operations)
+            self._custom().patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                self.namespace,
+                "rollouts",
+                name,
+                operations,
+                _content_type="application/json-patch+json",
+            )
         except client.ApiException as error:
             raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
 

@@ -1,7 +1,7 @@
 """The operator process: one kopf operator, one shared workflow executor, every controller of the product.
 
-``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows and
-AnalysisRuns now; Rollouts as they land), logs in with the given kubeconfig/context (or in-cluster), starts the
+``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows,
+AnalysisRuns, Rollouts), logs in with the given kubeconfig/context (or in-cluster), starts the
 shared :class:`workflows.controller.Engine` on kopf's event loop at startup and shuts it down at cleanup.
 The engine's blocking work runs on its own thread pool, never kopf's, so a handler waiting on the engine cannot
 starve kopf's synchronous handlers.
@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from analysis.controller import install_metric_runner, register_analysis_handlers
+from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
 from rollouts.kube.login import connection_from_kubeconfig, load_api_client
 from workflows.controller import Engine, register_workflow_handlers
 
@@ -29,6 +30,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
     """A registry with login, engine lifecycle and every resource's handlers."""
     registry = kopf.OperatorRegistry()
     engine_ref: dict[str, Engine] = {}
+    rollout_state: dict[str, Any] = {}
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -44,10 +46,15 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
         api = load_api_client(kubeconfig, context)
         engine_ref["engine"] = Engine.start(api)
         install_metric_runner(engine_ref["engine"])  # AnalysisRuns' metric nodes run on the same executor
+        rollout_state["rollouts"] = Reconciler(api=load_api_client(kubeconfig, context))
         logger.info("shared workflow executor started")
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
+        reconciler = rollout_state.pop("rollouts", None)
+        if isinstance(reconciler, Reconciler):
+            await reconciler.close()
+            reconciler.api.close()
         engine = engine_ref.pop("engine", None)
         if engine is not None:
             await engine.stop()
@@ -55,6 +62,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
 
     register_workflow_handlers(registry, engine_ref)
     register_analysis_handlers(registry, engine_ref)
+    register_rollout_handlers(registry, rollout_state)
     return registry
 
 

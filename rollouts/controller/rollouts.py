@@ -1,0 +1,210 @@
+"""The kopf shell of the Rollout controller: turn watch events into reconciles, one at a time per Rollout.
+
+A reconcile is observe -> decide -> act: read the Rollout and its world (:mod:`rollouts.controller.observe`), ask
+the pure planner (:func:`rollouts.core.planner.plan`) with the current time, apply the plan
+(:func:`rollouts.act.apply_plan`). Triggers are coalesced: while a Rollout reconciles, further events mark it dirty
+and one more reconcile follows, so a burst of ReplicaSet updates costs two reconciles, not fifty. The planner's
+``requeue_after`` (timed pauses, scale-down delays, deadlines) becomes a timer. The status is written only when it
+differs, so the controller's own status write does not wake it up again.
+
+Bad input the schema cannot catch becomes an ``InvalidSpec`` condition, ``phase: Degraded`` with the field path
+and a Warning Event; nothing is raised to kopf, so nothing crash-loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import kopf
+from kubernetes import client
+
+from rollouts.act import ActError, apply_plan, write_status_patch
+from rollouts.controller.observe import observe, read_workload
+from rollouts.core.actions import EmitEvent, EventType
+from rollouts.core.errors import InvalidSpecError, SpecIssue
+from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
+from rollouts.core.planner import plan as decide
+from rollouts.core.planner import plan_invalid
+from rollouts.core.spec import parse_rollout
+
+__all__ = ["Reconciler", "register_rollout_handlers"]
+
+logger = logging.getLogger(__name__)
+
+GROUP, VERSION = "rollouts.dev", "v1alpha1"
+RESYNC_SECONDS = 60.0
+Key = tuple[str, str]
+
+
+def _status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``desired`` that differs from ``current`` (``None`` removes a key), as a merge patch."""
+    changes: dict[str, Any] = {}
+    for key, value in desired.items():
+        if value is None:
+            if key in current:
+                changes[key] = None
+        elif current.get(key) != value:
+            changes[key] = value
+    return changes
+
+
+@dataclass
+class Reconciler:
+    """Coalescing, per-Rollout-serialised reconciles on the operator's loop; blocking work on our own pool."""
+
+    api: client.ApiClient
+    pool: concurrent.futures.ThreadPoolExecutor = field(
+        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="rollouts")
+    )
+    _running: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
+    _dirty: set[Key] = field(default_factory=set)
+    _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
+
+    def trigger(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        if key in self._running:
+            self._dirty.add(key)
+            return
+        task = asyncio.get_running_loop().create_task(self._loop(key))
+        self._running[key] = task
+        task.add_done_callback(lambda _: self._running.pop(key, None))
+
+    def forget(self, namespace: str, name: str) -> None:
+        timer = self._timers.pop((namespace, name), None)
+        if timer is not None:
+            timer.cancel()
+
+    async def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _loop(self, key: Key) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._dirty.discard(key)
+            try:
+                rollout, events, requeue = await loop.run_in_executor(self.pool, self.reconcile, key)
+            except client.ApiException as error:
+                logger.warning("reconcile %s/%s: API error %s %s; retrying", *key, error.status, error.reason)
+                rollout, events, requeue = None, [], 5.0
+            except Exception:
+                logger.exception("reconcile %s/%s failed; retrying", *key)
+                rollout, events, requeue = None, [], 10.0
+            if rollout is not None:
+                for event in events:
+                    poster = kopf.warn if event.type is EventType.WARNING else kopf.info
+                    poster(cast("Any", rollout), reason=event.reason, message=event.message)
+            # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a workloadRef
+            # Deployment edited). Costs one reconcile per Rollout per minute.
+            self._schedule(key, requeue if requeue is not None or rollout is None else RESYNC_SECONDS)
+            if key not in self._dirty:
+                return
+
+    def _schedule(self, key: Key, delay: float | None) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        if delay is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(max(delay, 0.05), self.trigger, *key)
+
+    # -- one reconcile (worker thread) ----------------------------------------------------------------------------
+    def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
+        namespace, name = key
+        custom = client.CustomObjectsApi(self.api)
+        try:
+            rollout = cast(
+                "Mapping[str, Any]", custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "rollouts", name)
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                return None, [], None
+            raise
+        now = dt.datetime.now(dt.UTC)
+        spec_body = rollout.get("spec") or {}
+        workload = None
+        if spec_body.get("workloadRef"):
+            workload = read_workload(self.api, namespace, spec_body["workloadRef"])
+        try:
+            workload_spec = (workload or {}).get("spec") or {}
+            spec = parse_rollout(
+                rollout,
+                workload_template=workload_spec.get("template") if workload else None,
+                workload_selector=workload_spec.get("selector") if workload else None,
+            )
+            snapshot = observe(self.api, rollout, selector=spec.selector)
+            plan = decide(spec, snapshot.observed, now=now)
+            for reason in plan.reasons:
+                logger.debug("%s/%s: %s", namespace, name, reason)
+            events = list(apply_plan(self.api, rollout, plan, write_status=False))
+        except (InvalidSpecError, ActError) as error:
+            issues = error if isinstance(error, InvalidSpecError) else _as_invalid(error)
+            observed = Observed(status=status_from(rollout.get("status")))
+            plan = plan_invalid(issues, observed, now=now, generation=int(rollout["metadata"].get("generation") or 0))
+            already = (rollout.get("status") or {}).get("message") == plan.status.get("message")
+            events = [] if already else [EmitEvent(type=EventType.WARNING, reason="InvalidSpec", message=str(issues))]
+        requeue = plan.requeue_after
+        changes = _status_changes(rollout.get("status") or {}, plan.status)
+        if changes:
+            try:
+                write_status_patch(self.api, rollout, changes)
+            except client.ApiException as error:
+                if error.status != 409:
+                    raise
+                requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
+        return rollout, events, requeue
+
+
+def _as_invalid(error: ActError) -> InvalidSpecError:
+    return InvalidSpecError([SpecIssue(path=error.path, message=error.message)])
+
+
+def _owner_rollout(body: Mapping[str, Any]) -> str | None:
+    for owner in body.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("kind") == "Rollout" and owner.get("apiVersion", "").startswith(f"{GROUP}/"):
+            return str(owner.get("name"))
+    return None
+
+
+def register_rollout_handlers(registry: kopf.OperatorRegistry, state: dict[str, Any]) -> None:
+    """Wire watch events to the reconciler kept in ``state['rollouts']`` (created at operator startup)."""
+
+    def reconciler() -> Reconciler | None:
+        found = state.get("rollouts")
+        return found if isinstance(found, Reconciler) else None
+
+    @kopf.on.event(GROUP, VERSION, "rollouts", registry=registry)
+    async def rollout_changed(body: kopf.Body, type: str | None, **_: Any) -> None:  # noqa: A002
+        target = reconciler()
+        if target is None:
+            return
+        meta = body["metadata"]
+        if type == "DELETED":
+            target.forget(meta["namespace"], meta["name"])
+            return
+        target.trigger(meta["namespace"], meta["name"])
+
+    @kopf.on.event("apps", "v1", "replicasets", registry=registry)
+    async def replica_set_changed(body: kopf.Body, **_: Any) -> None:
+        target, owner = reconciler(), _owner_rollout(body)
+        if target is not None and owner:
+            target.trigger(body["metadata"]["namespace"], owner)
+
+    @kopf.on.event(GROUP, VERSION, "analysisruns", registry=registry)
+    async def analysis_run_changed(body: kopf.Body, **_: Any) -> None:
+        target = reconciler()
+        rollout = (body["metadata"].get("labels") or {}).get(ROLLOUT_LABEL)
+        if target is not None and rollout:
+            target.trigger(body["metadata"]["namespace"], rollout)
