@@ -1,0 +1,286 @@
+"""Rollouts on the real cluster: build manifests, apply them, read ReplicaSets/pods/Services, run kubectl-rollouts.
+
+Every reader returns plain dicts (never client models) so assertions print readably. Pod counts exclude terminating
+pods: a scaled-down ReplicaSet's pods linger while KWOK deletes them, and the tests are about what the controller
+asked for and what serves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import subprocess
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from rollouts.cli import kubectl_main
+from tests.integration.conftest import Kube, wait_for
+
+GROUP, VERSION = "rollouts.dev", "v1alpha1"
+HASH_LABEL = "rollouts-pod-template-hash"
+REVISION_ANNOTATION = "rollouts.dev/revision"
+READY_DELAY = "kwok.rollouts.dev/ready-delay"
+
+
+# -- manifests --------------------------------------------------------------------------------------------------------
+def rollout(
+    name: str,
+    *,
+    strategy: Mapping[str, Any],
+    replicas: int = 5,
+    image: str = "demo:blue",
+    pod_annotations: Mapping[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A Rollout with one container named ``app`` whose pods carry ``app: <name>``."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": dict(pod_annotations or {})},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": dict(strategy),
+            **spec,
+        },
+    }
+
+
+def service(name: str, app: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]},
+    }
+
+
+def job_template(
+    name: str, *, exit_code: int = 0, run_duration: str = "1s", count: int = 1, **metric: Any
+) -> dict[str, Any]:
+    """A job-based AnalysisTemplate: KWOK ends its pod with ``exit_code`` after ``run_duration``."""
+    annotations = {"kwok.rollouts.dev/exit-code": str(exit_code), "kwok.rollouts.dev/run-duration": run_duration}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": name},
+        "spec": {
+            "metrics": [
+                {
+                    "name": "check",
+                    "count": count,
+                    "interval": "1s",
+                    "failureLimit": 0,
+                    "provider": {
+                        "job": {
+                            "spec": {
+                                "backoffLimit": 0,
+                                "template": {
+                                    "metadata": {"annotations": annotations},
+                                    "spec": {
+                                        "restartPolicy": "Never",
+                                        "containers": [{"name": "check", "image": "busybox", "command": ["true"]}],
+                                    },
+                                },
+                            }
+                        }
+                    },
+                    **metric,
+                }
+            ]
+        },
+    }
+
+
+def argo_to_ours(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The only change the compatibility promise allows: ``argoproj.io/v1alpha1`` -> ``rollouts.dev/v1alpha1``."""
+    converted = copy.deepcopy(dict(doc))
+    if converted.get("apiVersion") == "argoproj.io/v1alpha1":
+        converted["apiVersion"] = f"{GROUP}/{VERSION}"
+    return converted
+
+
+def apply(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> None:
+    """``kubectl apply`` (server-side) of the documents into the namespace."""
+    text = yaml.safe_dump_all([dict(doc) for doc in docs])
+    kube.kubectl("apply", "--server-side", "--force-conflicts", f"--namespace={namespace}", "-f", "-", input=text)
+
+
+def create(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
+    """``kubectl create``; returns the completed process (``check=False``) so refusals can be asserted on."""
+    text = yaml.safe_dump_all([dict(doc) for doc in docs])
+    return kube.kubectl("create", f"--namespace={namespace}", "-f", "-", input=text, check=False)
+
+
+# -- reading the world ------------------------------------------------------------------------------------------------
+def get_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.CustomObjectsApi(kube.api_client).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, "rollouts", name
+    )
+    return body
+
+
+def status(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    return dict(get_rollout(kube, namespace, name).get("status") or {})
+
+
+def patch_rollout(kube: Kube, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    client.CustomObjectsApi(kube.api_client).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "rollouts", name, dict(patch)
+    )
+
+
+def replica_sets(kube: Kube, namespace: str, name: str) -> dict[str, dict[str, Any]]:
+    """The Rollout's ReplicaSets by pod-template hash: replicas asked, available, revision, name."""
+    listed = client.AppsV1Api(kube.api_client).list_namespaced_replica_set(
+        namespace, label_selector=f"app={name}", _preload_content=False
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for rs in json.loads(listed.data)["items"]:
+        pod_hash = rs["metadata"]["labels"].get(HASH_LABEL)
+        found[pod_hash] = {
+            "name": rs["metadata"]["name"],
+            "replicas": rs["spec"].get("replicas", 0),
+            "available": (rs.get("status") or {}).get("availableReplicas", 0),
+            "revision": (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION),
+            "owners": [o["kind"] for o in rs["metadata"].get("ownerReferences") or []],
+            "body": rs,
+        }
+    return found
+
+
+def live_pods(kube: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
+    """Pods of ``app`` that are not being deleted."""
+    listed = client.CoreV1Api(kube.api_client).list_namespaced_pod(
+        namespace, label_selector=f"app={app}", _preload_content=False
+    )
+    return [p for p in json.loads(listed.data)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def pods_by_hash(kube: Kube, namespace: str, app: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pod in live_pods(kube, namespace, app):
+        pod_hash = pod["metadata"]["labels"].get(HASH_LABEL, "")
+        counts[pod_hash] = counts.get(pod_hash, 0) + 1
+    return counts
+
+
+def service_selector(kube: Kube, namespace: str, name: str) -> dict[str, str]:
+    svc = client.CoreV1Api(kube.api_client).read_namespaced_service(name, namespace)
+    return dict(svc.spec.selector or {})
+
+
+def analysis_runs(kube: Kube, namespace: str, rollout_name: str) -> list[dict[str, Any]]:
+    listed = client.CustomObjectsApi(kube.api_client).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "analysisruns", label_selector=f"rollouts.dev/rollout={rollout_name}"
+    )
+    return sorted(listed["items"], key=lambda r: r["metadata"]["creationTimestamp"] + r["metadata"]["name"])
+
+
+def event_reasons(kube: Kube, namespace: str, name: str) -> list[str]:
+    listed = client.CoreV1Api(kube.api_client).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name}"
+    )
+    return [e.reason for e in listed.items]
+
+
+def condition(rollout_status: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
+    for cond in rollout_status.get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+# -- waiting ----------------------------------------------------------------------------------------------------------
+def wait_status(
+    kube: Kube, namespace: str, name: str, *, what: str, timeout: float = 30, **expected: Any
+) -> dict[str, Any]:
+    """Wait until every ``expected`` status field has its value (``phase="Healthy", currentStepIndex=2``)."""
+
+    def probe() -> dict[str, Any] | None:
+        current = status(kube, namespace, name)
+        return current if all(current.get(k) == v for k, v in expected.items()) else None
+
+    try:
+        found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name}: {what} ({expected})")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; status now: {json.dumps(status(kube, namespace, name))[:3000]}") from None
+    return found
+
+
+def wait_healthy(kube: Kube, namespace: str, name: str, *, timeout: float = 30) -> dict[str, Any]:
+    """Healthy for the current template: phase Healthy and the stable hash is the current one."""
+
+    def probe() -> dict[str, Any] | None:
+        current = status(kube, namespace, name)
+        healthy = current.get("phase") == "Healthy" and current.get("stableRS") == current.get("currentPodHash")
+        return current if healthy and current.get("stableRS") else None
+
+    try:
+        found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name} to be Healthy")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; status now: {json.dumps(status(kube, namespace, name))[:3000]}") from None
+    return found
+
+
+def wait_pods(kube: Kube, namespace: str, app: str, expected: Mapping[str, int], *, timeout: float = 30) -> None:
+    """Wait until the live pods per hash are exactly ``expected`` (hashes with 0 may be absent)."""
+    want = {h: n for h, n in expected.items() if n}
+
+    def probe() -> bool:
+        return pods_by_hash(kube, namespace, app) == want
+
+    try:
+        wait_for(probe, timeout=timeout, what=f"pods of {app} to be {want}")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; pods now: {pods_by_hash(kube, namespace, app)}") from None
+
+
+def wait_replicas(
+    kube: Kube, namespace: str, app: str, expected: Mapping[str, int], *, timeout: float = 30
+) -> dict[str, dict[str, Any]]:
+    """Wait until the ReplicaSets ask for and have available exactly ``expected`` pods per hash."""
+
+    def probe() -> dict[str, dict[str, Any]] | None:
+        found = replica_sets(kube, namespace, app)
+        ok = all(
+            found.get(h, {}).get("replicas", 0) == n and found.get(h, {}).get("available", 0) == n
+            for h, n in expected.items()
+        )
+        return found if ok else None
+
+    try:
+        result: dict[str, dict[str, Any]] = wait_for(probe, timeout=timeout, what=f"{app} ReplicaSets at {expected}")
+    except AssertionError as error:
+        now = {h: (rs["replicas"], rs["available"]) for h, rs in replica_sets(kube, namespace, app).items()}
+        raise AssertionError(f"{error}; (replicas, available) now: {now}") from None
+    return result
+
+
+# -- commands ---------------------------------------------------------------------------------------------------------
+def kubectl_rollouts(kube: Kube, namespace: str, *args: str, expect: int = 0) -> str:
+    """Run ``kubectl-rollouts`` in-process (the same argv a user types) and return its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = kubectl_main([*args, f"--kubeconfig={kube.kubeconfig}", "-n", namespace])
+    assert code == expect, f"kubectl rollouts {' '.join(args)} -> {code}: {out.getvalue()}{err.getvalue()}"
+    return out.getvalue() + err.getvalue()
+
+
+def set_image(kube: Kube, namespace: str, name: str, image: str, container: str = "app") -> None:
+    kubectl_rollouts(kube, namespace, "set", "image", name, f"{container}={image}")
+
+
+def only(items: Iterable[str]) -> str:
+    listed = list(items)
+    assert len(listed) == 1, listed
+    return listed[0]
