@@ -70,6 +70,7 @@ def _aborted(ctx: Context, strategy: BlueGreenStrategy) -> None:
     ctx.controller_pause = False
     ctx.scale_up_preview = False
     ctx.supersede_runs(final_only=False)
+    ctx.report_aborted_runs()
     ctx.keep_up(ctx.stable_rs, ctx.replicas, "stable takes all traffic back")
     ctx.point(strategy.active_service, ctx.stable_hash)
     ctx.point(strategy.preview_service, ctx.stable_hash)

@@ -134,6 +134,7 @@ def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
     ctx.pauses.clear()
     ctx.controller_pause = False
     ctx.supersede_runs(final_only=False)
+    ctx.report_aborted_runs()
     surge, max_unavailable = fence_posts(strategy.max_surge, strategy.max_unavailable, n)
     stable = _counts(ctx.stable_rs)
     if strategy.routed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollouts.core.actions import (
@@ -48,6 +48,7 @@ CANARY_PAUSE = "CanaryPauseStep"
 BLUE_GREEN_PAUSE = "BlueGreenPause"
 INCONCLUSIVE_PAUSE = "InconclusiveAnalysisRun"
 ABORTED_PREFIX = "RolloutAborted: "
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # orders runs whose creation time is unknown first
 _FIELD_SEGMENT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
@@ -362,6 +363,22 @@ class Context:
                     continue
             self.actions.append(MarkAnalysisRunSuperseded(name=run.name))
             self.retired_runs.add(run.name)
+
+    def report_aborted_runs(self) -> None:
+        """Keep the newest run of each kind of the aborted update in the status, verdict and all.
+
+        Aborting retires the runs (superseded, terminated), so nothing "current" would be reported and the status
+        would lose which run failed and why. Argo keeps them in ``status.canary``/``status.blueGreen``; so do we.
+        """
+        newest: dict[AnalysisKind, AnalysisRunView] = {}
+        for run in self.observed.analysis_runs:
+            if run.pod_hash != self.new_hash or run.kind in self.run_status:
+                continue
+            best = newest.get(run.kind)
+            if best is None or (run.created_at or _EPOCH, run.name) > (best.created_at or _EPOCH, best.name):
+                newest[run.kind] = run
+        for kind, run in newest.items():
+            self.run_status[kind] = {"name": run.name, "status": run.phase.value, "message": run.message}
 
     def supersede_runs_of(self, kind: AnalysisKind) -> None:
         """Retire the current run of ``kind`` so that the next plan starts a fresh one."""

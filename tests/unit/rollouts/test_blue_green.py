@@ -111,6 +111,8 @@ def test_a_failed_pre_promotion_analysis_aborts_before_any_switch() -> None:
     runs = list(sim.runs.values())
     assert [r.kind for r in runs] == [AnalysisKind.PRE_PROMOTION]
     assert runs[0].superseded
+    reported = final.status["blueGreen"]["prePromotionAnalysisRunStatus"]  # the verdict stays visible while aborted
+    assert (reported["name"], reported["status"]) == (runs[0].name, "Failed")
 
 
 def test_a_failed_post_promotion_analysis_switches_active_back() -> None:

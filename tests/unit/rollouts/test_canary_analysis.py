@@ -90,6 +90,11 @@ def test_a_failed_step_analysis_aborts_and_a_retry_runs_a_fresh_analysis() -> No
     assert "Failed" in aborted.status["message"]
     first = next(iter(sim.runs.values()))
     assert first.superseded
+    # The aborting run stays in the status with its verdict (found on the real cluster: it used to vanish).
+    assert aborted.status["canary"]["currentStepAnalysisRunStatus"]["name"] == first.name
+    assert aborted.status["canary"]["currentStepAnalysisRunStatus"]["status"] == "Failed"
+    again = sim.reconcile(spec)  # and keeps it on later reconciles while aborted
+    assert again.status["canary"]["currentStepAnalysisRunStatus"]["status"] == "Failed"
     sim.retry()
     final = settle(sim, spec, ticks=40)
     assert final.status["phase"] == "Healthy"
@@ -142,6 +147,7 @@ def test_a_failed_background_analysis_aborts() -> None:
     final = settle(sim, spec, ticks=30)
     assert final.status["phase"] == "Degraded"
     assert final.status["abort"] is True
+    assert final.status["canary"]["currentBackgroundAnalysisRunStatus"]["status"] == "Failed"
 
 
 def test_promote_full_skips_analysis() -> None:
