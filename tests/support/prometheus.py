@@ -1,5 +1,6 @@
-"""A real Prometheus for tests: Debian's ``/usr/bin/prometheus`` scraping a tiny exporter the test controls, or
-serving history loaded with ``promtool tsdb create-blocks-from openmetrics`` for backtests.
+"""A real Prometheus for tests: the product's launcher (:mod:`rollouts.devcluster.prometheus`, Debian's
+``/usr/bin/prometheus``) scraping a tiny exporter the test controls, or serving history loaded with
+``promtool tsdb create-blocks-from openmetrics`` for backtests.
 
 Live mode::
 
@@ -13,72 +14,46 @@ History mode (deterministic values at known instants, hours ago, inside a 10y re
 
     with PrometheusServer.with_history(workdir, [Series("success_rate", {"version": "v2"}, samples)]) as prom: ...
 
-Everything binds 127.0.0.1 and talks to it without the environment's proxy. ``PrometheusUnavailableError`` is raised
-when the binaries are missing; fixtures turn that into skip (locally) or failure (CI).
+The launcher moved into the product (the demo needs it and product code never imports ``tests``); this module keeps
+the tests' names by re-exporting it and adds the :class:`Exporter`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-PROMETHEUS = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
-SCRAPE_INTERVAL = 1.0
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+from rollouts.devcluster.prometheus import (
+    PROMETHEUS,
+    PROMTOOL,
+    SCRAPE_INTERVAL,
+    PrometheusServer,
+    PrometheusUnavailableError,
+    Series,
+    free_port,
+    http_get,
+    label_text,
+    number_text,
+    openmetrics_text,
+)
 
-
-class PrometheusUnavailableError(RuntimeError):
-    """The prometheus/promtool binaries are not installed (Debian package ``prometheus``)."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_get(url: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
-    try:
-        with _NO_PROXY.open(url, timeout=timeout) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read()
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
+__all__ = [
+    "PROMETHEUS",
+    "PROMTOOL",
+    "SCRAPE_INTERVAL",
+    "Exporter",
+    "PrometheusServer",
+    "PrometheusUnavailableError",
+    "Series",
+    "free_port",
+    "http_get",
+    "openmetrics_text",
+    "running_exporter",
+]
 
 # --------------------------------------------------------------------------------------------------------------
 # The exporter
@@ -137,7 +112,9 @@ class Exporter:
             for name, series in sorted(self._values.items()):
                 kind = "counter" if name.endswith("_total") else "gauge"
                 lines.append(f"# TYPE {name} {kind}")
-                lines.extend(f"{name}{_labels(dict(labels))} {_number(value)}" for labels, value in series.items())
+                lines.extend(
+                    f"{name}{label_text(dict(labels))} {number_text(value)}" for labels, value in series.items()
+                )
             return "\n".join(lines) + "\n"
 
     def wait_scraped(self, prometheus: PrometheusServer | None = None, *, timeout: float = 15.0) -> None:
@@ -152,183 +129,6 @@ class Exporter:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# History
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One gauge series with ``(instant, value)`` samples for history mode."""
-
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    samples: Sequence[tuple[datetime, float]] = ()
-
-
-def openmetrics_text(series: Sequence[Series]) -> str:
-    """The OpenMetrics exposition promtool imports: gauges with explicit timestamps (seconds), ``# EOF`` last."""
-    lines: list[str] = []
-    by_name: dict[str, list[Series]] = {}
-    for item in series:
-        by_name.setdefault(item.name, []).append(item)
-    for name, items in by_name.items():
-        lines.append(f"# TYPE {name} gauge")
-        for item in items:
-            lines.extend(
-                f"{name}{_labels(item.labels)} {_number(value)} {instant.timestamp():.3f}"
-                for instant, value in sorted(item.samples)
-            )
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The server
-
-
-class PrometheusServer:
-    """A Prometheus process on a free 127.0.0.1 port; a context manager that stops it cleanly."""
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str, workdir: Path) -> None:
-        self.process = process
-        self.url = url
-        self.workdir = workdir
-
-    @staticmethod
-    def require_binaries() -> None:
-        for binary in (PROMETHEUS, PROMTOOL):
-            if not Path(binary).exists() and shutil.which(Path(binary).name) is None:
-                raise PrometheusUnavailableError(f"{binary} is not installed (apt-get install prometheus)")
-
-    @classmethod
-    def start(
-        cls,
-        workdir: Path,
-        *,
-        scrape: str | None = None,
-        storage: Path | None = None,
-        port: int | None = None,
-        wait_for_scrape: bool = True,
-    ) -> PrometheusServer:
-        cls.require_binaries()
-        workdir.mkdir(parents=True, exist_ok=True)
-        config = workdir / "prometheus.yml"
-        scrape_configs = ""
-        if scrape:
-            scrape_configs = (
-                "scrape_configs:\n"
-                "  - job_name: exporter\n"
-                f"    scrape_interval: {SCRAPE_INTERVAL:g}s\n"
-                f"    scrape_timeout: {SCRAPE_INTERVAL:g}s\n"
-                f"    static_configs: [{{targets: ['{scrape}']}}]\n"
-            )
-        config.write_text(
-            f"global:\n  scrape_interval: {SCRAPE_INTERVAL:g}s\n  evaluation_interval: 15s\n{scrape_configs}"
-        )
-        port = port or free_port()
-        data = storage or workdir / "data"
-        log = (workdir / "prometheus.log").open("ab")
-        process = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=10y",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-lifecycle",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
-        server = cls(process, f"http://127.0.0.1:{port}", workdir)
-        try:
-            server.wait_ready()
-            if scrape and wait_for_scrape:
-                server.wait_for('up{job="exporter"} == 1')
-        except BaseException:
-            server.stop()
-            raise
-        return server
-
-    @classmethod
-    def with_history(cls, workdir: Path, series: Sequence[Series]) -> PrometheusServer:
-        """Load ``series`` into a fresh TSDB with promtool, then serve it (no scraping)."""
-        cls.require_binaries()
-        workdir.mkdir(parents=True, exist_ok=True)
-        source = workdir / "history.om"
-        source.write_text(openmetrics_text(series))
-        storage = workdir / "data"
-        result = subprocess.run(
-            [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(storage)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"promtool failed ({result.returncode}): {result.stderr or result.stdout}")
-        return cls.start(workdir, storage=storage)
-
-    def wait_ready(self, *, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.process.returncode}: {self.log_tail()}")
-            with contextlib.suppress(OSError):
-                status, _ = http_get(f"{self.url}/-/ready", timeout=1.0)
-                if status == 200:
-                    return
-            time.sleep(0.05)
-        raise TimeoutError(f"prometheus was not ready within {timeout}s: {self.log_tail()}")
-
-    def query(self, promql: str, *, at: datetime | None = None) -> list[Any]:
-        params = {"query": promql}
-        if at is not None:
-            params["time"] = f"{at.timestamp():.3f}"
-        status, body = http_get(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")
-        if status != 200:
-            raise RuntimeError(f"query {promql!r} failed with {status}: {body[:300]!r}")
-        result: list[Any] = json.loads(body)["data"]["result"]
-        return result
-
-    def wait_for(self, promql: str, *, timeout: float = 20.0) -> list[Any]:
-        """Poll until ``promql`` returns a non-empty result (e.g. the first scrape has landed)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, RuntimeError):
-                result = self.query(promql)
-                if result:
-                    return result
-            time.sleep(0.1)
-        raise TimeoutError(f"{promql!r} stayed empty for {timeout}s: {self.log_tail()}")
-
-    def log_tail(self, lines: int = 20) -> str:
-        path = self.workdir / "prometheus.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, *, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
-
-    def __enter__(self) -> PrometheusServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager
