@@ -237,7 +237,15 @@ class NodeTable:
 
     def records(self) -> list[NodeRecord]:
         names = self.names()
-        ids = [node_id(self.workflow_name, name) for name in names]
+        ids = list(map(NodeIds(self.workflow_name), names))
+        times: dict[int, str | None] = {}  # rows share seconds: format each distinct second once
+
+        def rfc3339(ts: int) -> str | None:
+            text = times.get(ts)
+            if text is None:
+                text = times[ts] = _rfc3339(ts)
+            return text
+
         out = []
         for row, name in enumerate(names):
             up = self.parent[row]
@@ -257,8 +265,8 @@ class NodeTable:
                     boundary_id=ids[boundary] if boundary >= 0 else None,
                     children=tuple(ids[k] for k in self.children[row]),
                     template_name=self.templates[row],
-                    started_at=_rfc3339(start) if s >= 0 else None,
-                    finished_at=_rfc3339(start + f) if f >= 0 and s >= 0 else None,
+                    started_at=rfc3339(start) if s >= 0 else None,
+                    finished_at=rfc3339(start + f) if f >= 0 and s >= 0 else None,
                     message=self.messages.get(row, ""),
                     result=self.results.get(row),
                     retries=self.retries.get(row, 0),
@@ -363,7 +371,8 @@ def compress_table(table: NodeTable) -> str:
 
 def decompress_table(blob: str) -> NodeTable:
     raw = zstandard.ZstdDecompressor().decompress(base64.b64decode(blob), max_output_size=512 * 1024 * 1024)
-    return NodeTable.from_compact(json.loads(raw))
+    with collector.paused():  # a list per row, as in compress_table
+        return NodeTable.from_compact(json.loads(raw))
 
 
 def encode_nodes(table: NodeTable, *, budget_bytes: int) -> dict[str, Any]:
@@ -378,7 +387,9 @@ def encode_nodes(table: NodeTable, *, budget_bytes: int) -> dict[str, Any]:
 def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
     """The node table of a status body, whichever form it was stored in."""
     if status.get("compressedNodes"):
-        return decompress_table(str(status["compressedNodes"])).records()
+        table = decompress_table(str(status["compressedNodes"]))
+        with collector.paused():  # one record per row, all kept: like a compile (see workflows.collector)
+            return table.records()
     nodes = status.get("nodes") or []
     if isinstance(nodes, Mapping):  # Argo's map form
         nodes = list(nodes.values())
