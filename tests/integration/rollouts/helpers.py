@@ -276,8 +276,22 @@ def kubectl_rollouts(kube: Kube, namespace: str, *args: str, expect: int = 0) ->
     return out.getvalue() + err.getvalue()
 
 
-def set_image(kube: Kube, namespace: str, name: str, image: str, container: str = "app") -> None:
+def wait_observed(kube: Kube, namespace: str, name: str, *, timeout: float = 20) -> dict[str, Any]:
+    """Wait until the controller has planned for the current spec (``status.observedGeneration`` caught up)."""
+
+    def probe() -> dict[str, Any] | None:
+        body = get_rollout(kube, namespace, name)
+        current = dict(body.get("status") or {})
+        return current if current.get("observedGeneration") == body["metadata"]["generation"] else None
+
+    found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name}: the controller to observe the spec")
+    return found
+
+
+def set_image(kube: Kube, namespace: str, name: str, image: str, container: str = "app") -> str:
+    """``kubectl rollouts set image``; returns the new pod-template hash once the controller has seen the change."""
     kubectl_rollouts(kube, namespace, "set", "image", name, f"{container}={image}")
+    return str(wait_observed(kube, namespace, name)["currentPodHash"])
 
 
 def only(items: Iterable[str]) -> str:
