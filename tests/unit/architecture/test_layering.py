@@ -31,6 +31,7 @@ KUBE_MODULES = (
     "rollouts.controller.*",
     "rollouts.act",  # applies the planner's actions
     "rollouts.act.*",
+    "rollouts.routers.apply",  # the traffic routers' writer (Ingress, VirtualService, DestinationRule, HTTPRoute)
     "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
     "workflows.jobs",  # the container step runner (Kubernetes Jobs, watched)
     "workflows.controller",  # the kopf shell of the Workflow controller
@@ -66,6 +67,10 @@ PURE_MODULES = (
     "workflows.status",
     "rollouts.core",
     "rollouts.core.*",
+    "rollouts.routers.base",  # traffic routers: the routing spec and managed-route values
+    "rollouts.routers.nginx",  # pure builders: desired object from the current one
+    "rollouts.routers.istio",
+    "rollouts.routers.gateway",
 )
 
 

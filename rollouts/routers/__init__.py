@@ -1,0 +1,18 @@
+"""Traffic routers: how a routed canary's weight and header/mirror routes reach nginx, Istio and Gateway API.
+
+One obvious place per concept:
+
+- ``base`` — the routing spec as values, :class:`Traffic` (one ``SetTrafficWeight``), managed-route payloads;
+- ``nginx`` / ``istio`` / ``gateway`` — pure builders: the routed object as it should be, from the one the cluster
+  shows (no I/O, property-tested);
+- ``apply`` — the only writer: reads, builds, writes on difference with a guarded update, reports what the user
+  must fix as ``ActError`` (InvalidSpec).
+
+The controller asks :func:`router_for` for the router of a Rollout and hands it to ``rollouts.act.apply_plan``.
+See ``docs/traffic-routing.md``.
+"""
+
+from rollouts.routers.apply import Routers, recorded_traffic, router_for
+from rollouts.routers.base import RouteError, RoutingSpec, Traffic, parse_routing
+
+__all__ = ["RouteError", "Routers", "RoutingSpec", "Traffic", "parse_routing", "recorded_traffic", "router_for"]
