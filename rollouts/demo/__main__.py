@@ -1,0 +1,7 @@
+"""``python -m rollouts.demo``: see :mod:`rollouts.demo`."""
+
+import sys
+
+from rollouts.demo import main
+
+sys.exit(main())
