@@ -186,24 +186,22 @@ class _Compiler:
         key = (source, template.name)
         renderer = self.renderers.get(key)
         if renderer is None:
-            body = dict(template.body)
             if template.templated:
-                renderer = compile_payload(body, f"{template.path}.{template.kind}")
+                renderer = compile_payload(dict(template.body), f"{template.path}.{template.kind}")
             else:  # programmatic (DagBuilder): the payload goes to the runner as given
-                raw = body.get("payload")
+                raw = template.body.get("payload")
                 renderer = Renderer(payload=raw, texts=(), _render=lambda lookup: raw)
             self.renderers[key] = renderer
         return renderer
 
     def timeout(self, source: str, template: Template) -> Text | float | None:
+        value = template.timeout
+        if not isinstance(value, str):
+            return value  # None or seconds already: nothing to parse or cache
         key = (source, template.name)
         if key not in self.timeouts:
-            value = template.timeout
-            if isinstance(value, str):
-                text = parse_text(value, f"{template.path}.timeout")
-                self.timeouts[key] = text if text.refs else float(_duration(value, f"{template.path}.timeout"))
-            else:
-                self.timeouts[key] = value
+            text = parse_text(value, f"{template.path}.timeout")
+            self.timeouts[key] = text if text.refs else float(_duration(value, f"{template.path}.timeout"))
         return self.timeouts[key]
 
     def input_defaults(self, source: str, template: Template) -> Mapping[str, str]:
