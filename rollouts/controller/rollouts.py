@@ -65,6 +65,23 @@ class Reconciler:
     _running: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     _dirty: set[Key] = field(default_factory=set)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
+    # (namespace, Deployment name) -> Rollouts whose workloadRef names it, so an edit of the Deployment's template
+    # starts the update at once instead of at the next resync. Filled by reconcile() (worker threads): a dict
+    # assignment per key, read on the loop; a stale entry costs one needless reconcile at most.
+    _workload_users: dict[Key, frozenset[str]] = field(default_factory=dict)
+
+    def workload_changed(self, namespace: str, name: str) -> None:
+        """A Deployment changed: reconcile every Rollout known to reference it."""
+        for rollout in self._workload_users.get((namespace, name), frozenset()):
+            self.trigger(namespace, rollout)
+
+    def _remember_workload(self, namespace: str, rollout: str, ref: Mapping[str, Any] | None) -> None:
+        for key, users in list(self._workload_users.items()):
+            if key[0] == namespace and rollout in users and (ref is None or key[1] != ref.get("name")):
+                self._workload_users[key] = users - {rollout}
+        if ref is not None and ref.get("kind") == "Deployment" and ref.get("name"):
+            key = (namespace, str(ref["name"]))
+            self._workload_users[key] = self._workload_users.get(key, frozenset()) | {rollout}
 
     def trigger(self, namespace: str, name: str) -> None:
         key = (namespace, name)
@@ -105,8 +122,8 @@ class Reconciler:
                 for event in events:
                     poster = kopf.warn if event.type is EventType.WARNING else kopf.info
                     poster(cast("Any", rollout), reason=event.reason, message=event.message)
-            # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a workloadRef
-            # Deployment edited). Costs one reconcile per Rollout per minute.
+            # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a Deployment
+            # edited before the first reconcile recorded the workloadRef). Costs one reconcile per Rollout per minute.
             self._schedule(key, requeue if requeue is not None or rollout is None else RESYNC_SECONDS)
             if key not in self._dirty:
                 return
@@ -135,6 +152,7 @@ class Reconciler:
         now = dt.datetime.now(dt.UTC)
         spec_body = rollout.get("spec") or {}
         workload = None
+        self._remember_workload(namespace, name, spec_body.get("workloadRef"))
         if spec_body.get("workloadRef"):
             workload = read_workload(self.api, namespace, spec_body["workloadRef"])
         try:
@@ -201,6 +219,12 @@ def register_rollout_handlers(registry: kopf.OperatorRegistry, state: dict[str, 
         target, owner = reconciler(), _owner_rollout(body)
         if target is not None and owner:
             target.trigger(body["metadata"]["namespace"], owner)
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry)
+    async def deployment_changed(body: kopf.Body, **_: Any) -> None:
+        target = reconciler()
+        if target is not None:
+            target.workload_changed(body["metadata"]["namespace"], body["metadata"]["name"])
 
     @kopf.on.event(GROUP, VERSION, "analysisruns", registry=registry)
     async def analysis_run_changed(body: kopf.Body, **_: Any) -> None:
