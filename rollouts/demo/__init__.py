@@ -403,6 +403,7 @@ def _namespace(api: client.ApiClient) -> None:
 def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) -> int:
     timing = manifests.Timing.fast() if fast else manifests.Timing.default()
     PrometheusServer.require_binaries()
+    console.print(f"work directory {work} ({'--fast' if fast else 'default'} timings)", highlight=False)
     console.print("[bold]starting the local cluster[/] (etcd, kube-apiserver, controller-manager, scheduler, KWOK)")
     with contextlib.ExitStack() as stack:
         info = stack.enter_context(_cluster(work / "cluster", nodes=nodes, keep=keep))
