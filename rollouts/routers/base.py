@@ -77,12 +77,15 @@ class StringMatch:
     value: str
 
     def as_regex(self) -> str:
-        """The same match as a regular expression (for data planes that only take a pattern)."""
+        """The same match as a regular expression (for data planes that only take a pattern); a regex is kept as given.
+
+        Prefix and exact matches are anchored, so they hold whether the data plane searches or matches in full.
+        """
         if self.kind is MatchKind.REGEX:
             return self.value
         if self.kind is MatchKind.PREFIX:
-            return f"{re.escape(self.value)}.*"
-        return re.escape(self.value)
+            return f"^{re.escape(self.value)}"
+        return f"^{re.escape(self.value)}$"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

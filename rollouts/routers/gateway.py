@@ -82,7 +82,7 @@ def _header_rule(spec: Mapping[str, Any], routing: RoutingSpec, route: ManagedRo
         {
             "type": _HEADER_TYPES[h.value.kind],
             "name": h.name,
-            "value": h.value.value if h.value.kind is MatchKind.EXACT else "^" + h.value.as_regex(),
+            "value": h.value.value if h.value.kind is MatchKind.EXACT else h.value.as_regex(),
         }
         for h in route.headers
     ]

@@ -135,7 +135,7 @@ def _header_annotations(prefix: str, header: HeaderMatch | None) -> dict[str, st
     if header.value.kind is MatchKind.EXACT:
         out[_key(prefix, "canary-by-header-value")] = header.value.value
     else:
-        out[_key(prefix, "canary-by-header-pattern")] = "^" + header.value.as_regex()
+        out[_key(prefix, "canary-by-header-pattern")] = header.value.as_regex()
     return out
 
 

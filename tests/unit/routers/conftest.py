@@ -1,0 +1,10 @@
+"""Shared wiring of the router tests: the case builders beside this file are importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

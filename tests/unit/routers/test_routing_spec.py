@@ -1,0 +1,181 @@
+"""The routing spec and managed-route payloads as values: the corpus examples parse, bad input names its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from routing_cases import corpus_object, rollout
+
+from rollouts.routers import RouteError, Traffic, parse_routing, recorded_traffic
+from rollouts.routers.base import MatchKind, RouteKind, parse_managed_route
+
+
+def test_a_canary_without_traffic_routing_has_no_routing() -> None:
+    body = rollout({})
+    del body["spec"]["strategy"]["canary"]["trafficRouting"]
+    assert parse_routing(body) is None
+
+
+def test_corpus_nginx_getting_started() -> None:
+    routing = parse_routing(corpus_object("getting-started-nginx-rollout.yaml", "Rollout"))
+    assert routing is not None
+    assert routing.nginx is not None
+    assert routing.nginx.stable_ingresses == ("rollouts-demo-stable",)
+    assert routing.nginx.annotation_prefix == "nginx.ingress.kubernetes.io"
+    assert (routing.stable_service, routing.canary_service) == ("rollouts-demo-stable", "rollouts-demo-canary")
+    assert routing.istio is None
+    assert routing.gateway is None
+
+
+def test_corpus_istio_two_virtual_services() -> None:
+    routing = parse_routing(corpus_object("getting-started-istio-rollout.yaml", "Rollout"))
+    assert routing is not None
+    assert routing.istio is not None
+    refs = routing.istio.virtual_services
+    assert [(r.name, r.routes) for r in refs] == [
+        ("rollouts-demo-vsvc1", ("primary",)),
+        ("rollouts-demo-vsvc2", ("secondary",)),
+    ]
+    assert refs[1].path.endswith("virtualServices[1]")
+
+
+def test_corpus_istio_subset_split_and_mirror() -> None:
+    split = parse_routing(corpus_object("istio-istio-subset-split.yaml", "Rollout"))
+    assert split is not None
+    assert split.istio is not None
+    rule = split.istio.destination_rule
+    assert rule is not None
+    assert (rule.name, rule.canary_subset, rule.stable_subset) == ("istio-subset-split-destrule", "canary", "stable")
+    mirror = parse_routing(corpus_object("istio-istio-mirror.yaml", "Rollout"))
+    assert mirror is not None
+    assert mirror.managed_routes == ("mirror-route",)
+
+
+def test_nginx_options_and_max_weight() -> None:
+    routing = parse_routing(
+        rollout(
+            {
+                "maxTrafficWeight": 1000,
+                "nginx": {
+                    "stableIngresses": ["a", "b"],
+                    "annotationPrefix": "custom.nginx.org",
+                    "additionalIngressAnnotations": {"canary-by-cookie": "beta"},
+                    "canaryIngressAnnotations": {"example.com/team": "web"},
+                },
+            }
+        )
+    )
+    assert routing is not None
+    assert routing.max_traffic_weight == 1000
+    assert routing.nginx is not None
+    assert routing.nginx.stable_ingresses == ("a", "b")
+    assert routing.nginx.additional_annotations == {"canary-by-cookie": "beta"}
+
+
+def test_gateway_api_and_the_plugin_spelling_are_the_same_router() -> None:
+    built_in = parse_routing(rollout({"gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}))
+    plugin = parse_routing(
+        rollout({"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}})
+    )
+    assert built_in is not None
+    assert built_in == plugin
+    assert built_in.gateway is not None
+    assert built_in.gateway.http_routes[0].use_header_routes
+
+
+def test_istio_names_may_carry_a_namespace() -> None:
+    routing = parse_routing(rollout({"istio": {"virtualService": {"name": "vs.mesh", "routes": ["p"]}}}))
+    assert routing is not None
+    assert routing.istio is not None
+    assert (routing.istio.virtual_services[0].name, routing.istio.virtual_services[0].namespace) == ("vs", "mesh")
+
+
+@pytest.mark.parametrize(
+    ("routing", "path"),
+    [
+        ({"nginx": {}}, "trafficRouting.nginx.stableIngress"),
+        ({"istio": {}}, "trafficRouting.istio.virtualService"),
+        ({"istio": {"virtualServices": [{"routes": ["p"]}]}}, "virtualServices[0].name"),
+        ({"gatewayAPI": {}}, "trafficRouting.gatewayAPI.httpRoute"),
+    ],
+)
+def test_unusable_routing_names_the_field(routing: dict[str, Any], path: str) -> None:
+    with pytest.raises(RouteError) as caught:
+        parse_routing(rollout(routing))
+    assert caught.value.path.endswith(path)
+
+
+def test_header_route_payload() -> None:
+    route = parse_managed_route(
+        kind="setHeaderRoute",
+        name="beta",
+        route={"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"prefix": "yes"}}]},
+        declared=["beta"],
+    )
+    assert route.kind is RouteKind.HEADER
+    assert route.headers[0].name == "X-Beta"
+    assert route.headers[0].value.kind is MatchKind.PREFIX
+    assert not route.removes
+
+
+def test_mirror_payload_defaults_to_everything_and_no_match_removes() -> None:
+    route = parse_managed_route(
+        kind="setMirrorRoute",
+        name="m",
+        route={"name": "m", "match": [{"method": {"exact": "POST"}, "path": {"prefix": "/color"}}]},
+        declared=["m"],
+    )
+    assert route.percentage == 100
+    assert route.mirror[0].method is not None
+    assert route.mirror[0].method.value == "POST"
+    removal = parse_managed_route(kind="setMirrorRoute", name="m", route={"name": "m"}, declared=["m"])
+    assert removal.removes
+
+
+@pytest.mark.parametrize(
+    ("kind", "route", "declared", "fragment"),
+    [
+        ("setHeaderRoute", {"match": [{"headerName": "a", "headerValue": {"exact": "1"}}]}, [], "not declared"),
+        ("setHeaderRoute", {"match": [{"headerName": "a", "headerValue": {}}]}, ["r"], "exactly one"),
+        (
+            "setHeaderRoute",
+            {"match": [{"headerName": "a", "headerValue": {"exact": "1", "regex": "x"}}]},
+            ["r"],
+            "exactly one",
+        ),
+        ("setWeirdRoute", {}, ["r"], "unknown managed route kind"),
+    ],
+)
+def test_bad_managed_routes(kind: str, route: dict[str, Any], declared: list[str], fragment: str) -> None:
+    with pytest.raises(RouteError, match=fragment):
+        parse_managed_route(kind=kind, name="r", route=route, declared=declared)
+
+
+@pytest.mark.parametrize(
+    ("traffic", "finished"),
+    [
+        (Traffic(weight=0, canary_hash="a", stable_hash="a"), True),  # full promotion: new version is stable
+        (Traffic(weight=0, canary_hash="b", stable_hash="a", aborted=True), True),  # abort
+        (Traffic(weight=0, canary_hash="b", stable_hash="a"), False),  # a setWeight: 0 step, or a template switch
+        (Traffic(weight=100, canary_hash="a", stable_hash="a"), False),
+        (Traffic(weight=5, canary_hash="b", stable_hash="a", aborted=True), False),  # abort still lowering
+    ],
+)
+def test_when_an_update_is_finished(traffic: Traffic, finished: bool) -> None:
+    assert traffic.finished is finished
+
+
+def test_recorded_traffic_reads_the_planner_status() -> None:
+    body = rollout({"nginx": {"stableIngress": "web"}})
+    assert recorded_traffic(body) is None
+    body["status"] = {
+        "abort": True,
+        "canary": {
+            "weights": {
+                "canary": {"weight": 20, "podTemplateHash": "new"},
+                "stable": {"weight": 80, "podTemplateHash": "old"},
+            }
+        },
+    }
+    assert recorded_traffic(body) == Traffic(weight=20, canary_hash="new", stable_hash="old", aborted=True)
