@@ -38,9 +38,10 @@ from kubernetes import client
 from analysis.args import resolve_field_refs
 from analysis.assess import AnalysisPhase, MetricResult, assess_run
 from analysis.errors import SpecError
-from analysis.kube import KubeJobBackend, KubeSecretResolver, PodIndex
+from analysis.kube import KubeJobBackend, KubeSecretResolver, PodIndex, workflow_template_fetcher
 from analysis.providers import default_providers
 from analysis.providers.job import JOB_NAME_KEY, JobProvider
+from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results, encode_run_status, format_time, parse_time
@@ -92,6 +93,12 @@ def install_metric_runner(engine: Engine) -> MetricRunner:
     )
     providers = default_providers()
     providers.register(ProviderKind.JOB, JobProvider(backend))
+    providers.register(
+        ProviderKind.WORKFLOW,
+        WorkflowTemplateProvider(
+            executor=engine.executor, fetch_template=workflow_template_fetcher(engine.api), owners=engine.owners
+        ),
+    )
     runner = MetricRunner(providers=providers, secrets=KubeSecretResolver(engine.api))
     engine.executor.registry.register(METRIC_KIND, runner)
     pods.start()

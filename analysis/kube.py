@@ -214,3 +214,23 @@ class KubeJobBackend:
     async def wait_unstartable(self, namespace: str, name: str) -> JobResult:
         reason = await self._pods.wait(namespace, name)
         return JobResult(succeeded=False, message=reason, unstartable=True)
+
+
+def workflow_template_fetcher(api: client.ApiClient) -> Callable[[str, str], Mapping[str, Any]]:
+    """Read a WorkflowTemplate for ``provider.workflow`` (blocking; called on the executor's thread pool)."""
+    from analysis.providers.workflow import TemplateNotFoundError
+
+    custom = client.CustomObjectsApi(api)
+
+    def fetch(namespace: str, name: str) -> Mapping[str, Any]:
+        try:
+            body: Any = custom.get_namespaced_custom_object(
+                "rollouts.dev", "v1alpha1", namespace, "workflowtemplates", name
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                raise TemplateNotFoundError(f"WorkflowTemplate {namespace}/{name} not found") from None
+            raise
+        return dict(body)
+
+    return fetch
