@@ -32,6 +32,7 @@ from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
 from rollouts.core.spec import parse_rollout
+from rollouts.routers import router_for
 
 __all__ = ["Reconciler", "register_rollout_handlers"]
 
@@ -166,7 +167,7 @@ class Reconciler:
             plan = decide(spec, snapshot.observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
-            events = list(apply_plan(self.api, rollout, plan, write_status=False))
+            events = list(apply_plan(self.api, rollout, plan, router=router_for(rollout, self.api), write_status=False))
         except (InvalidSpecError, ActError) as error:
             issues = error if isinstance(error, InvalidSpecError) else _as_invalid(error)
             observed = Observed(status=status_from(rollout.get("status")))
