@@ -1,0 +1,49 @@
+"""Helpers for the router integration tests: corpus manifests with the apiVersion change, reads as plain dicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from tests.support.corpus import corpus_dir
+
+ISTIO = ("networking.istio.io", "v1")
+GATEWAY = ("gateway.networking.k8s.io", "v1")
+
+
+def corpus(name: str) -> list[dict[str, Any]]:
+    """One corpus file's documents; Rollouts move from argoproj.io to rollouts.dev (the only change promised)."""
+    docs = [d for d in yaml.safe_load_all((corpus_dir() / "argo-rollouts" / name).read_text()) if d]
+    for doc in docs:
+        if doc["apiVersion"] == "argoproj.io/v1alpha1":
+            doc["apiVersion"] = "rollouts.dev/v1alpha1"
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def ingress(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        response: Any = client.NetworkingV1Api(api).read_namespaced_ingress(name, namespace, _preload_content=False)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    body: dict[str, Any] = json.loads(response.data)
+    return body
+
+
+def custom(
+    api: client.ApiClient, group_version: tuple[str, str], plural: str, namespace: str, name: str
+) -> dict[str, Any]:
+    body: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(*group_version, namespace, plural, name)
+    return dict(body)
+
+
+def with_status(rollout: dict[str, Any], **status: Any) -> dict[str, Any]:
+    return {**rollout, "status": {**(rollout.get("status") or {}), **status}}

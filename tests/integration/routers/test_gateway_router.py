@@ -1,0 +1,121 @@
+"""The Gateway API router against the real API server and the PUBLISHED Gateway API CRDs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from rollouts.act import ActError
+from rollouts.routers import Routers, router_for
+from tests.integration.conftest import Kube
+from tests.integration.routers.helpers import GATEWAY, corpus, custom, of_kind, with_status
+
+
+@pytest.fixture
+def demo(namespace: str, routing_crds: list[str], apply_docs: Any) -> dict[str, Any]:
+    """The corpus basic canary, routed through an HTTPRoute (the nginx example's Services)."""
+    apply_docs(*corpus("getting-started-nginx-services.yaml"))
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "demo-route"},
+        "spec": {
+            "parentRefs": [{"name": "demo-gateway"}],
+            "hostnames": ["demo.local"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                    "backendRefs": [
+                        {"name": "rollouts-demo-stable", "port": 80},
+                        {"name": "rollouts-demo-canary", "port": 80, "weight": 0},
+                    ],
+                },
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/static"}}],
+                    "backendRefs": [{"name": "static", "port": 80}],
+                },
+            ],
+        },
+    }
+    apply_docs(route)
+    [rollout] = of_kind(corpus("getting-started-nginx-rollout.yaml"), "Rollout")
+    rollout["spec"]["strategy"]["canary"]["trafficRouting"] = {
+        "managedRoutes": [{"name": "beta"}],
+        "gatewayAPI": {"httpRoute": "demo-route", "useHeaderRoutes": True},
+    }
+    [created] = apply_docs(rollout)
+    return created
+
+
+def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
+    made = router_for(rollout, kube.api_client)
+    assert isinstance(made, Routers)
+    return made
+
+
+def route_of(kube: Kube, namespace: str) -> dict[str, Any]:
+    return custom(kube.api_client, GATEWAY, "httproutes", namespace, "demo-route")
+
+
+def weights(route: dict[str, Any]) -> dict[str, int]:
+    return {ref["name"]: ref["weight"] for ref in route["spec"]["rules"][-2]["backendRefs"]}
+
+
+def test_whole_canary_with_header_route_and_promote_full(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    r = router(kube, demo)
+    r.set_weight(demo, weight=10, canary_hash="h2", stable_hash="h1")
+    assert weights(route_of(kube, namespace)) == {"rollouts-demo-stable": 90, "rollouts-demo-canary": 10}
+    r.set_managed_route(
+        demo,
+        kind="setHeaderRoute",
+        name="beta",
+        route={"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"exact": "yes"}}]},
+    )
+    route = route_of(kube, namespace)
+    beta = route["spec"]["rules"][0]
+    assert beta["name"] == "beta"
+    assert beta["matches"][0]["headers"] == [{"type": "Exact", "name": "X-Beta", "value": "yes"}]
+    assert [ref["name"] for ref in beta["backendRefs"]] == ["rollouts-demo-canary"]
+    writes = r.writes
+    r.set_weight(demo, weight=10, canary_hash="h2", stable_hash="h1")
+    assert r.writes == writes
+    for weight in (50, 100):
+        r.set_weight(demo, weight=weight, canary_hash="h2", stable_hash="h1")
+        assert weights(route_of(kube, namespace))["rollouts-demo-canary"] == weight
+    r.set_weight(demo, weight=0, canary_hash="h2", stable_hash="h2")
+    route = route_of(kube, namespace)
+    assert [rule.get("name") for rule in route["spec"]["rules"]] == [None, None]
+    assert weights(route) == {"rollouts-demo-stable": 100, "rollouts-demo-canary": 0}
+    assert route["spec"]["hostnames"] == ["demo.local"]
+
+
+def test_hand_edit_is_put_back_and_abort_goes_to_stable(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    r = router(kube, demo)
+    r.set_weight(demo, weight=30, canary_hash="h2", stable_hash="h1")
+    route = route_of(kube, namespace)
+    route["spec"]["rules"][0]["backendRefs"][1]["weight"] = 70
+    client.CustomObjectsApi(kube.api_client).replace_namespaced_custom_object(
+        *GATEWAY, namespace, "httproutes", "demo-route", route
+    )
+    recorded = with_status(
+        demo,
+        canary={
+            "weights": {
+                "canary": {"weight": 30, "podTemplateHash": "h2"},
+                "stable": {"weight": 70, "podTemplateHash": "h1"},
+            }
+        },
+    )
+    r.reassert(recorded)
+    assert weights(route_of(kube, namespace)) == {"rollouts-demo-stable": 70, "rollouts-demo-canary": 30}
+    r.set_weight(with_status(recorded, abort=True), weight=0, canary_hash="h2", stable_hash="h1")
+    assert weights(route_of(kube, namespace)) == {"rollouts-demo-stable": 100, "rollouts-demo-canary": 0}
+
+
+def test_missing_route_is_a_clear_error(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    demo["spec"]["strategy"]["canary"]["trafficRouting"]["gatewayAPI"]["httpRoute"] = "absent"
+    with pytest.raises(ActError) as caught:
+        router(kube, demo).set_weight(demo, weight=10, canary_hash="h2", stable_hash="h1")
+    assert caught.value.message == f"HTTPRoute {namespace}/absent not found"

@@ -1,0 +1,185 @@
+"""The Istio router against the real API server and the PUBLISHED Istio CRDs: corpus examples through a canary."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from rollouts.act import ActError
+from rollouts.routers import Routers, router_for
+from rollouts.routers.apply import _Writer
+from tests.integration.conftest import Kube
+from tests.integration.routers.helpers import ISTIO, corpus, custom, of_kind, with_status
+
+HASH = "rollouts-pod-template-hash"
+
+
+def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
+    made = router_for(rollout, kube.api_client)
+    assert isinstance(made, Routers)
+    return made
+
+
+def split(vs: dict[str, Any], index: int = 0, field: str = "http") -> list[int]:
+    return [d.get("weight", 0) for d in vs["spec"][field][index]["route"]]
+
+
+def vs_of(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    return custom(kube.api_client, ISTIO, "virtualservices", namespace, name)
+
+
+@pytest.fixture
+def subset_split(namespace: str, routing_crds: list[str], apply_docs: Any) -> dict[str, Any]:
+    docs = corpus("istio-istio-subset-split.yaml")
+    apply_docs(*[d for d in docs if d["kind"] != "Rollout"])
+    [rollout] = apply_docs(*of_kind(docs, "Rollout"))
+    return rollout
+
+
+def test_subset_split_through_a_canary_and_promote_full(
+    kube: Kube, namespace: str, subset_split: dict[str, Any]
+) -> None:
+    r = router(kube, subset_split)
+    r.set_weight(subset_split, weight=10, canary_hash="h2", stable_hash="h1")
+    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
+    assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
+    assert {s["name"]: s["labels"]["app"] for s in rule["spec"]["subsets"]} == {
+        "stable": "istio-subset-split",
+        "canary": "istio-subset-split",
+    }
+    assert split(vs) == [90, 10]
+    # Subsets are written before the weight that relies on them.
+    assert int(rule["metadata"]["resourceVersion"]) < int(vs["metadata"]["resourceVersion"])
+
+    writes = r.writes
+    r.set_weight(subset_split, weight=10, canary_hash="h2", stable_hash="h1")
+    assert r.writes == writes  # nothing differs: nothing written
+
+    r.set_weight(subset_split, weight=100, canary_hash="h2", stable_hash="h1")
+    assert split(vs_of(kube, namespace, "istio-subset-split-vsvc")) == [0, 100]
+    # Full promotion: stable becomes h2 (the planner does this only once h2 is fully available), then weight 0.
+    r.set_weight(subset_split, weight=0, canary_hash="h2", stable_hash="h2")
+    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
+    assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h2", "canary": "h2"}
+    assert int(rule["metadata"]["resourceVersion"]) < int(vs["metadata"]["resourceVersion"])
+    assert split(vs) == [100, 0]
+
+
+def test_reassert_puts_hand_edits_back_but_never_relabels_subsets_mid_update(
+    kube: Kube, namespace: str, subset_split: dict[str, Any]
+) -> None:
+    r = router(kube, subset_split)
+    r.set_weight(subset_split, weight=30, canary_hash="h2", stable_hash="h1")
+    custom_api = client.CustomObjectsApi(kube.api_client)
+    vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
+    vs["spec"]["http"][0]["route"][0]["weight"] = 50
+    vs["spec"]["http"][0]["route"][1]["weight"] = 50
+    vs["metadata"]["labels"] = {"mesh-team": "yes"}
+    custom_api.replace_namespaced_custom_object(*ISTIO, namespace, "virtualservices", "istio-subset-split-vsvc", vs)
+    # status names h3 as the newest hash, but the weight recorded was sent to h2: subsets stay where they are.
+    recorded = with_status(
+        subset_split,
+        canary={
+            "weights": {
+                "canary": {"weight": 30, "podTemplateHash": "h3"},
+                "stable": {"weight": 70, "podTemplateHash": "h1"},
+            }
+        },
+    )
+    r.reassert(recorded)
+    vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
+    assert split(vs) == [70, 30]
+    assert vs["metadata"]["labels"] == {"mesh-team": "yes"}
+    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
+
+
+def test_mirror_and_header_routes_then_abort(
+    kube: Kube, namespace: str, routing_crds: list[str], apply_docs: Any
+) -> None:
+    docs = corpus("istio-istio-mirror.yaml")
+    apply_docs(*[d for d in docs if d["kind"] in {"Service", "VirtualService"}])
+    [rollout] = of_kind(docs, "Rollout")
+    rollout["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"].insert(0, {"name": "header-route"})
+    [rollout] = apply_docs(rollout)
+    r = router(kube, rollout)
+    mirror_step = next(
+        s["setMirrorRoute"] for s in rollout["spec"]["strategy"]["canary"]["steps"] if "setMirrorRoute" in s
+    )
+    r.set_weight(rollout, weight=20, canary_hash="h2", stable_hash="h1")
+    r.set_managed_route(rollout, kind="setMirrorRoute", name=mirror_step["name"], route=mirror_step)
+    r.set_managed_route(
+        rollout,
+        kind="setHeaderRoute",
+        name="header-route",
+        route={"name": "header-route", "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}]},
+    )
+    vs = vs_of(kube, namespace, "istio-host-split-vsvc")
+    http = vs["spec"]["http"]
+    assert [h["name"] for h in http] == ["header-route", "mirror-route", "primary"]
+    assert http[0]["route"] == [{"destination": {"host": "istio-host-split-canary"}, "weight": 100}]
+    assert http[1]["mirror"] == {"host": "istio-host-split-canary"}
+    assert http[1]["mirrorPercentage"] == {"value": 50}
+    assert http[1]["match"] == [{"method": {"exact": "POST"}, "uri": {"prefix": "/color"}}]
+    assert split(vs, 1) == [80, 20]
+    assert vs["spec"]["gateways"] == ["istio-host-split-gateway"]
+
+    r.set_weight(rollout, weight=40, canary_hash="h2", stable_hash="h1")
+    vs = vs_of(kube, namespace, "istio-host-split-vsvc")
+    assert split(vs, 1) == [60, 40]  # the mirror route follows the split
+    assert split(vs, 2) == [60, 40]
+
+    # Abort: 100% to stable in one call, managed routes gone.
+    r.set_weight(with_status(rollout, abort=True), weight=0, canary_hash="h2", stable_hash="h1")
+    vs = vs_of(kube, namespace, "istio-host-split-vsvc")
+    assert [h["name"] for h in vs["spec"]["http"]] == ["primary"]
+    assert split(vs) == [100, 0]
+
+
+def test_two_virtual_services_with_tls_routes(
+    kube: Kube, namespace: str, routing_crds: list[str], apply_docs: Any
+) -> None:
+    apply_docs(*corpus("getting-started-istio-services.yaml"), *corpus("getting-started-istio-multipleVirtualsvc.yaml"))
+    [rollout] = of_kind(corpus("getting-started-istio-rollout.yaml"), "Rollout")
+    rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualServices"][0]["tlsRoutes"] = [
+        {"port": 3000, "sniHosts": ["reviews.bookinfo.com", "localhost"]}
+    ]
+    [rollout] = apply_docs(rollout)
+    r = router(kube, rollout)
+    r.set_weight(rollout, weight=5, canary_hash="h2", stable_hash="h1")
+    first, second = vs_of(kube, namespace, "rollouts-demo-vsvc1"), vs_of(kube, namespace, "rollouts-demo-vsvc2")
+    assert split(first) == [95, 5]
+    assert split(first, field="tls") == [95, 5]
+    assert split(second) == [95, 5]
+    assert split(second, field="tls") == [100, 0]  # not named for the second VirtualService
+    assert first["spec"]["http"][0]["route"][0]["destination"]["port"] == {"number": 15372}
+
+
+def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, subset_split: dict[str, Any]) -> None:
+    spec = copy.deepcopy(subset_split)
+    spec["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"] = "nope"
+    with pytest.raises(ActError) as caught:
+        router(kube, spec).set_weight(spec, weight=10, canary_hash="h2", stable_hash="h1")
+    assert caught.value.path == "spec.strategy.canary.trafficRouting.istio.virtualService"
+    assert caught.value.message == f"VirtualService {namespace}/nope not found"
+    with pytest.raises(
+        ActError, match=r"the VirtualService CRD \(virtualservicez.networking.istio.io/v1\) is not installed"
+    ):
+        _Writer(kube.api_client).read_custom(
+            group="networking.istio.io",
+            version="v1",
+            plural="virtualservicez",
+            kind="VirtualService",
+            namespace=namespace,
+            name="x",
+            path="p",
+        )
+    renamed = copy.deepcopy(subset_split)
+    renamed["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["destinationRule"]["canarySubsetName"] = "preview"
+    with pytest.raises(ActError, match="no subset named 'preview'"):
+        router(kube, renamed).set_weight(renamed, weight=10, canary_hash="h2", stable_hash="h1")

@@ -1,0 +1,158 @@
+"""The nginx router against the real API server: the corpus getting-started example through a whole canary."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from rollouts.act import ActError
+from rollouts.routers import Routers, router_for
+from tests.integration.conftest import Kube
+from tests.integration.routers.helpers import corpus, ingress, of_kind, with_status
+
+P = "nginx.ingress.kubernetes.io"
+CANARY = "rollouts-demo-rollouts-demo-stable-canary"
+
+
+@pytest.fixture
+def demo(kube: Kube, namespace: str, crds_installed: list[str], apply_docs: Any) -> dict[str, Any]:
+    """The corpus nginx example (Services, stable Ingress, Rollout) applied; returns the Rollout as created."""
+    docs = corpus("getting-started-nginx-services.yaml") + corpus("getting-started-nginx-ingress.yaml")
+    stable = of_kind(docs, "Ingress")[0]
+    stable["metadata"]["annotations"]["example.com/owner"] = "web-team"
+    stable["spec"]["tls"] = [{"hosts": ["rollouts-demo.local"], "secretName": "demo-tls"}]
+    stable["spec"]["rules"].append(
+        {
+            "host": "other.local",
+            "http": {
+                "paths": [
+                    {
+                        "path": "/",
+                        "pathType": "Prefix",
+                        "backend": {"service": {"name": "other", "port": {"number": 80}}},
+                    }
+                ]
+            },
+        }
+    )
+    apply_docs(*docs)
+    [rollout] = apply_docs(*of_kind(corpus("getting-started-nginx-rollout.yaml"), "Rollout"))
+    return rollout
+
+
+def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
+    made = router_for(rollout, kube.api_client)
+    assert isinstance(made, Routers)
+    return made
+
+
+def annotations(body: dict[str, Any] | None) -> dict[str, str]:
+    assert body is not None
+    return dict(body["metadata"].get("annotations") or {})
+
+
+def test_whole_canary_then_promote_full(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    api = kube.api_client
+    r = router(kube, demo)
+    assert ingress(api, namespace, CANARY) is None
+
+    r.set_weight(demo, weight=5, canary_hash="new", stable_hash="old")
+    canary = ingress(api, namespace, CANARY)
+    assert canary is not None
+    assert annotations(canary)[f"{P}/canary"] == "true"
+    assert annotations(canary)[f"{P}/canary-weight"] == "5"
+    assert annotations(canary)["kubernetes.io/ingress.class"] == "nginx"
+    assert canary["metadata"]["ownerReferences"][0]["uid"] == demo["metadata"]["uid"]
+    assert canary["spec"]["tls"] == [{"hosts": ["rollouts-demo.local"], "secretName": "demo-tls"}]
+    [rule] = canary["spec"]["rules"]
+    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "rollouts-demo-canary"
+    writes = r.writes
+
+    # The same weight again: nothing differs, nothing is written.
+    version = canary["metadata"]["resourceVersion"]
+    r.set_weight(demo, weight=5, canary_hash="new", stable_hash="old")
+    assert r.writes == writes
+    assert ingress(api, namespace, CANARY)["metadata"]["resourceVersion"] == version  # type: ignore[index]
+
+    for weight in (25, 50, 100):
+        r.set_weight(demo, weight=weight, canary_hash="new", stable_hash="old")
+        assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-weight"] == str(weight)
+
+    # Full promotion: the planner has switched stable to the new hash, then moves the weight back to 0.
+    r.set_weight(demo, weight=0, canary_hash="new", stable_hash="new")
+    assert ingress(api, namespace, CANARY) is None
+    stable = ingress(api, namespace, "rollouts-demo-stable")
+    assert annotations(stable)["example.com/owner"] == "web-team"  # the stable Ingress is never written
+    assert "canary" not in " ".join(annotations(stable))
+
+
+def test_header_route_hand_edits_and_abort(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    api = kube.api_client
+    spec = copy.deepcopy(demo)
+    routing = spec["spec"]["strategy"]["canary"]["trafficRouting"]
+    routing["managedRoutes"] = [{"name": "beta"}]
+    routing["nginx"]["additionalIngressAnnotations"] = {"canary-by-cookie": "beta-users"}
+    r = router(kube, spec)
+    r.set_managed_route(
+        spec,
+        kind="setHeaderRoute",
+        name="beta",
+        route={"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"regex": "^(yes|true)$"}}]},
+    )
+    got = annotations(ingress(api, namespace, CANARY))
+    assert got[f"{P}/canary-weight"] == "0"  # created for the header route before any weight
+    assert got[f"{P}/canary-by-header"] == "X-Beta"
+    assert got[f"{P}/canary-by-header-pattern"] == "^(yes|true)$"
+    assert got[f"{P}/canary-by-cookie"] == "beta-users"
+    r.set_weight(spec, weight=20, canary_hash="new", stable_hash="old")
+    assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-by-header"] == "X-Beta"  # weight keeps it
+
+    # Someone edits the weight by hand and another tool adds an annotation: the recorded weight is put back.
+    patch = {"metadata": {"annotations": {f"{P}/canary-weight": "90", "external-dns.alpha.kubernetes.io/ttl": "60"}}}
+    client.NetworkingV1Api(api).patch_namespaced_ingress(CANARY, namespace, patch)
+    recorded = with_status(
+        spec,
+        canary={
+            "weights": {
+                "canary": {"weight": 20, "podTemplateHash": "new"},
+                "stable": {"weight": 80, "podTemplateHash": "old"},
+            }
+        },
+    )
+    r.reassert(recorded)
+    got = annotations(ingress(api, namespace, CANARY))
+    assert got[f"{P}/canary-weight"] == "20"
+    assert got["external-dns.alpha.kubernetes.io/ttl"] == "60"
+    writes = r.writes
+    r.reassert(recorded)
+    assert r.writes == writes
+
+    # Abort: weight 0 while status.abort is set -> all traffic to stable at once, the canary Ingress goes away.
+    r.set_weight(with_status(recorded, abort=True), weight=0, canary_hash="new", stable_hash="old")
+    assert ingress(api, namespace, CANARY) is None
+
+
+def test_a_zero_weight_step_keeps_the_canary_ingress_at_zero(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    r = router(kube, demo)
+    r.set_weight(demo, weight=30, canary_hash="new", stable_hash="old")
+    r.set_weight(demo, weight=0, canary_hash="new", stable_hash="old")  # e.g. setWeight: 0, not the end
+    assert annotations(ingress(kube.api_client, namespace, CANARY))[f"{P}/canary-weight"] == "0"
+
+
+def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
+    spec = copy.deepcopy(demo)
+    spec["spec"]["strategy"]["canary"]["trafficRouting"]["nginx"]["stableIngress"] = "nope"
+    with pytest.raises(ActError) as caught:
+        router(kube, spec).set_weight(spec, weight=10, canary_hash="new", stable_hash="old")
+    assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"
+    assert f"Ingress {namespace}/nope not found" in caught.value.message
+
+
+def test_mirror_on_nginx_is_refused(kube: Kube, demo: dict[str, Any]) -> None:
+    spec = copy.deepcopy(demo)
+    spec["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"] = [{"name": "m"}]
+    with pytest.raises(ActError, match="only setHeaderRoute"):
+        router(kube, spec).set_managed_route(spec, kind="setMirrorRoute", name="m", route={"name": "m", "match": [{}]})
