@@ -507,5 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
         console.print("[bold green]done[/]: every process stopped, nothing left running")
     elif code != 0:
+        controller_log = work / "controller.log"
+        if controller_log.exists():
+            tail = controller_log.read_text(errors="replace").splitlines()[-15:]
+            console.print(f"last lines of {controller_log}:", highlight=False)
+            console.print("\n".join(tail), markup=False, highlight=False, soft_wrap=True)
         console.print(f"logs kept in {work}: controller.log, prometheus/prometheus.log, cluster/logs/", soft_wrap=True)
     return code
