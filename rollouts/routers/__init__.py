@@ -8,11 +8,21 @@ One obvious place per concept:
 - ``apply`` — the only writer: reads, builds, writes on difference with a guarded update, reports what the user
   must fix as ``ActError`` (InvalidSpec).
 
-The controller asks :func:`router_for` for the router of a Rollout and hands it to ``rollouts.act.apply_plan``.
+The controller asks :func:`router_for` for the router of a Rollout, hands it to ``rollouts.act.apply_plan`` and, when
+the plan moved no weight, calls its ``reassert(rollout)`` (hand edits are put back, an abort is cleaned up).
 See ``docs/traffic-routing.md``.
 """
 
-from rollouts.routers.apply import Routers, recorded_traffic, router_for
+from rollouts.routers.apply import RefusedRouter, Routers, recorded_traffic, router_for
 from rollouts.routers.base import RouteError, RoutingSpec, Traffic, parse_routing
 
-__all__ = ["RouteError", "Routers", "RoutingSpec", "Traffic", "parse_routing", "recorded_traffic", "router_for"]
+__all__ = [
+    "RefusedRouter",
+    "RouteError",
+    "Routers",
+    "RoutingSpec",
+    "Traffic",
+    "parse_routing",
+    "recorded_traffic",
+    "router_for",
+]

@@ -36,7 +36,7 @@ from rollouts.routers.base import (
     parse_routing,
 )
 
-__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "recorded_traffic", "router_for"]
+__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "RefusedRouter", "Routers", "recorded_traffic", "router_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ class Routers:
             raise _invalid(error) from None
 
 
-class _Refused:
+class RefusedRouter:
     """A Rollout whose routing spec cannot be used: every call reports why (InvalidSpec), nothing is written."""
 
     def __init__(self, error: RouteError) -> None:
@@ -397,7 +397,7 @@ class _Refused:
         raise _invalid(self.error)
 
 
-def router_for(rollout: Mapping[str, Any], api: client.ApiClient) -> Routers | _Refused | None:
+def router_for(rollout: Mapping[str, Any], api: client.ApiClient) -> Routers | RefusedRouter | None:
     """The ``TrafficRouter`` for ``rollout``'s ``trafficRouting``, or ``None`` when it routes by replicas only.
 
     Never raises: a routing spec the routers cannot use gives a router whose calls raise ``ActError`` with the field
@@ -406,11 +406,11 @@ def router_for(rollout: Mapping[str, Any], api: client.ApiClient) -> Routers | _
     try:
         routing = parse_routing(rollout)
     except RouteError as error:
-        return _Refused(error)
+        return RefusedRouter(error)
     if routing is None or routing.empty:
         return None
     return Routers(api, routing)
 
 
-def _check_protocol(router: Routers, refused: _Refused) -> tuple[TrafficRouter, TrafficRouter]:
+def _check_protocol(router: Routers, refused: RefusedRouter) -> tuple[TrafficRouter, TrafficRouter]:
     return router, refused  # mypy proves both satisfy the act layer's seam

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 
 from rollouts.act import ActError
-from rollouts.routers import Routers, router_for
+from rollouts.routers import RefusedRouter, Routers, router_for
 from tests.integration.conftest import Kube
 from tests.integration.routers.helpers import corpus, ingress, of_kind, with_status
 
@@ -156,3 +156,16 @@ def test_mirror_on_nginx_is_refused(kube: Kube, demo: dict[str, Any]) -> None:
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"] = [{"name": "m"}]
     with pytest.raises(ActError, match="only setHeaderRoute"):
         router(kube, spec).set_managed_route(spec, kind="setMirrorRoute", name="m", route={"name": "m", "match": [{}]})
+
+
+def test_router_for_routes_only_what_is_configured(kube: Kube, demo: dict[str, Any]) -> None:
+    plain = copy.deepcopy(demo)
+    del plain["spec"]["strategy"]["canary"]["trafficRouting"]
+    assert router_for(plain, kube.api_client) is None
+    broken = copy.deepcopy(demo)
+    broken["spec"]["strategy"]["canary"]["trafficRouting"] = {"nginx": {}}
+    refused = router_for(broken, kube.api_client)
+    assert isinstance(refused, RefusedRouter)
+    with pytest.raises(ActError) as caught:
+        refused.set_weight(broken, weight=10, canary_hash="new", stable_hash="old")
+    assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"
