@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from rich.console import Console, Group
 from rich.live import Live
@@ -196,7 +197,7 @@ class _Show:
 
         def healthy() -> bool:
             self.controller.check()
-            status = self.rollouts.get(manifests.ROLLOUT).get("status") or {}
+            status = self.read_view_patiently().rollout.get("status") or {}
             return status.get("phase") == "Healthy" and status.get("availableReplicas") == manifests.REPLICAS
 
         _until(healthy, timeout=90, what=f"the first version ({manifests.INITIAL_IMAGE}) to become Healthy")
@@ -204,6 +205,14 @@ class _Show:
             f"{manifests.INITIAL_IMAGE} is stable: {manifests.REPLICAS}/{manifests.REPLICAS} pods available after "
             f"{time.monotonic() - started:.1f}s (a first deploy runs no steps)"
         )
+
+    def read_view_patiently(self, *, attempts: int = 10) -> RolloutView:
+        """``read_view``, riding out a few seconds of API trouble (a busy API server answers 429 at times)."""
+        for _ in range(attempts - 1):
+            with contextlib.suppress(CommandError, client.ApiException, urllib3.exceptions.HTTPError, OSError):
+                return read_view(self.rollouts, manifests.ROLLOUT)
+            time.sleep(1.0)
+        return read_view(self.rollouts, manifests.ROLLOUT)  # the last attempt's error is the demo's
 
     def release(self, image: str, *, timeout: float) -> ReleaseResult:
         before = self.rollouts.get(manifests.ROLLOUT)
@@ -219,7 +228,7 @@ class _Show:
         with Live(console=self.console, refresh_per_second=2, transient=False) as live:
             while True:
                 self.controller.check()
-                view = read_view(self.rollouts, manifests.ROLLOUT)
+                view = self.read_view_patiently()
                 events.observe(view, self.images_by_hash(view))
                 live.update(Group(render_rollout(view), self.traffic(view)))
                 if _settled(view, old_stable=old_stable):
@@ -475,8 +484,8 @@ def _print_keep(console: Console, info: ClusterInfo) -> None:
         f"  export KUBECONFIG={info.kubeconfig}\n"
         f"  export PATH={info.bin_dir}:$PATH\n"
         f"  kubectl -n {NAMESPACE} get rollouts,replicasets,analysisruns\n"
-        f"  .venv/bin/rollouts controller --kubeconfig={info.kubeconfig} --namespace={NAMESPACE}   # to continue\n"
-        f"  .venv/bin/rollouts cluster down --state-dir {info.state_dir}                            # when done",
+        f"  .venv/bin/rollouts controller --kubeconfig={info.kubeconfig} --namespace={NAMESPACE}   # to go on\n"
+        f"  .venv/bin/rollouts cluster --state-dir={info.state_dir} down   # when done",
         soft_wrap=True,
         highlight=False,
     )
@@ -507,6 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
         console.print("[bold green]done[/]: every process stopped, nothing left running")
     elif code != 0:
+        if args.keep and (work / "cluster" / "state.json").exists():
+            console.print(f"the cluster keeps running: .venv/bin/rollouts cluster --state-dir={work / 'cluster'} down")
         controller_log = work / "controller.log"
         if controller_log.exists():
             tail = controller_log.read_text(errors="replace").splitlines()[-15:]
