@@ -26,7 +26,7 @@ from kubernetes import client
 
 from rollouts.act import ActError, apply_plan, write_status_patch
 from rollouts.controller.observe import observe, read_workload
-from rollouts.core.actions import EmitEvent, EventType
+from rollouts.core.actions import EmitEvent, EventType, SetTrafficWeight
 from rollouts.core.errors import InvalidSpecError, SpecIssue
 from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
 from rollouts.core.planner import plan as decide
@@ -91,7 +91,12 @@ class Reconciler:
             return
         task = asyncio.get_running_loop().create_task(self._loop(key))
         self._running[key] = task
-        task.add_done_callback(lambda _: self._running.pop(key, None))
+        task.add_done_callback(lambda done: self._release(key, done))
+
+    def _release(self, key: Key, task: asyncio.Task[None]) -> None:
+        """Forget a finished (or cancelled) loop, unless a newer one already took its place."""
+        if self._running.get(key) is task:
+            del self._running[key]
 
     def forget(self, namespace: str, name: str) -> None:
         timer = self._timers.pop((namespace, name), None)
@@ -127,6 +132,10 @@ class Reconciler:
             # edited before the first reconcile recorded the workloadRef). Costs one reconcile per Rollout per minute.
             self._schedule(key, requeue if requeue is not None or rollout is None else RESYNC_SECONDS)
             if key not in self._dirty:
+                # Leave _running in the same loop step as the check: a done-callback runs later, and a trigger in
+                # between would mark a loop dirty that no longer runs (a lost event: found stuck mid-step on the
+                # real cluster until the 60 s resync).
+                self._running.pop(key, None)
                 return
 
     def _schedule(self, key: Key, delay: float | None) -> None:
@@ -167,7 +176,12 @@ class Reconciler:
             plan = decide(spec, snapshot.observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
-            events = list(apply_plan(self.api, rollout, plan, router=router_for(rollout, self.api), write_status=False))
+            router = router_for(rollout, self.api)
+            events = list(apply_plan(self.api, rollout, plan, router=router, write_status=False))
+            if router is not None and not plan.of_type(SetTrafficWeight):
+                # The planner sends weights only when they change; re-assert the recorded one so a hand-edited
+                # Ingress/VirtualService/HTTPRoute is put back (no write when nothing drifted).
+                router.reassert(rollout)
         except (InvalidSpecError, ActError) as error:
             issues = error if isinstance(error, InvalidSpecError) else _as_invalid(error)
             observed = Observed(status=status_from(rollout.get("status")))

@@ -113,7 +113,12 @@ def test_corpus_rollout_runs_to_healthy(
             promotions += 1
         return False
 
-    wait_for(healthy_on_the_new_version, timeout=60, interval=0.3, what=f"{example} to reach Healthy on green")
+    try:
+        wait_for(healthy_on_the_new_version, timeout=60, interval=0.3, what=f"{example} to reach Healthy on green")
+    except AssertionError as error:
+        raise AssertionError(
+            f"{error} after {promotions} promotions; status: {status(kube, namespace, name)}"
+        ) from None
     final = wait_healthy(kube, namespace, name)
     assert final["currentPodHash"] == new
     if "blueGreen" in strategy:
