@@ -123,10 +123,10 @@ def create(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> subprocess.C
 
 # -- reading the world ------------------------------------------------------------------------------------------------
 def get_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    body: dict[str, Any] = client.CustomObjectsApi(kube.api_client).get_namespaced_custom_object(
+    body: Any = client.CustomObjectsApi(kube.api_client).get_namespaced_custom_object(
         GROUP, VERSION, namespace, "rollouts", name
     )
-    return body
+    return dict(body)
 
 
 def status(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def patch_rollout(kube: Kube, namespace: str, name: str, patch: Mapping[str, Any
 
 def replica_sets(kube: Kube, namespace: str, name: str) -> dict[str, dict[str, Any]]:
     """The Rollout's ReplicaSets by pod-template hash: replicas asked, available, revision, name."""
-    listed = client.AppsV1Api(kube.api_client).list_namespaced_replica_set(
+    listed: Any = client.AppsV1Api(kube.api_client).list_namespaced_replica_set(
         namespace, label_selector=f"app={name}", _preload_content=False
     )
     found: dict[str, dict[str, Any]] = {}
@@ -160,7 +160,7 @@ def replica_sets(kube: Kube, namespace: str, name: str) -> dict[str, dict[str, A
 
 def live_pods(kube: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
     """Pods of ``app`` that are not being deleted."""
-    listed = client.CoreV1Api(kube.api_client).list_namespaced_pod(
+    listed: Any = client.CoreV1Api(kube.api_client).list_namespaced_pod(
         namespace, label_selector=f"app={app}", _preload_content=False
     )
     return [p for p in json.loads(listed.data)["items"] if not p["metadata"].get("deletionTimestamp")]
@@ -175,22 +175,23 @@ def pods_by_hash(kube: Kube, namespace: str, app: str) -> dict[str, int]:
 
 
 def service_selector(kube: Kube, namespace: str, name: str) -> dict[str, str]:
-    svc = client.CoreV1Api(kube.api_client).read_namespaced_service(name, namespace)
+    svc: Any = client.CoreV1Api(kube.api_client).read_namespaced_service(name, namespace)
     return dict(svc.spec.selector or {})
 
 
 def analysis_runs(kube: Kube, namespace: str, rollout_name: str) -> list[dict[str, Any]]:
-    listed = client.CustomObjectsApi(kube.api_client).list_namespaced_custom_object(
+    listed: Any = client.CustomObjectsApi(kube.api_client).list_namespaced_custom_object(
         GROUP, VERSION, namespace, "analysisruns", label_selector=f"rollouts.dev/rollout={rollout_name}"
     )
-    return sorted(listed["items"], key=lambda r: r["metadata"]["creationTimestamp"] + r["metadata"]["name"])
+    runs: list[dict[str, Any]] = listed["items"]
+    return sorted(runs, key=lambda r: str(r["metadata"]["creationTimestamp"]) + str(r["metadata"]["name"]))
 
 
 def event_reasons(kube: Kube, namespace: str, name: str) -> list[str]:
-    listed = client.CoreV1Api(kube.api_client).list_namespaced_event(
+    listed: Any = client.CoreV1Api(kube.api_client).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name}"
     )
-    return [e.reason for e in listed.items]
+    return [str(e.reason) for e in listed.items]
 
 
 def condition(rollout_status: Mapping[str, Any], kind: str) -> dict[str, Any] | None:

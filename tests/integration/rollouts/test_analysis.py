@@ -4,6 +4,8 @@ background analysis aborts a paused update."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.integration.conftest import ControllerProcess, Kube
 from tests.integration.rollouts.helpers import (
     analysis_runs,
@@ -17,8 +19,8 @@ from tests.integration.rollouts.helpers import (
 )
 
 
-def _runs_by_kind(kube: Kube, namespace: str, name: str) -> dict[str, list[dict[str, object]]]:
-    found: dict[str, list[dict[str, object]]] = {}
+def _runs_by_kind(kube: Kube, namespace: str, name: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
     for run in analysis_runs(kube, namespace, name):
         kind = run["metadata"]["labels"]["rollouts.dev/analysis-kind"]
         found.setdefault(kind, []).append(run)

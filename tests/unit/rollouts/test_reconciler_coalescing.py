@@ -47,7 +47,7 @@ async def test_triggers_during_a_reconcile_coalesce_into_one_more() -> None:
     loop = asyncio.get_running_loop()
     first = reconciler.reconcile
 
-    def slow(key: tuple[str, str]) -> tuple[None, list[Any], None]:
+    def slow(key: tuple[str, str]) -> Any:
         if not calls:
             asyncio.run_coroutine_threadsafe(gate.wait(), loop).result(timeout=5)
         return first(key)
