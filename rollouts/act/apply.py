@@ -26,6 +26,7 @@ from rollouts.core.actions import (
     Plan,
     RestartPod,
     ScaleReplicaSet,
+    ScaleWorkload,
     SetManagedRoute,
     SetPodMetadata,
     SetServiceSelector,
@@ -281,6 +282,18 @@ class _Applier:
         except client.ApiException as error:
             _ignore(error, 404)
 
+    def scale_workload(self, action: ScaleWorkload) -> None:
+        try:
+            self.apps.patch_namespaced_deployment_scale(
+                action.name, self.namespace, {"spec": {"replicas": action.replicas}}
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                raise ActError(
+                    "spec.workloadRef.name", f"Deployment {self.namespace}/{action.name} not found"
+                ) from None
+            raise
+
     # -- pods and traffic ----------------------------------------------------------------------------------------
     def restart_pod(self, action: RestartPod) -> None:
         body: Any = {"metadata": {"name": action.name, "namespace": self.namespace}}
@@ -325,6 +338,8 @@ class _Applier:
                 self.supersede_run(action)
             case RestartPod():
                 self.restart_pod(action)
+            case ScaleWorkload():
+                self.scale_workload(action)
             case SetTrafficWeight():
                 self.set_weight(action)
             case SetManagedRoute():

@@ -18,7 +18,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import kopf
@@ -173,7 +173,10 @@ class Reconciler:
                 workload_selector=workload_spec.get("selector") if workload else None,
             )
             snapshot = observe(self.api, rollout, selector=spec.selector)
-            plan = decide(spec, snapshot.observed, now=now)
+            observed = snapshot.observed
+            if workload is not None:
+                observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
+            plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
             router = router_for(rollout, self.api)

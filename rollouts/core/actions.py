@@ -32,6 +32,7 @@ __all__ = [
     "Plan",
     "RestartPod",
     "ScaleReplicaSet",
+    "ScaleWorkload",
     "SetManagedRoute",
     "SetPodMetadata",
     "SetServiceSelector",
@@ -162,6 +163,15 @@ class SetManagedRoute:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScaleWorkload:
+    """Scale the ``workloadRef`` Deployment ``name`` to ``replicas`` (its ``scaleDown`` mode retiring it)."""
+
+    name: str
+    replicas: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RestartPod:
     """Evict one pod (``restartAt``); its ReplicaSet recreates it."""
 
@@ -195,6 +205,7 @@ Action = (
     | SetTrafficWeight
     | SetManagedRoute
     | RestartPod
+    | ScaleWorkload
     | EmitEvent
 )
 

@@ -171,6 +171,7 @@ class Observed:
     services: Mapping[str, ServiceView] = field(default_factory=dict)
     pods: tuple[PodView, ...] = ()
     status: RolloutStatus = field(default_factory=RolloutStatus)
+    workload_replicas: int | None = None  # spec.replicas of the workloadRef Deployment (None: no workloadRef)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, Plan, RestartPod
+from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, Plan, RestartPod, ScaleWorkload
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
@@ -51,6 +51,7 @@ def plan(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan:
     elif spec.canary is not None:
         plan_canary(ctx, spec.canary)
     _restart(ctx)
+    _retire_workload(ctx)
     _cleanup_history(ctx)
     ctx.terminate_unneeded_runs()
     _cleanup_runs(ctx)
@@ -319,6 +320,31 @@ def _strategy_status(ctx: Context) -> dict[str, Any]:
         },
         "canary": None,
     }
+
+
+def _retire_workload(ctx: Context) -> None:
+    """``workloadRef.scaleDown``: hand the Deployment's capacity over to the Rollout (Argo's three modes).
+
+    - ``never``: the Deployment is left as it is (the user scales it).
+    - ``onsuccess``: scaled to 0 once the Rollout is fully available on a stable version.
+    - ``progressively``: scaled down as the Rollout's pods become available, to ``replicas - available``; it only
+      ever goes down, so capacity moves from one to the other without a gap.
+    """
+    spec, observed = ctx.spec, ctx.observed
+    current = observed.workload_replicas
+    if spec.workload_name is None or not current or spec.workload_scale_down == "never":
+        return
+    available = sum(rs.available for rs in observed.replica_sets)
+    if spec.workload_scale_down == "onsuccess":
+        stable = next((rs for rs in observed.replica_sets if rs.pod_hash == ctx.stable_hash), None)
+        if ctx.stable_hash == ctx.new_hash and stable is not None and stable.available >= spec.replicas:
+            ctx.actions.append(ScaleWorkload(name=spec.workload_name, replicas=0, reason="Rollout is available"))
+            ctx.reason(f"scaleDown onsuccess: Deployment {spec.workload_name} to 0")
+        return
+    target = max(0, spec.replicas - available)
+    if target < current:
+        ctx.actions.append(ScaleWorkload(name=spec.workload_name, replicas=target, reason=f"{available} available"))
+        ctx.reason(f"scaleDown progressively: Deployment {spec.workload_name} {current} -> {target}")
 
 
 def _finish(ctx: Context) -> Plan:

@@ -25,6 +25,7 @@ from rollouts.core.actions import (
     Plan,
     RestartPod,
     ScaleReplicaSet,
+    ScaleWorkload,
     SetPodMetadata,
     SetServiceSelector,
     SetTrafficWeight,
@@ -123,6 +124,7 @@ class SimCluster:
         self.runs: dict[str, SimRun] = {}
         self.status: dict[str, Any] = {}
         self.router_weight: int | None = None
+        self.workload_replicas: int | None = None  # a workloadRef Deployment's replicas, when the test has one
         self.events: list[str] = []
         self._pod_delay = pod_delay
         self._run_outcome = run_outcome
@@ -175,7 +177,12 @@ class SimCluster:
             for pod in rs.pods
         )
         return Observed(
-            replica_sets=sets, analysis_runs=runs, services=services, pods=pods, status=status_from(self.status)
+            replica_sets=sets,
+            analysis_runs=runs,
+            services=services,
+            pods=pods,
+            status=status_from(self.status),
+            workload_replicas=self.workload_replicas,
         )
 
     def _run_phase(self, run: SimRun) -> RunPhase:
@@ -236,6 +243,8 @@ class SimCluster:
             self.replica_sets.pop(action.name, None)
         elif isinstance(action, SetServiceSelector):
             self.services[action.service] = action.pod_hash
+        elif isinstance(action, ScaleWorkload):
+            self.workload_replicas = action.replicas
         elif isinstance(action, CreateAnalysisRun):
             if action.name not in self.runs:
                 verdict, seconds = self._run_outcome(action)

@@ -158,6 +158,9 @@ class RolloutSpec:
     restart_at: datetime | None = None
     successful_run_history_limit: int = 5
     unsuccessful_run_history_limit: int = 5
+    # spec.workloadRef: the Deployment whose template the Rollout runs, and how it is retired (Argo's scaleDown).
+    workload_name: str | None = None
+    workload_scale_down: str = "never"  # never | onsuccess | progressively
     strategy: CanaryStrategy | BlueGreenStrategy = field(default_factory=CanaryStrategy)
     body: Mapping[str, Any] = field(default_factory=dict)  # the raw object, for analysis fieldRef args
 
@@ -396,6 +399,10 @@ def parse_rollout(
     else:
         issues.add("spec.strategy", "needs exactly one of canary or blueGreen")
         strategy = CanaryStrategy()
+    workload_ref = _map(spec.get("workloadRef"))
+    scale_down = str(workload_ref.get("scaleDown") or "never")
+    if workload_ref and scale_down not in {"never", "onsuccess", "progressively"}:
+        issues.add("spec.workloadRef.scaleDown", "must be never, onsuccess or progressively")
     restart_at = None
     if spec.get("restartAt"):
         restart_at = parse_time(spec.get("restartAt"))
@@ -418,6 +425,8 @@ def parse_rollout(
         restart_at=restart_at,
         successful_run_history_limit=_int(_map(spec.get("analysis")).get("successfulRunHistoryLimit"), 5),
         unsuccessful_run_history_limit=_int(_map(spec.get("analysis")).get("unsuccessfulRunHistoryLimit"), 5),
+        workload_name=str(workload_ref["name"]) if workload_ref.get("name") else None,
+        workload_scale_down=scale_down,
         strategy=strategy,
         body=body,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from kubernetes import client
 
 from tests.integration.conftest import ControllerProcess, Kube, wait_for
@@ -141,3 +142,27 @@ def test_restart_replaces_old_pods_within_max_unavailable(
     assert done.get("restartedAt"), done
     assert {p["metadata"]["labels"][HASH_LABEL] for p in live_pods(kube, namespace, name)} == {stable}
     assert set(replica_sets(kube, namespace, name)) == {stable}  # a restart is not an update
+
+
+@pytest.mark.parametrize("mode", ["onsuccess", "progressively"])
+def test_workload_ref_scale_down_hands_the_deployments_capacity_to_the_rollout(
+    kube: Kube, namespace: str, controller: ControllerProcess, mode: str
+) -> None:
+    name = f"legacy-{mode}"
+    deployment = _deployment(name, "demo:blue")
+    deployment["spec"]["replicas"] = 3  # type: ignore[index]
+    apply(kube, namespace, deployment)
+    apps = client.AppsV1Api(kube.api_client)
+    wait_for(
+        lambda: (apps.read_namespaced_deployment(name, namespace).status.available_replicas or 0) == 3,
+        what="the Deployment's own pods",
+    )
+    body = rollout(name, replicas=3, strategy={"canary": {"steps": []}})
+    del body["spec"]["template"], body["spec"]["selector"]
+    body["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "scaleDown": mode}
+    apply(kube, namespace, body)
+    stable = str(wait_healthy(kube, namespace, name)["stableRS"])
+    wait_replicas(kube, namespace, name, {stable: 3})
+    wait_for(
+        lambda: apps.read_namespaced_deployment(name, namespace).spec.replicas == 0, what=f"{mode}: Deployment at 0"
+    )
