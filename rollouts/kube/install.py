@@ -3,12 +3,18 @@
 Server-side apply with one field manager makes the command idempotent and safe to re-run after an upgrade: fields
 we own are updated, fields other tools own are left alone. The manifests are read from the source tree's
 ``crds/`` and ``deploy/`` folders.
+
+:func:`install_routing_crds` installs the *published* CRDs of the data planes our routers write to (Gateway API,
+Istio), for clusters that have none (the demo, local experiments). They are never vendored: ``fetch.sh`` downloads
+them at pinned versions through the Go module proxy (verified by go.sum) into a cache, once.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +23,29 @@ import yaml
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-__all__ = ["Applied", "install", "manifest_files"]
+__all__ = [
+    "ROUTING_CRD_SETS",
+    "Applied",
+    "RoutingCrdsUnavailableError",
+    "fetch_routing_crds",
+    "install",
+    "install_routing_crds",
+    "manifest_files",
+    "routing_crd_files",
+]
 
 FIELD_MANAGER = "rollouts-install"
 REPO = Path(__file__).resolve().parents[2]
+FETCH_SCRIPT = REPO / "tools" / "cluster" / "crds" / "fetch.sh"
+# The sets fetch.sh provides: name -> glob inside its output directory.
+ROUTING_CRD_SETS = {
+    "gateway-api": "gateway-api/*.yaml",
+    "istio": "istio/customresourcedefinitions.gen.yaml",
+}
+
+
+class RoutingCrdsUnavailableError(RuntimeError):
+    """The published routing CRDs could not be fetched (no Go and no cached copy, or the download failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +74,65 @@ def _documents(files: list[Path]) -> Iterator[dict[str, Any]]:
 
 def install(api: client.ApiClient, *, rbac: bool = True, timeout: float = 60.0) -> list[Applied]:
     """Apply every manifest and wait for the CRDs to be Established; returns what was applied, in order."""
+    return _apply_and_wait(api, manifest_files(rbac=rbac), timeout=timeout)
+
+
+def fetch_routing_crds(*, script: Path = FETCH_SCRIPT, timeout: float = 600.0) -> Path:
+    """The directory of the published routing CRDs, fetched by ``tools/cluster/crds/fetch.sh`` on first use.
+
+    The script prints the directory on its last stdout line (at once when cached). Go is only needed for the first
+    fetch, so a machine with a filled cache works without it.
+    """
+    cached = subprocess.run([str(script), "--print"], capture_output=True, text=True, check=False)  # noqa: S603
+    if cached.returncode == 0 and cached.stdout.strip():
+        return Path(cached.stdout.strip().splitlines()[-1])
+    if shutil.which("go") is None:
+        raise RoutingCrdsUnavailableError(
+            f"Go is needed once to fetch the published Gateway API/Istio CRDs ({script}); install Go (the local "
+            "cluster's build needs it too) and run again"
+        )
+    try:
+        result = subprocess.run(  # noqa: S603 -- our own script, no user input
+            [str(script)], capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RoutingCrdsUnavailableError(f"{script} did not finish: {error}") from error
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        detail = result.stderr.strip()[-1500:] or f"exit code {result.returncode}"
+        raise RoutingCrdsUnavailableError(f"{script} could not fetch the routing CRDs: {detail}")
+    return Path(lines[-1])
+
+
+def routing_crd_files(directory: Path, which: Iterable[str]) -> list[Path]:
+    """The manifest files of the named CRD sets (``ROUTING_CRD_SETS``) inside a fetched directory."""
+    files: list[Path] = []
+    for name in which:
+        pattern = ROUTING_CRD_SETS.get(name)
+        if pattern is None:
+            known = ", ".join(sorted(ROUTING_CRD_SETS))
+            raise ValueError(f"unknown routing CRD set {name!r}; known: {known}")
+        found = sorted(directory.glob(pattern))
+        if not found:
+            raise RoutingCrdsUnavailableError(f"no {name} CRD manifests in {directory / pattern}; re-run fetch.sh")
+        files.extend(found)
+    return files
+
+
+def install_routing_crds(
+    api: client.ApiClient, *, which: Sequence[str] = ("gateway-api",), timeout: float = 60.0
+) -> list[Applied]:
+    """Server-side apply the published CRDs of ``which`` data planes and wait until they are Established.
+
+    Raises :class:`RoutingCrdsUnavailableError` when they cannot be fetched. Idempotent, like :func:`install`.
+    """
+    return _apply_and_wait(api, routing_crd_files(fetch_routing_crds(), which), timeout=timeout)
+
+
+def _apply_and_wait(api: client.ApiClient, files: list[Path], *, timeout: float) -> list[Applied]:
     dynamic = DynamicClient(api)
     applied: list[Applied] = []
-    for doc in _documents(manifest_files(rbac=rbac)):
+    for doc in _documents(files):
         resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         namespace = doc["metadata"].get("namespace")
         resource.server_side_apply(
