@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from rollouts.kube import install as install_module
 from rollouts.kube.install import RoutingCrdsUnavailableError, fetch_routing_crds, routing_crd_files
 
 
@@ -63,29 +62,29 @@ class _Runs:
 
 def test_a_cached_directory_needs_no_go(monkeypatch: pytest.MonkeyPatch) -> None:
     runs = _Runs(cached="/cache/crds-abc\n")
-    monkeypatch.setattr(install_module.subprocess, "run", runs)
-    monkeypatch.setattr(install_module.shutil, "which", lambda _: None)
+    monkeypatch.setattr("subprocess.run", runs)
+    monkeypatch.setattr("shutil.which", lambda _: None)
     assert fetch_routing_crds(script=Path("/repo/fetch.sh")) == Path("/cache/crds-abc")
     assert runs.calls == [["/repo/fetch.sh", "--print"]]
 
 
 def test_without_go_and_cache_the_error_names_go_and_the_script(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(install_module.subprocess, "run", _Runs(cached=None))
-    monkeypatch.setattr(install_module.shutil, "which", lambda _: None)
+    monkeypatch.setattr("subprocess.run", _Runs(cached=None))
+    monkeypatch.setattr("shutil.which", lambda _: None)
     with pytest.raises(RoutingCrdsUnavailableError, match=r"Go is needed once .*/repo/fetch\.sh"):
         fetch_routing_crds(script=Path("/repo/fetch.sh"))
 
 
 def test_a_failed_fetch_carries_the_scripts_own_words(monkeypatch: pytest.MonkeyPatch) -> None:
     failed = subprocess.CompletedProcess(["fetch.sh"], 1, stdout="", stderr="go: proxy.golang.org: 503\n")
-    monkeypatch.setattr(install_module.subprocess, "run", _Runs(cached=None, fetched=failed))
-    monkeypatch.setattr(install_module.shutil, "which", lambda _: "/usr/bin/go")
+    monkeypatch.setattr("subprocess.run", _Runs(cached=None, fetched=failed))
+    monkeypatch.setattr("shutil.which", lambda _: "/usr/bin/go")
     with pytest.raises(RoutingCrdsUnavailableError, match=r"could not fetch the routing CRDs: go: proxy.golang.org"):
         fetch_routing_crds(script=Path("/repo/fetch.sh"))
 
 
 def test_a_fresh_fetch_gives_the_last_line(monkeypatch: pytest.MonkeyPatch) -> None:
     done = subprocess.CompletedProcess(["fetch.sh"], 0, stdout="/cache/crds-new\n", stderr="[crds] ...\n")
-    monkeypatch.setattr(install_module.subprocess, "run", _Runs(cached=None, fetched=done))
-    monkeypatch.setattr(install_module.shutil, "which", lambda _: "/usr/bin/go")
+    monkeypatch.setattr("subprocess.run", _Runs(cached=None, fetched=done))
+    monkeypatch.setattr("shutil.which", lambda _: "/usr/bin/go")
     assert fetch_routing_crds(script=Path("/repo/fetch.sh")) == Path("/cache/crds-new")
