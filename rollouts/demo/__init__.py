@@ -2,16 +2,19 @@
 
 What runs (all on this machine, nothing left behind):
 
-- the local cluster (etcd, kube-apiserver, controller-manager, scheduler, KWOK) with the CRDs and RBAC installed;
+- the local cluster (etcd, kube-apiserver, controller-manager, scheduler, KWOK) with our CRDs and RBAC and the
+  published Gateway API CRDs installed;
 - ``rollouts controller`` as a subprocess (its log is in the demo's work directory);
-- the simulated application (:mod:`rollouts.demo.app`): ~100 requests/s split across the versions by the share of
-  Ready pods, with errors and latency chosen by the image tag, exported as Prometheus metrics;
+- the simulated application (:mod:`rollouts.demo.app`) and the gateway in front of it: ~100 requests/s split by the
+  HTTPRoute's backendRef weights between the stable and canary Services, each share served by the Ready pods of the
+  version its Service is pinned to, with errors and latency chosen by the image tag, exported as Prometheus metrics;
 - Debian's Prometheus scraping it every second; the ``success-rate`` AnalysisTemplate queries it.
 
-The story (:mod:`rollouts.demo.manifests`): deploy ``demo:1.0``; release ``demo:2.0`` (canary 20% -> analysis ->
-60% -> pause -> analysis -> promoted, Healthy); release ``demo:3.0-bad`` (its error rate shows in Prometheus, the
-analysis fails, the controller aborts: Degraded, all capacity back on 2.0). The exit code is 0 only when both
-happened, so the demo doubles as an end-to-end test (``tests/integration/demo``).
+The story (:mod:`rollouts.demo.manifests`): deploy ``demo:1.0``; release ``demo:2.0`` (route weight 20% ->
+analysis -> 50% -> pause -> analysis -> 100% -> promoted, Healthy, weight back to 0% with both Services on 2.0);
+release ``demo:3.0-bad`` (its error rate shows in Prometheus, the analysis fails, the controller aborts: the route
+goes back to stable 100%, Degraded). The exit code is 0 only when both happened, so the demo doubles as an
+end-to-end test (``tests/integration/demo``).
 
 This module is the only part of the demo that talks to Kubernetes; the traffic model, the manifests and the
 rendering are kube-free modules beside it.
@@ -30,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-from kubernetes import client
+from kubernetes import client, watch
 from rich.console import Console, Group
 from rich.live import Live
 
@@ -45,16 +49,25 @@ from rollouts.commands import CommandError
 from rollouts.commands.rollouts import HASH_LABEL, RolloutClient
 from rollouts.commands.view import RolloutView, read_view, render_rollout
 from rollouts.demo import manifests
-from rollouts.demo.app import Backend, DemoApp, replica_weighted_split
-from rollouts.demo.screen import ReleaseResult, result_lines, summary_table, traffic_line, version_rates
+from rollouts.demo.app import UNROUTED, Backend, DemoApp, RouteBackend, Split, route_backend_weights, routed_split
+from rollouts.demo.screen import (
+    ReleaseResult,
+    RouteState,
+    result_lines,
+    route_line,
+    summary_table,
+    traffic_line,
+    version_rates,
+)
 from rollouts.devcluster import ClusterError, ClusterInfo, LocalCluster
 from rollouts.devcluster.prometheus import PrometheusServer, PrometheusUnavailableError
-from rollouts.kube.install import install
+from rollouts.kube.install import install, install_routing_crds
 from rollouts.kube.login import load_api_client
 
-__all__ = ["DemoError", "main", "traffic_split"]
+__all__ = ["DemoError", "main", "read_route", "traffic_split"]
 
 NAMESPACE = "rollouts-demo"
+GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -66,12 +79,35 @@ class DemoError(Exception):
 # Traffic: the one place that decides which version gets which share of the requests
 
 
-def traffic_split(api: client.ApiClient, *, namespace: str) -> tuple[list[Backend], dict[str, float]]:
+def read_route(api: client.ApiClient, *, namespace: str) -> list[RouteBackend]:
+    """The HTTPRoute's backends as a gateway resolves them: weight, and the version each Service's selector pins.
+
+    A backendRef to a Service that does not exist gets :data:`~rollouts.demo.app.UNROUTED` (nothing can answer).
+    """
+    route: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", manifests.HTTP_ROUTE, _request_timeout=5
+    )
+    response: Any = client.CoreV1Api(api).list_namespaced_service(namespace, _preload_content=False, _request_timeout=5)
+    selectors = {
+        svc["metadata"]["name"]: (svc.get("spec") or {}).get("selector") or {}
+        for svc in json.loads(response.data).get("items") or []
+    }
+    return [
+        RouteBackend(
+            service=name,
+            weight=weight,
+            version=selectors[name].get(HASH_LABEL) if name in selectors else UNROUTED,
+        )
+        for name, weight in route_backend_weights(route)
+    ]
+
+
+def traffic_split(api: client.ApiClient, *, namespace: str) -> tuple[list[Backend], Split]:
     """The application's versions and the share of requests each one receives right now.
 
-    Today the demo's Rollout is a replica-weighted canary: one Service selects every pod, so each Ready pod gets an
-    equal share (:func:`rollouts.demo.app.replica_weighted_split`). When the Rollout routes traffic (Gateway API
-    HTTPRoute weights), this is the function to change: read the route's backend weights here and return them.
+    The demo's Rollout is routed: the HTTPRoute's weights decide the split between the stable and canary Services
+    and each Service's share goes to the Ready pods of the version it is pinned to
+    (:func:`rollouts.demo.app.routed_split`); a share without Ready pods is answered 503.
     """
     response: Any = client.CoreV1Api(api).list_namespaced_pod(
         namespace, label_selector=f"app={manifests.ROLLOUT}", _preload_content=False, _request_timeout=5
@@ -90,7 +126,90 @@ def traffic_split(api: client.ApiClient, *, namespace: str) -> tuple[list[Backen
         )
         ready[version] = ready.get(version, 0) + int(is_ready)
     backends = [Backend(version=v, image=images[v], ready_pods=n) for v, n in sorted(ready.items())]
-    return backends, replica_weighted_split(backends)
+    try:
+        route = read_route(api, namespace=namespace)
+    except client.ApiException as error:
+        if error.status != 404:
+            raise
+        return backends, Split()  # not deployed yet: no route, so no requests reach the app
+    return backends, routed_split(route, backends)
+
+
+def _route_state(backends: Sequence[RouteBackend]) -> RouteState:
+    by_service = {b.service: b for b in backends}
+    canary, stable = by_service.get(manifests.CANARY_SERVICE), by_service.get(manifests.STABLE_SERVICE)
+    return RouteState(
+        canary_weight=canary.weight if canary else 0,
+        stable_weight=stable.weight if stable else 0,
+        canary_version=canary.version if canary else None,
+        stable_version=stable.version if stable else None,
+    )
+
+
+class _RouteWatch:
+    """Every (canary, stable) weight pair the HTTPRoute held, from a watch (a thread).
+
+    Polling would miss the short moments that matter: at promotion the canary carries 100% for about one
+    reconcile before the stable Service moves to it and the weight returns to 0.
+    """
+
+    def __init__(self, api: client.ApiClient, *, namespace: str) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._lock = threading.Lock()
+        self._history: list[tuple[float, int, int]] = []  # (monotonic time, canary weight, stable weight)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-route-watch", daemon=True)
+
+    def start(self) -> _RouteWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2)  # a blocked watch read ends within its timeout; the thread is a daemon
+
+    def _record(self, route: Mapping[str, Any]) -> None:
+        weights = dict(route_backend_weights(route))
+        pair = (weights.get(manifests.CANARY_SERVICE, 0), weights.get(manifests.STABLE_SERVICE, 0))
+        with self._lock:
+            if not self._history or self._history[-1][1:] != pair:
+                self._history.append((time.monotonic(), *pair))
+
+    def _run(self) -> None:
+        custom = client.CustomObjectsApi(self._api)
+        resource_version: str | None = None
+        while not self._stopping.is_set():
+            stream = watch.Watch()
+            try:
+                for event in stream.stream(
+                    custom.list_namespaced_custom_object, GATEWAY_GROUP, GATEWAY_VERSION, self._namespace,
+                    "httproutes", field_selector=f"metadata.name={manifests.HTTP_ROUTE}",
+                    resource_version=resource_version, timeout_seconds=5, _request_timeout=10,
+                ):  # fmt: skip
+                    route = event["object"]
+                    if event["type"] == "ERROR":  # e.g. 410 Gone: start over from the current state
+                        resource_version = None
+                        break
+                    resource_version = str(route["metadata"]["resourceVersion"])
+                    if event["type"] in {"ADDED", "MODIFIED"}:
+                        self._record(route)
+                    if self._stopping.is_set():
+                        break
+            except Exception as error:  # noqa: BLE001 -- API trouble must not end the record; try again
+                if self._stopping.is_set():
+                    return
+                if isinstance(error, client.ApiException) and error.status == 410:
+                    resource_version = None
+                time.sleep(0.5)
+            finally:
+                stream.stop()
+
+    def since(self, started: float) -> list[tuple[int, int]]:
+        """The pairs held at any time from ``started`` on (the one in force at ``started`` first)."""
+        with self._lock:
+            before = [h for h in self._history if h[0] <= started][-1:]
+            return [(c, s) for _, c, s in before + [h for h in self._history if h[0] > started]]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -159,6 +278,7 @@ class _Show:
     prometheus: PrometheusServer
     controller: _Controller
     timing: manifests.Timing
+    route_watch: _RouteWatch
 
     def _custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api)
@@ -172,15 +292,31 @@ class _Show:
                 images[pod_hash] = str(containers[0].get("image", ""))
         return images
 
-    def traffic(self, view: RolloutView) -> Any:
+    def traffic(self, view: RolloutView) -> Group:
+        """The route's split (from the cluster) over the traffic each version served (from Prometheus)."""
+        images = self.images_by_hash(view)
+        try:
+            route = route_line(_route_state(read_route(self.api, namespace=NAMESPACE)), images=images)
+        except (client.ApiException, urllib3.exceptions.HTTPError, OSError):
+            route = route_line(None, images=images)
         try:
             samples = self.prometheus.query("sum by (version, code) (rate(demo_requests_total[5s]))")
         except (OSError, RuntimeError) as error:
-            return f"traffic: Prometheus did not answer ({error})"
-        return traffic_line(version_rates(samples), images=self.images_by_hash(view))
+            return Group(route, f"traffic: Prometheus did not answer ({error})")
+        return Group(route, traffic_line(version_rates(samples), images=images))
 
     def deploy(self) -> None:
         custom = self._custom()
+        core = client.CoreV1Api(self.api)
+        for service in manifests.services(namespace=NAMESPACE):
+            core.create_namespaced_service(NAMESPACE, service)  # type: ignore[arg-type]  # a dict body is fine
+        custom.create_namespaced_custom_object(
+            GATEWAY_GROUP, GATEWAY_VERSION, NAMESPACE, "httproutes", manifests.http_route(namespace=NAMESPACE)
+        )
+        self.console.print(
+            f"applied Services [bold]{manifests.STABLE_SERVICE}[/] and [bold]{manifests.CANARY_SERVICE}[/] and "
+            f"HTTPRoute [bold]{manifests.HTTP_ROUTE}[/] (stable 100 / canary 0; parent Gateway {manifests.GATEWAY})"
+        )
         custom.create_namespaced_custom_object(
             "rollouts.dev", "v1alpha1", NAMESPACE, "analysistemplates",
             manifests.analysis_template(namespace=NAMESPACE, prometheus=self.prometheus.url, timing=self.timing),
@@ -229,6 +365,7 @@ class _Show:
             while True:
                 self.controller.check()
                 view = self.read_view_patiently()
+                events.route(self.route_watch.since(started))  # the weight moves before the step completes
                 events.observe(view, self.images_by_hash(view))
                 live.update(Group(render_rollout(view), self.traffic(view)))
                 if _settled(view, old_stable=old_stable):
@@ -243,9 +380,19 @@ class _Show:
             self.console.line()  # a log gets the last frame without its line end
         seconds = (settled_at or time.monotonic()) - started
         release = f"{old_image} -> {image}"
-        return self._result(view, release=release, image=image, old_stable=old_stable, seconds=seconds)
+        weights = self.route_watch.since(started)
+        return self._result(view, release=release, image=image, old_stable=old_stable, seconds=seconds, weights=weights)
 
-    def _result(self, view: RolloutView, *, release: str, image: str, old_stable: str, seconds: float) -> ReleaseResult:
+    def _result(
+        self,
+        view: RolloutView,
+        *,
+        release: str,
+        image: str,
+        old_stable: str,
+        seconds: float,
+        weights: Sequence[tuple[int, int]],
+    ) -> ReleaseResult:
         status = view.rollout.get("status") or {}
         new_hash = str(status.get("currentPodHash") or "")
         images = self.images_by_hash(view)
@@ -262,6 +409,8 @@ class _Show:
             verdicts=_verdicts(view, pod_hash=new_hash),
             error_ratio=error_ratio,
             requests=requests,
+            max_canary_weight=max((canary for canary, _ in weights), default=None),
+            final_weights=weights[-1] if weights else None,
         )
 
     def measured_errors(self, version: str, *, seconds: float) -> tuple[float | None, float | None]:
@@ -326,6 +475,15 @@ class _EventLog:
         self.console = console
         self.seen: dict[str, str] = {}
         self.quiet = False
+        self.routes_told = 0
+
+    def route(self, weights: Sequence[tuple[int, int]]) -> None:
+        """One line per weight change of the HTTPRoute (every change the watch saw, even between two screens)."""
+        for canary, stable in weights[self.routes_told :]:
+            self.console.print(
+                f"  HTTPRoute {manifests.HTTP_ROUTE}: canary {canary} / stable {stable}", highlight=False
+            )
+        self.routes_told = max(self.routes_told, len(weights))
 
     def _say(self, key: str, value: str, text: str) -> None:
         if self.seen.get(key) != value:
@@ -420,8 +578,12 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
         api = load_api_client(str(info.kubeconfig))
         stack.callback(api.close)
         install(api)
+        routing = install_routing_crds(api, which=("gateway-api",))
         _namespace(api)
-        console.print(f"installed the CRDs and RBAC; namespace [bold]{NAMESPACE}[/]")
+        console.print(
+            f"installed our CRDs and RBAC and the published Gateway API CRDs ({len(routing)}); namespace "
+            f"[bold]{NAMESPACE}[/]"
+        )
 
         app = DemoApp(observe=lambda: traffic_split(api, namespace=NAMESPACE)).start()
         stack.callback(app.stop)
@@ -432,6 +594,8 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
         controller = _Controller.start(kubeconfig=info.kubeconfig, namespace=NAMESPACE, log=work / "controller.log")
         stack.callback(controller.stop)
         console.print(f"rollouts controller started (pid {controller.process.pid}, log {controller.log})")
+        route_watch = _RouteWatch(api, namespace=NAMESPACE).start()
+        stack.callback(route_watch.stop)
 
         show = _Show(
             console=console,
@@ -440,6 +604,7 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
             prometheus=prometheus,
             controller=controller,
             timing=timing,
+            route_watch=route_watch,
         )
         show.deploy()
         timeout = 180 if fast else 360
@@ -454,24 +619,41 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
         if keep:
             _print_keep(console, info)
     if passed:
-        console.print("[bold green]demo passed[/]: the good release was promoted, the bad one aborted by analysis")
+        console.print(
+            "[bold green]demo passed[/]: the good release was promoted, the bad one aborted by analysis and its "
+            "traffic sent back to stable (HTTPRoute canary 0 / stable 100)"
+        )
         return 0
     console.print("[bold red]demo failed[/]: " + _why(results), soft_wrap=True)
     return 1
 
 
+# Where the HTTPRoute must end after either release: nothing on the canary Service, everything on stable.
+_ALL_ON_STABLE = (0, 100)
+
+
 def _judge(results: Sequence[ReleaseResult]) -> bool:
-    if len(results) != 2:
-        return False
-    good, bad = results
-    good_ok = good.phase == "Healthy" and good.stable_image == manifests.GOOD_IMAGE
-    bad_ok = bad.phase == "Degraded" and bad.aborted and bad.stable_image == manifests.GOOD_IMAGE
-    return good_ok and bad_ok
+    return len(results) == 2 and not _why(results)
 
 
 def _why(results: Sequence[ReleaseResult]) -> str:
+    """Empty when the demo passed; otherwise every expectation that failed."""
+    wrong = []
     expected = ["promoted, Healthy", "aborted, Degraded"]
-    wrong = [f"{r.release} ended {r.outcome!r}, expected {e!r}" for r, e in zip(results, expected, strict=False)]
+    for result, outcome in zip(results, expected, strict=False):
+        if result.outcome != outcome or result.stable_image != manifests.GOOD_IMAGE:
+            wrong.append(f"{result.release} ended {result.outcome!r} with {result.stable_image} stable, expected "
+                         f"{outcome!r} with {manifests.GOOD_IMAGE}")  # fmt: skip
+        if result.final_weights != _ALL_ON_STABLE:
+            wrong.append(f"{result.release} left the HTTPRoute at canary/stable {result.final_weights}, expected "
+                         f"{_ALL_ON_STABLE}")  # fmt: skip
+    if results and results[0].max_canary_weight != 100:  # a full promotion carries 100% on the new version
+        wrong.append(f"{results[0].release} peaked at canary weight {results[0].max_canary_weight}, expected 100")
+    if len(results) > 1 and results[1].max_canary_weight != manifests.STEP_WEIGHTS[0]:  # stopped at the 1st step
+        wrong.append(
+            f"{results[1].release} peaked at canary weight {results[1].max_canary_weight}, expected "
+            f"{manifests.STEP_WEIGHTS[0]} (aborted by the first analysis)"
+        )
     if len(results) < 2:
         wrong.append("the bad release was not attempted")
     return "; ".join(wrong)

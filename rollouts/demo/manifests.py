@@ -1,8 +1,12 @@
-"""The demo's manifests as Python dicts: the ``success-rate`` AnalysisTemplate and the ``demo`` canary Rollout.
+"""The demo's manifests as Python dicts: the ``success-rate`` AnalysisTemplate, the ``demo`` canary Rollout routed
+through a Gateway API HTTPRoute, and the two Services the route splits between.
 
-They are ordinary ``rollouts.dev/v1alpha1`` objects (change the group to ``argoproj.io`` and Argo Rollouts would run
-them too); only the timings differ between the default run and ``--fast``, and they are chosen together, because
-that is where metric-gated demos flake:
+They are ordinary ``rollouts.dev/v1alpha1`` objects (change the group to ``argoproj.io`` and Argo Rollouts with its
+Gateway API plugin would run them too) and standard-channel ``gateway.networking.k8s.io/v1`` / core ``v1`` objects.
+The Rollout names ``stableService``/``canaryService`` and ``trafficRouting.gatewayAPI.httpRoute``: the controller
+pins each Service's selector to one version (``rollouts-pod-template-hash``) and writes the canary's share as the
+backendRef weights. Only the timings differ between the default run and ``--fast``, and they are chosen together,
+because that is where metric-gated demos flake:
 
 - the query's rate window must hold several scrapes (1 s apart) of the canary, and the first measurement waits
   ``initial_delay`` after the analysis starts, by which time the canary's pods have served for at least that long
@@ -20,15 +24,22 @@ from typing import Any
 
 __all__ = [
     "BAD_IMAGE",
+    "CANARY_SERVICE",
     "CONTAINER",
+    "GATEWAY",
     "GOOD_IMAGE",
+    "HTTP_ROUTE",
     "INITIAL_IMAGE",
     "REPLICAS",
     "ROLLOUT",
+    "STABLE_SERVICE",
+    "STEP_WEIGHTS",
     "TEMPLATE",
     "Timing",
     "analysis_template",
+    "http_route",
     "rollout",
+    "services",
     "success_rate_query",
 ]
 
@@ -40,6 +51,16 @@ GOOD_IMAGE = "demo:2.0"
 BAD_IMAGE = "demo:3.0-bad"
 REPLICAS = 5
 API_VERSION = "rollouts.dev/v1alpha1"
+STABLE_SERVICE = f"{ROLLOUT}-stable"
+CANARY_SERVICE = f"{ROLLOUT}-canary"
+HTTP_ROUTE = ROLLOUT
+# The HTTPRoute's parent. No Gateway object runs on the local cluster (no gateway implementation either): the
+# route is the source of truth for the split, and the simulated application plays the gateway reading it.
+GATEWAY = f"{ROLLOUT}-gateway"
+PORT = 80
+TARGET_PORT = 8080
+# The canary's traffic share at each setWeight step (with 5 replicas: 1 canary pod at 20%, 3 at 50%).
+STEP_WEIGHTS = (20, 50)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,14 +73,17 @@ class Timing:
     count: int  # measurements per analysis
     pause: int  # the timed pause between the two analyses
     ready_delay: int  # how long a new pod takes to become Ready (KWOK stage annotation)
+    # How long a version keeps its pods after traffic left it (promotion: the old stable; abort: the canary). With
+    # a router the weight moves first and the pods go later, so gateways still sending to them have time to notice.
+    scale_down_delay: int
 
     @classmethod
     def default(cls) -> Timing:
-        return cls(window=20, initial_delay=10, interval=10, count=3, pause=5, ready_delay=2)
+        return cls(window=20, initial_delay=10, interval=10, count=3, pause=5, ready_delay=2, scale_down_delay=5)
 
     @classmethod
     def fast(cls) -> Timing:
-        return cls(window=10, initial_delay=6, interval=3, count=3, pause=2, ready_delay=0)
+        return cls(window=10, initial_delay=6, interval=3, count=3, pause=2, ready_delay=0, scale_down_delay=2)
 
 
 def success_rate_query(*, window: int, version: str = "{{args.canary-hash}}") -> str:
@@ -95,6 +119,43 @@ def analysis_template(*, namespace: str, prometheus: str, timing: Timing) -> dic
     }
 
 
+def services(*, namespace: str) -> list[dict[str, Any]]:
+    """``demo-stable`` and ``demo-canary``: both select the app's pods; the controller adds the version to pin them."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": ROLLOUT}},
+            "spec": {
+                "selector": {"app": ROLLOUT},
+                "ports": [{"name": "http", "port": PORT, "targetPort": TARGET_PORT, "protocol": "TCP"}],
+            },
+        }
+        for name in (STABLE_SERVICE, CANARY_SERVICE)
+    ]
+
+
+def http_route(*, namespace: str) -> dict[str, Any]:
+    """One catch-all rule splitting between the two Services: everything on stable until the controller says so."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": HTTP_ROUTE, "namespace": namespace, "labels": {"app": ROLLOUT}},
+        "spec": {
+            "parentRefs": [{"name": GATEWAY}],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                    "backendRefs": [
+                        {"name": STABLE_SERVICE, "port": PORT, "weight": 100},
+                        {"name": CANARY_SERVICE, "port": PORT, "weight": 0},
+                    ],
+                }
+            ],
+        },
+    }
+
+
 def rollout(*, namespace: str, image: str, timing: Timing) -> dict[str, Any]:
     labels = {"app": ROLLOUT}
     analysis = {
@@ -116,13 +177,18 @@ def rollout(*, namespace: str, image: str, timing: Timing) -> dict[str, Any]:
             },
             "strategy": {
                 "canary": {
+                    "stableService": STABLE_SERVICE,
+                    "canaryService": CANARY_SERVICE,
+                    "trafficRouting": {"gatewayAPI": {"httpRoute": HTTP_ROUTE}},
+                    "scaleDownDelaySeconds": timing.scale_down_delay,
+                    "abortScaleDownDelaySeconds": timing.scale_down_delay,
                     "steps": [
-                        {"setWeight": 20},
+                        {"setWeight": STEP_WEIGHTS[0]},
                         {"analysis": analysis},
-                        {"setWeight": 60},
+                        {"setWeight": STEP_WEIGHTS[1]},
                         {"pause": {"duration": f"{timing.pause}s"}},
                         {"analysis": analysis},
-                    ]
+                    ],
                 }
             },
         },

@@ -1,4 +1,4 @@
-"""What the demo prints: the live traffic line under the Rollout view, and the summary table at the end.
+"""What the demo prints: the route and traffic lines under the Rollout view, and the summary table at the end.
 
 Pure functions of plain data (no cluster, no Prometheus), so the wording is tested without either and the
 orchestration in :mod:`rollouts.demo` stays about sequencing.
@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["ReleaseResult", "VersionRate", "result_lines", "summary_table", "traffic_line", "version_rates"]
+__all__ = [
+    "ReleaseResult",
+    "RouteState",
+    "VersionRate",
+    "result_lines",
+    "route_line",
+    "summary_table",
+    "traffic_line",
+    "version_rates",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +76,44 @@ def traffic_line(rates: Sequence[VersionRate], *, images: Mapping[str, str]) -> 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RouteState:
+    """The HTTPRoute's split as the cluster shows it: each Service's backendRef weight and the version it selects."""
+
+    canary_weight: int
+    stable_weight: int
+    canary_version: str | None = None
+    stable_version: str | None = None
+
+    @property
+    def canary_percent(self) -> float:
+        """The canary's share of the requests (weights are relative in Gateway API; the controller writes w/100-w)."""
+        total = self.canary_weight + self.stable_weight
+        return 100.0 * self.canary_weight / total if total > 0 else 0.0
+
+
+def route_line(state: RouteState | None, *, images: Mapping[str, str]) -> Text:
+    """``route    canary 20% -> demo:3.0-bad (66bc)  |  stable 80% -> demo:2.0 (5f9c)``: the weights and where
+    each Service sends its share (``?`` while a Service is not pinned to a version)."""
+    line = Text("route    ", style="bold")
+    if state is None:
+        line.append("the HTTPRoute could not be read", style="dim")
+        return line
+    for index, (role, percent, version) in enumerate(
+        [
+            ("canary", state.canary_percent, state.canary_version),
+            ("stable", 100.0 - state.canary_percent, state.stable_version),
+        ]
+    ):
+        if index:
+            line.append("  |  ", style="dim")
+        line.append(f"{role} {percent:3.0f}%", style="yellow" if role == "canary" and percent > 0 else "")
+        line.append(" -> ")
+        line.append(images.get(version or "", "?"), style="bold")
+        line.append(f" ({version or 'all versions'})", style="dim")
+    return line
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReleaseResult:
     """How one release went, for the summary and the exit code."""
 
@@ -80,6 +127,15 @@ class ReleaseResult:
     verdicts: tuple[str, ...]  # "step 1 Successful", ...
     error_ratio: float | None  # the new version's 5xx share over the release, measured by Prometheus
     requests: float | None  # how many requests the new version served during the release
+    max_canary_weight: int | None = None  # the highest canary weight the HTTPRoute carried during the release
+    final_weights: tuple[int, int] | None = None  # (canary, stable) weights on the HTTPRoute when it settled
+
+    @property
+    def weights_text(self) -> str:
+        """``max 20%, final 0/100`` (canary/stable weights of the HTTPRoute)."""
+        peak = "n/a" if self.max_canary_weight is None else f"{self.max_canary_weight}%"
+        final = "n/a" if self.final_weights is None else f"{self.final_weights[0]}/{self.final_weights[1]}"
+        return f"max {peak}, final {final}"
 
     @property
     def outcome(self) -> str:
@@ -92,7 +148,16 @@ class ReleaseResult:
 
 def summary_table(results: Sequence[ReleaseResult]) -> Table:
     table = Table(title="summary", title_justify="left")
-    for column in ("release", "outcome", "duration", "analysis", "new version's error rate", "stable after"):
+    columns = (
+        "release",
+        "outcome",
+        "duration",
+        "analysis",
+        "canary weight",
+        "new version's error rate",
+        "stable after",
+    )
+    for column in columns:
         table.add_column(column)
     for result in results:
         rate = "n/a" if result.error_ratio is None else f"{100 * result.error_ratio:.2f}%"
@@ -104,6 +169,7 @@ def summary_table(results: Sequence[ReleaseResult]) -> Table:
             Text(result.outcome, style=outcome_style),
             f"{result.seconds:.0f}s",
             ", ".join(result.verdicts) or "-",
+            result.weights_text,
             rate,
             result.stable_image,
         )
@@ -117,6 +183,7 @@ def result_lines(results: Sequence[ReleaseResult]) -> list[str]:
         rate = "n/a" if result.error_ratio is None else f"{100 * result.error_ratio:.2f}%"
         lines.append(
             f"release {result.release}: {result.outcome} after {result.seconds:.0f}s; "
-            f"analysis: {', '.join(result.verdicts) or '-'}; error rate {rate}; stable {result.stable_image}"
+            f"analysis: {', '.join(result.verdicts) or '-'}; canary weight {result.weights_text}; error rate {rate}; "
+            f"stable {result.stable_image}"
         )
     return lines

@@ -1,5 +1,6 @@
 """``make demo`` is also a test: ``python -m rollouts.demo --fast`` must promote the good release, abort the bad one
-by analysis, say so in its summary, exit 0 and leave no process behind.
+by analysis with the HTTPRoute's canary weight sent back to 0% (stable 100%), say so in its summary, exit 0 and
+leave no process behind.
 
 It starts its own local cluster, Prometheus and controller (no session fixtures), exactly as a user's run does.
 A missing Prometheus or cluster build skips locally and fails under ``CI=true``.
@@ -59,6 +60,22 @@ def test_fast_demo_promotes_the_good_release_and_aborts_the_bad_one() -> None:
     assert bad.group(1).startswith("aborted, Degraded"), bad.group(0)
     assert "Failed" in bad.group(1), bad.group(0)
     assert bad.group(1).endswith("stable demo:2.0"), bad.group(0)
+
+    # Routed through the HTTPRoute: the good release went all the way to 100% before it became stable, the bad one
+    # never got past the first step's 20%, and both ended with everything on the stable Service.
+    assert "canary weight max 100%, final 0/100;" in good.group(1), good.group(0)
+    assert "canary weight max 20%, final 0/100;" in bad.group(1), bad.group(0)
+    weights = [
+        (int(canary), int(stable))
+        for canary, stable in re.findall(r"^  HTTPRoute demo: canary (\d+) / stable (\d+)$", output, re.MULTILINE)
+    ]
+    assert all(canary + stable == 100 for canary, stable in weights), weights
+    good_start, bad_start = output.index("release demo:2.0 (stable"), output.index("release demo:3.0-bad (stable")
+    route_change = re.compile(r"^  HTTPRoute demo: canary (\d+) / stable (\d+)$", re.MULTILINE)
+    good_weights = [int(c) for c, _ in route_change.findall(output[good_start:bad_start])]
+    bad_weights = [int(c) for c, _ in route_change.findall(output[bad_start:])]
+    assert good_weights == [0, 20, 50, 100, 0], good_weights
+    assert bad_weights == [0, 20, 0], bad_weights
 
     # The error rates in the summary are Prometheus' measurements of what the simulated app served.
     good_rate = float(re.search(r"error rate ([\d.]+)%", good.group(1)).group(1))  # type: ignore[union-attr]

@@ -6,7 +6,15 @@ import io
 
 from rich.console import Console
 
-from rollouts.demo.screen import ReleaseResult, result_lines, summary_table, traffic_line, version_rates
+from rollouts.demo.screen import (
+    ReleaseResult,
+    RouteState,
+    result_lines,
+    route_line,
+    summary_table,
+    traffic_line,
+    version_rates,
+)
 
 
 def _sample(version: str, code: str, rate: float) -> dict[str, object]:
@@ -33,7 +41,7 @@ def _result(**overrides: object) -> ReleaseResult:
     fields: dict[str, object] = {
         "release": "demo:1.0 -> demo:2.0", "image": "demo:2.0", "phase": "Healthy", "message": "", "aborted": False,
         "stable_image": "demo:2.0", "seconds": 61.4, "verdicts": ("step 1 Successful", "step 4 Successful"),
-        "error_ratio": 0.0048, "requests": 2911.0,
+        "error_ratio": 0.0048, "requests": 2911.0, "max_canary_weight": 100, "final_weights": (0, 100),
     }  # fmt: skip
     fields.update(overrides)
     return ReleaseResult(**fields)  # type: ignore[arg-type]
@@ -48,12 +56,13 @@ def test_outcomes_say_promoted_aborted_or_why_not() -> None:
 
 
 def test_result_lines_are_plain_and_complete() -> None:
-    lines = result_lines([_result(), _result(release="a -> b", error_ratio=None, verdicts=())])
+    unrouted = _result(release="a -> b", error_ratio=None, verdicts=(), max_canary_weight=None, final_weights=None)
+    lines = result_lines([_result(), unrouted])
     assert lines[0] == (
         "release demo:1.0 -> demo:2.0: promoted, Healthy after 61s; analysis: step 1 Successful, step 4 Successful; "
-        "error rate 0.48%; stable demo:2.0"
+        "canary weight max 100%, final 0/100; error rate 0.48%; stable demo:2.0"
     )
-    assert "analysis: -; error rate n/a" in lines[1]
+    assert "analysis: -; canary weight max n/a, final n/a; error rate n/a" in lines[1]
 
 
 def test_summary_table_renders_every_release() -> None:
@@ -63,3 +72,20 @@ def test_summary_table_renders_every_release() -> None:
     assert "demo:1.0 -> demo:2.0" in text
     assert "x -> y" in text
     assert "0.48% of 2911 requests" in text
+    assert "max 100%, final 0/100" in text
+
+
+def test_route_line_shows_weights_and_where_each_service_points() -> None:
+    state = RouteState(canary_weight=20, stable_weight=80, canary_version="bad1", stable_version="good2")
+    line = route_line(state, images={"bad1": "demo:3.0-bad", "good2": "demo:2.0"}).plain
+    assert line == "route    canary  20% -> demo:3.0-bad (bad1)  |  stable  80% -> demo:2.0 (good2)"
+
+
+def test_route_line_percentages_follow_relative_weights() -> None:
+    """Gateway API weights are relative: 1 and 3 is 25% / 75%, whatever wrote them."""
+    state = RouteState(canary_weight=1, stable_weight=3, canary_version=None, stable_version="a")
+    line = route_line(state, images={"a": "demo:1.0"}).plain
+    assert "canary  25% -> ? (all versions)" in line
+    assert "stable  75% -> demo:1.0 (a)" in line
+    assert RouteState(canary_weight=0, stable_weight=0).canary_percent == 0.0
+    assert "could not be read" in route_line(None, images={}).plain
