@@ -17,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from kubernetes import client, watch
+from kubernetes import client
 
 from analysis.providers.job import JOB_POD_LABEL, JobOwnershipError, JobResult, unstartable_reason
 from workflows.jobs import JobIndex
+from workflows.watching import Key, WatchIndex
 
 __all__ = [
     "KubeJobBackend",
@@ -74,93 +73,30 @@ class KubeSecretResolver:
             raise SecretKeyMissingError(f"key {key!r} of Secret {name!r} is not UTF-8 text") from None
 
 
-class PodIndex:
-    """Pods of analysis Jobs that cannot start, from one watch thread, awaited per Job on the event loop."""
+class PodIndex(WatchIndex[str]):
+    """Pods of analysis Jobs that cannot start (first reason wins), from one list+watch, awaited per Job."""
+
+    keep_first = True
 
     def __init__(self, api: client.ApiClient, *, loop: asyncio.AbstractEventLoop) -> None:
-        self._core = client.CoreV1Api(api)
-        self._loop = loop
-        self._stuck: dict[tuple[str, str], str] = {}
-        self._waiters: dict[tuple[str, str], list[asyncio.Future[str]]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._watch: watch.Watch | None = None
+        super().__init__(
+            list_objects=client.CoreV1Api(api).list_pod_for_all_namespaces,
+            selector=JOB_POD_LABEL,
+            loop=loop,
+            name="analysis-pod-watch",
+        )
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="analysis-pod-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+    def classify(self, obj: Mapping[str, Any]) -> tuple[Key, str] | None:
+        reason = unstartable_reason(obj)
+        meta = obj.get("metadata") or {}
+        job = (meta.get("labels") or {}).get(JOB_POD_LABEL)
+        if reason is None or not job:
+            return None
+        return (meta.get("namespace", ""), job), f"pod {meta.get('name')}: {reason}"
 
     async def wait(self, namespace: str, job: str) -> str:
         """The reason a pod of ``job`` cannot start, once one is seen."""
-        key = (namespace, job)
-        known = self._stuck.get(key)
-        if known is not None:
-            return known
-        future: asyncio.Future[str] = self._loop.create_future()
-        self._waiters.setdefault(key, []).append(future)
-        try:
-            return await future
-        finally:
-            waiters = self._waiters.get(key)
-            if waiters and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._waiters[key]
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                response: Any = self._core.list_pod_for_all_namespaces(
-                    label_selector=JOB_POD_LABEL, _preload_content=False
-                )
-                listing = json.loads(response.data)
-                for pod in listing.get("items") or []:
-                    self._observe(pod)
-                self._watch = watch.Watch()
-                for event in self._watch.stream(
-                    self._core.list_pod_for_all_namespaces,
-                    label_selector=JOB_POD_LABEL,
-                    resource_version=(listing.get("metadata") or {}).get("resourceVersion"),
-                    timeout_seconds=300,
-                    deserialize=False,
-                ):
-                    if self._stop.is_set():
-                        break
-                    if event["type"] in {"ADDED", "MODIFIED"}:
-                        self._observe(event["object"])
-                    elif event["type"] == "ERROR":
-                        break
-            except Exception:  # a broken stream is re-listed; the thread must outlive API hiccups
-                if self._stop.is_set():
-                    break
-                logger.warning("analysis pod watch restarting after an error", exc_info=True)
-                self._stop.wait(1.0)
-
-    def _observe(self, pod: Mapping[str, Any]) -> None:
-        reason = unstartable_reason(pod)
-        if reason is None:
-            return
-        meta = pod.get("metadata") or {}
-        job = (meta.get("labels") or {}).get(JOB_POD_LABEL)
-        if not job:
-            return
-        self._loop.call_soon_threadsafe(
-            self._resolve, (meta.get("namespace", ""), job), f"pod {meta.get('name')}: {reason}"
-        )
-
-    def _resolve(self, key: tuple[str, str], reason: str) -> None:
-        self._stuck.setdefault(key, reason)
-        for future in self._waiters.pop(key, []):
-            if not future.done():
-                future.set_result(reason)
-
-    def forget(self, namespace: str, job: str) -> None:
-        self._stuck.pop((namespace, job), None)
+        return await self.wait_for((namespace, job))
 
 
 class KubeJobBackend:
@@ -205,7 +141,7 @@ class KubeJobBackend:
         except client.ApiException as error:
             if error.status != 404:
                 raise
-        self._pods.forget(namespace, name)
+        self._pods.forget((namespace, name))
 
     async def wait_job(self, namespace: str, name: str) -> JobResult:
         outcome = await self._jobs.wait(namespace, name)

@@ -19,16 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from kubernetes import client, watch
+from kubernetes import client
 
 from workflows.runners import NodeContext, NodeResult
+from workflows.watching import Key, WatchIndex
 
 __all__ = ["DEFAULT_STEP_SERVICE_ACCOUNT", "JobIndex", "JobOutcome", "JobRunner", "build_job", "job_name_for"]
 
@@ -117,97 +116,29 @@ def outcome_of(job: Mapping[str, Any]) -> JobOutcome | None:
     return None
 
 
-class JobIndex:
-    """Terminal outcomes of managed Jobs, fed by one watch thread, awaited by many steps on the event loop."""
+class JobIndex(WatchIndex[JobOutcome]):
+    """Terminal outcomes of every Job this process manages, from one list+watch; awaited by many steps."""
 
     def __init__(self, api: client.ApiClient, *, loop: asyncio.AbstractEventLoop) -> None:
-        self._batch = client.BatchV1Api(api)
-        self._api = api
-        self._loop = loop
-        self._outcomes: dict[tuple[str, str], JobOutcome] = {}
-        self._waiters: dict[tuple[str, str], list[asyncio.Future[JobOutcome]]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._watch: watch.Watch | None = None
-        self.events_seen = 0
+        super().__init__(
+            list_objects=client.BatchV1Api(api).list_job_for_all_namespaces,
+            selector=f"{MANAGED_LABEL}={MANAGER}",
+            loop=loop,
+            name="workflow-job-watch",
+        )
 
-    # -- lifecycle (called on the loop) ------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="workflow-job-watch", daemon=True)
-        self._thread.start()
+    def classify(self, obj: Mapping[str, Any]) -> tuple[Key, JobOutcome] | None:
+        outcome = outcome_of(obj)
+        if outcome is None:
+            return None
+        meta = obj["metadata"]
+        return (meta["namespace"], meta["name"]), outcome
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+    def deleted(self, obj: Mapping[str, Any]) -> Key | None:
+        return obj["metadata"]["namespace"], obj["metadata"]["name"]
 
     async def wait(self, namespace: str, name: str) -> JobOutcome:
-        key = (namespace, name)
-        known = self._outcomes.get(key)
-        if known is not None:
-            return known
-        future: asyncio.Future[JobOutcome] = self._loop.create_future()
-        self._waiters.setdefault(key, []).append(future)
-        try:
-            return await future
-        finally:
-            waiters = self._waiters.get(key)
-            if waiters and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._waiters[key]
-
-    def forget(self, namespace: str, name: str) -> None:
-        self._outcomes.pop((namespace, name), None)
-
-    # -- the watch thread ---------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        selector = f"{MANAGED_LABEL}={MANAGER}"
-        while not self._stop.is_set():
-            try:
-                # Raw JSON, not client models: building models for every Job is most of a LIST's cost.
-                response: Any = self._batch.list_job_for_all_namespaces(label_selector=selector, _preload_content=False)
-                listing = json.loads(response.data)
-                for job in listing.get("items") or []:
-                    self._observe(job)
-                self._watch = watch.Watch()
-                for event in self._watch.stream(
-                    self._batch.list_job_for_all_namespaces,
-                    label_selector=selector,
-                    resource_version=(listing.get("metadata") or {}).get("resourceVersion"),
-                    timeout_seconds=300,
-                    deserialize=False,
-                ):
-                    if self._stop.is_set():
-                        break
-                    job = event["object"]
-                    if event["type"] in {"ADDED", "MODIFIED"}:
-                        self._observe(job)
-                    elif event["type"] == "DELETED":
-                        key = (job["metadata"]["namespace"], job["metadata"]["name"])
-                        self._loop.call_soon_threadsafe(self._outcomes.pop, key, None)
-                    elif event["type"] == "ERROR":  # e.g. 410 Gone: the resource version expired; re-list
-                        break
-            except Exception:  # a broken stream is re-listed; the loop must outlive API hiccups
-                if self._stop.is_set():
-                    break
-                logger.warning("job watch restarting after an error", exc_info=True)
-                self._stop.wait(1.0)
-
-    def _observe(self, job: Mapping[str, Any]) -> None:
-        self.events_seen += 1
-        outcome = outcome_of(job)
-        if outcome is None:
-            return
-        meta = job["metadata"]
-        key = (meta["namespace"], meta["name"])
-        self._loop.call_soon_threadsafe(self._resolve, key, outcome)
-
-    def _resolve(self, key: tuple[str, str], outcome: JobOutcome) -> None:
-        self._outcomes[key] = outcome
-        for future in self._waiters.pop(key, []):
-            if not future.done():
-                future.set_result(outcome)
+        return await self.wait_for((namespace, name))
 
 
 OwnerResolver = Callable[[NodeContext], Mapping[str, Any] | None]

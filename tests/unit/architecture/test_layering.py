@@ -34,6 +34,7 @@ KUBE_MODULES = (
     "rollouts.routers.apply",  # the traffic routers' writer (Ingress, VirtualService, DestinationRule, HTTPRoute)
     "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
     "workflows.jobs",  # the container step runner (Kubernetes Jobs, watched)
+    "workflows.watching",  # one list+watch stream feeding an index awaited by key
     "workflows.controller",  # the kopf shell of the Workflow controller
     "analysis.providers.job",  # the job metric provider
     "analysis.controller",  # the kopf shell of the AnalysisRun controller
