@@ -8,18 +8,14 @@ the tier is unavailable (a skip locally, a failure under CI).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO, Kube, unavailable
+from tests.integration.conftest import Kube, unavailable
 
-FETCH = REPO / "tools" / "cluster" / "crds" / "fetch.sh"
 ROUTING_CRDS = (
     "virtualservices.networking.istio.io",
     "destinationrules.networking.istio.io",
@@ -27,28 +23,15 @@ ROUTING_CRDS = (
 )
 
 
-def fetch_crds() -> Path:
-    if (
-        shutil.which("go") is None
-        and subprocess.run([str(FETCH), "--print"], capture_output=True, check=False).returncode
-    ):
-        unavailable("Go is needed to fetch the published Istio/Gateway API CRDs (tools/cluster/crds/fetch.sh)")
-    result = subprocess.run([str(FETCH)], capture_output=True, text=True, check=False, timeout=600)
-    if result.returncode != 0 or not result.stdout.strip():
-        unavailable(f"fetch.sh could not fetch the CRD manifests: {result.stderr.strip()[-2000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="session")
 def routing_crds(kube: Kube, crds_installed: list[str]) -> list[str]:
     """Apply the published Istio and Gateway API CRDs (and ours, for the Rollouts that own what routers create)."""
-    directory = fetch_crds()
-    files = [
-        directory / "istio" / "customresourcedefinitions.gen.yaml",
-        *sorted((directory / "gateway-api").glob("*.yaml")),
-    ]
-    kube.kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={f}" for f in files])
-    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{name}" for name in ROUTING_CRDS])
+    from rollouts.kube.install import RoutingCrdsUnavailableError, install_routing_crds
+
+    try:
+        install_routing_crds(kube.api_client, which=("istio", "gateway-api"))
+    except RoutingCrdsUnavailableError as error:
+        unavailable(str(error))
     return list(ROUTING_CRDS)
 
 
