@@ -27,13 +27,12 @@ from typing import Any
 from kubernetes import client
 
 from rollouts.commands import CommandError
+from rollouts.core.hashing import strip_hash_label
+from rollouts.core.observed import replica_set_view_from
 
 __all__ = ["RolloutClient"]
 
 GROUP, VERSION = "rollouts.dev", "v1alpha1"
-HASH_LABEL = "rollouts-pod-template-hash"
-REVISION_ANNOTATION = "rollouts.dev/revision"
-EPHEMERAL_ANNOTATION = "rollouts.dev/ephemeral-metadata"
 
 
 @dataclass
@@ -145,7 +144,7 @@ class RolloutClient:
             for rs in json.loads(response.data).get("items") or []
             if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
         ]
-        return sorted(owned, key=lambda rs: int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)))
+        return sorted(owned, key=lambda rs: replica_set_view_from(rs).revision)
 
     def undo(self, name: str, *, to_revision: int | None = None) -> str:
         rollout = self.get(name)
@@ -153,11 +152,11 @@ class RolloutClient:
         current = (rollout.get("status") or {}).get("currentPodHash")
 
         def revision(rs: Mapping[str, Any]) -> int:
-            return int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0))
+            return replica_set_view_from(rs).revision
 
         target: Mapping[str, Any] | None
         if to_revision is None:
-            candidates = [rs for rs in history if rs["metadata"].get("labels", {}).get(HASH_LABEL) != current]
+            candidates = [rs for rs in history if replica_set_view_from(rs).pod_hash != current]
             if not candidates:
                 raise CommandError(f"rollout {self.namespace}/{name}: no previous revision to go back to")
             target = candidates[-1]
@@ -166,13 +165,13 @@ class RolloutClient:
             if target is None:
                 known = ", ".join(str(revision(rs)) for rs in history) or "none"
                 raise CommandError(f"rollout {self.namespace}/{name}: no revision {to_revision} (known: {known})")
-        template = json.loads(json.dumps(target["spec"]["template"]))
-        meta = template.get("metadata") or {}
         # Drop what the controller added to the ReplicaSet's pods: the hash label and ephemeral canary/stable metadata.
-        ephemeral = json.loads((target["metadata"].get("annotations") or {}).get(EPHEMERAL_ANNOTATION) or "{}")
-        for key in (*ephemeral.get("labels", {}), HASH_LABEL):
+        template = strip_hash_label(target["spec"]["template"])
+        ephemeral = replica_set_view_from(target).pod_metadata
+        meta = template.get("metadata") or {}
+        for key in ephemeral.labels:
             (meta.get("labels") or {}).pop(key, None)
-        for key in ephemeral.get("annotations", {}):
+        for key in ephemeral.annotations:
             (meta.get("annotations") or {}).pop(key, None)
         self._json_patch(name, [{"op": "replace", "path": "/spec/template", "value": template}])
         return f"rollout '{name}' rolled back to revision {revision(target)}"

@@ -17,7 +17,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rollouts.commands.rollouts import HASH_LABEL, REVISION_ANNOTATION, RolloutClient
+from rollouts.commands.rollouts import RolloutClient
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.core.observed import ANALYSIS_KIND_LABEL, REVISION_ANNOTATION, ROLLOUT_LABEL
 
 __all__ = ["RolloutView", "read_view", "render_rollout", "wait_for_status"]
 
@@ -35,7 +37,7 @@ def read_view(rollouts: RolloutClient, name: str) -> RolloutView:
     rollout = rollouts.get(name)
     runs: Any = client.CustomObjectsApi(rollouts.api).list_namespaced_custom_object(
         "rollouts.dev", "v1alpha1", rollouts.namespace, "analysisruns",
-        label_selector=f"rollouts.dev/rollout={name}", _preload_content=False,
+        label_selector=f"{ROLLOUT_LABEL}={name}", _preload_content=False,
     )  # fmt: skip
     return RolloutView(
         rollout=rollout,
@@ -88,7 +90,7 @@ def render_rollout(view: RolloutView) -> RenderableType:
         view.replica_sets,
         key=lambda r: -int((r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
     ):
-        pod_hash = (rs["metadata"].get("labels") or {}).get(HASH_LABEL)
+        pod_hash = (rs["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL)
         roles = []
         if pod_hash == stable_hash:
             roles.append("stable")
@@ -118,7 +120,7 @@ def render_rollout(view: RolloutView) -> RenderableType:
             run_phase = str((run.get("status") or {}).get("phase") or "Pending")
             runs.add_row(
                 run["metadata"]["name"],
-                str((run["metadata"].get("labels") or {}).get("rollouts.dev/analysis-kind", "")),
+                str((run["metadata"].get("labels") or {}).get(ANALYSIS_KIND_LABEL, "")),
                 Text(run_phase, style={"Successful": "green", "Failed": "red", "Error": "red"}.get(run_phase, "")),
                 str((run.get("status") or {}).get("message") or ""),
             )
