@@ -113,17 +113,14 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crds_installed(kube: Kube) -> list[str]:
-    """Apply every CRD in crds/ and wait until the API server reports them Established."""
-    files = sorted((REPO / "crds").glob("*.yaml"))
-    if not files:
+    """Apply every CRD in crds/ the way ``rollouts install`` does, and wait until they are Established."""
+    from rollouts.kube.install import install
+
+    applied = install(kube.api_client, rbac=False)
+    names = [item.name for item in applied if item.kind == "CustomResourceDefinition"]
+    if not names:
         pytest.fail("crds/ holds no CRD manifests")
-    kube.kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={f}" for f in files])
-    names = kube.kubectl(
-        "get", "crd", "-o", "jsonpath={.items[*].metadata.name}", "--selector=", "--field-selector="
-    ).stdout.split()
-    ours = [n for n in names if n.endswith(".rollouts.dev")]
-    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in ours])
-    return ours
+    return names
 
 
 @dataclass

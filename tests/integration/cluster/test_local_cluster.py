@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 from kubernetes import client
 
-from tests.integration.conftest import Kube
-
-
-def eventually(probe: Callable[[], Any], *, timeout: float = 60.0, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+from tests.integration.conftest import Kube, wait_for
 
 
 def test_deployment_of_three_replicas_becomes_available_on_fake_nodes(kube: Kube, namespace: str) -> None:
@@ -45,7 +32,7 @@ def test_deployment_of_three_replicas_becomes_available_on_fake_nodes(kube: Kube
         status = apps.read_namespaced_deployment("web", namespace).status
         return status.available_replicas == 3 and status.ready_replicas == 3
 
-    eventually(available, what="deployment web to have 3 available replicas")
+    wait_for(available, what="deployment web to have 3 available replicas")
     pods = core.list_namespaced_pod(namespace, label_selector="app=web").items
     assert len(pods) == 3
     assert all(p.status.phase == "Running" for p in pods)
@@ -84,8 +71,8 @@ def test_job_pods_complete_or_fail_as_their_kwok_annotations_say(kube: Kube, nam
                 return str(condition.type)
         return None
 
-    assert eventually(lambda: finished("passes"), what="job passes to finish") == "Complete"
-    assert eventually(lambda: finished("fails"), what="job fails to finish") == "Failed"
+    assert wait_for(lambda: finished("passes"), what="job passes to finish") == "Complete"
+    assert wait_for(lambda: finished("fails"), what="job fails to finish") == "Failed"
 
 
 def test_pod_readiness_can_be_delayed_or_withheld(kube: Kube, namespace: str) -> None:
@@ -105,7 +92,7 @@ def test_pod_readiness_can_be_delayed_or_withheld(kube: Kube, namespace: str) ->
         conditions = core.read_namespaced_pod(name, namespace).status.conditions or []
         return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
-    eventually(lambda: ready("slow"), what="pod slow to become Ready")
+    wait_for(lambda: ready("slow"), what="pod slow to become Ready")
     assert time.monotonic() - created >= 1.5, "ready-delay was not honoured"
     never = core.read_namespaced_pod("never", namespace)
     assert never.status.phase == "Running"
