@@ -45,6 +45,7 @@ from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results, encode_run_status, format_time, parse_time
+from workflows.api import GROUP, VERSION
 from workflows.controller import Engine
 
 __all__ = [
@@ -57,8 +58,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GROUP = "rollouts.dev"
-VERSION = "v1alpha1"
 PLURAL = "analysisruns"
 #: Seconds between status writes of one run (Argo reconciles about as often); the final write is immediate.
 STATUS_INTERVAL = 1.0

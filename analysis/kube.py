@@ -24,6 +24,7 @@ from typing import Any, cast
 from kubernetes import client
 
 from analysis.providers.job import JOB_POD_LABEL, JobOwnershipError, JobResult, unstartable_reason
+from workflows.api import GROUP, VERSION
 from workflows.jobs import JobIndex
 from workflows.watching import Key, WatchIndex
 
@@ -160,9 +161,7 @@ def workflow_template_fetcher(api: client.ApiClient) -> Callable[[str, str], Map
 
     def fetch(namespace: str, name: str) -> Mapping[str, Any]:
         try:
-            body: Any = custom.get_namespaced_custom_object(
-                "rollouts.dev", "v1alpha1", namespace, "workflowtemplates", name
-            )
+            body: Any = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "workflowtemplates", name)
         except client.ApiException as error:
             if error.status == 404:
                 raise TemplateNotFoundError(f"WorkflowTemplate {namespace}/{name} not found") from None

@@ -26,6 +26,7 @@ from analysis.args import Argument, FieldRef, SecretKeyRef, find_placeholders, m
 from analysis.durations import parse_duration
 from analysis.errors import DurationError, ExpressionSyntaxError, FieldIssue, SpecError
 from analysis.expr import compile_condition
+from workflows.api import API_VERSION
 
 __all__ = [
     "API_VERSION",
@@ -47,7 +48,6 @@ __all__ = [
     "resolve_metrics",
 ]
 
-API_VERSION = "rollouts.dev/v1alpha1"
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 DEFAULT_MEASUREMENT_RETENTION = 10

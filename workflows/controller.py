@@ -29,6 +29,7 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
+from workflows.api import GROUP, VERSION
 from workflows.compiler import compile_workflow
 from workflows.errors import WorkflowError
 from workflows.executor import Executor, ExecutorConfig, Run
@@ -37,12 +38,10 @@ from workflows.runners import NodeContext, default_registry
 from workflows.spec import WorkflowSpec, parse_workflow
 from workflows.status import previous_from_status
 
-__all__ = ["GROUP", "VERSION", "Engine", "register_workflow_handlers"]
+__all__ = ["Engine", "register_workflow_handlers"]
 
 logger = logging.getLogger(__name__)
 
-GROUP = "rollouts.dev"
-VERSION = "v1alpha1"
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 _MAX_TEMPLATE_DEPTH = 10
 

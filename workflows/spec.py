@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from workflows.api import API_VERSION
 from workflows.depends import DependsExpr, from_dependencies, parse_depends
 from workflows.durations import parse_duration
 from workflows.errors import SpecError, UnsupportedFieldError
 
-API_VERSION = "rollouts.dev/v1alpha1"
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 

@@ -41,10 +41,9 @@ from rollouts.core.observed import (
     STEP_INDEX_LABEL,
     SUPERSEDED_LABEL,
 )
+from workflows.api import GROUP, VERSION
 
 __all__ = ["ActError", "TrafficRouter", "apply_plan", "write_status_patch"]
-
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 
 
 class ActError(Exception):

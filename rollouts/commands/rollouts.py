@@ -29,10 +29,9 @@ from kubernetes import client
 from rollouts.commands import CommandError
 from rollouts.core.hashing import strip_hash_label
 from rollouts.core.observed import replica_set_view_from
+from workflows.api import GROUP, VERSION
 
 __all__ = ["RolloutClient"]
-
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 
 
 @dataclass

@@ -20,6 +20,7 @@ from rich.text import Text
 from rollouts.commands.rollouts import RolloutClient
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import ANALYSIS_KIND_LABEL, REVISION_ANNOTATION, ROLLOUT_LABEL
+from workflows.api import GROUP, VERSION
 
 __all__ = ["RolloutView", "read_view", "render_rollout", "wait_for_status"]
 
@@ -36,7 +37,7 @@ class RolloutView:
 def read_view(rollouts: RolloutClient, name: str) -> RolloutView:
     rollout = rollouts.get(name)
     runs: Any = client.CustomObjectsApi(rollouts.api).list_namespaced_custom_object(
-        "rollouts.dev", "v1alpha1", rollouts.namespace, "analysisruns",
+        GROUP, VERSION, rollouts.namespace, "analysisruns",
         label_selector=f"{ROLLOUT_LABEL}={name}", _preload_content=False,
     )  # fmt: skip
     return RolloutView(

@@ -12,6 +12,7 @@ from kubernetes import client, config
 
 from rollouts.commands import CommandError
 from rollouts.kube.login import load_api_client
+from workflows.api import GROUP, VERSION
 
 __all__ = ["default_namespace", "request_resume"]
 
@@ -34,7 +35,7 @@ def request_resume(
     api = load_api_client(kubeconfig, context)
     try:
         client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            "rollouts.dev", "v1alpha1", namespace, "workflows", name, {"status": {"resume": list(nodes)}}
+            GROUP, VERSION, namespace, "workflows", name, {"status": {"resume": list(nodes)}}
         )
     except client.ApiException as error:
         raise CommandError(f"workflow {namespace}/{name}: {error.status} {error.reason}") from None

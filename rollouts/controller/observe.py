@@ -25,10 +25,9 @@ from rollouts.core.observed import (
     service_view_from,
     status_from,
 )
+from workflows.api import GROUP, VERSION
 
 __all__ = ["Snapshot", "observe", "read_workload"]
-
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,12 +33,12 @@ from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
 from rollouts.core.spec import parse_rollout
 from rollouts.routers import router_for
+from workflows.api import GROUP, VERSION
 
 __all__ = ["Reconciler", "register_rollout_handlers"]
 
 logger = logging.getLogger(__name__)
 
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 RESYNC_SECONDS = 60.0
 Key = tuple[str, str]
 

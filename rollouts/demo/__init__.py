@@ -46,8 +46,9 @@ from rich.console import Console, Group
 from rich.live import Live
 
 from rollouts.commands import CommandError
-from rollouts.commands.rollouts import HASH_LABEL, RolloutClient
+from rollouts.commands.rollouts import RolloutClient
 from rollouts.commands.view import RolloutView, read_view, render_rollout
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL as HASH_LABEL
 from rollouts.demo import manifests
 from rollouts.demo.app import UNROUTED, Backend, DemoApp, RouteBackend, Split, route_backend_weights, routed_split
 from rollouts.demo.screen import (
@@ -63,6 +64,7 @@ from rollouts.devcluster import ClusterError, ClusterInfo, LocalCluster
 from rollouts.devcluster.prometheus import PrometheusServer, PrometheusUnavailableError
 from rollouts.kube.install import install, install_routing_crds
 from rollouts.kube.login import load_api_client
+from workflows.api import GROUP, VERSION
 
 __all__ = ["DemoError", "main", "read_route", "traffic_split"]
 
@@ -318,11 +320,11 @@ class _Show:
             f"HTTPRoute [bold]{manifests.HTTP_ROUTE}[/] (stable 100 / canary 0; parent Gateway {manifests.GATEWAY})"
         )
         custom.create_namespaced_custom_object(
-            "rollouts.dev", "v1alpha1", NAMESPACE, "analysistemplates",
+            GROUP, VERSION, NAMESPACE, "analysistemplates",
             manifests.analysis_template(namespace=NAMESPACE, prometheus=self.prometheus.url, timing=self.timing),
         )  # fmt: skip
         custom.create_namespaced_custom_object(
-            "rollouts.dev", "v1alpha1", NAMESPACE, "rollouts",
+            GROUP, VERSION, NAMESPACE, "rollouts",
             manifests.rollout(namespace=NAMESPACE, image=manifests.INITIAL_IMAGE, timing=self.timing),
         )  # fmt: skip
         self.console.print(

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.api import API_VERSION
+
 __all__ = [
     "BAD_IMAGE",
     "CANARY_SERVICE",
@@ -50,7 +52,6 @@ INITIAL_IMAGE = "demo:1.0"
 GOOD_IMAGE = "demo:2.0"
 BAD_IMAGE = "demo:3.0-bad"
 REPLICAS = 5
-API_VERSION = "rollouts.dev/v1alpha1"
 STABLE_SERVICE = f"{ROLLOUT}-stable"
 CANARY_SERVICE = f"{ROLLOUT}-canary"
 HTTP_ROUTE = ROLLOUT

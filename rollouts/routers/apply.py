@@ -35,6 +35,7 @@ from rollouts.routers.base import (
     parse_managed_route,
     parse_routing,
 )
+from workflows.api import API_VERSION
 
 __all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "RefusedRouter", "Routers", "recorded_traffic", "router_for"]
 
@@ -50,7 +51,7 @@ Body = dict[str, Any]
 def _owner(rollout: Mapping[str, Any]) -> Body:
     meta = rollout["metadata"]
     return {
-        "apiVersion": "rollouts.dev/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Rollout",
         "name": meta["name"],
         "uid": meta["uid"],
