@@ -59,6 +59,7 @@ PURE_MODULES = (
     "analysis.args",
     "analysis.durations",
     "analysis.status",
+    "workflows.api",
     "workflows.spec",
     "workflows.depends",
     "workflows.substitution",
