@@ -46,7 +46,7 @@ from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, Me
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results, encode_run_status, format_time, parse_time
 from workflows.api import GROUP, VERSION
-from workflows.controller import Engine
+from workflows.runtime.controller import Engine
 
 __all__ = [
     "PLURAL",

@@ -7,7 +7,7 @@ them against the official client, so ``kubernetes`` is imported by exactly the I
 Secrets: :class:`KubeSecretResolver` reads one key at measurement time and returns it to the renderer; it never
 logs, caches or stores the value, and its errors name the Secret and key only.
 
-Watching, not polling: Job outcomes come from the engine's shared :class:`workflows.jobs.JobIndex`; pods that
+Watching, not polling: Job outcomes come from the engine's shared :class:`workflows.runtime.jobs.JobIndex`; pods that
 cannot start (image pull errors, missing config) come from :class:`PodIndex`, one watch over every pod of an
 analysis Job, so N running job metrics cost two streams, not N polling loops.
 """
@@ -25,8 +25,8 @@ from kubernetes import client
 
 from analysis.providers.job import JOB_POD_LABEL, JobOwnershipError, JobResult, unstartable_reason
 from workflows.api import GROUP, VERSION
-from workflows.jobs import JobIndex
-from workflows.watching import Key, WatchIndex
+from workflows.runtime.jobs import JobIndex
+from workflows.runtime.watching import Key, WatchIndex
 
 __all__ = [
     "KubeJobBackend",

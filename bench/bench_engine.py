@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from workflows import DagBuilder, Executor, ExecutorConfig, NodeResult, RunnerRegistry, compile_workflow, parse_workflow
-from workflows.runners import NoopRunner
+from workflows.runtime.runners import NoopRunner
 
 WIDTH = 50
 
@@ -146,7 +146,7 @@ async def status_costs(plan: object) -> tuple[float, float, float, float]:
     start = time.perf_counter()
     run.status()
     sync = time.perf_counter() - start
-    snapshot = getattr(__import__("workflows.status", fromlist=["x"]), "snapshot_run", None)
+    snapshot = getattr(__import__("workflows.model.status", fromlist=["x"]), "snapshot_run", None)
     on_loop = sync
     if snapshot is not None:
         start = time.perf_counter()

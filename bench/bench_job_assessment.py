@@ -29,7 +29,7 @@ from kubernetes import client
 
 from rollouts.devcluster import running_cluster
 from rollouts.kube.login import load_api_client
-from workflows.jobs import MANAGED_LABEL, MANAGER, JobIndex, outcome_of
+from workflows.runtime.jobs import MANAGED_LABEL, MANAGER, JobIndex, outcome_of
 
 
 def create_jobs(api: client.ApiClient, namespace: str, count: int) -> list[str]:

@@ -10,7 +10,7 @@ import json
 import time
 
 from workflows import DagBuilder, Executor, ExecutorConfig, NoopRunner, RunnerRegistry, decode_nodes
-from workflows.status import compress_table, decompress_table, encode_nodes
+from workflows.model.status import compress_table, decompress_table, encode_nodes
 
 
 async def finished_run(count: int) -> object:

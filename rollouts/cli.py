@@ -66,7 +66,7 @@ def _controller(args: argparse.Namespace) -> int:
 
 
 def _workflow_run(args: argparse.Namespace) -> int:
-    from workflows.local import run_workflow_file
+    from workflows.runtime.local import run_workflow_file
 
     params = dict(_key_value(item, "-p") for item in args.parameter)
     return run_workflow_file(args.file, params, out=sys.stdout, resume_all=args.resume_all)

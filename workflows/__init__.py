@@ -15,8 +15,6 @@ Where things live (one hop from here):
 - ``local``: ``rollouts workflow run FILE``.
 """
 
-from workflows.builder import DagBuilder
-from workflows.compiler import compile_workflow
 from workflows.errors import (
     CycleError,
     DependsSyntaxError,
@@ -27,21 +25,22 @@ from workflows.errors import (
     UnsupportedFieldError,
     WorkflowError,
 )
-from workflows.executor import Executor, ExecutorConfig, Run, RunResult, StatusSink
-from workflows.phases import NodePhase, NodeType, WorkflowPhase
-from workflows.plan import NodeSpec, Plan
-from workflows.runners import (
+from workflows.model.builder import DagBuilder
+from workflows.model.compiler import compile_workflow
+from workflows.model.phases import NodePhase, NodeType, WorkflowPhase
+from workflows.model.plan import NodeSpec, Plan, PreviousNode
+from workflows.model.spec import Backoff, RetryPolicy, RetryStrategy, WorkflowSpec, parse_workflow
+from workflows.model.status import NodeRecord, decode_nodes, encode_nodes, node_id, previous_from_status
+from workflows.runtime.executor import Executor, ExecutorConfig, Run, RunResult, StatusSink
+from workflows.runtime.runners import (
     NodeContext,
     NodeResult,
     NoopRunner,
-    PreviousNode,
     RunnerRegistry,
     StepRunner,
     SuspendRunner,
     default_registry,
 )
-from workflows.spec import Backoff, RetryPolicy, RetryStrategy, WorkflowSpec, parse_workflow
-from workflows.status import NodeRecord, decode_nodes, encode_nodes, node_id, previous_from_status
 
 __all__ = [
     "Backoff",

@@ -5,7 +5,7 @@ Why it is shaped this way:
 - **Awaited, not polled, not blocking.** A Job may run for minutes. The provider is an
   :class:`~analysis.providers.base.AsyncMetricProvider`: it creates the Job on a worker thread, records a Running
   measurement (with the Job name in ``metadata["job-name"]``, as Argo does) and then awaits the shared Job watch
-  (:class:`workflows.jobs.JobIndex`) and a pod watch on the event loop. No thread waits, no request repeats.
+  (:class:`workflows.runtime.jobs.JobIndex`) and a pod watch on the event loop. No thread waits, no request repeats.
 - **Restart-safe by name.** The Job is named ``<run>-<metric>-<n>`` where ``n`` is the measurement's sequence number
   (``count + error + 1``), identical before and after a controller restart. A restarted controller re-attaches: the
   create answers 409, the existing Job is adopted if the same AnalysisRun owns it, and its outcome arrives from the
@@ -63,7 +63,7 @@ RUN_NAME_ANNOTATION = "analysis.rollouts.dev/run-name"
 METRIC_ANNOTATION = "analysis.rollouts.dev/metric-name"
 #: On the pod template: which Job a pod belongs to, for the pod watch (label values fit: Job names are <= 63).
 JOB_POD_LABEL = "analysis.rollouts.dev/job"
-# The shared JobIndex watches Jobs carrying this label (workflows.jobs.MANAGED_LABEL / MANAGER).
+# The shared JobIndex watches Jobs carrying this label (workflows.runtime.jobs.MANAGED_LABEL / MANAGER).
 MANAGED_LABEL = "workflows.rollouts.dev/managed-by"
 MANAGER = "rollouts"
 #: Waiting reasons of a container that will not start without someone changing something.

@@ -20,11 +20,11 @@ from typing import Any
 from analysis.args import RenderedProvider
 from analysis.assess import AnalysisPhase, Measurement
 from analysis.providers.base import MeasurementContext, error_measurement
-from workflows.compiler import compile_workflow
 from workflows.errors import WorkflowError
-from workflows.executor import Executor
-from workflows.phases import WorkflowPhase
-from workflows.spec import parse_workflow
+from workflows.model.compiler import compile_workflow
+from workflows.model.phases import WorkflowPhase
+from workflows.model.spec import parse_workflow
+from workflows.runtime.executor import Executor
 
 __all__ = ["TemplateNotFoundError", "WorkflowTemplateProvider", "workflow_run_id"]
 

@@ -2,7 +2,7 @@
 
 ``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows,
 AnalysisRuns, Rollouts), logs in with the given kubeconfig/context (or in-cluster), starts the
-shared :class:`workflows.controller.Engine` on kopf's event loop at startup and shuts it down at cleanup.
+shared :class:`workflows.runtime.controller.Engine` on kopf's event loop at startup and shuts it down at cleanup.
 The engine's blocking work runs on its own thread pool, never kopf's, so a handler waiting on the engine cannot
 starve kopf's synchronous handlers.
 """
@@ -19,7 +19,7 @@ import kopf
 from analysis.controller import install_metric_runner, register_analysis_handlers
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
 from rollouts.kube.login import connection_from_kubeconfig, load_api_client
-from workflows.controller import Engine, register_workflow_handlers
+from workflows.runtime.controller import Engine, register_workflow_handlers
 
 __all__ = ["build_registry", "run_controller"]
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from workflows import DagBuilder, Executor, ExecutorConfig, WorkflowPhase, default_registry
-from workflows.local import run_workflow_file
+from workflows.runtime.local import run_workflow_file
 
 
 class _Handler(BaseHTTPRequestHandler):

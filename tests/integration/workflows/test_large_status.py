@@ -9,8 +9,8 @@ from kubernetes import client
 
 from tests.integration.conftest import Kube
 from workflows import DagBuilder, Executor, ExecutorConfig, NodePhase
-from workflows.executor import Run
-from workflows.status import decode_nodes
+from workflows.model.status import decode_nodes
+from workflows.runtime.executor import Run
 
 GROUP, VERSION = "rollouts.dev", "v1alpha1"
 NODES = 50_000

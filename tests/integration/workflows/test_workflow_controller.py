@@ -11,7 +11,7 @@ import yaml
 from kubernetes import client
 
 from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from workflows.status import decode_nodes
+from workflows.model.status import decode_nodes
 
 GROUP, VERSION = "rollouts.dev", "v1alpha1"
 

@@ -33,9 +33,9 @@ KUBE_MODULES = (
     "rollouts.act.*",
     "rollouts.routers.apply",  # the traffic routers' writer (Ingress, VirtualService, DestinationRule, HTTPRoute)
     "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
-    "workflows.jobs",  # the container step runner (Kubernetes Jobs, watched)
-    "workflows.watching",  # one list+watch stream feeding an index awaited by key
-    "workflows.controller",  # the kopf shell of the Workflow controller
+    "workflows.runtime.jobs",  # the container step runner (Kubernetes Jobs, watched)
+    "workflows.runtime.watching",  # one list+watch stream feeding an index awaited by key
+    "workflows.runtime.controller",  # the kopf shell of the Workflow controller
     "analysis.providers.job",  # the job metric provider
     "analysis.controller",  # the kopf shell of the AnalysisRun controller
     "analysis.kube",  # Secret lookups (SecretResolver) and other API reads of the analysis package
@@ -60,13 +60,9 @@ PURE_MODULES = (
     "analysis.durations",
     "analysis.status",
     "workflows.api",
-    "workflows.spec",
-    "workflows.depends",
-    "workflows.substitution",
-    "workflows.compiler",
-    "workflows.plan",
-    "workflows.builder",
-    "workflows.status",
+    "workflows.errors",
+    "workflows.model",  # the engine's model and the shared primitives: spec, compiler, plan, expressions, ...
+    "workflows.model.*",
     "rollouts.core",
     "rollouts.core.*",
     "rollouts.routers.base",  # traffic routers: the routing spec and managed-route values

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflows import DagBuilder
-from workflows.compiler import _find_cycle
-from workflows.depends import from_dependencies
-from workflows.spec import DagTask
+from workflows.model.compiler import _find_cycle
+from workflows.model.depends import from_dependencies
+from workflows.model.spec import DagTask
 
 
 def _tasks(edges: dict[int, set[int]], count: int) -> list[DagTask]:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.depends import from_dependencies, parse_depends
 from workflows.errors import DependsSyntaxError
-from workflows.phases import P_ERROR, P_FAILED, P_OMITTED, P_SKIPPED, P_SUCCEEDED
+from workflows.model.depends import from_dependencies, parse_depends
+from workflows.model.phases import P_ERROR, P_FAILED, P_OMITTED, P_SKIPPED, P_SUCCEEDED
 
 PHASES = {"Succeeded": P_SUCCEEDED, "Failed": P_FAILED, "Errored": P_ERROR, "Skipped": P_SKIPPED, "Omitted": P_OMITTED}
 
@@ -157,7 +157,7 @@ def test_conjunction_fast_path_agrees_with_the_tree(
     names: list[str], phases: list[int], continue_on: dict[str, tuple[bool, bool]], spelled_as_expression: bool
 ) -> None:
     """``A && B`` / ``dependencies: [A, B]`` bind to one closure; it must mean exactly what the tree means."""
-    from workflows.depends import _bind
+    from workflows.model.depends import _bind
 
     expr = parse_depends(" && ".join(names)) if spelled_as_expression else from_dependencies(names)
     assert expr.conjunction is not None
@@ -184,7 +184,7 @@ def test_only_plain_conjunctions_take_the_fast_path() -> None:
 
 
 def test_a_dependencies_list_builds_its_tree_on_demand() -> None:
-    from workflows.depends import And, Ref
+    from workflows.model.depends import And, Ref
 
     listed = from_dependencies(["A", "B", "A"])
     assert listed.parsed is None

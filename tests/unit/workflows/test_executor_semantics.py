@@ -21,8 +21,8 @@ from workflows import (
     RunnerRegistry,
     WorkflowPhase,
 )
-from workflows.executor import retry_delay
-from workflows.phases import P_ERROR, P_FAILED, NodePhase
+from workflows.model.phases import P_ERROR, P_FAILED, NodePhase
+from workflows.runtime.executor import retry_delay
 
 DIAMOND = [
     {"name": "A", "template": "work"},

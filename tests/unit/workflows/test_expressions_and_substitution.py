@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.durations import parse_duration
 from workflows.errors import ExpressionError, SubstitutionError
-from workflows.expr import compile_expression
-from workflows.substitution import Scope, compile_payload, item_label, parse_text
+from workflows.model.durations import parse_duration
+from workflows.model.expr import compile_expression
+from workflows.model.substitution import Scope, compile_payload, item_label, parse_text
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import yaml
 from tests.support.corpus import corpus_dir
 from tests.unit.workflows.wf_helpers import dag, leaf, plan_of, workflow
 from workflows import CycleError, DependsSyntaxError, SpecError, SubstitutionError, UnsupportedFieldError
-from workflows.compiler import compile_workflow
-from workflows.spec import parse_workflow
+from workflows.model.compiler import compile_workflow
+from workflows.model.spec import parse_workflow
 
 CORPUS = corpus_dir() / "argo-workflows"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflows import DagBuilder, Executor, ExecutorConfig, NoopRunner, RunnerRegistry, decode_nodes, encode_nodes
-from workflows.status import NodeTable, previous_from_status
+from workflows.model.status import NodeTable, previous_from_status
 
 
 async def _table(count: int, *, fail: int = -1) -> NodeTable:
@@ -83,7 +83,7 @@ def test_compact_form_round_trips(display: list[str], phases: st.DataObject) -> 
         results={i: json.dumps(i) for i in range(count) if i % 4 == 0},
         retries={i: 2 for i in range(count) if i % 5 == 0},
     )
-    from workflows.status import compress_table, decompress_table
+    from workflows.model.status import compress_table, decompress_table
 
     back = decompress_table(compress_table(table))
     assert back == table
@@ -110,7 +110,7 @@ def test_plain_argo_map_form_is_accepted() -> None:
     chunk=st.integers(min_value=1, max_value=5),
 )
 def test_sliced_json_is_byte_identical_to_one_dumps(columns: dict[str, object], chunk: int) -> None:
-    import workflows.status as status_module
+    import workflows.model.status as status_module
 
     original = status_module._CHUNK_ROWS
     status_module._CHUNK_ROWS = chunk  # tiny slices so hypothesis' short lists get cut, and the last slice is short
@@ -121,7 +121,7 @@ def test_sliced_json_is_byte_identical_to_one_dumps(columns: dict[str, object], 
 
 
 async def test_a_large_table_encodes_identically_in_slices() -> None:
-    from workflows.status import compact_json
+    from workflows.model.status import compact_json
 
     table = await _table(12_000)
     data = table.compact()

@@ -20,7 +20,7 @@ from workflows import (
     RunnerRegistry,
     decode_nodes,
 )
-from workflows.status import NodeIds, node_id, snapshot_run, status_from_snapshot
+from workflows.model.status import NodeIds, node_id, snapshot_run, status_from_snapshot
 
 
 def _chain(name: str, count: int, kind: str) -> Any:
@@ -71,7 +71,7 @@ async def test_snapshot_status_matches_status_and_encodes_on_another_thread() ->
     )
     run = executor.submit(_chain("thread", 30, "noop"))
     await run.wait()
-    import workflows.status as status_module
+    import workflows.model.status as status_module
 
     original = status_module.NodeTable.from_snapshot
 

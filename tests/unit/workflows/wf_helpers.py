@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import Executor, ExecutorConfig, NodeContext, NodeResult, Plan, RunnerRegistry, RunResult
-from workflows.compiler import compile_workflow
-from workflows.spec import parse_workflow
+from workflows.model.compiler import compile_workflow
+from workflows.model.spec import parse_workflow
 
 
 class ScriptedRunner:

@@ -16,22 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from workflows.durations import parse_duration
-from workflows.phases import NodePhase
+from workflows.model.durations import parse_duration
+from workflows.model.phases import NodePhase
+from workflows.model.plan import PreviousNode
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreviousNode:
-    """What a previous controller recorded for this node (restart seam): re-attach instead of re-creating."""
-
-    phase: NodePhase
-    started_at: float | None = None
-    finished_at: float | None = None
-    message: str = ""
-    result: str | None = None
-    retries: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +122,6 @@ class RunnerRegistry:
 
 def default_registry() -> RunnerRegistry:
     """http + suspend + noop: everything that needs no cluster (the lead adds ``container`` from jobs.py)."""
-    from workflows.http import HttpRunner
+    from workflows.runtime.http import HttpRunner
 
     return RunnerRegistry({"http": HttpRunner(), "suspend": SuspendRunner(), "noop": NoopRunner()})

@@ -1,4 +1,4 @@
-"""Spec + arguments -> :class:`~workflows.plan.Plan`: every check that needs the whole graph happens here.
+"""Spec + arguments -> :class:`~workflows.model.plan.Plan`: every check that needs the whole graph happens here.
 
 Before anything runs this module rejects: unknown templates and WorkflowTemplates (with the task's field path),
 dependency cycles (naming the cycle), templates that call themselves, missing input parameters, and ``{{...}}``
@@ -16,12 +16,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workflows import collector
 from workflows.errors import CycleError, SpecError
-from workflows.phases import NodeType
-from workflows.plan import NodeSpec, Plan, Step
-from workflows.spec import DagTask, Template, TemplateKind, WorkflowSpec
-from workflows.substitution import Renderer, Scope, Text, compile_payload, item_label, parse_text
+from workflows.model import collector
+from workflows.model.phases import NodeType
+from workflows.model.plan import NodeSpec, Plan, Step
+from workflows.model.spec import DagTask, Template, TemplateKind, WorkflowSpec
+from workflows.model.substitution import Renderer, Scope, Text, compile_payload, item_label, parse_text
 
 _LEAF_TYPES = {
     TemplateKind.HTTP.value: NodeType.HTTP,
@@ -460,7 +460,7 @@ class _Compiler:
 
 
 def _duration(value: str, path: str) -> float:
-    from workflows.durations import parse_duration
+    from workflows.model.durations import parse_duration
 
     try:
         return parse_duration(value)
@@ -480,7 +480,7 @@ def compile_workflow(
     name: str | None = None,
 ) -> Plan:
     """Compile a parsed Workflow (or a submittable WorkflowTemplate) with ``-p``-style argument overrides."""
-    with collector.paused():  # see workflows.collector: halves a large compile
+    with collector.paused():  # see workflows.model.collector: halves a large compile
         return _compile(spec, arguments=arguments, workflow_templates=workflow_templates, name=name)
 
 

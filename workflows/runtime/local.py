@@ -19,13 +19,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from workflows.compiler import compile_workflow
 from workflows.errors import WorkflowError
-from workflows.executor import Executor, ExecutorConfig, Run
-from workflows.phases import WorkflowPhase
-from workflows.runners import RunnerRegistry, default_registry
-from workflows.spec import WorkflowSpec, parse_workflow
-from workflows.status import NodeRecord
+from workflows.model.compiler import compile_workflow
+from workflows.model.phases import WorkflowPhase
+from workflows.model.spec import WorkflowSpec, parse_workflow
+from workflows.model.status import NodeRecord
+from workflows.runtime.executor import Executor, ExecutorConfig, Run
+from workflows.runtime.runners import RunnerRegistry, default_registry
 
 EXIT_CODES = {WorkflowPhase.SUCCEEDED: 0, WorkflowPhase.FAILED: 1, WorkflowPhase.ERROR: 2}
 _STYLE = {

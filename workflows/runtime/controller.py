@@ -30,13 +30,13 @@ import kopf
 from kubernetes import client
 
 from workflows.api import GROUP, VERSION
-from workflows.compiler import compile_workflow
 from workflows.errors import WorkflowError
-from workflows.executor import Executor, ExecutorConfig, Run
-from workflows.jobs import JobIndex, JobRunner
-from workflows.runners import NodeContext, default_registry
-from workflows.spec import WorkflowSpec, parse_workflow
-from workflows.status import previous_from_status
+from workflows.model.compiler import compile_workflow
+from workflows.model.spec import WorkflowSpec, parse_workflow
+from workflows.model.status import previous_from_status
+from workflows.runtime.executor import Executor, ExecutorConfig, Run
+from workflows.runtime.jobs import JobIndex, JobRunner
+from workflows.runtime.runners import NodeContext, default_registry
 
 __all__ = ["Engine", "register_workflow_handlers"]
 

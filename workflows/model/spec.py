@@ -14,9 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from workflows.api import API_VERSION
-from workflows.depends import DependsExpr, from_dependencies, parse_depends
-from workflows.durations import parse_duration
 from workflows.errors import SpecError, UnsupportedFieldError
+from workflows.model.depends import DependsExpr, from_dependencies, parse_depends
+from workflows.model.durations import parse_duration
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 

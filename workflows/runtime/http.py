@@ -1,9 +1,10 @@
 """The ``http`` step runner: one request through ``requests`` on the executor's thread pool.
 
 Success is judged by ``successCondition`` (``response.statusCode == 201``, ``response.body contains "ok"``,
-``response.headers["Server"][0] == "x"``) with the safe evaluator in :mod:`workflows.expr`; without one, any status
-below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``OnTransientError`` retries them); a
-response that fails the condition is ``Failed``. Header values are never echoed into messages (they carry tokens).
+``response.headers["Server"][0] == "x"``) with the safe evaluator in :mod:`workflows.model.expr`; without one,
+any status below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``OnTransientError`` retries
+them); a response that fails the condition is ``Failed``. Header values are never echoed into messages (they carry
+tokens).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.errors import ExpressionError
-from workflows.expr import compile_expression
-from workflows.runners import NodeContext, NodeResult
+from workflows.model.expr import compile_expression
+from workflows.runtime.runners import NodeContext, NodeResult
 
 _NAMES = frozenset({"response"})
 _MAX_RESULT = 256 * 1024

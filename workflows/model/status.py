@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import zstandard
 
-from workflows import collector
-from workflows.phases import P_NONE, PHASE_OF, NodePhase, NodeType
+from workflows.model import collector
+from workflows.model.phases import P_NONE, PHASE_OF, NodePhase, NodeType
 
 if TYPE_CHECKING:
-    from workflows.executor import Run
-    from workflows.plan import NodeSpec
+    from workflows.model.plan import NodeSpec
+    from workflows.runtime.executor import Run
 
 FORMAT_VERSION = 1
 _NO_KIDS: list[int] = []  # shared by every childless row of compact(): fewer allocations, same JSON
@@ -364,7 +364,9 @@ def compact_json(data: Mapping[str, Any]) -> str:
 
 
 def compress_table(table: NodeTable) -> str:
-    with collector.paused():  # compact() makes a list per row, all garbage a moment later: see workflows.collector
+    with (
+        collector.paused()
+    ):  # compact() makes a list per row, all garbage a moment later: see workflows.model.collector
         raw = compact_json(table.compact()).encode()
     return base64.b64encode(zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)).decode("ascii")
 
@@ -388,7 +390,7 @@ def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
     """The node table of a status body, whichever form it was stored in."""
     if status.get("compressedNodes"):
         table = decompress_table(str(status["compressedNodes"]))
-        with collector.paused():  # one record per row, all kept: like a compile (see workflows.collector)
+        with collector.paused():  # one record per row, all kept: like a compile (see workflows.model.collector)
             return table.records()
     nodes = status.get("nodes") or []
     if isinstance(nodes, Mapping):  # Argo's map form
@@ -397,8 +399,8 @@ def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
 
 
 def previous_from_status(status: Mapping[str, Any]) -> dict[str, Any]:
-    """Node name -> :class:`~workflows.runners.PreviousNode`, to restart a run where a previous controller left it."""
-    from workflows.runners import PreviousNode
+    """Node name -> :class:`~workflows.model.plan.PreviousNode`: restart a run where a previous controller left it."""
+    from workflows.model.plan import PreviousNode
 
     out: dict[str, Any] = {}
     for record in decode_nodes(status):

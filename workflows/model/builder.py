@@ -1,6 +1,6 @@
 """Programmatic DAGs: what ``analysis`` uses to run metrics (and anyone to run code-built graphs) on the executor.
 
-The builder produces the same :class:`~workflows.plan.Plan` as a manifest, through the same compiler, so depends,
+The builder produces the same :class:`~workflows.model.plan.Plan` as a manifest, through the same compiler, so depends,
 retries, timeouts, failFast and parallelism behave identically. Payloads are passed to runners untouched (no
 ``{{...}}`` substitution): they come from code, not from users' YAML.
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from workflows.compiler import compile_workflow
-from workflows.depends import from_dependencies, parse_depends
 from workflows.errors import SpecError
-from workflows.plan import Plan
-from workflows.spec import Dag, DagTask, RetryStrategy, Template, WorkflowSpec
+from workflows.model.compiler import compile_workflow
+from workflows.model.depends import from_dependencies, parse_depends
+from workflows.model.plan import Plan
+from workflows.model.spec import Dag, DagTask, RetryStrategy, Template, WorkflowSpec
 
 
 class DagBuilder:

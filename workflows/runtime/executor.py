@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from workflows.compiler import parse_items
 from workflows.errors import ExpressionError, RunNotFoundError, SubstitutionError, WorkflowError
-from workflows.expr import compile_expression
-from workflows.phases import (
+from workflows.model.compiler import parse_items
+from workflows.model.expr import compile_expression
+from workflows.model.phases import (
     CODE_OF,
     P_ERROR,
     P_FAILED,
@@ -51,11 +51,17 @@ from workflows.phases import (
     NodeType,
     WorkflowPhase,
 )
-from workflows.plan import NodeSpec, Plan
-from workflows.runners import NodeContext, NodeResult, PreviousNode, RunnerRegistry, StepRunner, default_registry
-from workflows.spec import RetryPolicy, RetryStrategy
-from workflows.status import NodeIds, NodeTable, build_status, snapshot_run, status_from_snapshot
-from workflows.substitution import RefKey, item_lookup
+from workflows.model.plan import NodeSpec, Plan, PreviousNode
+from workflows.model.spec import RetryPolicy, RetryStrategy
+from workflows.model.status import NodeIds, NodeTable, build_status, snapshot_run, status_from_snapshot
+from workflows.model.substitution import RefKey, item_lookup
+from workflows.runtime.runners import (
+    NodeContext,
+    NodeResult,
+    RunnerRegistry,
+    StepRunner,
+    default_registry,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -691,7 +697,7 @@ class Executor:
             )
 
     def _arm_timeout(self, run: Run, index: int, timeout: Any) -> bool:
-        from workflows.durations import parse_duration
+        from workflows.model.durations import parse_duration
 
         try:
             seconds = (

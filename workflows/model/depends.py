@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from workflows.errors import DependsSyntaxError
-from workflows.phases import (
+from workflows.model.phases import (
     P_ERROR,
     P_FAILED,
     P_OMITTED,

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.depends import Predicate
-from workflows.phases import NodeType
-from workflows.spec import RetryStrategy
-from workflows.substitution import Renderer, Text
+from workflows.model.depends import Predicate
+from workflows.model.phases import NodePhase, NodeType
+from workflows.model.spec import RetryStrategy
+from workflows.model.substitution import Renderer, Text
 
 # expand(first_index, items) -> specs of the new children (first one gets ``first_index``) and their ids
 Expander = Callable[[int, Sequence[Any]], tuple[list["NodeSpec"], list[int]]]
@@ -81,7 +81,7 @@ class NodeSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
-    """A compiled workflow: run it with :meth:`workflows.executor.Executor.submit`."""
+    """A compiled workflow: run it with :meth:`workflows.runtime.executor.Executor.submit`."""
 
     name: str
     namespace: str
@@ -101,3 +101,15 @@ class Plan:
     def kinds(self) -> frozenset[str]:
         """Runner kinds this plan needs (dynamic withParam children may add none: they reuse templates)."""
         return frozenset(node.step.kind for node in self.nodes if node.step is not None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreviousNode:
+    """What a previous controller recorded for this node (restart seam): re-attach instead of re-creating."""
+
+    phase: NodePhase
+    started_at: float | None = None
+    finished_at: float | None = None
+    message: str = ""
+    result: str | None = None
+    retries: int = 0

@@ -26,8 +26,8 @@ from typing import Any, cast
 
 from kubernetes import client
 
-from workflows.runners import NodeContext, NodeResult
-from workflows.watching import Key, WatchIndex
+from workflows.runtime.runners import NodeContext, NodeResult
+from workflows.runtime.watching import Key, WatchIndex
 
 __all__ = ["DEFAULT_STEP_SERVICE_ACCOUNT", "JobIndex", "JobOutcome", "JobRunner", "build_job", "job_name_for"]
 

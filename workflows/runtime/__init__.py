@@ -1,0 +1,3 @@
+"""The engine's runtime: the asyncio driver of plans (:mod:`.executor`), step runners, Jobs, watches, and the kopf
+shell of Workflow resources. Everything that waits, talks to the network or to the Kubernetes API lives here.
+"""
