@@ -8,7 +8,7 @@ Where things live (the pure decision core; no kopf, kubernetes or network here):
 - :mod:`analysis.spec` -- template/run specs: parse, validate with field paths, merge templates, resolve args.
 - :mod:`analysis.args` -- ``{{args.x}}`` substitution, secret rendering for requests, redaction for records.
 - :mod:`analysis.assess` -- judge a measurement, assess a metric and a run, and ``plan_run`` for drivers.
-- :mod:`analysis.durations` -- Argo duration strings; :mod:`analysis.errors` -- the error hierarchy.
+- :mod:`analysis.errors` -- the error hierarchy (field issues, durations and expressions: :mod:`workflows.errors`).
 """
 
 from analysis.args import (
@@ -41,17 +41,7 @@ from analysis.assess import (
     record_measurement,
     worst_phase,
 )
-from analysis.durations import format_duration, parse_duration
-from analysis.errors import (
-    AnalysisError,
-    DurationError,
-    ExpressionError,
-    ExpressionEvaluationError,
-    ExpressionSyntaxError,
-    FieldIssue,
-    SecretResolutionError,
-    SpecError,
-)
+from analysis.errors import AnalysisError, SecretResolutionError, SpecError
 from analysis.expr import Condition, compile_condition
 from analysis.spec import (
     API_VERSION,
@@ -82,11 +72,6 @@ __all__ = [
     "Argument",
     "Condition",
     "DryRunRule",
-    "DurationError",
-    "ExpressionError",
-    "ExpressionEvaluationError",
-    "ExpressionSyntaxError",
-    "FieldIssue",
     "FieldRef",
     "Judgement",
     "Measurement",
@@ -109,11 +94,9 @@ __all__ = [
     "assess_run",
     "build_run_spec",
     "compile_condition",
-    "format_duration",
     "judge_measurement",
     "merge_args",
     "merge_templates",
-    "parse_duration",
     "parse_run_spec",
     "parse_template_manifest",
     "parse_template_spec",

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from analysis.errors import FieldIssue, SecretResolutionError, SpecError
+from analysis.errors import SecretResolutionError, SpecError
+from workflows.errors import FieldIssue
 
 __all__ = [
     "REDACTED",

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from analysis.errors import ExpressionError
 from analysis.expr import compile_condition
 from analysis.spec import DEFAULT_MEASUREMENT_RETENTION, Metric
+from workflows.errors import ExpressionError
 
 __all__ = [
     "ERROR_RETRY_INTERVAL",

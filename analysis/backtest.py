@@ -28,11 +28,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from analysis.assess import AnalysisPhase, Measurement, worst_phase
-from analysis.durations import format_duration, parse_duration
-from analysis.errors import AnalysisError, DurationError, FieldIssue, SpecError
+from analysis.errors import AnalysisError, SpecError
 from analysis.local import EXIT_INVALID, LocalSetup, load_template_file, prepare_local_run
 from analysis.providers import ProviderRegistry, default_providers
 from analysis.spec import AnalysisTemplateSpec, Metric, ProviderKind
+from workflows.errors import DurationError, FieldIssue
+from workflows.model.durations import format_duration, parse_duration
 
 __all__ = [
     "MAX_INSTANTS",
@@ -120,7 +121,7 @@ def parse_instant(text: str, *, now: datetime) -> datetime:
         try:
             offset = parse_duration(match.group(2).strip())
         except DurationError as error:
-            raise SpecError([FieldIssue(repr(text), f"bad relative time: {error}")]) from None
+            raise SpecError.at(repr(text), f"bad relative time: {error}") from None
         return now - offset if match.group(1) == "-" else now + offset
     try:
         instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -133,16 +134,16 @@ def parse_instant(text: str, *, now: datetime) -> datetime:
             ]
         ) from None
     if instant.tzinfo is None:
-        raise SpecError([FieldIssue(repr(text), "RFC3339 times need a zone: add Z or an offset like +02:00")])
+        raise SpecError.at(repr(text), "RFC3339 times need a zone: add Z or an offset like +02:00")
     return instant
 
 
 def backtest_instants(*, start: datetime, end: datetime, every: timedelta) -> tuple[datetime, ...]:
     """``start, start+every, ...`` up to and including ``end``. Refuses empty, reversed or huge timelines."""
     if every <= timedelta(0):
-        raise SpecError([FieldIssue("--every", "must be a positive duration such as 5m")])
+        raise SpecError.at("--every", "must be a positive duration such as 5m")
     if end < start:
-        raise SpecError([FieldIssue("--to", "is before --from")])
+        raise SpecError.at("--to", "is before --from")
     count = int((end - start) / every) + 1
     if count > MAX_INSTANTS:
         raise SpecError(
@@ -216,7 +217,7 @@ def backtest(
     }
     replayable = [metric for metric in setup.metrics if metric.name not in skipped]
     if not replayable:
-        raise SpecError([FieldIssue("spec.metrics", "no prometheus metric to replay (web/job metrics are skipped)")])
+        raise SpecError.at("spec.metrics", "no prometheus metric to replay (web/job metrics are skipped)")
     registry = providers or default_providers()
     dry_run = frozenset(metric.name for metric in setup.metrics if setup.run.is_dry_run(metric.name))
     measurements = _measure_all(registry, setup, replayable, instants, max_workers=max_workers)

@@ -44,8 +44,9 @@ from analysis.providers.job import JOB_NAME_KEY, JobProvider
 from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
-from analysis.status import decode_metric_results, encode_run_status, format_time, parse_time
+from analysis.status import decode_metric_results, encode_run_status
 from workflows.api import GROUP, VERSION
+from workflows.model.times import format_time, parse_time
 from workflows.runtime.controller import Engine
 
 __all__ = [
@@ -238,7 +239,7 @@ def prepare_run(body: Mapping[str, Any]) -> tuple[AnalysisRunSpec, tuple[Metric,
         try:
             args = resolve_field_refs(spec.args, dict(body))
         except SpecError as error:
-            raise SpecError([replace(issue, path=f"spec.{issue.path}") for issue in error.issues]) from None
+            raise SpecError(issue.under("spec") for issue in error.issues) from None
         spec = replace(spec, args=args)
     return spec, resolve_metrics(spec)
 

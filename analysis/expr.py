@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from analysis.errors import ExpressionEvaluationError, ExpressionSyntaxError
+from workflows.errors import ExpressionEvaluationError, ExpressionSyntaxError
 
 __all__ = [
     "FUNCTIONS",

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from analysis.args import Argument
 from analysis.assess import AnalysisPhase, MetricResult
-from analysis.errors import AnalysisError, FieldIssue, SecretResolutionError, SpecError
+from analysis.errors import AnalysisError, SecretResolutionError, SpecError
 from analysis.providers import ProviderRegistry, default_providers
 from analysis.spec import (
     API_VERSION,
@@ -42,6 +42,7 @@ from analysis.spec import (
     parse_template_manifest,
     resolve_metrics,
 )
+from workflows.errors import FieldIssue
 
 if TYPE_CHECKING:
     from analysis.runner import AnalysisOutcome
@@ -116,7 +117,7 @@ def load_template_file(path: str | Path) -> AnalysisTemplateSpec:
     if issues:
         raise SpecError(issues)
     if not templates:
-        raise SpecError([FieldIssue("kind", f"{path} holds no AnalysisTemplate or ClusterAnalysisTemplate")])
+        raise SpecError.at("kind", f"{path} holds no AnalysisTemplate or ClusterAnalysisTemplate")
     return templates[0] if len(templates) == 1 else merge_templates(templates)
 
 

@@ -16,17 +16,18 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from analysis.args import Argument, FieldRef, SecretKeyRef, find_placeholders, merge_args, substitute
-from analysis.durations import parse_duration
-from analysis.errors import DurationError, ExpressionSyntaxError, FieldIssue, SpecError
+from analysis.errors import SpecError
 from analysis.expr import compile_condition
 from workflows.api import API_VERSION
+from workflows.errors import DurationError, ExpressionSyntaxError, Issues
+from workflows.model.durations import parse_duration
 
 __all__ = [
     "API_VERSION",
@@ -175,21 +176,9 @@ class AnalysisRunSpec:
 # Parsing
 
 
-@dataclass
-class _Issues:
-    items: list[FieldIssue] = field(default_factory=list)
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(FieldIssue(path, message))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise SpecError(self.items)
-
-
 def parse_template_manifest(manifest: Mapping[str, Any]) -> AnalysisTemplateSpec:
     """Parse a whole AnalysisTemplate / ClusterAnalysisTemplate object (``apiVersion``, ``kind``, ``spec``)."""
-    issues = _Issues()
+    issues = Issues()
     api_version = manifest.get("apiVersion")
     if api_version != API_VERSION:
         hint = " (change argoproj.io/v1alpha1 to it)" if api_version == "argoproj.io/v1alpha1" else ""
@@ -197,32 +186,31 @@ def parse_template_manifest(manifest: Mapping[str, Any]) -> AnalysisTemplateSpec
     if manifest.get("kind") not in TEMPLATE_KINDS:
         issues.add("kind", f"must be one of {', '.join(TEMPLATE_KINDS)}, got {manifest.get('kind')!r}")
     spec = manifest.get("spec")
+    parsed = AnalysisTemplateSpec()
     if not isinstance(spec, Mapping):
         issues.add("spec", "is required and must be a map")
-        raise SpecError(issues.items)
-    try:
-        parsed = parse_template_spec(spec)
-    except SpecError as error:
-        issues.items.extend(error.issues)
-    issues.raise_if_any()
+    else:
+        with issues.collecting():
+            parsed = parse_template_spec(spec)
+    issues.raise_if_any(SpecError)
     return parsed
 
 
 def parse_template_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisTemplateSpec:
     """Validate and parse a template ``spec``. Raises :class:`SpecError` listing every issue."""
-    issues = _Issues()
+    issues = Issues()
     _check_fields(spec, _TEMPLATE_FIELDS, path, issues)
     args = _parse_args(spec.get("args"), f"{path}.args", issues)
     metrics = _parse_metrics(spec.get("metrics"), f"{path}.metrics", args, issues)
     dry_run = _parse_dry_run(spec.get("dryRun"), f"{path}.dryRun", issues)
     retention = _parse_retention(spec.get("measurementRetention"), f"{path}.measurementRetention", issues)
-    issues.raise_if_any()
+    issues.raise_if_any(SpecError)
     return AnalysisTemplateSpec(args=args, metrics=metrics, dry_run=dry_run, measurement_retention=retention)
 
 
 def parse_run_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisRunSpec:
     """Validate and parse an AnalysisRun ``spec``: a flattened template plus ``terminate``; every arg has a value."""
-    issues = _Issues()
+    issues = Issues()
     _check_fields(spec, _RUN_FIELDS, path, issues)
     args = _parse_args(spec.get("args"), f"{path}.args", issues)
     metrics = _parse_metrics(spec.get("metrics"), f"{path}.metrics", args, issues)
@@ -236,7 +224,7 @@ def parse_run_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisRu
         if not arg.is_resolved:
             issues.add(f"{path}.args[{index}]", f"arg {arg.name!r} has no value: set value or valueFrom")
     _check_rules_match(dry_run, retention, metrics, path, issues)
-    issues.raise_if_any()
+    issues.raise_if_any(SpecError)
     return AnalysisRunSpec(
         args=args, metrics=metrics, dry_run=dry_run, measurement_retention=retention, terminate=terminate
     )
@@ -248,7 +236,7 @@ def merge_templates(templates: Sequence[AnalysisTemplateSpec]) -> AnalysisTempla
     Metrics concatenate (a duplicate name is an error); args dedupe by name (two different values are an error;
     a value wins over no value); dryRun and measurementRetention rules concatenate (duplicate rules are errors).
     """
-    issues = _Issues()
+    issues = Issues()
     metrics: list[MetricTemplate] = []
     seen_metrics: set[str] = set()
     args: list[Argument] = []
@@ -275,7 +263,7 @@ def merge_templates(templates: Sequence[AnalysisTemplateSpec]) -> AnalysisTempla
                 )
             retention.append(keep)
     _check_dependencies(metrics, "metrics", issues)
-    issues.raise_if_any()
+    issues.raise_if_any(SpecError)
     return AnalysisTemplateSpec(
         args=tuple(args), metrics=tuple(metrics), dry_run=tuple(dry_run), measurement_retention=tuple(retention)
     )
@@ -289,16 +277,16 @@ def build_run_spec(
     measurement_retention: Sequence[RetentionRule] = (),
 ) -> AnalysisRunSpec:
     """The AnalysisRun spec a Rollout creates from a (merged) template and the args/rules it passes."""
-    issues = _Issues()
+    issues = Issues()
     try:
         merged_args = merge_args(incoming=args, declared=template.args)
     except SpecError as error:
-        issues.items.extend(FieldIssue(f"spec.{issue.path}", issue.message) for issue in error.issues)
+        issues.extend(error.issues, prefix="spec")
         merged_args = template.args
     rules = (*dry_run, *template.dry_run)
     retention = (*measurement_retention, *template.measurement_retention)
     _check_rules_match(rules, retention, template.metrics, "spec", issues)
-    issues.raise_if_any()
+    issues.raise_if_any(SpecError)
     return AnalysisRunSpec(
         args=merged_args,
         metrics=template.metrics,
@@ -313,7 +301,7 @@ def resolve_metrics(run: AnalysisRunSpec, *, path: str = "spec.metrics") -> tupl
     Secret args stay as ``{{args.x}}`` in the provider body (rendered at measurement time); a secret arg used
     anywhere else is refused, because that field would be stored in status.
     """
-    issues = _Issues()
+    issues = Issues()
     plain = {arg.name: arg.value for arg in run.args if arg.value is not None and not arg.is_secret}
     secret_names = {arg.name for arg in run.args if arg.is_secret}
     resolved: list[Metric] = []
@@ -329,7 +317,7 @@ def resolve_metrics(run: AnalysisRunSpec, *, path: str = "spec.metrics") -> tupl
         metric = _parse_metric(raw, where, issues, concrete=True)
         if metric is not None:
             resolved.append(metric)
-    issues.raise_if_any()
+    issues.raise_if_any(SpecError)
     return tuple(resolved)
 
 
@@ -337,7 +325,7 @@ def resolve_metrics(run: AnalysisRunSpec, *, path: str = "spec.metrics") -> tupl
 # Helpers
 
 
-def _check_fields(value: Mapping[str, Any], allowed: frozenset[str], path: str, issues: _Issues) -> None:
+def _check_fields(value: Mapping[str, Any], allowed: frozenset[str], path: str, issues: Issues) -> None:
     for key in value:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
@@ -345,7 +333,7 @@ def _check_fields(value: Mapping[str, Any], allowed: frozenset[str], path: str, 
             issues.add(f"{path}.{key}", f"unknown field{hint}")
 
 
-def _parse_args(value: object, path: str, issues: _Issues) -> tuple[Argument, ...]:
+def _parse_args(value: object, path: str, issues: Issues) -> tuple[Argument, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -377,7 +365,7 @@ def _parse_args(value: object, path: str, issues: _Issues) -> tuple[Argument, ..
     return tuple(args)
 
 
-def _parse_value_from(value: object, path: str, issues: _Issues) -> tuple[SecretKeyRef | None, FieldRef | None]:
+def _parse_value_from(value: object, path: str, issues: Issues) -> tuple[SecretKeyRef | None, FieldRef | None]:
     if value is None:
         return None, None
     if not isinstance(value, Mapping):
@@ -407,7 +395,7 @@ def _parse_value_from(value: object, path: str, issues: _Issues) -> tuple[Secret
     return secret, field_ref
 
 
-def _parse_metrics(value: object, path: str, args: tuple[Argument, ...], issues: _Issues) -> tuple[MetricTemplate, ...]:
+def _parse_metrics(value: object, path: str, args: tuple[Argument, ...], issues: Issues) -> tuple[MetricTemplate, ...]:
     if not isinstance(value, list) or not value:
         issues.add(path, "at least one metric is required")
         return ()
@@ -449,7 +437,7 @@ def _templated(value: object) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-def _parse_metric(raw: Mapping[str, Any], path: str, issues: _Issues, *, concrete: bool) -> Metric | None:
+def _parse_metric(raw: Mapping[str, Any], path: str, issues: Issues, *, concrete: bool) -> Metric | None:
     """Parse one metric. With ``concrete=False`` fields holding placeholders are skipped (checked after args)."""
     before = len(issues.items)
     _check_fields(raw, _METRIC_FIELDS | frozenset(_ARGO_ONLY_METRIC_FIELDS), path, issues)
@@ -502,9 +490,6 @@ def _parse_metric(raw: Mapping[str, Any], path: str, issues: _Issues, *, concret
             issues.add(f"{path}.count", f"must be >= inconclusiveLimit ({inconclusive_limit})")
     if count and count > 1 and "interval" not in raw:
         issues.add(f"{path}.interval", f"is required when count > 1 (count is {count}); e.g. interval: 1m")
-    for key, value in (("interval", interval), ("initialDelay", initial_delay)):
-        if value is not None and value < timedelta(0):
-            issues.add(f"{path}.{key}", "must not be negative")
     if interval is not None and interval == timedelta(0) and "interval" in raw and not deferred(raw["interval"]):
         issues.add(f"{path}.interval", "must be greater than zero")
     provider = _parse_provider(raw.get("provider"), f"{path}.provider", issues)
@@ -526,7 +511,7 @@ def _parse_metric(raw: Mapping[str, Any], path: str, issues: _Issues, *, concret
     )
 
 
-def _duration(value: object, path: str, issues: _Issues, deferred: Any) -> timedelta | None:
+def _duration(value: object, path: str, issues: Issues, deferred: Any) -> timedelta | None:
     if value is None or value == "" or deferred(value):
         return None
     if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -539,7 +524,7 @@ def _duration(value: object, path: str, issues: _Issues, deferred: Any) -> timed
         return None
 
 
-def _integer(value: object, path: str, issues: _Issues, deferred: Any, *, minimum: int, default: int) -> int:
+def _integer(value: object, path: str, issues: Issues, deferred: Any, *, minimum: int, default: int) -> int:
     if value is None or deferred(value):
         return default
     number: int | None = None
@@ -557,7 +542,7 @@ def _integer(value: object, path: str, issues: _Issues, deferred: Any, *, minimu
     return number
 
 
-def _parse_provider(value: object, path: str, issues: _Issues) -> Provider | None:
+def _parse_provider(value: object, path: str, issues: Issues) -> Provider | None:
     if not isinstance(value, Mapping) or not value:
         issues.add(path, f"is required: exactly one provider ({_SUPPORTED_TEXT})")
         return None
@@ -594,7 +579,7 @@ def _parse_provider(value: object, path: str, issues: _Issues) -> Provider | Non
     return Provider(kind=kind, body=dict(body))
 
 
-def _parse_dependencies(value: object, path: str, own_name: str, issues: _Issues) -> tuple[str, ...]:
+def _parse_dependencies(value: object, path: str, own_name: str, issues: Issues) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
@@ -605,7 +590,7 @@ def _parse_dependencies(value: object, path: str, own_name: str, issues: _Issues
     return tuple(value)
 
 
-def _check_dependencies(metrics: Sequence[MetricTemplate], path: str, issues: _Issues) -> None:
+def _check_dependencies(metrics: Sequence[MetricTemplate], path: str, issues: Issues) -> None:
     names = {metric.name for metric in metrics}
     graph: dict[str, tuple[str, ...]] = {}
     for index, metric in enumerate(metrics):
@@ -620,7 +605,7 @@ def _check_dependencies(metrics: Sequence[MetricTemplate], path: str, issues: _I
         issues.add(path, f"metric dependencies form a cycle: {cycle}")
 
 
-def _parse_rule_name(item: Mapping[str, Any], where: str, issues: _Issues) -> str | None:
+def _parse_rule_name(item: Mapping[str, Any], where: str, issues: Issues) -> str | None:
     name = item.get("metricName")
     if not isinstance(name, str) or not name:
         issues.add(f"{where}.metricName", "is required (a metric name, a regular expression, or *)")
@@ -634,7 +619,7 @@ def _parse_rule_name(item: Mapping[str, Any], where: str, issues: _Issues) -> st
     return name
 
 
-def _parse_dry_run(value: object, path: str, issues: _Issues) -> tuple[DryRunRule, ...]:
+def _parse_dry_run(value: object, path: str, issues: Issues) -> tuple[DryRunRule, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -656,7 +641,7 @@ def _parse_dry_run(value: object, path: str, issues: _Issues) -> tuple[DryRunRul
     return tuple(rules)
 
 
-def _parse_retention(value: object, path: str, issues: _Issues) -> tuple[RetentionRule, ...]:
+def _parse_retention(value: object, path: str, issues: Issues) -> tuple[RetentionRule, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -687,7 +672,7 @@ def _check_rules_match(
     retention: Sequence[RetentionRule],
     metrics: Sequence[MetricTemplate],
     path: str,
-    issues: _Issues,
+    issues: Issues,
 ) -> None:
     """Argo refuses a rule that matches no metric: it is almost always a typo in the metric name."""
     names = [metric.name for metric in metrics]
@@ -699,7 +684,7 @@ def _check_rules_match(
             issues.add(f"{path}.measurementRetention[{index}].metricName", f"{keep.metric_name!r} matches no metric")
 
 
-def _merge_arg(merged: list[Argument], arg: Argument, path: str, issues: _Issues) -> None:
+def _merge_arg(merged: list[Argument], arg: Argument, path: str, issues: Issues) -> None:
     for index, existing in enumerate(merged):
         if existing.name != arg.name:
             continue

@@ -18,10 +18,11 @@ providers; this module adds nothing that could hold a secret.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from analysis.assess import AnalysisPhase, Measurement, MetricResult, RunAssessment, RunSummary
+from workflows.model.times import format_time, parse_time
 
 __all__ = [
     "decode_measurement",
@@ -31,32 +32,9 @@ __all__ = [
     "encode_metric_result",
     "encode_run_status",
     "encode_summary",
-    "format_time",
-    "parse_time",
 ]
 
 _PHASES = {phase.value: phase for phase in AnalysisPhase}
-
-
-def format_time(value: datetime) -> str:
-    """``2024-05-01T12:00:03Z``: UTC, whole seconds (metav1.Time's wire form)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp (``Z`` or an offset, optional fraction) as an aware datetime; None if absent or bad."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _phase(value: object, default: AnalysisPhase) -> AnalysisPhase:

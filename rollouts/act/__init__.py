@@ -4,6 +4,6 @@ Each action is declarative and applied idempotently (create-if-absent, set-to-va
 the first failure stops the plan: the next reconcile re-plans from whatever the cluster then shows.
 """
 
-from rollouts.act.apply import ActError, TrafficRouter, apply_plan, write_status_patch
+from rollouts.act.apply import TrafficRouter, apply_plan, write_status_patch
 
-__all__ = ["ActError", "TrafficRouter", "apply_plan", "write_status_patch"]
+__all__ = ["TrafficRouter", "apply_plan", "write_status_patch"]

@@ -33,6 +33,7 @@ from rollouts.core.actions import (
     SetTrafficWeight,
     TerminateAnalysisRun,
 )
+from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import (
     ANALYSIS_KIND_LABEL,
@@ -43,16 +44,7 @@ from rollouts.core.observed import (
 )
 from workflows.api import GROUP, VERSION
 
-__all__ = ["ActError", "TrafficRouter", "apply_plan", "write_status_patch"]
-
-
-class ActError(Exception):
-    """An action could not be applied for a reason the user must fix (reported as InvalidSpec, not retried fast)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
+__all__ = ["TrafficRouter", "apply_plan", "write_status_patch"]
 
 
 class TrafficRouter(Protocol):
@@ -180,7 +172,9 @@ class _Applier:
             self.core.patch_namespaced_service(action.service, self.namespace, patch)
         except client.ApiException as error:
             if error.status == 404:
-                raise ActError("spec.strategy", f"Service {self.namespace}/{action.service} not found") from None
+                raise InvalidSpecError.at(
+                    "spec.strategy", f"Service {self.namespace}/{action.service} not found"
+                ) from None
             raise
 
     # -- AnalysisRuns --------------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ class _Applier:
         except client.ApiException as error:
             if error.status == 404:
                 kind = "ClusterAnalysisTemplate" if cluster_scope else "AnalysisTemplate"
-                raise ActError("analysis.templates", f"{kind} {name!r} not found") from None
+                raise InvalidSpecError.at("analysis.templates", f"{kind} {name!r} not found") from None
             raise
         return dict(body)
 
@@ -205,7 +199,7 @@ class _Applier:
         try:  # the same rules the AnalysisRun controller will apply, checked before anything is created
             merge_templates([parse_template_manifest(body) for body in bodies])
         except AnalysisError as error:
-            raise ActError("analysis.templates", str(error)) from None
+            raise InvalidSpecError.at("analysis.templates", str(error)) from None
         given = dict(action.args)
         args: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -255,7 +249,7 @@ class _Applier:
             self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "analysisruns", body_out)
         except client.ApiException as error:
             if error.status == 422:
-                raise ActError("analysis", f"AnalysisRun {action.name} rejected: {error.body}") from None
+                raise InvalidSpecError.at("analysis", f"AnalysisRun {action.name} rejected: {error.body}") from None
             _ignore(error, 409)
 
     def terminate_run(self, action: TerminateAnalysisRun) -> None:
@@ -288,7 +282,7 @@ class _Applier:
             )
         except client.ApiException as error:
             if error.status == 404:
-                raise ActError(
+                raise InvalidSpecError.at(
                     "spec.workloadRef.name", f"Deployment {self.namespace}/{action.name} not found"
                 ) from None
             raise
@@ -303,14 +297,18 @@ class _Applier:
 
     def set_weight(self, action: SetTrafficWeight) -> None:
         if self.router is None:
-            raise ActError("spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout")
+            raise InvalidSpecError.at(
+                "spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout"
+            )
         self.router.set_weight(
             self.rollout, weight=action.weight, canary_hash=action.canary_hash, stable_hash=action.stable_hash
         )
 
     def set_route(self, action: SetManagedRoute) -> None:
         if self.router is None:
-            raise ActError("spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout")
+            raise InvalidSpecError.at(
+                "spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout"
+            )
         self.router.set_managed_route(self.rollout, kind=action.kind, name=action.name, route=action.route)
 
     def apply(self, action: Action) -> None:

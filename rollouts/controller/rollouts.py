@@ -24,10 +24,10 @@ from typing import Any, cast
 import kopf
 from kubernetes import client
 
-from rollouts.act import ActError, apply_plan, write_status_patch
+from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.observe import observe, read_workload
 from rollouts.core.actions import EmitEvent, EventType, SetTrafficWeight
-from rollouts.core.errors import InvalidSpecError, SpecIssue
+from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
@@ -185,8 +185,7 @@ class Reconciler:
                 # The planner sends weights only when they change; re-assert the recorded one so a hand-edited
                 # Ingress/VirtualService/HTTPRoute is put back (no write when nothing drifted).
                 router.reassert(rollout)
-        except (InvalidSpecError, ActError) as error:
-            issues = error if isinstance(error, InvalidSpecError) else _as_invalid(error)
+        except InvalidSpecError as issues:
             observed = Observed(status=status_from(rollout.get("status")))
             plan = plan_invalid(issues, observed, now=now, generation=int(rollout["metadata"].get("generation") or 0))
             already = (rollout.get("status") or {}).get("message") == plan.status.get("message")
@@ -201,10 +200,6 @@ class Reconciler:
                     raise
                 requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
         return rollout, events, requeue
-
-
-def _as_invalid(error: ActError) -> InvalidSpecError:
-    return InvalidSpecError([SpecIssue(path=error.path, message=error.message)])
 
 
 def _owner_rollout(body: Mapping[str, Any]) -> str | None:

@@ -34,7 +34,7 @@ from rollouts.core.actions import (
     SetTrafficWeight,
     TerminateAnalysisRun,
 )
-from rollouts.core.errors import InvalidSpecError, RolloutCoreError, SpecIssue
+from rollouts.core.errors import InvalidSpecError, RolloutCoreError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, templates_equal
 from rollouts.core.observed import (
     AnalysisKind,
@@ -84,7 +84,6 @@ __all__ = [
     "SetPodMetadata",
     "SetServiceSelector",
     "SetTrafficWeight",
-    "SpecIssue",
     "TerminateAnalysisRun",
     "analysis_run_view_from",
     "parse_rollout",

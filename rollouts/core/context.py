@@ -40,7 +40,7 @@ from rollouts.core.observed import (
     RunPhase,
 )
 from rollouts.core.spec import AnalysisRef, HashSource, PodMetadata, RolloutSpec
-from rollouts.core.timeutil import format_time
+from workflows.model.times import format_time
 
 __all__ = ["Context"]
 

@@ -18,9 +18,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from workflows.model.hashing import fnv32a
+
 __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
-    "fnv1a_32",
     "pod_template_hash",
     "safe_encode",
     "steps_hash",
@@ -30,17 +31,6 @@ __all__ = [
 
 POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
 _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_FNV_OFFSET = 0x811C9DC5
-_FNV_PRIME = 0x01000193
-
-
-def fnv1a_32(data: bytes) -> int:
-    """FNV-1a, 32 bit: ``fnv1a_32(b"") == 0x811c9dc5``, ``fnv1a_32(b"a") == 0xe40c292c``."""
-    value = _FNV_OFFSET
-    for byte in data:
-        value ^= byte
-        value = (value * _FNV_PRIME) & 0xFFFFFFFF
-    return value
 
 
 def safe_encode(text: str) -> str:
@@ -60,12 +50,12 @@ def pod_template_hash(template: Mapping[str, Any], *, collision_count: int = 0) 
     data = _canonical(strip_hash_label(template))
     if collision_count:
         data += str(collision_count).encode()
-    return safe_encode(str(fnv1a_32(data)))
+    return safe_encode(str(fnv32a(data)))
 
 
 def steps_hash(steps: object) -> str:
     """Hash of the canary steps (``status.currentStepHash``): an edited plan restarts from step 0."""
-    return safe_encode(str(fnv1a_32(_canonical(steps))))
+    return safe_encode(str(fnv32a(_canonical(steps))))
 
 
 def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.spec import PodMetadata
-from rollouts.core.timeutil import parse_time
+from workflows.model.times import parse_time
 
 __all__ = [
     "ANALYSIS_KIND_LABEL",

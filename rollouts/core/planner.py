@@ -29,7 +29,7 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import AnalysisKind, Observed, RunPhase
 from rollouts.core.replicas import fence_posts
 from rollouts.core.spec import RolloutSpec
-from rollouts.core.timeutil import format_time, parse_time
+from workflows.model.times import format_time, parse_time
 
 __all__ = ["Phase", "plan", "plan_invalid", "selector_string"]
 

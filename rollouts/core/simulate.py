@@ -46,7 +46,7 @@ from rollouts.core.observed import (
 )
 from rollouts.core.planner import plan
 from rollouts.core.spec import PodMetadata, RolloutSpec
-from rollouts.core.timeutil import parse_time
+from workflows.model.times import parse_time
 
 __all__ = ["SimCluster", "SimPod", "SimReplicaSet", "SimRun", "merge_status"]
 

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from analysis.durations import parse_duration
-from analysis.errors import DurationError
-from rollouts.core.errors import InvalidSpecError, SpecIssue
-from rollouts.core.timeutil import parse_time
+from rollouts.core.errors import InvalidSpecError
+from workflows.errors import DurationError, Issues
+from workflows.model.durations import parse_duration
+from workflows.model.times import parse_time
 
 __all__ = [
     "AnalysisArg",
@@ -176,14 +176,6 @@ class RolloutSpec:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class _Issues:
-    def __init__(self) -> None:
-        self.items: list[SpecIssue] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(SpecIssue(path, message))
-
-
 def _map(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -196,7 +188,7 @@ def _opt_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _intstr(value: object, default: int | str, path: str, issues: _Issues) -> int | str:
+def _intstr(value: object, default: int | str, path: str, issues: Issues) -> int | str:
     if value is None:
         return default
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -217,7 +209,7 @@ def _metadata(value: object) -> PodMetadata:
     )
 
 
-def _analysis(value: object, path: str, issues: _Issues) -> AnalysisRef | None:
+def _analysis(value: object, path: str, issues: Issues) -> AnalysisRef | None:
     if value is None:
         return None
     raw = _map(value)
@@ -259,7 +251,7 @@ def _analysis(value: object, path: str, issues: _Issues) -> AnalysisRef | None:
     )
 
 
-def _step(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStep | None:
+def _step(raw: Mapping[str, Any], path: str, issues: Issues) -> CanaryStep | None:
     present = [kind for kind in StepKind if kind.value in raw]
     if len(present) != 1:
         issues.add(path, "needs exactly one of " + ", ".join(kind.value for kind in StepKind))
@@ -281,9 +273,6 @@ def _step(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStep | No
         except DurationError as error:
             issues.add(f"{path}.pause.duration", str(error))
             return None
-        if parsed < timedelta(0):
-            issues.add(f"{path}.pause.duration", "must not be negative")
-            return None
         return CanaryStep(kind=kind, pause_duration=parsed)
     if kind is StepKind.SET_CANARY_SCALE:
         scale = _map(payload)
@@ -298,7 +287,7 @@ def _step(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStep | No
     return CanaryStep(kind=kind, route=_map(payload))
 
 
-def _canary(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStrategy:
+def _canary(raw: Mapping[str, Any], path: str, issues: Issues) -> CanaryStrategy:
     steps_raw = tuple(_map(s) for s in raw.get("steps") or ())
     steps = [_step(s, f"{path}.steps[{i}]", issues) for i, s in enumerate(steps_raw)]
     max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)
@@ -327,7 +316,7 @@ def _canary(raw: Mapping[str, Any], path: str, issues: _Issues) -> CanaryStrateg
     )
 
 
-def _blue_green(raw: Mapping[str, Any], path: str, issues: _Issues) -> BlueGreenStrategy:
+def _blue_green(raw: Mapping[str, Any], path: str, issues: Issues) -> BlueGreenStrategy:
     active = str(raw.get("activeService") or "")
     if not active:
         issues.add(f"{path}.activeService", "is required")
@@ -377,7 +366,7 @@ def parse_rollout(
     ``workload_template``/``workload_selector`` are the pod template and selector of the workload named by
     ``spec.workloadRef``, read by the observer. Raises :class:`InvalidSpecError` listing every problem found.
     """
-    issues = _Issues()
+    issues = Issues()
     metadata = _map(body.get("metadata"))
     spec = _map(body.get("spec"))
     template = workload_template if workload_template is not None else _map(spec.get("template"))
@@ -408,8 +397,7 @@ def parse_rollout(
         restart_at = parse_time(spec.get("restartAt"))
         if restart_at is None:
             issues.add("spec.restartAt", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z")
-    if issues.items:
-        raise InvalidSpecError(issues.items)
+    issues.raise_if_any(InvalidSpecError)
     return RolloutSpec(
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),

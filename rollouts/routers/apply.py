@@ -7,7 +7,7 @@ built *from* the current ones, fields and annotations other tools own are kept, 
 put back on the next call.
 
 Errors the user must fix (missing CRD, missing VirtualService/Ingress/HTTPRoute, a route that does not name the
-Services) are raised as ``rollouts.act.ActError``; the kopf shell reports them as InvalidSpec.
+Services) are raised as ``InvalidSpecError``; the kopf shell reports them as InvalidSpec.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 from kubernetes import client
 
-from rollouts.act import ActError, TrafficRouter
+from rollouts.act import TrafficRouter
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers import gateway, istio, nginx
 from rollouts.routers.base import (
     ROUTING_PATH,
@@ -28,7 +29,6 @@ from rollouts.routers.base import (
     IstioSpec,
     ManagedRoute,
     NginxSpec,
-    RouteError,
     RoutingSpec,
     Traffic,
     VirtualServiceRef,
@@ -148,10 +148,12 @@ class _Writer:
                 if error.status == 409:
                     continue  # written (or created) in between: rebuild from the fresh object
                 if error.status == 422:
-                    raise ActError(ROUTING_PATH, f"Ingress {namespace}/{name} rejected: {error.body}") from None
+                    raise InvalidSpecError.at(
+                        ROUTING_PATH, f"Ingress {namespace}/{name} rejected: {error.body}"
+                    ) from None
                 raise
             return
-        raise ActError(ROUTING_PATH, f"Ingress {namespace}/{name} kept changing while we updated it")
+        raise InvalidSpecError.at(ROUTING_PATH, f"Ingress {namespace}/{name} kept changing while we updated it")
 
     def delete_ingress(self, namespace: str, name: str) -> None:
         try:
@@ -171,10 +173,10 @@ class _Writer:
             if error.status != 404:
                 raise
             if _missing(error) == "type":
-                raise ActError(
+                raise InvalidSpecError.at(
                     path, f"the {kind} CRD ({plural}.{group}/{version}) is not installed in this cluster"
                 ) from None
-            raise ActError(path, f"{kind} {namespace}/{name} not found") from None
+            raise InvalidSpecError.at(path, f"{kind} {namespace}/{name} not found") from None
         return dict(body)
 
     def converge_custom(
@@ -197,14 +199,10 @@ class _Writer:
                 if error.status == 409:
                     continue
                 if error.status == 422:
-                    raise ActError(path, f"{kind} {namespace}/{name} rejected: {error.body}") from None
+                    raise InvalidSpecError.at(path, f"{kind} {namespace}/{name} rejected: {error.body}") from None
                 raise
             return
-        raise ActError(path, f"{kind} {namespace}/{name} kept changing while we updated it")
-
-
-def _invalid(error: RouteError) -> ActError:
-    return ActError(error.path, error.message)
+        raise InvalidSpecError.at(path, f"{kind} {namespace}/{name} kept changing while we updated it")
 
 
 class NginxRouter:
@@ -218,7 +216,9 @@ class NginxRouter:
         for stable_name in self.spec.stable_ingresses:
             stable = self.writer.read_ingress(namespace, stable_name)
             if stable is None:
-                raise ActError(f"{ROUTING_PATH}.nginx.stableIngress", f"Ingress {namespace}/{stable_name} not found")
+                raise InvalidSpecError.at(
+                    f"{ROUTING_PATH}.nginx.stableIngress", f"Ingress {namespace}/{stable_name} not found"
+                )
 
             def build(current: Body | None, stable: Body = stable) -> Body | None:
                 state = change(
@@ -319,7 +319,9 @@ class GatewayRouter:
     def route(self, rollout: Mapping[str, Any], route: ManagedRoute) -> None:
         targets = [ref for ref in self.spec.http_routes if ref.use_header_routes]
         if not targets:
-            raise ActError(f"{ROUTING_PATH}.gatewayAPI.useHeaderRoutes", "set useHeaderRoutes to use setHeaderRoute")
+            raise InvalidSpecError.at(
+                f"{ROUTING_PATH}.gatewayAPI.useHeaderRoutes", "set useHeaderRoutes to use setHeaderRoute"
+            )
         for ref in targets:
             self._http_route(
                 ref.name, lambda current: gateway.with_managed_route(current, routing=self.routing, route=route)
@@ -367,46 +369,40 @@ class Routers:
 
     def _apply(self, rollout: Mapping[str, Any], traffic: Traffic, *, relabel: bool) -> None:
         logger.debug("traffic for %s: %s", self.routing.rollout, traffic)
-        try:
-            for router in self.routers:
-                router.apply(rollout, traffic, relabel=relabel)
-        except RouteError as error:
-            raise _invalid(error) from None
+        for router in self.routers:
+            router.apply(rollout, traffic, relabel=relabel)
 
     def set_managed_route(self, rollout: Mapping[str, Any], *, kind: str, name: str, route: Mapping[str, Any]) -> None:
-        try:
-            managed = parse_managed_route(kind=kind, name=name, route=route, declared=self.routing.managed_routes)
-            for router in self.routers:
-                router.route(rollout, managed)
-        except RouteError as error:
-            raise _invalid(error) from None
+        managed = parse_managed_route(kind=kind, name=name, route=route, declared=self.routing.managed_routes)
+        for router in self.routers:
+            router.route(rollout, managed)
 
 
 class RefusedRouter:
     """A Rollout whose routing spec cannot be used: every call reports why (InvalidSpec), nothing is written."""
 
-    def __init__(self, error: RouteError) -> None:
+    def __init__(self, error: InvalidSpecError) -> None:
         self.error = error
 
     def set_weight(self, rollout: Mapping[str, Any], *, weight: int, canary_hash: str, stable_hash: str) -> None:
-        raise _invalid(self.error)
+        raise self.error
 
     def set_managed_route(self, rollout: Mapping[str, Any], *, kind: str, name: str, route: Mapping[str, Any]) -> None:
-        raise _invalid(self.error)
+        raise self.error
 
     def reassert(self, rollout: Mapping[str, Any]) -> None:
-        raise _invalid(self.error)
+        raise self.error
 
 
 def router_for(rollout: Mapping[str, Any], api: client.ApiClient) -> Routers | RefusedRouter | None:
     """The ``TrafficRouter`` for ``rollout``'s ``trafficRouting``, or ``None`` when it routes by replicas only.
 
-    Never raises: a routing spec the routers cannot use gives a router whose calls raise ``ActError`` with the field
-    path, so the problem surfaces as InvalidSpec exactly when traffic would move.
+    Never raises: a routing spec the routers cannot use gives a router whose calls raise ``InvalidSpecError`` with the
+    field path, so the problem surfaces as InvalidSpec exactly when traffic would move.
     """
     try:
         routing = parse_routing(rollout)
-    except RouteError as error:
+    except InvalidSpecError as error:
         return RefusedRouter(error)
     if routing is None or routing.empty:
         return None

@@ -3,7 +3,7 @@
 Pure: no client, no clock. The builders in ``nginx``/``istio``/``gateway`` take these values plus the object as the
 cluster shows it and return the object as it should be; ``rollouts.routers.apply`` is the only module that reads and
 writes. Problems only the user can fix (a route that does not name the stable Service, an unknown managed route) are
-raised as :class:`RouteError` with the field path, and the writer turns them into the act layer's ``ActError``
+raised as :class:`~rollouts.core.errors.InvalidSpecError` with the field path
 (InvalidSpec condition + Warning event).
 """
 
@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rollouts.core.errors import InvalidSpecError
+
 __all__ = [
     "ROUTING_PATH",
     "HeaderMatch",
     "ManagedRoute",
     "MatchKind",
     "MirrorMatch",
-    "RouteError",
     "RouteKind",
     "RoutingSpec",
     "StringMatch",
@@ -31,15 +32,6 @@ __all__ = [
 ]
 
 ROUTING_PATH = "spec.strategy.canary.trafficRouting"
-
-
-class RouteError(Exception):
-    """The routing spec or a routed object is wrong in a way only the user can fix; ``path`` names the field."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,7 +206,7 @@ def _namespaced(name: str, default: str | None) -> tuple[str, str | None]:
 def _virtual_service(raw: Mapping[str, Any], path: str, namespace: str) -> VirtualServiceRef:
     name, ns = _namespaced(str(raw.get("name") or ""), namespace)
     if not name:
-        raise RouteError(f"{path}.name", "a VirtualService name is required")
+        raise InvalidSpecError.at(f"{path}.name", "a VirtualService name is required")
     tls = tuple(
         TlsRouteSelector(port=_map(t).get("port"), sni_hosts=_strings(_map(t).get("sniHosts")))
         for t in raw.get("tlsRoutes") or []
@@ -243,7 +235,7 @@ def parse_routing(rollout: Mapping[str, Any]) -> RoutingSpec | None:
             [raw_nginx["stableIngress"]] if raw_nginx.get("stableIngress") else []
         )
         if not ingresses:
-            raise RouteError(f"{ROUTING_PATH}.nginx.stableIngress", "name the stable Ingress")
+            raise InvalidSpecError.at(f"{ROUTING_PATH}.nginx.stableIngress", "name the stable Ingress")
         nginx = NginxSpec(
             stable_ingresses=ingresses,
             annotation_prefix=str(raw_nginx.get("annotationPrefix") or "nginx.ingress.kubernetes.io"),
@@ -261,7 +253,7 @@ def parse_routing(rollout: Mapping[str, Any]) -> RoutingSpec | None:
         for index, raw in enumerate(raw_istio.get("virtualServices") or []):
             services.append(_virtual_service(_map(raw), f"{path}.virtualServices[{index}]", namespace))
         if not services:
-            raise RouteError(f"{path}.virtualService", "name the VirtualService to route with")
+            raise InvalidSpecError.at(f"{path}.virtualService", "name the VirtualService to route with")
         rule = None
         raw_rule = raw_istio.get("destinationRule")
         if isinstance(raw_rule, Mapping):
@@ -289,7 +281,7 @@ def parse_routing(rollout: Mapping[str, Any]) -> RoutingSpec | None:
             for raw in raw_gateway.get("httpRoutes") or []
         ]
         if not routes:
-            raise RouteError(f"{ROUTING_PATH}.gatewayAPI.httpRoute", "name the HTTPRoute to route with")
+            raise InvalidSpecError.at(f"{ROUTING_PATH}.gatewayAPI.httpRoute", "name the HTTPRoute to route with")
         gateway = GatewaySpec(http_routes=tuple(routes), namespace=raw_gateway.get("namespace") or None)
     max_weight = routing.get("maxTrafficWeight")
     return RoutingSpec(
@@ -309,7 +301,7 @@ def _string_match(raw: Any, path: str) -> StringMatch:
     given = [(kind, _map(raw).get(kind.value)) for kind in MatchKind]
     present = [(kind, value) for kind, value in given if value is not None]
     if len(present) != 1:
-        raise RouteError(path, "a match needs exactly one of exact, prefix or regex")
+        raise InvalidSpecError.at(path, "a match needs exactly one of exact, prefix or regex")
     kind, value = present[0]
     return StringMatch(kind=kind, value=str(value))
 
@@ -325,12 +317,12 @@ def parse_managed_route(
     try:
         route_kind = RouteKind(kind)
     except ValueError:
-        raise RouteError(step_path, f"unknown managed route kind {kind!r}") from None
+        raise InvalidSpecError.at(step_path, f"unknown managed route kind {kind!r}") from None
     path = f"{step_path}.{route_kind.value}"
     if not name:
-        raise RouteError(f"{path}.name", "a managed route needs a name")
+        raise InvalidSpecError.at(f"{path}.name", "a managed route needs a name")
     if name not in declared:
-        raise RouteError(
+        raise InvalidSpecError.at(
             f"{ROUTING_PATH}.managedRoutes", f"route {name!r} is used by a {route_kind.value} step but not declared"
         )
     matches = route.get("match") or []
@@ -343,7 +335,7 @@ def parse_managed_route(
             for i, m in enumerate(matches)
         )
         if any(not h.name for h in headers):
-            raise RouteError(f"{path}.match", "every header match needs a headerName")
+            raise InvalidSpecError.at(f"{path}.match", "every header match needs a headerName")
         return ManagedRoute(kind=route_kind, name=name, headers=headers)
     mirror: list[MirrorMatch] = []
     for i, raw in enumerate(matches):

@@ -15,7 +15,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from rollouts.routers.base import ROUTING_PATH, ManagedRoute, MatchKind, RouteError, RouteKind, RoutingSpec
+from rollouts.core.errors import InvalidSpecError
+from rollouts.routers.base import ROUTING_PATH, ManagedRoute, MatchKind, RouteKind, RoutingSpec
 
 __all__ = ["http_route_weights", "weighted_http_route", "with_managed_route", "without_managed_routes"]
 
@@ -32,13 +33,13 @@ def _split_rules(spec: Mapping[str, Any], routing: RoutingSpec, route_name: str)
         and any(_is_service(b, routing.stable_service) for b in r.get("backendRefs") or [])
     ]
     if not rules:
-        raise RouteError(
+        raise InvalidSpecError.at(
             f"{ROUTING_PATH}.gatewayAPI",
             f"HTTPRoute {route_name} has no rule with a backendRef to the stable Service {routing.stable_service}",
         )
     for index, rule in enumerate(rules):
         if not any(_is_service(b, routing.canary_service) for b in rule.get("backendRefs") or []):
-            raise RouteError(
+            raise InvalidSpecError.at(
                 f"{ROUTING_PATH}.gatewayAPI",
                 f"HTTPRoute {route_name}: the rule #{index} to {routing.stable_service} has no backendRef to the "
                 f"canary Service {routing.canary_service}",
@@ -49,7 +50,9 @@ def _split_rules(spec: Mapping[str, Any], routing: RoutingSpec, route_name: str)
 def weighted_http_route(current: Mapping[str, Any], *, routing: RoutingSpec, weight: int) -> dict[str, Any]:
     """``current`` with ``weight`` on the canary backendRefs and ``100 - weight`` on the stable ones."""
     if not routing.stable_service or not routing.canary_service:
-        raise RouteError("spec.strategy.canary", "the Gateway API router needs both stableService and canaryService")
+        raise InvalidSpecError.at(
+            "spec.strategy.canary", "the Gateway API router needs both stableService and canaryService"
+        )
     body = copy.deepcopy(dict(current))
     name = str((body.get("metadata") or {}).get("name") or "")
     for rule in _split_rules(body.setdefault("spec", {}), routing, name):
@@ -103,7 +106,7 @@ def _header_rule(spec: Mapping[str, Any], routing: RoutingSpec, route: ManagedRo
 def with_managed_route(current: Mapping[str, Any], *, routing: RoutingSpec, route: ManagedRoute) -> dict[str, Any]:
     """``current`` with the header rule ``route.name`` set (or removed when the step gives no match)."""
     if route.kind is not RouteKind.HEADER:
-        raise RouteError(f"{ROUTING_PATH}.gatewayAPI", "the Gateway API router supports setHeaderRoute only")
+        raise InvalidSpecError.at(f"{ROUTING_PATH}.gatewayAPI", "the Gateway API router supports setHeaderRoute only")
     body = copy.deepcopy(dict(current))
     spec = body.setdefault("spec", {})
     name = str((body.get("metadata") or {}).get("name") or "")

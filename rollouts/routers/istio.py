@@ -21,12 +21,12 @@ import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers.base import (
     ROUTING_PATH,
     DestinationRuleRef,
     HeaderMatch,
     ManagedRoute,
-    RouteError,
     RouteKind,
     RoutingSpec,
     StringMatch,
@@ -82,24 +82,28 @@ def _tls_selected(route: Mapping[str, Any], port: int | None, sni_hosts: Sequenc
 
 
 def _routed(spec: Mapping[str, Any], ref: VirtualServiceRef, managed: Sequence[str]) -> Iterator[tuple[str, Any]]:
-    """The (field path, route) pairs ``ref`` selects in a VirtualService spec; RouteError when one is missing."""
+    """The (field path, route) pairs ``ref`` selects in a VirtualService spec; InvalidSpecError when one is missing."""
     http = [r for r in spec.get("http") or [] if r.get("name") not in managed]
     if ref.routes:
         by_name = {r.get("name"): r for r in http}
         for name in ref.routes:
             if name not in by_name:
-                raise RouteError(f"{ref.path}.routes", f"VirtualService {ref.name} has no HTTP route named {name!r}")
+                raise InvalidSpecError.at(
+                    f"{ref.path}.routes", f"VirtualService {ref.name} has no HTTP route named {name!r}"
+                )
             yield f"http[{name}]", by_name[name]
     elif not ref.tls_routes and not ref.tcp_ports:
         if len(http) != 1:
-            raise RouteError(
+            raise InvalidSpecError.at(
                 f"{ref.path}.routes", f"VirtualService {ref.name} has {len(http)} HTTP routes: name the ones to split"
             )
         yield "http[0]", http[0]
     for index, selector in enumerate(ref.tls_routes):
         found = [r for r in spec.get("tls") or [] if _tls_selected(r, selector.port, selector.sni_hosts)]
         if not found:
-            raise RouteError(f"{ref.path}.tlsRoutes[{index}]", f"VirtualService {ref.name} has no such TLS route")
+            raise InvalidSpecError.at(
+                f"{ref.path}.tlsRoutes[{index}]", f"VirtualService {ref.name} has no such TLS route"
+            )
         for route in found:
             yield f"tls[{index}]", route
     for index, port in enumerate(ref.tcp_ports):
@@ -108,7 +112,9 @@ def _routed(spec: Mapping[str, Any], ref: VirtualServiceRef, managed: Sequence[s
         if port is None and len(tcp) != 1:
             found = []
         if not found:
-            raise RouteError(f"{ref.path}.tcpRoutes[{index}]", f"VirtualService {ref.name} has no such TCP route")
+            raise InvalidSpecError.at(
+                f"{ref.path}.tcpRoutes[{index}]", f"VirtualService {ref.name} has no such TCP route"
+            )
         for route in found:
             yield f"tcp[{index}]", route
 
@@ -116,7 +122,7 @@ def _routed(spec: Mapping[str, Any], ref: VirtualServiceRef, managed: Sequence[s
 def _set_weights(route: dict[str, Any], classify: Classifier, weight: int, where: str, ref: VirtualServiceRef) -> None:
     kinds = [classify(d.get("destination") or {}) for d in route.get("route") or []]
     if "stable" not in kinds or "canary" not in kinds:
-        raise RouteError(
+        raise InvalidSpecError.at(
             f"{ref.path}",
             f"VirtualService {ref.name} {where} needs both a stable and a canary destination to split traffic",
         )
@@ -181,7 +187,9 @@ def _primary(spec: Mapping[str, Any], ref: VirtualServiceRef, routing: RoutingSp
     for where, route in _routed(spec, ref, routing.managed_routes):
         if where.startswith("http"):
             return dict(route)
-    raise RouteError(f"{ref.path}.routes", f"VirtualService {ref.name}: managed routes need an HTTP route to copy")
+    raise InvalidSpecError.at(
+        f"{ref.path}.routes", f"VirtualService {ref.name}: managed routes need an HTTP route to copy"
+    )
 
 
 def _managed_http_route(
@@ -193,7 +201,9 @@ def _managed_http_route(
     destinations = [copy.deepcopy(d) for d in primary.get("route") or []]
     canary = next((d["destination"] for d in destinations if classify(d.get("destination") or {}) == "canary"), None)
     if canary is None:
-        raise RouteError(f"{ref.path}", f"VirtualService {ref.name}: the primary route has no canary destination")
+        raise InvalidSpecError.at(
+            f"{ref.path}", f"VirtualService {ref.name}: the primary route has no canary destination"
+        )
     if route.kind is RouteKind.HEADER:
         return {
             "name": route.name,
@@ -262,7 +272,7 @@ def desired_destination_rule(
     names = {s.get("name") for s in subsets}
     for wanted in (rule.canary_subset, rule.stable_subset):
         if wanted not in names:
-            raise RouteError(
+            raise InvalidSpecError.at(
                 f"{ROUTING_PATH}.istio.destinationRule", f"DestinationRule {rule.name} has no subset named {wanted!r}"
             )
     for subset in subsets:

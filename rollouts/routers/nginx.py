@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers.base import (
     ROUTING_PATH,
     HeaderMatch,
     ManagedRoute,
     MatchKind,
     NginxSpec,
-    RouteError,
     RouteKind,
     RoutingSpec,
     StringMatch,
@@ -101,11 +101,13 @@ def current_state(canary: Mapping[str, Any] | None, *, prefix: str, max_traffic_
 def header_for(route: ManagedRoute) -> HeaderMatch | None:
     """The single header nginx can match on for a ``setHeaderRoute`` (``None`` removes it)."""
     if route.kind is not RouteKind.HEADER:
-        raise RouteError(f"{ROUTING_PATH}.nginx", f"nginx cannot express {route.kind.value} (only setHeaderRoute)")
+        raise InvalidSpecError.at(
+            f"{ROUTING_PATH}.nginx", f"nginx cannot express {route.kind.value} (only setHeaderRoute)"
+        )
     if route.removes:
         return None
     if len(route.headers) != 1:
-        raise RouteError(
+        raise InvalidSpecError.at(
             f"{ROUTING_PATH}.nginx", "nginx matches a canary on one header only: give setHeaderRoute a single match"
         )
     return route.headers[0]
@@ -150,16 +152,16 @@ def desired_canary_ingress(
 ) -> dict[str, Any]:
     """The canary Ingress for ``stable`` carrying ``state``, built on ``current`` (which may be ``None``).
 
-    Raises :class:`RouteError` when the stable Ingress has no path to the stable Service: nothing could be
-    rewritten to the canary, and a canary Ingress without rules would silently route nothing.
+    Raises :class:`~rollouts.core.errors.InvalidSpecError` when the stable Ingress has no path to the stable Service:
+    nothing could be rewritten to the canary, and a canary Ingress without rules would silently route nothing.
     """
     stable_meta = stable.get("metadata") or {}
     stable_name = str(stable_meta.get("name") or "")
     if not routing.stable_service or not routing.canary_service:
-        raise RouteError("spec.strategy.canary", "the nginx router needs both stableService and canaryService")
+        raise InvalidSpecError.at("spec.strategy.canary", "the nginx router needs both stableService and canaryService")
     rules = _canary_rules(stable, stable_service=routing.stable_service, canary_service=routing.canary_service)
     if not rules:
-        raise RouteError(
+        raise InvalidSpecError.at(
             f"{ROUTING_PATH}.nginx.stableIngress",
             f"Ingress {stable_name} has no rule whose backend is the stable Service {routing.stable_service}",
         )

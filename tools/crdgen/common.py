@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workflows.api import GROUP, VERSION
+
 from .schema import (
     Schema,
     array,
@@ -16,8 +18,6 @@ from .schema import (
     unbounded_array,
 )
 
-GROUP = "rollouts.dev"
-VERSION = "v1alpha1"
 CATEGORIES = ("rollouts",)
 
 

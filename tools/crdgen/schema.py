@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from workflows.model.durations import DURATION_PATTERN
+
 Schema = dict[str, Any]
 
 # Bounds shared by all kinds. They are generous for real manifests yet small enough for the API server to prove the
@@ -23,9 +25,8 @@ SHORT_NAME_MAX = 63  # a DNS label: metric, task, route and parameter names
 EXPRESSION_MAX = 4096  # conditions, queries, URLs and other free text that rules never inspect
 LIST_MAX = 64  # default bound for small lists (args, headers, routes)
 
-# A Go ``time.ParseDuration`` string ("30s", "1h30m", "1.5h") or a plain number of seconds ("20"). Argo accepts both
-# in pause durations, intervals and suspend/backoff durations; the engine parses with the same grammar.
-DURATION_PATTERN = r"^(([0-9]+(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+|[0-9]+)$"
+# A Go ``time.ParseDuration`` string ("30s", "1h30m", "1.5h") or a plain number of seconds ("20"): the pattern comes
+# from the one duration parser, so the API server and the controllers accept the same strings.
 # An Argo-style placeholder such as "{{args.interval}}" or "{{inputs.parameters.timeout}}", resolved at run time.
 PLACEHOLDER_PATTERN = r"^.*\{\{.+\}\}.*$"
 DURATION_OR_PLACEHOLDER_PATTERN = f"{DURATION_PATTERN}|{PLACEHOLDER_PATTERN}"

@@ -59,7 +59,7 @@ class DagBuilder:
     ) -> None:
         """Add a node; ``depends`` is an expression (``"a && b.Failed"``) or a list meaning ``dependencies``."""
         if name in self._names or "." in name or not name:
-            raise SpecError(f"nodes[{name}]", "node names must be unique, non-empty and contain no '.'")
+            raise SpecError.at(f"nodes[{name}]", "node names must be unique, non-empty and contain no '.'")
         self._names.add(name)
         template = Template(
             name=f"node:{name}",
@@ -75,7 +75,7 @@ class DagBuilder:
 
     def build(self) -> Plan:
         if not self._nodes:
-            raise SpecError("nodes", "a DAG needs at least one node")
+            raise SpecError.at("nodes", "a DAG needs at least one node")
         names = [name for name, *_ in self._nodes]
         known = set(names)
         tasks = []
@@ -88,7 +88,7 @@ class DagBuilder:
             else:
                 for dep in depends:
                     if dep not in known:
-                        raise SpecError(path, f"unknown node {dep!r}")
+                        raise SpecError.at(path, f"unknown node {dep!r}")
                 expr = from_dependencies(list(depends), path=path) if depends else None
             tasks.append(
                 DagTask(

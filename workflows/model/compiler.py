@@ -12,11 +12,12 @@ the executor calls with the items once they are known.
 
 from __future__ import annotations
 
+import graphlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workflows.errors import CycleError, SpecError
+from workflows.errors import CycleError, Issues, SpecError
 from workflows.model import collector
 from workflows.model.phases import NodeType
 from workflows.model.plan import NodeSpec, Plan, Step
@@ -34,34 +35,13 @@ Draft = dict[str, Any]
 
 
 def _find_cycle(tasks: Sequence[DagTask]) -> tuple[str, ...] | None:
-    """Kahn's algorithm over task positions; on leftovers, walk dependencies from one of them until a name repeats.
-
-    ``DependsExpr.tasks`` is already distinct, so in-degrees are plain lengths (no per-task sets).
-    """
-    position = {task.name: i for i, task in enumerate(tasks)}
-    deps = [task.depends.tasks if task.depends else () for task in tasks]
-    indegree = [len(d) for d in deps]
-    dependents: list[list[int]] = [[] for _ in tasks]
-    for i, d in enumerate(deps):
-        for dep in d:
-            dependents[position[dep]].append(i)
-    order = [i for i, count in enumerate(indegree) if count == 0]
-    for current in order:  # grows while iterating: a FIFO without a deque
-        for child in dependents[current]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                order.append(child)
-    if len(order) == len(tasks):
-        return None
-    names = [task.name for task in tasks]
-    first = next(i for i, count in enumerate(indegree) if count > 0)
-    walk = [names[first]]
-    while True:
-        nxt = next(dep for dep in deps[position[walk[-1]]] if indegree[position[dep]] > 0)
-        if nxt in walk:
-            cycle = [*walk[walk.index(nxt) :], nxt]
-            return tuple(reversed(cycle))
-        walk.append(nxt)
+    """The first dependency cycle among ``tasks`` (first == last), as :mod:`graphlib` finds it; None when acyclic."""
+    graph = {task.name: task.depends.tasks if task.depends else () for task in tasks}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as error:
+        return tuple(error.args[1])
+    return None
 
 
 class _Compiler:
@@ -87,10 +67,10 @@ class _Compiler:
             ref = task.template_ref
             other = self.store.get(ref.name)
             if other is None:
-                raise SpecError(f"{task.path}.templateRef.name", f"unknown WorkflowTemplate {ref.name!r}")
+                raise SpecError.at(f"{task.path}.templateRef.name", f"unknown WorkflowTemplate {ref.name!r}")
             template = other.templates.get(ref.template)
             if template is None:
-                raise SpecError(
+                raise SpecError.at(
                     f"{task.path}.templateRef.template",
                     f"WorkflowTemplate {ref.name!r} has no template {ref.template!r}",
                 )
@@ -98,7 +78,7 @@ class _Compiler:
         assert task.template is not None
         template = self.source(source).templates.get(task.template)
         if template is None:
-            raise SpecError(f"{task.path}.template", f"unknown template {task.template!r}")
+            raise SpecError.at(f"{task.path}.template", f"unknown template {task.template!r}")
         return source, template
 
     # -- validation (once per template and context) -------------------------------------------------------------
@@ -125,49 +105,67 @@ class _Compiler:
         if cycle is not None:
             raise CycleError(f"{template.path}.dag.tasks", cycle)
         by_name = {task.name: task for task in tasks}
+        issues = Issues()
         for task in tasks:
-            _callee_source, callee = self.resolve(source, task)
-            if not (callee.inputs or task.arguments or task.on_exit is not None or task.when or task.with_param):
-                continue  # nothing to check: no inputs to supply, no strings that could reference anything
-            given = {p.name for p in task.arguments}
-            for declared in callee.inputs:
-                if declared.value is None and declared.name not in given:
-                    raise SpecError(
-                        f"{task.path}.arguments",
-                        f"template {callee.name!r} needs input parameter {declared.name!r}",
-                    )
-            if task.on_exit is not None and task.on_exit not in self.source(source).templates:
-                raise SpecError(f"{task.path}.onExit", f"unknown template {task.on_exit!r}")
-            texts: list[tuple[str, str | None]] = [
-                (f"{task.path}.arguments.parameters[{index}].value", argument.value)
-                for index, argument in enumerate(task.arguments)
-                if argument.value is not None
-            ]
-            texts += [
-                (f"{task.path}.{name}", value) for name, value in (("when", task.when), ("withParam", task.with_param))
-            ]
-            refs = [
-                (where, ref) for where, value in texts if value is not None for ref in parse_text(value, where).refs
-            ]
-            if not refs:
-                continue
-            # ancestors only when a string mentions tasks.X: computing them for every task would be O(n^2)
-            ancestors = self.ancestors(task, by_name) if any(ref[0] == "tasks" for _, ref in refs) else set()
-            hints = {
-                ref[1]: f"{ref[1]!r} is not an ancestor of {task.name!r}; add it to depends"
-                for _, ref in refs
-                if ref[0] == "tasks" and ref[1] in by_name and ref[1] not in ancestors
-            }
-            scope = Scope(
-                workflow_parameters=params,
-                inputs=inputs,
-                tasks=frozenset(ancestors),
-                item=task.with_items is not None or task.with_param is not None,
-                status=in_exit,
-                tasks_hint=hints,
-            )
-            for where, ref in refs:
+            with issues.collecting():
+                self.check_task(source, task, by_name, inputs=inputs, params=params, in_exit=in_exit)
+        issues.raise_if_any(SpecError)
+
+    def check_task(
+        self,
+        source: str,
+        task: DagTask,
+        by_name: Mapping[str, DagTask],
+        *,
+        inputs: frozenset[str],
+        params: frozenset[str],
+        in_exit: bool,
+    ) -> None:
+        """Every problem of one task (raised together): inputs it must supply, references out of scope."""
+        _callee_source, callee = self.resolve(source, task)
+        issues = Issues()
+        if not (callee.inputs or task.arguments or task.on_exit is not None or task.when or task.with_param):
+            return  # nothing to check: no inputs to supply, no strings that could reference anything
+        given = {p.name for p in task.arguments}
+        for declared in callee.inputs:
+            if declared.value is None and declared.name not in given:
+                issues.add(
+                    f"{task.path}.arguments",
+                    f"template {callee.name!r} needs input parameter {declared.name!r}",
+                )
+        if task.on_exit is not None and task.on_exit not in self.source(source).templates:
+            issues.add(f"{task.path}.onExit", f"unknown template {task.on_exit!r}")
+        texts: list[tuple[str, str | None]] = [
+            (f"{task.path}.arguments.parameters[{index}].value", argument.value)
+            for index, argument in enumerate(task.arguments)
+            if argument.value is not None
+        ]
+        texts += [
+            (f"{task.path}.{name}", value) for name, value in (("when", task.when), ("withParam", task.with_param))
+        ]
+        refs = [(where, ref) for where, value in texts if value is not None for ref in parse_text(value, where).refs]
+        if not refs:
+            issues.raise_if_any(SpecError)
+            return
+        # ancestors only when a string mentions tasks.X: computing them for every task would be O(n^2)
+        ancestors = self.ancestors(task, by_name) if any(ref[0] == "tasks" for _, ref in refs) else set()
+        hints = {
+            ref[1]: f"{ref[1]!r} is not an ancestor of {task.name!r}; add it to depends"
+            for _, ref in refs
+            if ref[0] == "tasks" and ref[1] in by_name and ref[1] not in ancestors
+        }
+        scope = Scope(
+            workflow_parameters=params,
+            inputs=inputs,
+            tasks=frozenset(ancestors),
+            item=task.with_items is not None or task.with_param is not None,
+            status=in_exit,
+            tasks_hint=hints,
+        )
+        for where, ref in refs:
+            with issues.collecting():
                 scope.check(ref, where)
+        issues.raise_if_any(SpecError)
 
     @staticmethod
     def ancestors(task: DagTask, by_name: Mapping[str, DagTask]) -> set[str]:
@@ -460,12 +458,12 @@ class _Compiler:
 
 
 def _duration(value: str, path: str) -> float:
-    from workflows.model.durations import parse_duration
+    from workflows.model.durations import parse_seconds
 
     try:
-        return parse_duration(value)
+        return parse_seconds(value)
     except ValueError as exc:
-        raise SpecError(path, str(exc)) from None
+        raise SpecError.at(path, str(exc)) from None
 
 
 def _draft(index: int) -> Draft:
@@ -491,27 +489,36 @@ def _compile(
     workflow_templates: Mapping[str, WorkflowSpec] | None,
     name: str | None,
 ) -> Plan:
+    issues = Issues()
     params = {p.name: p.value or "" for p in spec.arguments}
     declared = {p.name: p for p in spec.arguments}
     for key, value in (arguments or {}).items():
         if key not in params:
-            raise SpecError("spec.arguments.parameters", f"unknown parameter {key!r} (declared: {sorted(params)})")
+            issues.add("spec.arguments.parameters", f"unknown parameter {key!r} (declared: {sorted(params)})")
+            continue
         enum = declared[key].enum
         if enum and value not in enum:
-            raise SpecError("spec.arguments.parameters", f"{key}={value!r} is not one of {list(enum)}")
+            issues.add("spec.arguments.parameters", f"{key}={value!r} is not one of {list(enum)}")
         params[key] = value
     if spec.entrypoint is None:
-        raise SpecError("spec.entrypoint", "nothing to run: no entrypoint")
+        issues.add("spec.entrypoint", "nothing to run: no entrypoint")
+        issues.raise_if_any(SpecError)
+    assert spec.entrypoint is not None
     run_name = name or spec.name
     compiler = _Compiler(spec, workflow_templates or {}, params, run_name)
     entry = spec.templates[spec.entrypoint]
-    out: list[Draft] = [_draft(0)]
     for declared_input in entry.inputs:
         if declared_input.value is None and declared_input.name not in params:
-            raise SpecError(
+            issues.add(
                 "spec.arguments.parameters",
                 f"entrypoint {entry.name!r} needs input parameter {declared_input.name!r}",
             )
+    # validate every template, reachable or not, before anything is built: all errors at once, before anything runs
+    for template in spec.templates.values():
+        with issues.collecting():
+            compiler.check("", template, in_exit=template.name == spec.on_exit)
+    issues.raise_if_any(SpecError)
+    out: list[Draft] = [_draft(0)]
     out[0]["arguments"] = tuple(
         (p.name, Text(source=params[p.name], parts=(params[p.name],))) for p in entry.inputs if p.name in params
     )
@@ -545,9 +552,6 @@ def _compile(
             in_exit=True,
             stack=(),
         )
-    # validate every template, reachable or not: errors must come before anything runs
-    for template in spec.templates.values():
-        compiler.check("", template, in_exit=template.name == spec.on_exit)
     return Plan(
         name=run_name,
         namespace=spec.namespace,

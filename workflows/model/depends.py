@@ -229,7 +229,7 @@ class _Parser:
         self.index = 0
 
     def fail(self, message: str) -> DependsSyntaxError:
-        return DependsSyntaxError(self.path, f"{message} in depends {self.text!r}")
+        return DependsSyntaxError.at(self.path, f"{message} in depends {self.text!r}")
 
     def peek(self) -> tuple[str, str]:
         return self.tokens[self.index]
@@ -291,14 +291,14 @@ def parse_depends(
         known = set(known_tasks)
         for name in names:
             if name not in known:
-                raise DependsSyntaxError(path, f"depends names unknown task {name!r}")
+                raise DependsSyntaxError.at(path, f"depends names unknown task {name!r}")
     return DependsExpr(source=text, tasks=tuple(names), parsed=tree)
 
 
 def from_dependencies(names: Sequence[str], *, path: str = "dependencies") -> DependsExpr:
     """``dependencies: [A, B]`` is exactly the bare-name conjunction ``A && B``."""
     if not names:
-        raise DependsSyntaxError(path, "empty dependencies list")
+        raise DependsSyntaxError.at(path, "empty dependencies list")
     conjunction = tuple(names)
     distinct = tuple(dict.fromkeys(conjunction)) if len(set(conjunction)) != len(conjunction) else conjunction
     return DependsExpr(

@@ -3,6 +3,8 @@
 This is the only module that reads raw ``Workflow``/``WorkflowTemplate`` dicts. It checks shapes and refuses fields
 outside the supported Argo subset (``steps``, ``script``, artifacts, ``inline`` tasks, ...) with an
 :class:`UnsupportedFieldError` such as ``spec.templates[0].steps: steps templates are not supported; use a dag``.
+Every problem of a manifest is reported at once (one :class:`~workflows.errors.Issues` collector per parse); an
+object with an unsupported field is not examined further, so one refusal does not cascade into follow-on noise.
 Semantic checks that need the whole graph (cycles, unknown templates, substitution scopes) live in the compiler.
 """
 
@@ -14,9 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 from workflows.api import API_VERSION
-from workflows.errors import SpecError, UnsupportedFieldError
+from workflows.errors import DurationError, Issues, SpecError, UnsupportedFieldError
 from workflows.model.depends import DependsExpr, from_dependencies, parse_depends
-from workflows.model.durations import parse_duration
+from workflows.model.durations import parse_seconds
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
@@ -87,50 +89,86 @@ _HTTP_FIELDS = frozenset(
 )
 
 
-def _check_fields(obj: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
+def _unsupported(obj: Mapping[str, Any], allowed: frozenset[str], path: str, issues: Issues) -> bool:
+    """Record every field of ``obj`` outside ``allowed``; True when there was one (stop examining ``obj``)."""
+    found = False
     for key in obj:
         if key in allowed:
             continue
         reason = _WHY_NOT.get(key, f"field {key!r} is not supported here")
-        raise UnsupportedFieldError(f"{path}.{key}" if path else key, reason)
+        issues.add(f"{path}.{key}" if path else str(key), reason)
+        found = True
+    return found
 
 
-def _mapping(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SpecError(path, f"must be a mapping, not {type(value).__name__}")
-    return value
+class _Reader:
+    """Typed reads of one manifest that record a problem and return a harmless fallback instead of raising."""
 
+    def __init__(self) -> None:
+        self.issues = Issues()
+        self.unsupported = Issues()  # kept apart: a manifest refused only for unsupported fields says so by type
 
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise SpecError(path, f"must be a list, not {type(value).__name__}")
-    return value
+    def unsupported_fields(self, obj: Mapping[str, Any], allowed: frozenset[str], path: str) -> bool:
+        return _unsupported(obj, allowed, path, self.unsupported)
 
-
-def _str(value: Any, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise SpecError(path, "must be a string")
-    return str(value)
-
-
-def _int(value: Any, path: str, *, minimum: int = 0) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise SpecError(path, f"must be an integer, not {value!r}") from None
-    if number < minimum:
-        raise SpecError(path, f"must be >= {minimum}")
-    return number
-
-
-def _literal_duration(value: Any, path: str) -> float | None:
-    """Validate a duration now unless it is templated (``{{inputs.parameters.timeout}}``)."""
-    if isinstance(value, str) and "{{" in value:
+    def mapping(self, value: Any, path: str) -> Mapping[str, Any] | None:
+        if isinstance(value, Mapping):
+            return value
+        self.issues.add(path, f"must be a mapping, not {type(value).__name__}")
         return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise SpecError(path, str(exc)) from None
+
+    def sequence(self, value: Any, path: str) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        self.issues.add(path, f"must be a list, not {type(value).__name__}")
+        return []
+
+    def text(self, value: Any, path: str) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.issues.add(path, "must be a string")
+            return None
+        return str(value)
+
+    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int | None:
+        try:
+            number = int(str(value))
+        except ValueError:
+            self.issues.add(path, f"must be an integer, not {value!r}")
+            return None
+        if number < minimum:
+            self.issues.add(path, f"must be >= {minimum}")
+            return None
+        return number
+
+    def duration(self, value: Any, path: str) -> float | None:
+        """Seconds of a duration, or None when it is templated (``{{inputs.parameters.timeout}}``) or invalid."""
+        if isinstance(value, str) and "{{" in value:
+            return None
+        try:
+            return parse_seconds(value)
+        except DurationError as error:
+            self.issues.add(path, str(error))
+            return None
+
+    def seconds(self, value: Any, path: str) -> float | None:
+        """A non-negative number of seconds (``activeDeadlineSeconds``: Argo's integer, here also fractional)."""
+        if isinstance(value, str) and "{{" in value:
+            self.unsupported.add(path, "a templated activeDeadlineSeconds is not supported; give a number of seconds")
+            return None
+        try:
+            number = float(value) if not isinstance(value, bool) else -1.0
+        except (TypeError, ValueError):
+            number = -1.0
+        if number < 0:
+            self.issues.add(path, f"must be a non-negative number of seconds, not {value!r}")
+            return None
+        return number
+
+    def raise_if_any(self) -> None:
+        if self.issues:
+            self.issues.extend(self.unsupported.items)
+            self.issues.raise_if_any(SpecError)
+        self.unsupported.raise_if_any(UnsupportedFieldError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,30 +253,6 @@ class WorkflowSpec:
     service_account_name: str | None = None
 
 
-def _parameters(raw: Any, path: str, *, require_value: bool) -> tuple[Parameter, ...]:
-    params: list[Parameter] = []
-    seen: set[str] = set()
-    for index, raw_item in enumerate(_list(raw, path)):
-        where = f"{path}[{index}]"
-        item = _mapping(raw_item, where)
-        _check_fields(item, frozenset({"name", "value", "default", "description", "enum"}), where)
-        if "name" not in item:
-            raise SpecError(where, "parameter needs a name")
-        name = _str(item["name"], f"{where}.name")
-        if name in seen:
-            raise SpecError(f"{where}.name", f"duplicate parameter {name!r}")
-        seen.add(name)
-        value = item.get("value", item.get("default"))
-        text = None if value is None else (value if isinstance(value, str) else _json_scalar(value))
-        if require_value and text is None:
-            raise SpecError(where, f"parameter {name!r} needs a value")
-        enum = tuple(_json_scalar(v) if not isinstance(v, str) else v for v in _list(item.get("enum", []), where))
-        if enum and text is not None and "{{" not in text and text not in enum:
-            raise SpecError(f"{where}.value", f"{text!r} is not one of {list(enum)}")
-        params.append(Parameter(name=name, value=text, enum=enum))
-    return tuple(params)
-
-
 def _json_scalar(value: Any) -> str:
     import json
 
@@ -247,157 +261,237 @@ def _json_scalar(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _arguments(raw: Any, path: str) -> tuple[Parameter, ...]:
+def _parameters(read: _Reader, raw: Any, path: str, *, require_value: bool) -> tuple[Parameter, ...]:
+    params: list[Parameter] = []
+    seen: set[str] = set()
+    for index, raw_item in enumerate(read.sequence(raw, path)):
+        where = f"{path}[{index}]"
+        item = read.mapping(raw_item, where)
+        if item is None or read.unsupported_fields(
+            item, frozenset({"name", "value", "default", "description", "enum"}), where
+        ):
+            continue
+        if "name" not in item:
+            read.issues.add(where, "parameter needs a name")
+            continue
+        name = read.text(item["name"], f"{where}.name")
+        if name is None:
+            continue
+        if name in seen:
+            read.issues.add(f"{where}.name", f"duplicate parameter {name!r}")
+        seen.add(name)
+        value = item.get("value", item.get("default"))
+        text = None if value is None else (value if isinstance(value, str) else _json_scalar(value))
+        if require_value and text is None:
+            read.issues.add(where, f"parameter {name!r} needs a value")
+        enum = tuple(
+            _json_scalar(v) if not isinstance(v, str) else v for v in read.sequence(item.get("enum", []), where)
+        )
+        if enum and text is not None and "{{" not in text and text not in enum:
+            read.issues.add(f"{where}.value", f"{text!r} is not one of {list(enum)}")
+        params.append(Parameter(name=name, value=text, enum=enum))
+    return tuple(params)
+
+
+def _arguments(read: _Reader, raw: Any, path: str) -> tuple[Parameter, ...]:
     if raw is None:
         return ()
-    raw = _mapping(raw, path)
-    _check_fields(raw, frozenset({"parameters"}), path)
-    return _parameters(raw.get("parameters", []), f"{path}.parameters", require_value=True)
+    section = read.mapping(raw, path)
+    if section is None or read.unsupported_fields(section, frozenset({"parameters"}), path):
+        return ()
+    return _parameters(read, section.get("parameters", []), f"{path}.parameters", require_value=True)
 
 
-def _retry(raw: Any, path: str) -> RetryStrategy:
-    raw = _mapping(raw, path)
-    _check_fields(raw, frozenset({"limit", "retryPolicy", "backoff"}), path)
-    limit = None if raw.get("limit") is None else _int(raw["limit"], f"{path}.limit")
+def _retry(read: _Reader, raw: Any, path: str) -> RetryStrategy | None:
+    section = read.mapping(raw, path)
+    if section is None or read.unsupported_fields(section, frozenset({"limit", "retryPolicy", "backoff"}), path):
+        return None
+    limit = None if section.get("limit") is None else read.integer(section["limit"], f"{path}.limit")
     try:
-        policy = RetryPolicy(raw.get("retryPolicy", RetryPolicy.ON_FAILURE.value))
+        policy = RetryPolicy(section.get("retryPolicy", RetryPolicy.ON_FAILURE.value))
     except ValueError:
         choices = ", ".join(p.value for p in RetryPolicy)
-        raise SpecError(f"{path}.retryPolicy", f"must be one of {choices}") from None
+        read.issues.add(f"{path}.retryPolicy", f"must be one of {choices}")
+        policy = RetryPolicy.ON_FAILURE
     backoff = None
-    if raw.get("backoff") is not None:
+    if section.get("backoff") is not None:
         where = f"{path}.backoff"
-        b = _mapping(raw["backoff"], where)
-        _check_fields(b, frozenset({"duration", "factor", "maxDuration", "cap"}), where)
-        try:
-            factor = float(str(b.get("factor", 1)))
-        except ValueError:
-            raise SpecError(f"{where}.factor", "must be a number") from None
-        if factor < 1:
-            raise SpecError(f"{where}.factor", "must be >= 1")
-        backoff = Backoff(
-            duration=_literal_duration(b.get("duration", 0), f"{where}.duration") or 0.0,
-            factor=factor,
-            max_duration=None if b.get("maxDuration") is None else _literal_duration(b["maxDuration"], where),
-            cap=None if b.get("cap") is None else _literal_duration(b["cap"], f"{where}.cap"),
-        )
+        b = read.mapping(section["backoff"], where)
+        if b is not None and not read.unsupported_fields(
+            b, frozenset({"duration", "factor", "maxDuration", "cap"}), where
+        ):
+            factor = 1.0
+            try:
+                factor = float(str(b.get("factor", 1)))
+            except ValueError:
+                read.issues.add(f"{where}.factor", "must be a number")
+            else:
+                if factor < 1:
+                    read.issues.add(f"{where}.factor", "must be >= 1")
+            backoff = Backoff(
+                duration=read.duration(b.get("duration", 0), f"{where}.duration") or 0.0,
+                factor=factor,
+                max_duration=None
+                if b.get("maxDuration") is None
+                else read.duration(b["maxDuration"], f"{where}.maxDuration"),
+                cap=None if b.get("cap") is None else read.duration(b["cap"], f"{where}.cap"),
+            )
     return RetryStrategy(limit=limit, policy=policy, backoff=backoff)
 
 
-def _task(raw: Any, path: str, names: set[str]) -> DagTask:
-    raw = _mapping(raw, path)
-    _check_fields(raw, _TASK_FIELDS, path)
-    if "name" not in raw:
-        raise SpecError(path, "task needs a name")
-    name = _str(raw["name"], f"{path}.name")
+def _task(read: _Reader, raw: Any, path: str, names: set[str]) -> DagTask | None:
+    section = read.mapping(raw, path)
+    if section is None or read.unsupported_fields(section, _TASK_FIELDS, path):
+        return None
+    issues = read.issues
+    if "name" not in section:
+        issues.add(path, "task needs a name")
+        return None
+    name = read.text(section["name"], f"{path}.name")
+    if name is None:
+        return None
     if "." in name or not name:
-        raise SpecError(f"{path}.name", f"task name {name!r} must be non-empty and contain no '.'")
-    template = raw.get("template")
+        issues.add(f"{path}.name", f"task name {name!r} must be non-empty and contain no '.'")
+    template = None if section.get("template") is None else read.text(section["template"], f"{path}.template")
     ref = None
-    if raw.get("templateRef") is not None:
+    if section.get("templateRef") is not None:
         where = f"{path}.templateRef"
-        r = _mapping(raw["templateRef"], where)
-        _check_fields(r, frozenset({"name", "template"}), where)
-        if "name" not in r or "template" not in r:
-            raise SpecError(where, "templateRef needs name and template")
-        ref = TemplateRef(name=_str(r["name"], f"{where}.name"), template=_str(r["template"], f"{where}.template"))
-    if (template is None) == (ref is None):
-        raise SpecError(path, "a task needs exactly one of template or templateRef")
+        r = read.mapping(section["templateRef"], where)
+        if r is not None and not read.unsupported_fields(r, frozenset({"name", "template"}), where):
+            if "name" not in r or "template" not in r:
+                issues.add(where, "templateRef needs name and template")
+            else:
+                ref_name, ref_template = (
+                    read.text(r["name"], f"{where}.name"),
+                    read.text(r["template"], f"{where}.template"),
+                )
+                if ref_name is not None and ref_template is not None:
+                    ref = TemplateRef(name=ref_name, template=ref_template)
+    if (section.get("template") is None) == (section.get("templateRef") is None):
+        issues.add(path, "a task needs exactly one of template or templateRef")
     depends = None
-    if raw.get("depends") is not None and raw.get("dependencies") is not None:
-        raise SpecError(path, "use either depends or dependencies, not both")
-    if raw.get("depends") is not None:
-        depends = parse_depends(_str(raw["depends"], f"{path}.depends"), path=f"{path}.depends", known_tasks=names)
-    elif raw.get("dependencies"):
-        deps = [_str(d, f"{path}.dependencies") for d in _list(raw["dependencies"], f"{path}.dependencies")]
-        for dep in deps:
-            if dep not in names:
-                raise SpecError(f"{path}.dependencies", f"unknown task {dep!r}")
-        depends = from_dependencies(deps, path=f"{path}.dependencies")
-    continue_on = _mapping(raw.get("continueOn") or {}, f"{path}.continueOn")
-    _check_fields(continue_on, frozenset({"failed", "error"}), f"{path}.continueOn")
+    if section.get("depends") is not None and section.get("dependencies") is not None:
+        issues.add(path, "use either depends or dependencies, not both")
+    elif section.get("depends") is not None:
+        text = read.text(section["depends"], f"{path}.depends")
+        if text is not None:
+            with issues.collecting():
+                depends = parse_depends(text, path=f"{path}.depends", known_tasks=names)
+    elif section.get("dependencies"):
+        deps = [
+            d
+            for i, raw_dep in enumerate(read.sequence(section["dependencies"], f"{path}.dependencies"))
+            if (d := read.text(raw_dep, f"{path}.dependencies[{i}]")) is not None
+        ]
+        unknown = [dep for dep in deps if dep not in names]
+        for dep in unknown:
+            issues.add(f"{path}.dependencies", f"unknown task {dep!r}")
+        if deps and not unknown:
+            depends = from_dependencies(deps, path=f"{path}.dependencies")
+    continue_on = read.mapping(section.get("continueOn") or {}, f"{path}.continueOn") or {}
+    read.unsupported_fields(continue_on, frozenset({"failed", "error"}), f"{path}.continueOn")
     with_items = None
-    if raw.get("withItems") is not None:
-        with_items = tuple(_list(raw["withItems"], f"{path}.withItems"))
-    with_param = None if raw.get("withParam") is None else _str(raw["withParam"], f"{path}.withParam")
+    if section.get("withItems") is not None:
+        with_items = tuple(read.sequence(section["withItems"], f"{path}.withItems"))
+    with_param = None if section.get("withParam") is None else read.text(section["withParam"], f"{path}.withParam")
     if with_items is not None and with_param is not None:
-        raise SpecError(path, "use either withItems or withParam, not both")
+        issues.add(path, "use either withItems or withParam, not both")
     return DagTask(
         name=name,
         path=path,
-        template=None if template is None else _str(template, f"{path}.template"),
+        template=template,
         template_ref=ref,
-        arguments=_arguments(raw.get("arguments"), f"{path}.arguments"),
+        arguments=_arguments(read, section.get("arguments"), f"{path}.arguments"),
         depends=depends,
-        when=None if raw.get("when") is None else _str(raw["when"], f"{path}.when"),
+        when=None if section.get("when") is None else read.text(section["when"], f"{path}.when"),
         with_items=with_items,
         with_param=with_param,
         continue_failed=bool(continue_on.get("failed", False)),
         continue_error=bool(continue_on.get("error", False)),
-        on_exit=None if raw.get("onExit") is None else _str(raw["onExit"], f"{path}.onExit"),
+        on_exit=None if section.get("onExit") is None else read.text(section["onExit"], f"{path}.onExit"),
     )
 
 
-def _template(raw: Any, path: str) -> Template:  # noqa: PLR0915 -- one flat pass over the fields
-    raw = _mapping(raw, path)
-    _check_fields(raw, _TEMPLATE_FIELDS, path)
-    if "name" not in raw:
-        raise SpecError(path, "template needs a name")
-    name = _str(raw["name"], f"{path}.name")
-    kinds = [kind for kind in TemplateKind if raw.get(kind.value) is not None]
-    if len(kinds) != 1:
-        raise SpecError(path, "a template needs exactly one of dag, http, container, suspend")
+def _dag(read: _Reader, raw: Any, where: str) -> Dag | None:
+    section = read.mapping(raw, where)
+    if section is None or read.unsupported_fields(section, frozenset({"tasks", "failFast"}), where):
+        return None
+    raw_tasks = read.sequence(section.get("tasks"), f"{where}.tasks")
+    if not raw_tasks:
+        read.issues.add(f"{where}.tasks", "a dag needs at least one task")
+        return None
+    names = [str(t.get("name", "")) if isinstance(t, Mapping) else "" for t in raw_tasks]
+    seen_names: set[str] = set()
+    for index, task_name in enumerate(names):
+        if task_name and task_name in seen_names:
+            read.issues.add(f"{where}.tasks[{index}].name", f"duplicate task name {task_name!r}")
+        seen_names.add(task_name)
+    known = set(names)
+    tasks = [_task(read, t, f"{where}.tasks[{i}]", known) for i, t in enumerate(raw_tasks)]
+    return Dag(tasks=tuple(t for t in tasks if t is not None), fail_fast=bool(section.get("failFast", True)))
+
+
+def _leaf_body(read: _Reader, raw: Mapping[str, Any], kind: TemplateKind, path: str) -> Mapping[str, Any]:
+    where = f"{path}.{kind.value}"
+    body = read.mapping(raw[kind.value], where)
+    if body is None:
+        return {}
+    if kind is TemplateKind.HTTP:
+        if read.unsupported_fields(body, _HTTP_FIELDS, where):
+            return body
+        if "url" not in body:
+            read.issues.add(where, "http template needs a url")
+        for index, header in enumerate(read.sequence(body.get("headers", []), f"{where}.headers")):
+            at = f"{where}.headers[{index}]"
+            section = read.mapping(header, at)
+            if section is not None:
+                read.unsupported_fields(section, frozenset({"name", "value"}), at)
+    elif kind is TemplateKind.SUSPEND:
+        if not read.unsupported_fields(body, frozenset({"duration"}), where) and body.get("duration") is not None:
+            read.duration(body["duration"], f"{where}.duration")
+    elif kind is TemplateKind.CONTAINER and not isinstance(body.get("image"), str):
+        read.issues.add(f"{where}.image", "container template needs an image")
+    return body
+
+
+def _template(read: _Reader, raw: Any, path: str) -> Template | None:
+    section = read.mapping(raw, path)
+    if section is None or read.unsupported_fields(section, _TEMPLATE_FIELDS, path):
+        return None
+    issues = read.issues
+    if "name" not in section:
+        issues.add(path, "template needs a name")
+        return None
+    name = read.text(section["name"], f"{path}.name")
+    kinds = [kind for kind in TemplateKind if section.get(kind.value) is not None]
+    if name is None or len(kinds) != 1:
+        if len(kinds) != 1:
+            issues.add(path, "a template needs exactly one of dag, http, container, suspend")
+        return None
     kind = kinds[0]
     inputs: tuple[Parameter, ...] = ()
-    if raw.get("inputs") is not None:
+    if section.get("inputs") is not None:
         where = f"{path}.inputs"
-        section = _mapping(raw["inputs"], where)
-        _check_fields(section, frozenset({"parameters"}), where)
-        inputs = _parameters(section.get("parameters", []), f"{where}.parameters", require_value=False)
+        inputs_section = read.mapping(section["inputs"], where)
+        if inputs_section is not None and not read.unsupported_fields(inputs_section, frozenset({"parameters"}), where):
+            inputs = _parameters(read, inputs_section.get("parameters", []), f"{where}.parameters", require_value=False)
     dag = None
     body: Mapping[str, Any] = {}
     if kind is TemplateKind.DAG:
-        where = f"{path}.dag"
-        section = _mapping(raw["dag"], where)
-        _check_fields(section, frozenset({"tasks", "failFast"}), where)
-        raw_tasks = _list(section.get("tasks"), f"{where}.tasks")
-        if not raw_tasks:
-            raise SpecError(f"{where}.tasks", "a dag needs at least one task")
-        names = [str(_mapping(t, f"{where}.tasks[{i}]").get("name", "")) for i, t in enumerate(raw_tasks)]
-        seen_names: set[str] = set()
-        for index, task_name in enumerate(names):
-            if task_name in seen_names:
-                raise SpecError(f"{where}.tasks[{index}].name", f"duplicate task name {task_name!r}")
-            seen_names.add(task_name)
-        known = set(names)
-        tasks = tuple(_task(t, f"{where}.tasks[{i}]", known) for i, t in enumerate(raw_tasks))
-        dag = Dag(tasks=tasks, fail_fast=bool(section.get("failFast", True)))
+        dag = _dag(read, section["dag"], f"{path}.dag")
+        for pod_field in sorted(_POD_FIELDS - {"metadata"}):
+            if pod_field in section:
+                read.unsupported.add(f"{path}.{pod_field}", "pod fields only apply to container templates")
+        for bad in ("timeout", "retryStrategy"):
+            if section.get(bad) is not None:
+                read.unsupported.add(f"{path}.{bad}", f"{bad} is not supported on dag templates")
     else:
-        body = _mapping(raw[kind.value], f"{path}.{kind.value}")
-        if kind is TemplateKind.HTTP:
-            _check_fields(body, _HTTP_FIELDS, f"{path}.http")
-            if "url" not in body:
-                raise SpecError(f"{path}.http", "http template needs a url")
-            for index, header in enumerate(_list(body.get("headers", []), f"{path}.http.headers")):
-                where = f"{path}.http.headers[{index}]"
-                _check_fields(_mapping(header, where), frozenset({"name", "value"}), where)
-        elif kind is TemplateKind.SUSPEND:
-            _check_fields(body, frozenset({"duration"}), f"{path}.suspend")
-            if body.get("duration") is not None:
-                _literal_duration(body["duration"], f"{path}.suspend.duration")
-        elif kind is TemplateKind.CONTAINER and not isinstance(body.get("image"), str):
-            raise SpecError(f"{path}.container.image", "container template needs an image")
-    if dag is not None:
-        for pod_field in _POD_FIELDS:
-            if pod_field in raw and pod_field != "metadata":
-                raise UnsupportedFieldError(f"{path}.{pod_field}", "pod fields only apply to container templates")
-        if raw.get("timeout") is not None or raw.get("retryStrategy") is not None:
-            bad = "timeout" if raw.get("timeout") is not None else "retryStrategy"
-            raise UnsupportedFieldError(f"{path}.{bad}", f"{bad} is not supported on dag templates")
-    timeout = raw.get("timeout")
+        body = _leaf_body(read, section, kind, path)
+    timeout = section.get("timeout")
     if timeout is not None:
-        _literal_duration(timeout, f"{path}.timeout")
-    deadline = raw.get("activeDeadlineSeconds")
+        read.duration(timeout, f"{path}.timeout")
+    deadline = section.get("activeDeadlineSeconds")
+    parallelism = section.get("parallelism")
     return Template(
         name=name,
         path=path,
@@ -405,57 +499,72 @@ def _template(raw: Any, path: str) -> Template:  # noqa: PLR0915 -- one flat pas
         inputs=inputs,
         dag=dag,
         body=body,
-        pod={key: raw[key] for key in _POD_FIELDS if key in raw},
-        retry=None if raw.get("retryStrategy") is None else _retry(raw["retryStrategy"], f"{path}.retryStrategy"),
+        pod={key: section[key] for key in _POD_FIELDS if key in section},
+        retry=None
+        if section.get("retryStrategy") is None
+        else _retry(read, section["retryStrategy"], f"{path}.retryStrategy"),
         timeout=None if timeout is None else (timeout if isinstance(timeout, str) else float(timeout)),
-        attempt_deadline=None if deadline is None else _literal_duration(deadline, f"{path}.activeDeadlineSeconds"),
-        parallelism=None
-        if raw.get("parallelism") is None
-        else _int(raw["parallelism"], f"{path}.parallelism", minimum=1),
+        attempt_deadline=None if deadline is None else read.seconds(deadline, f"{path}.activeDeadlineSeconds"),
+        parallelism=None if parallelism is None else read.integer(parallelism, f"{path}.parallelism", minimum=1),
     )
 
 
 def parse_workflow(doc: Mapping[str, Any]) -> WorkflowSpec:
-    """Parse a ``Workflow`` or ``WorkflowTemplate`` document (``argoproj.io`` is accepted as an alias)."""
-    doc = _mapping(doc, "")
+    """Parse a ``Workflow`` or ``WorkflowTemplate`` document (``argoproj.io`` is accepted as an alias).
+
+    Raises :class:`~workflows.errors.SpecError` (or :class:`~workflows.errors.UnsupportedFieldError` when every
+    problem is an unsupported field) listing every problem found.
+    """
+    read = _Reader()
+    issues = read.issues
+    if not isinstance(doc, Mapping):
+        raise SpecError.at("", f"a manifest must be a mapping, not {type(doc).__name__}")
     api_version = doc.get("apiVersion", API_VERSION)
     if api_version not in (API_VERSION, ARGO_API_VERSION):
-        raise SpecError("apiVersion", f"expected {API_VERSION}, got {api_version!r}")
+        issues.add("apiVersion", f"expected {API_VERSION}, got {api_version!r}")
     kind = doc.get("kind", "Workflow")
     if kind not in ("Workflow", "WorkflowTemplate"):
-        raise SpecError("kind", f"expected Workflow or WorkflowTemplate, got {kind!r}")
-    metadata = _mapping(doc.get("metadata") or {}, "metadata")
-    spec = _mapping(doc.get("spec"), "spec")
-    _check_fields(spec, _SPEC_FIELDS, "spec")
-    raw_templates = _list(spec.get("templates"), "spec.templates")
+        issues.add("kind", f"expected Workflow or WorkflowTemplate, got {kind!r}")
+    metadata = read.mapping(doc.get("metadata") or {}, "metadata") or {}
+    spec = read.mapping(doc.get("spec"), "spec")
+    if spec is None:
+        read.raise_if_any()
+        raise AssertionError("unreachable: a missing spec is an issue")  # pragma: no cover
+    read.unsupported_fields(spec, _SPEC_FIELDS, "spec")
     templates: dict[str, Template] = {}
-    for index, raw in enumerate(raw_templates):
-        template = _template(raw, f"spec.templates[{index}]")
+    for index, raw in enumerate(read.sequence(spec.get("templates"), "spec.templates")):
+        template = _template(read, raw, f"spec.templates[{index}]")
+        if template is None:
+            continue
         if template.name in templates:
-            raise SpecError(f"spec.templates[{index}].name", f"duplicate template name {template.name!r}")
+            issues.add(f"spec.templates[{index}].name", f"duplicate template name {template.name!r}")
         templates[template.name] = template
     entrypoint = spec.get("entrypoint")
+    raw_names = {str(t.get("name")) for t in spec.get("templates") or () if isinstance(t, Mapping)}
     if kind == "Workflow" and entrypoint is None:
-        raise SpecError("spec.entrypoint", "a Workflow needs an entrypoint")
-    if entrypoint is not None and entrypoint not in templates:
-        raise SpecError("spec.entrypoint", f"unknown template {entrypoint!r}")
+        issues.add("spec.entrypoint", "a Workflow needs an entrypoint")
+    if entrypoint is not None and str(entrypoint) not in raw_names:
+        issues.add("spec.entrypoint", f"unknown template {entrypoint!r}")
     on_exit = spec.get("onExit")
-    if on_exit is not None and on_exit not in templates:
-        raise SpecError("spec.onExit", f"unknown template {on_exit!r}")
+    if on_exit is not None and str(on_exit) not in raw_names:
+        issues.add("spec.onExit", f"unknown template {on_exit!r}")
     name = str(metadata.get("name") or str(metadata.get("generateName") or "workflow-").rstrip("-"))
     deadline = spec.get("activeDeadlineSeconds")
+    parallelism = spec.get("parallelism")
+    arguments = _arguments(read, spec.get("arguments"), "spec.arguments")
+    active_deadline = None if deadline is None else read.seconds(deadline, "spec.activeDeadlineSeconds")
+    parallel = None if parallelism is None else read.integer(parallelism, "spec.parallelism", minimum=1)
+    read.raise_if_any()
     return WorkflowSpec(
         kind=str(kind),
         name=name,
         namespace=str(metadata.get("namespace", "default")),
         uid=str(metadata.get("uid", "")),
         entrypoint=None if entrypoint is None else str(entrypoint),
-        arguments=_arguments(spec.get("arguments"), "spec.arguments"),
+        arguments=arguments,
         templates=templates,
         on_exit=None if on_exit is None else str(on_exit),
-        parallelism=None
-        if spec.get("parallelism") is None
-        else _int(spec["parallelism"], "spec.parallelism", minimum=1),
-        active_deadline_seconds=None if deadline is None else _literal_duration(deadline, "spec.activeDeadlineSeconds"),
+        parallelism=parallel,
+        active_deadline_seconds=active_deadline,
         service_account_name=None if spec.get("serviceAccountName") is None else str(spec["serviceAccountName"]),
     )

@@ -14,13 +14,14 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import zstandard
 
 from workflows.model import collector
+from workflows.model.hashing import fnv32a
 from workflows.model.phases import P_NONE, PHASE_OF, NodePhase, NodeType
+from workflows.model.times import format_epoch, parse_epoch
 
 if TYPE_CHECKING:
     from workflows.model.plan import NodeSpec
@@ -31,16 +32,6 @@ _NO_KIDS: list[int] = []  # shared by every childless row of compact(): fewer al
 _PHASE_CHARS = "-PRSFEKO"  # index = phase code
 _TYPE_CHARS = dict(zip(NodeType, "DGPHSKMT", strict=True))
 _TYPE_OF_CHAR = {c: t for t, c in _TYPE_CHARS.items()}
-
-
-_FNV_OFFSET = 0x811C9DC5
-
-
-def fnv32a(text: str, value: int = _FNV_OFFSET) -> int:
-    """FNV-1a over the UTF-8 of ``text``; ``value`` continues from a prefix's hash (FNV is a left fold)."""
-    for byte in text.encode():
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return value
 
 
 def node_id(workflow_name: str, node_name: str) -> str:
@@ -74,18 +65,6 @@ class NodeIds:
         if state is None:
             state = self._prefixes[prefix] = fnv32a(prefix + ".")
         return f"{workflow}-{fnv32a(tail, state)}"
-
-
-def _rfc3339(ts: float) -> str | None:
-    if not ts:
-        return None
-    return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(text: str | None) -> float:
-    if not text:
-        return 0.0
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +222,7 @@ class NodeTable:
         def rfc3339(ts: int) -> str | None:
             text = times.get(ts)
             if text is None:
-                text = times[ts] = _rfc3339(ts)
+                text = times[ts] = format_epoch(ts)
             return text
 
         out = []
@@ -406,8 +385,8 @@ def previous_from_status(status: Mapping[str, Any]) -> dict[str, Any]:
     for record in decode_nodes(status):
         out[record.name] = PreviousNode(
             phase=record.phase,
-            started_at=_parse_time(record.started_at) or None,
-            finished_at=_parse_time(record.finished_at) or None,
+            started_at=parse_epoch(record.started_at) or None,
+            finished_at=parse_epoch(record.finished_at) or None,
             message=record.message,
             result=record.result,
             retries=record.retries,
@@ -475,8 +454,8 @@ def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, A
         counts[phase.value] = phases.count(char)
     status: dict[str, Any] = {
         "phase": snap.workflow_phase,
-        "startedAt": _rfc3339(snap.started_at),
-        "finishedAt": _rfc3339(snap.finished_at) if snap.finished_at else None,
+        "startedAt": format_epoch(snap.started_at),
+        "finishedAt": format_epoch(snap.finished_at) if snap.finished_at else None,
         "progress": f"{snap.done_leaves}/{snap.total_leaves}",
         "message": snap.message,
         "counts": counts,

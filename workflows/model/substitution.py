@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.errors import SubstitutionError, UnsupportedFieldError
+from workflows.errors import Issues, SpecError, SubstitutionError, UnsupportedFieldError
 
 _BRACES = re.compile(r"\{\{(.*?)\}\}")
 _WORKFLOW_FIELDS = frozenset({"name", "namespace", "uid", "status"})
@@ -34,7 +34,7 @@ def parse_ref(raw: str, path: str) -> RefKey:
     """Turn ``tasks.a.outputs.result`` into the key ``("tasks", "a", "result")``; refuse anything unknown."""
     text = raw.strip()
     if text.startswith("="):
-        raise UnsupportedFieldError(path, f"expression templates '{{{{{text}}}}}' are not supported; use plain refs")
+        raise UnsupportedFieldError.at(path, f"expression templates '{{{{{text}}}}}' are not supported; use plain refs")
     parts = text.split(".")
     head = parts[0]
     if head == "item":
@@ -55,8 +55,8 @@ def parse_ref(raw: str, path: str) -> RefKey:
         if parts[2:] == ["status"]:
             return ("tasks", parts[1], "status")
     if head == "steps":
-        raise UnsupportedFieldError(path, f"'{{{{{text}}}}}': steps templates are not supported, use a dag")
-    raise SubstitutionError(path, f"unknown reference '{{{{{text}}}}}'")
+        raise UnsupportedFieldError.at(path, f"'{{{{{text}}}}}': steps templates are not supported, use a dag")
+    raise SubstitutionError.at(path, f"unknown reference '{{{{{text}}}}}'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +74,18 @@ class Scope:
     def check(self, key: RefKey, path: str) -> None:
         head = key[0]
         if head == "workflow.parameters" and key[1] not in self.workflow_parameters:
-            raise SubstitutionError(path, f"'{{{{workflow.parameters.{key[1]}}}}}' is not a workflow parameter")
+            raise SubstitutionError.at(path, f"'{{{{workflow.parameters.{key[1]}}}}}' is not a workflow parameter")
         if head == "workflow" and key[1] == "status" and not self.status:
-            raise SubstitutionError(path, "'{{workflow.status}}' is only available in the onExit handler")
+            raise SubstitutionError.at(path, "'{{workflow.status}}' is only available in the onExit handler")
         if head == "inputs" and key[1] not in self.inputs:
-            raise SubstitutionError(path, f"'{{{{inputs.parameters.{key[1]}}}}}' is not declared in inputs")
+            raise SubstitutionError.at(path, f"'{{{{inputs.parameters.{key[1]}}}}}' is not declared in inputs")
         if head == "tasks" and key[1] not in self.tasks:
             why = self.tasks_hint.get(key[1], "no such task in this dag")
-            raise SubstitutionError(path, f"'{{{{tasks.{key[1]}...}}}}' cannot be referenced here: {why}")
+            raise SubstitutionError.at(path, f"'{{{{tasks.{key[1]}...}}}}' cannot be referenced here: {why}")
         if head == "item" and not self.item:
-            raise SubstitutionError(path, "'{{item}}' is only available in a task with withItems/withParam")
+            raise SubstitutionError.at(path, "'{{item}}' is only available in a task with withItems/withParam")
         if head == "retries" and not self.retries:
-            raise SubstitutionError(path, "'{{retries}}' is only available inside a template")
+            raise SubstitutionError.at(path, "'{{retries}}' is only available inside a template")
 
 
 def _stringify(value: Any) -> str:
@@ -142,9 +142,13 @@ class Renderer:
         return self._render(lookup)
 
     def validate(self, scope: Scope) -> None:
+        """Check every reference against ``scope``; every problem is raised together."""
+        issues = Issues()
         for path, text in self.texts:
             for key in text.refs:
-                scope.check(key, path)
+                with issues.collecting():
+                    scope.check(key, path)
+        issues.raise_if_any(SpecError)
 
 
 def compile_payload(payload: Any, path: str) -> Renderer:
@@ -183,7 +187,7 @@ def item_lookup(item: Any, key: RefKey) -> str:
     value = item
     for part in key[1:]:
         if not isinstance(value, Mapping) or part not in value:
-            raise SubstitutionError("", f"'{{{{{'.'.join(key)}}}}}': item has no field {part!r}")
+            raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}': item has no field {part!r}")
         value = value[part]
     return _stringify(value)
 

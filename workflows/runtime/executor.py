@@ -598,7 +598,7 @@ class Executor:
                 phase = PHASE_OF[run.phase[target]]
                 return phase.value if phase else ""
             return run.results.get(target, "")
-        raise SubstitutionError("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
+        raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
 
     def _body_scope(self, run: Run, index: int, key: RefKey) -> str:
         head = key[0]
@@ -608,7 +608,7 @@ class Executor:
             return run.inputs[index][key[1]]
         if head == "retries":
             return str(run.attempts.get(index, 0))
-        raise SubstitutionError("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
+        raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
 
     # -- running a leaf -------------------------------------------------------------------------------------------
     def _launch(self, run: Run, index: int, runner: StepRunner | None, uses_slot: bool) -> None:
@@ -697,13 +697,13 @@ class Executor:
             )
 
     def _arm_timeout(self, run: Run, index: int, timeout: Any) -> bool:
-        from workflows.model.durations import parse_duration
+        from workflows.model.durations import parse_seconds
 
         try:
             seconds = (
                 timeout
                 if isinstance(timeout, float)
-                else parse_duration(timeout.render(partial(self._body_scope, run, index)))
+                else parse_seconds(timeout.render(partial(self._body_scope, run, index)))
             )
         except (ValueError, SubstitutionError, KeyError) as exc:
             self._fulfill(run, index, P_ERROR, f"timeout: {exc}")

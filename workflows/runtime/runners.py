@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from workflows.model.durations import parse_duration
+from workflows.model.durations import parse_seconds
 from workflows.model.phases import NodePhase
 from workflows.model.plan import PreviousNode
 
@@ -92,7 +92,7 @@ class SuspendRunner:
 
     async def run(self, node: NodeContext) -> NodeResult:
         duration = node.payload.get("duration") if isinstance(node.payload, Mapping) else None
-        seconds = None if duration in (None, "") else parse_duration(duration)
+        seconds = None if duration in (None, "") else parse_seconds(duration)
         event = node.resumed or asyncio.Event()
         if seconds is None:
             await event.wait()

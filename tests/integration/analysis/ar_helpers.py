@@ -9,8 +9,9 @@ from typing import Any
 from kubernetes import client
 
 from tests.integration.conftest import Kube, wait_for
+from workflows.api import GROUP, VERSION
 
-GROUP, VERSION, PLURAL = "rollouts.dev", "v1alpha1", "analysisruns"
+PLURAL = "analysisruns"
 CONCLUDED = {"Successful", "Failed", "Error", "Inconclusive"}
 
 

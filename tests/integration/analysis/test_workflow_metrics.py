@@ -8,6 +8,7 @@ from kubernetes import client
 
 from tests.integration.analysis.ar_helpers import analysis_run, concluded, create, metric
 from tests.integration.conftest import ControllerProcess, Kube
+from workflows.api import GROUP, VERSION
 
 
 def template(name: str, *, exit_code: str = "0") -> dict[str, Any]:
@@ -56,7 +57,7 @@ def test_workflow_template_outcome_is_the_measurement(
 ) -> None:
     custom = client.CustomObjectsApi(kube.api_client)
     for body in (template("smoke-ok"), template("smoke-bad", exit_code="1")):
-        custom.create_namespaced_custom_object("rollouts.dev", "v1alpha1", namespace, "workflowtemplates", body)
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "workflowtemplates", body)
     create(kube, namespace, analysis_run("passes", [workflow_metric("smoke", "smoke-ok")]))
     create(kube, namespace, analysis_run("fails", [workflow_metric("smoke", "smoke-bad")]))
     # consecutiveErrorLimit 0: the first Error decides (instead of five attempts 10 s apart).

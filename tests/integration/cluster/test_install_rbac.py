@@ -13,6 +13,7 @@ import yaml
 from kubernetes import client
 
 from tests.integration.conftest import ControllerProcess, Kube, wait_for
+from workflows.api import GROUP, VERSION
 
 SA = "system:serviceaccount:rollouts-system:rollouts-controller"
 
@@ -121,10 +122,10 @@ def test_controller_runs_workflows_with_only_its_service_account(
             """)
         )
         custom = client.CustomObjectsApi(kube.api_client)
-        custom.create_namespaced_custom_object("rollouts.dev", "v1alpha1", namespace, "workflows", body)
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "workflows", body)
 
         def phase() -> str | None:
-            obj = custom.get_namespaced_custom_object("rollouts.dev", "v1alpha1", namespace, "workflows", "as-sa")
+            obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "workflows", "as-sa")
             value = (obj.get("status") or {}).get("phase")
             return value if value in {"Succeeded", "Failed", "Error"} else None
 

@@ -20,8 +20,8 @@ from kubernetes import client
 
 from rollouts.cli import kubectl_main
 from tests.integration.conftest import Kube, wait_for
+from workflows.api import GROUP, VERSION
 
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 HASH_LABEL = "rollouts-pod-template-hash"
 REVISION_ANNOTATION = "rollouts.dev/revision"
 READY_DELAY = "kwok.rollouts.dev/ready-delay"

@@ -9,10 +9,10 @@ from kubernetes import client
 
 from tests.integration.conftest import Kube
 from workflows import DagBuilder, Executor, ExecutorConfig, NodePhase
+from workflows.api import GROUP, VERSION
 from workflows.model.status import decode_nodes
 from workflows.runtime.executor import Run
 
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 NODES = 50_000
 ETCD_REQUEST_LIMIT = 1536 * 1024
 

@@ -11,9 +11,8 @@ import yaml
 from kubernetes import client
 
 from tests.integration.conftest import ControllerProcess, Kube, wait_for
+from workflows.api import GROUP, VERSION
 from workflows.model.status import decode_nodes
-
-GROUP, VERSION = "rollouts.dev", "v1alpha1"
 
 
 def workflow(name: str, body: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from analysis.errors import ExpressionEvaluationError, ExpressionSyntaxError
 from analysis.expr import compile_condition
+from workflows.errors import ExpressionEvaluationError, ExpressionSyntaxError
 
 NAN = math.nan
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.errors import ExpressionError, ExpressionEvaluationError, ExpressionSyntaxError
 from analysis.expr import MAX_DEPTH, MAX_SOURCE_LENGTH, compile_condition
+from workflows.errors import ExpressionError, ExpressionEvaluationError, ExpressionSyntaxError
 
 _TOKENS = [
     "result", "result[0]", "result.x", "result.__class__", "().__class__", "__import__('os')", "len(result)",

@@ -21,8 +21,6 @@ from analysis.status import (
     encode_measurement,
     encode_metric_result,
     encode_run_status,
-    format_time,
-    parse_time,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, 3, tzinfo=UTC)
@@ -124,28 +122,6 @@ def test_status_written_by_argo_or_by_hand_decodes_tolerantly() -> None:
     b = results["b"]
     assert (b.phase, b.consecutive_error, b.dry_run) == (AnalysisPhase.PENDING, 0, False)
     assert decode_metric_results(None, fallback_time=T0) == {}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2024-05-01T12:00:03Z", T0),
-        ("2024-05-01T12:00:03.250000Z", T0 + timedelta(milliseconds=250)),
-        ("2024-05-01T14:00:03+02:00", T0),
-        ("2024-05-01T12:00:03", T0),
-        ("yesterday", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_timestamps_parse_as_rfc3339(text: str | None, expected: datetime | None) -> None:
-    assert parse_time(text) == expected
-
-
-def test_format_time_is_utc_whole_seconds() -> None:
-    assert (
-        format_time(datetime(2024, 5, 1, 14, 0, 3, 999999, tzinfo=UTC) - timedelta(hours=2)) == "2024-05-01T12:00:03Z"
-    )
 
 
 def test_run_status_orders_metrics_as_the_spec_and_summarises() -> None:

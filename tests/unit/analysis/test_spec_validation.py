@@ -137,7 +137,7 @@ def test_all_errors_are_collected_with_paths() -> None:
         ({"count": 2}, "spec.metrics[0].interval: is required when count > 1"),
         ({"count": 1, "failureLimit": 2}, "spec.metrics[0].count: must be >= failureLimit (2)"),
         ({"count": 1, "inconclusiveLimit": 3}, "spec.metrics[0].count: must be >= inconclusiveLimit (3)"),
-        ({"interval": "-5s"}, "spec.metrics[0].interval: must not be negative"),
+        ({"interval": "-5s"}, "spec.metrics[0].interval: '-5s' must not be negative"),
         ({"interval": "0s"}, "spec.metrics[0].interval: must be greater than zero"),
         ({"consecutiveSuccessLimit": 2}, "spec.metrics[0].consecutiveSuccessLimit: not supported"),
         ({"succesCondition": "x"}, "did you mean 'successCondition'"),

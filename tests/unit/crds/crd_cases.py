@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from tests.support.corpus import corpus_dir
+from workflows.api import API_VERSION
 
 REPO = Path(__file__).resolve().parents[3]
 CORPUS_DIR = corpus_dir()
-API_VERSION = "rollouts.dev/v1alpha1"
 OUR_KINDS = frozenset(
     {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Workflow", "WorkflowTemplate"}
 )

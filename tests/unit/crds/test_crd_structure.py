@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from crd_validation import compile_rule, root_schema, validate
 
+from workflows.api import GROUP, VERSION
+
 KINDS = {
     "Rollout": ("rollouts", "ro", "Namespaced", True),
     "AnalysisTemplate": ("analysistemplates", "at", "Namespaced", False),
@@ -45,13 +47,13 @@ def test_names_scope_and_categories(crds: dict[str, dict[str, Any]], kind: str) 
     plural, short_name, scope, _ = KINDS[kind]
     spec = crds[kind]["spec"]
     assert crds[kind]["metadata"]["name"] == f"{plural}.rollouts.dev"
-    assert spec["group"] == "rollouts.dev"
+    assert spec["group"] == GROUP
     assert spec["scope"] == scope
     assert spec["names"]["plural"] == plural
     assert spec["names"]["shortNames"] == [short_name]
     assert spec["names"]["categories"] == ["rollouts"]
     (version,) = spec["versions"]
-    assert version["name"] == "v1alpha1"
+    assert version["name"] == VERSION
     assert version["served"] is True
     assert version["storage"] is True
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from rollout_builders import T0, canary_spec, cluster, deployed, settle
 
 from rollouts.core import RestartPod
-from rollouts.core.timeutil import format_time
+from workflows.model.times import format_time
 
 STEPS = [{"setWeight": 50}, {"pause": {}}]
 

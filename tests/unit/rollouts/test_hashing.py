@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from rollouts.core.hashing import (
     POD_TEMPLATE_HASH_LABEL,
-    fnv1a_32,
     pod_template_hash,
     safe_encode,
     steps_hash,
     templates_equal,
 )
+from workflows.model.hashing import fnv32a
 
 TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": {"app": "x"}},
@@ -23,9 +23,10 @@ TEMPLATE: dict[str, Any] = {
 
 
 def test_fnv1a_reference_vectors() -> None:
-    assert fnv1a_32(b"") == 0x811C9DC5
-    assert fnv1a_32(b"a") == 0xE40C292C
-    assert fnv1a_32(b"foobar") == 0xBF9CF968
+    assert fnv32a(b"") == 0x811C9DC5
+    assert fnv32a(b"a") == 0xE40C292C
+    assert fnv32a(b"foobar") == 0xBF9CF968
+    assert fnv32a("foobar") == fnv32a(b"foo" + b"bar") == fnv32a("bar", fnv32a("foo"))  # text as UTF-8; a left fold
 
 
 def test_safe_encode_uses_the_kubernetes_alphabet() -> None:
@@ -36,7 +37,7 @@ def test_safe_encode_uses_the_kubernetes_alphabet() -> None:
 def test_the_hash_is_a_fixed_function_of_the_template() -> None:
     # A constant on purpose: a change here renames every ReplicaSet of every Rollout on upgrade.
     assert pod_template_hash(TEMPLATE) == safe_encode(
-        str(fnv1a_32(b'{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"image":"v1","name":"c"}]}}'))
+        str(fnv32a(b'{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"image":"v1","name":"c"}]}}'))
     )
 
 

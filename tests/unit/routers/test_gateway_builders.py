@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from routing_cases import http_route, rollout
 
-from rollouts.routers import RouteError, parse_routing
+from rollouts.core.errors import InvalidSpecError
+from rollouts.routers import parse_routing
 from rollouts.routers.base import ManagedRoute, RouteKind, RoutingSpec, parse_managed_route
 from rollouts.routers.gateway import http_route_weights, weighted_http_route, with_managed_route, without_managed_routes
 
@@ -49,7 +50,7 @@ def test_weights_go_on_the_split_rule_only() -> None:
 def test_routes_that_cannot_split_are_invalid(change: Any, fragment: str) -> None:
     route = http_route()
     change(route)
-    with pytest.raises(RouteError, match=fragment):
+    with pytest.raises(InvalidSpecError, match=fragment):
         weighted_http_route(route, routing=routing_for(), weight=10)
 
 
@@ -73,7 +74,7 @@ def test_header_rule_copies_the_matches_and_adds_headers() -> None:
 
 
 def test_mirror_is_refused_with_a_reason() -> None:
-    with pytest.raises(RouteError, match="setHeaderRoute only"):
+    with pytest.raises(InvalidSpecError, match="setHeaderRoute only"):
         with_managed_route(http_route(), routing=routing_for(), route=ManagedRoute(kind=RouteKind.MIRROR, name="beta"))
 
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from routing_cases import corpus_object, destination_rule, rollout, virtual_service
 
-from rollouts.routers import RouteError, parse_routing
+from rollouts.core.errors import InvalidSpecError
+from rollouts.routers import parse_routing
 from rollouts.routers.base import ManagedRoute, RoutingSpec, parse_managed_route
 from rollouts.routers.istio import (
     desired_destination_rule,
@@ -98,7 +99,7 @@ def test_destination_rule_without_the_named_subset_is_invalid() -> None:
     assert routing.istio.destination_rule is not None
     rule = destination_rule()
     rule["spec"]["subsets"].pop()
-    with pytest.raises(RouteError, match="no subset named 'canary'"):
+    with pytest.raises(InvalidSpecError, match="no subset named 'canary'"):
         desired_destination_rule(rule, rule=routing.istio.destination_rule, canary_hash="a", stable_hash="b")
 
 
@@ -112,7 +113,7 @@ def test_destination_rule_without_the_named_subset_is_invalid() -> None:
 def test_routes_that_cannot_split_are_invalid(change: Any, fragment: str) -> None:
     vs = virtual_service()
     change(vs)
-    with pytest.raises(RouteError, match=fragment):
+    with pytest.raises(InvalidSpecError, match=fragment):
         weigh(host_routing(), vs, 10)
 
 
@@ -122,7 +123,7 @@ def test_unnamed_single_route_is_used_when_no_route_is_named() -> None:
     vs = virtual_service(extra_route=False)
     del vs["spec"]["http"][0]["name"]
     assert weights(routing, weigh(routing, vs, 40)) == [(60, 40)]
-    with pytest.raises(RouteError, match="2 HTTP routes"):
+    with pytest.raises(InvalidSpecError, match="2 HTTP routes"):
         weigh(routing, virtual_service(), 40)
 
 

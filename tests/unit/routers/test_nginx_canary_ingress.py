@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from routing_cases import OWNER, rollout, stable_ingress
 
-from rollouts.routers import RouteError, parse_routing
+from rollouts.core.errors import InvalidSpecError
+from rollouts.routers import parse_routing
 from rollouts.routers.base import HeaderMatch, ManagedRoute, MatchKind, RouteKind, RoutingSpec, StringMatch
 from rollouts.routers.nginx import (
     MANAGED_ANNOTATIONS,
@@ -144,9 +145,9 @@ def test_nginx_expresses_one_header_and_no_mirror() -> None:
     one = HeaderMatch(name="a", value=StringMatch(kind=MatchKind.EXACT, value="1"))
     assert header_for(ManagedRoute(kind=RouteKind.HEADER, name="r", headers=(one,))) == one
     assert header_for(ManagedRoute(kind=RouteKind.HEADER, name="r")) is None
-    with pytest.raises(RouteError, match="one header"):
+    with pytest.raises(InvalidSpecError, match="one header"):
         header_for(ManagedRoute(kind=RouteKind.HEADER, name="r", headers=(one, one)))
-    with pytest.raises(RouteError, match="setMirrorRoute"):
+    with pytest.raises(InvalidSpecError, match="setMirrorRoute"):
         header_for(ManagedRoute(kind=RouteKind.MIRROR, name="r", mirror=()))
 
 
@@ -157,7 +158,7 @@ def test_a_stable_ingress_without_the_stable_service_is_invalid() -> None:
             path["backend"]["service"]["name"] = "elsewhere"
     routing = routing_for()
     assert routing.nginx is not None
-    with pytest.raises(RouteError, match="no rule whose backend is the stable Service web-stable"):
+    with pytest.raises(InvalidSpecError, match="no rule whose backend is the stable Service web-stable"):
         desired_canary_ingress(
             stable=stable, current=None, routing=routing, nginx=routing.nginx, state=NginxState(), owner=OWNER
         )

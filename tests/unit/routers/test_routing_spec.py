@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from routing_cases import corpus_object, rollout
 
-from rollouts.routers import RouteError, Traffic, parse_routing, recorded_traffic
+from rollouts.core.errors import InvalidSpecError
+from rollouts.routers import Traffic, parse_routing, recorded_traffic
 from rollouts.routers.base import MatchKind, RouteKind, parse_managed_route
 
 
@@ -101,7 +102,7 @@ def test_istio_names_may_carry_a_namespace() -> None:
     ],
 )
 def test_unusable_routing_names_the_field(routing: dict[str, Any], path: str) -> None:
-    with pytest.raises(RouteError) as caught:
+    with pytest.raises(InvalidSpecError) as caught:
         parse_routing(rollout(routing))
     assert caught.value.path.endswith(path)
 
@@ -148,7 +149,7 @@ def test_mirror_payload_defaults_to_everything_and_no_match_removes() -> None:
     ],
 )
 def test_bad_managed_routes(kind: str, route: dict[str, Any], declared: list[str], fragment: str) -> None:
-    with pytest.raises(RouteError, match=fragment):
+    with pytest.raises(InvalidSpecError, match=fragment):
         parse_managed_route(kind=kind, name="r", route=route, declared=declared)
 
 

@@ -259,7 +259,7 @@ def test_retry_policy_decides_which_outcomes_retry(
 
 
 async def test_retries_until_success_and_record_the_count() -> None:
-    doc = workflow([leaf("main", retryStrategy={"limit": 3, "backoff": {"duration": "0.01", "factor": 2}})])
+    doc = workflow([leaf("main", retryStrategy={"limit": 3, "backoff": {"duration": "10ms", "factor": 2}})])
     runner = ScriptedRunner({"wf": ["fail", "fail", "ok"]})
     result, run = await execute(plan_of(doc), runner)
     assert result.phase is WorkflowPhase.SUCCEEDED
@@ -302,7 +302,7 @@ async def test_templated_timeout_comes_from_inputs() -> None:
     slow = leaf("slow", timeout="{{inputs.parameters.t}}", inputs={"parameters": [{"name": "t"}]})
     tasks = [
         {"name": "quick", "template": "slow", "arguments": {"parameters": [{"name": "t", "value": "5s"}]}},
-        {"name": "late", "template": "slow", "arguments": {"parameters": [{"name": "t", "value": "0.02"}]}},
+        {"name": "late", "template": "slow", "arguments": {"parameters": [{"name": "t", "value": "20ms"}]}},
     ]
     doc = workflow([{"name": "main", "dag": {"tasks": tasks, "failFast": False}}, slow])
     runner = _DelayOnly(ScriptedRunner(), {"quick": 0.01, "late": 2})
@@ -457,7 +457,7 @@ async def test_suspend_waits_for_resume() -> None:
 
 async def test_suspend_with_duration_resumes_itself() -> None:
     doc = workflow(
-        [dag("main", [{"name": "wait", "template": "gate"}]), {"name": "gate", "suspend": {"duration": "0.02"}}]
+        [dag("main", [{"name": "wait", "template": "gate"}]), {"name": "gate", "suspend": {"duration": "20ms"}}]
     )
     result, _ = await execute(plan_of(doc), ScriptedRunner())
     assert result.phase is WorkflowPhase.SUCCEEDED

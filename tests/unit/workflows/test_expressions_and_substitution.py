@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from workflows.errors import ExpressionError, SubstitutionError
-from workflows.model.durations import parse_duration
 from workflows.model.expr import compile_expression
 from workflows.model.substitution import Scope, compile_payload, item_label, parse_text
 
@@ -40,20 +39,6 @@ def test_success_condition_reads_the_response() -> None:
         compile_expression("resp.statusCode == 1", names=names)
     with pytest.raises(ExpressionError):
         compile_expression("response.statusCode ==", names=names)
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [("30", 30), (20, 20), ("2m", 120), ("1h30m", 5400), ("500ms", 0.5), ("1.5s", 1.5), ("1d", 86400)],
-)
-def test_durations(value: object, seconds: float) -> None:
-    assert parse_duration(value) == seconds
-
-
-@pytest.mark.parametrize("value", ["", "2x", "m5", "-1", True, None, "1m x"])
-def test_bad_durations(value: object) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(value)
 
 
 def test_static_payload_is_shared_not_copied() -> None:
