@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from rollouts.act import ActError
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers import Routers, router_for
 from tests.integration.conftest import Kube
 from tests.integration.routers.helpers import GATEWAY, corpus, custom, of_kind, with_status
@@ -116,6 +116,6 @@ def test_hand_edit_is_put_back_and_abort_goes_to_stable(kube: Kube, namespace: s
 
 def test_missing_route_is_a_clear_error(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
     demo["spec"]["strategy"]["canary"]["trafficRouting"]["gatewayAPI"]["httpRoute"] = "absent"
-    with pytest.raises(ActError) as caught:
+    with pytest.raises(InvalidSpecError) as caught:
         router(kube, demo).set_weight(demo, weight=10, canary_hash="h2", stable_hash="h1")
     assert caught.value.message == f"HTTPRoute {namespace}/absent not found"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from rollouts.act import ActError
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers import Routers, router_for
 from rollouts.routers.apply import _Writer
 from tests.integration.conftest import Kube
@@ -163,12 +163,12 @@ def test_two_virtual_services_with_tls_routes(
 def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, subset_split: dict[str, Any]) -> None:
     spec = copy.deepcopy(subset_split)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"] = "nope"
-    with pytest.raises(ActError) as caught:
+    with pytest.raises(InvalidSpecError) as caught:
         router(kube, spec).set_weight(spec, weight=10, canary_hash="h2", stable_hash="h1")
     assert caught.value.path == "spec.strategy.canary.trafficRouting.istio.virtualService"
     assert caught.value.message == f"VirtualService {namespace}/nope not found"
     with pytest.raises(
-        ActError, match=r"the VirtualService CRD \(virtualservicez.networking.istio.io/v1\) is not installed"
+        InvalidSpecError, match=r"the VirtualService CRD \(virtualservicez.networking.istio.io/v1\) is not installed"
     ):
         _Writer(kube.api_client).read_custom(
             group="networking.istio.io",
@@ -181,5 +181,5 @@ def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, s
         )
     renamed = copy.deepcopy(subset_split)
     renamed["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["destinationRule"]["canarySubsetName"] = "preview"
-    with pytest.raises(ActError, match="no subset named 'preview'"):
+    with pytest.raises(InvalidSpecError, match="no subset named 'preview'"):
         router(kube, renamed).set_weight(renamed, weight=10, canary_hash="h2", stable_hash="h1")

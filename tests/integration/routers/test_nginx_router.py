@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from rollouts.act import ActError
+from rollouts.core.errors import InvalidSpecError
 from rollouts.routers import RefusedRouter, Routers, router_for
 from tests.integration.conftest import Kube
 from tests.integration.routers.helpers import corpus, ingress, of_kind, with_status
@@ -145,7 +145,7 @@ def test_a_zero_weight_step_keeps_the_canary_ingress_at_zero(kube: Kube, namespa
 def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
     spec = copy.deepcopy(demo)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["nginx"]["stableIngress"] = "nope"
-    with pytest.raises(ActError) as caught:
+    with pytest.raises(InvalidSpecError) as caught:
         router(kube, spec).set_weight(spec, weight=10, canary_hash="new", stable_hash="old")
     assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"
     assert f"Ingress {namespace}/nope not found" in caught.value.message
@@ -154,7 +154,7 @@ def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, dem
 def test_mirror_on_nginx_is_refused(kube: Kube, demo: dict[str, Any]) -> None:
     spec = copy.deepcopy(demo)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"] = [{"name": "m"}]
-    with pytest.raises(ActError, match="only setHeaderRoute"):
+    with pytest.raises(InvalidSpecError, match="only setHeaderRoute"):
         router(kube, spec).set_managed_route(spec, kind="setMirrorRoute", name="m", route={"name": "m", "match": [{}]})
 
 
@@ -166,6 +166,6 @@ def test_router_for_routes_only_what_is_configured(kube: Kube, demo: dict[str, A
     broken["spec"]["strategy"]["canary"]["trafficRouting"] = {"nginx": {}}
     refused = router_for(broken, kube.api_client)
     assert isinstance(refused, RefusedRouter)
-    with pytest.raises(ActError) as caught:
+    with pytest.raises(InvalidSpecError) as caught:
         refused.set_weight(broken, weight=10, canary_hash="new", stable_hash="old")
     assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"

@@ -1,0 +1,454 @@
+"""The one door to the Kubernetes API: plain dicts in and out, typed errors, one place for every request.
+
+Why one module: twelve modules used to build their own generated API objects, decode raw responses by hand and test
+``error.status == 404`` each in their own way. Here every request is the same few lines (a path from a
+:class:`Resource`, JSON in, JSON out, no generated models: building them was most of a LIST's cost), and the HTTP
+answers callers care about become values or types:
+
+- a missing object is ``None`` (``get``, ``patch``, ``replace``) or ``False`` (``delete``), never an exception;
+- a resource type the API server does not serve (a CRD that is not installed) is :class:`NotServedError`;
+- 409 is :class:`ConflictError` (already exists, or a stale ``resourceVersion``), 422 :class:`InvalidError` (with
+  the server's message), everything else :class:`ApiError` carrying the status and the server's message.
+
+It is the only module of the product that imports ``kubernetes`` (the layering test enforces it); the kopf shells
+import ``kopf`` for their handlers and take their credentials from :meth:`Kube.credentials`. Everything here blocks:
+callers on an event loop run it on a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import quote
+
+from kubernetes import client, config
+from kubernetes.client import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+from workflows.api import GROUP, VERSION
+
+__all__ = [
+    "ANALYSIS_RUNS",
+    "ANALYSIS_TEMPLATES",
+    "CLUSTER_ANALYSIS_TEMPLATES",
+    "CRDS",
+    "DEPLOYMENTS",
+    "EVENTS",
+    "INGRESSES",
+    "JOBS",
+    "NAMESPACES",
+    "PODS",
+    "REPLICA_SETS",
+    "ROLLOUTS",
+    "SECRETS",
+    "SERVICES",
+    "SERVICE_ACCOUNTS",
+    "WORKFLOWS",
+    "WORKFLOW_TEMPLATES",
+    "ApiError",
+    "ConflictError",
+    "Credentials",
+    "InvalidError",
+    "Kube",
+    "Listing",
+    "NotServedError",
+    "Resource",
+    "WatchEvent",
+    "resource_for",
+]
+
+logger = logging.getLogger(__name__)
+
+_JSON = "application/json"
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A kind the product reads or writes: where it lives in the API (``/apis/<group>/<version>/.../<plural>``)."""
+
+    group: str  # "" for the core API
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, *, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{quote(name, safe='')}"
+        if subresource:
+            base += f"/{subresource}"
+        return base
+
+
+PODS = Resource("", "v1", "pods", "Pod")
+SERVICES = Resource("", "v1", "services", "Service")
+SECRETS = Resource("", "v1", "secrets", "Secret")
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
+EVENTS = Resource("", "v1", "events", "Event")
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+JOBS = Resource("batch", "v1", "jobs", "Job")
+REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False)
+ROLLOUTS = Resource(GROUP, VERSION, "rollouts", "Rollout")
+ANALYSIS_RUNS = Resource(GROUP, VERSION, "analysisruns", "AnalysisRun")
+ANALYSIS_TEMPLATES = Resource(GROUP, VERSION, "analysistemplates", "AnalysisTemplate")
+CLUSTER_ANALYSIS_TEMPLATES = Resource(
+    GROUP, VERSION, "clusteranalysistemplates", "ClusterAnalysisTemplate", namespaced=False
+)
+WORKFLOWS = Resource(GROUP, VERSION, "workflows", "Workflow")
+WORKFLOW_TEMPLATES = Resource(GROUP, VERSION, "workflowtemplates", "WorkflowTemplate")
+
+_KNOWN = (
+    PODS, SERVICES, SECRETS, SERVICE_ACCOUNTS, EVENTS, NAMESPACES, JOBS, REPLICA_SETS, DEPLOYMENTS, INGRESSES, CRDS,
+    ROLLOUTS, ANALYSIS_RUNS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, WORKFLOWS, WORKFLOW_TEMPLATES,
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    Resource("coordination.k8s.io", "v1", "leases", "Lease"),
+    Resource("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", namespaced=False),
+)  # fmt: skip
+_BY_KIND = {(resource.api_version, resource.kind): resource for resource in _KNOWN}
+
+
+def resource_for(api_version: str, kind: str) -> Resource:
+    """The :class:`Resource` of a manifest's ``apiVersion``/``kind`` (the kinds this product installs or manages)."""
+    try:
+        return _BY_KIND[(api_version, kind)]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind} ({api_version}): add it to workflows.runtime.kube") from None
+
+
+# -- errors -----------------------------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """The API server refused a request; ``status`` is the HTTP status, ``message`` the server's own explanation."""
+
+    def __init__(self, status: int, reason: str, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.details: Mapping[str, Any] = details or {}
+        super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}")
+
+
+class ConflictError(ApiError):
+    """409: the object already exists, or it changed since the ``resourceVersion`` the request was built from."""
+
+
+class InvalidError(ApiError):
+    """422: the API server's validation refused the object (schema, CEL, immutable field); ``message`` says why."""
+
+
+class NotServedError(ApiError):
+    """404 for a whole resource type: the API server does not serve it (typically a CRD that is not installed)."""
+
+
+def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
+    body: Mapping[str, Any] = {}
+    if data:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, Mapping):
+            body = parsed
+    message = str(body.get("message") or (data.decode("utf-8", "replace") if isinstance(data, bytes) else data or ""))
+    details = body.get("details") if isinstance(body.get("details"), Mapping) else {}
+    reason = str(body.get("reason") or reason or "")
+    kind: type[ApiError] = ApiError
+    if status == 409:
+        kind = ConflictError
+    elif status == 422:
+        kind = InvalidError
+    elif status == 404:
+        kind = NotServedError  # callers that expect "object not found" turn the other 404s into None first
+    return kind(status, reason, message[:2000], details=details)
+
+
+def _is_missing_object(error: ApiError) -> bool:
+    """A 404 about one named object (it does not exist), as opposed to the resource type not being served."""
+    return error.status == 404 and bool(error.details.get("name"))
+
+
+# -- values -----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The items of a LIST and the ``resourceVersion`` to watch from."""
+
+    items: list[dict[str, Any]]
+    resource_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One watch event: ``ADDED``/``MODIFIED``/``DELETED``/``BOOKMARK``/``ERROR`` and its object (ERROR: a Status)."""
+
+    type: str
+    object: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What an operator framework needs to reach the same API server with the same identity."""
+
+    server: str
+    ca_path: str | None
+    verify: bool
+    certificate_path: str | None
+    private_key_path: str | None
+    token: str | None
+    scheme: str | None
+
+
+@dataclass
+class Kube:
+    """A client for one API server and identity. Thread-safe (a pooled HTTP client underneath); every call blocks."""
+
+    api: client.ApiClient
+    request_timeout: float = 30.0
+    field_manager: str = "rollouts"
+    _closed: bool = field(default=False, repr=False)
+
+    # -- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_kubeconfig(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
+        """The given kubeconfig/context; with neither, in-cluster config when running in a pod, else ``~/.kube``."""
+        configuration = client.Configuration()
+        if kubeconfig is None and context is None:
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        return cls(client.ApiClient(configuration))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.api.close()
+
+    def credentials(self) -> Credentials:
+        cfg = self.api.configuration
+        token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+        scheme = None
+        if token and " " in token:
+            scheme, token = token.split(" ", 1)
+        return Credentials(
+            server=cfg.host,
+            ca_path=cfg.ssl_ca_cert,
+            verify=bool(cfg.verify_ssl),
+            certificate_path=cfg.cert_file,
+            private_key_path=cfg.key_file,
+            token=token,
+            scheme=scheme or ("Bearer" if token else None),
+        )
+
+    # -- one request --------------------------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = _JSON,
+        timeout: float | tuple[float, float] | None = None,
+        stream: bool = False,
+    ) -> Any:
+        headers = {"Accept": _JSON}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        serialized = self.api.param_serialize(
+            method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        try:
+            response = self.api.call_api(*serialized, _request_timeout=timeout or self.request_timeout)
+        except ApiException as error:  # raised by the REST layer for some transport-level refusals
+            raise _error(int(error.status or 0), str(error.reason or ""), error.body) from None
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise _error(response.status, str(response.reason or ""), response.data)
+        if stream:
+            return response.response
+        response.read()
+        return json.loads(response.data) if response.data else {}
+
+    @staticmethod
+    def _query(**params: object) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for key, value in params.items():
+            if value is None or value is False:
+                continue
+            out.append((key, "true" if value is True else str(value)))
+        return out
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def get(
+        self, resource: Resource, name: str, namespace: str | None = None, *, subresource: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (:class:`NotServedError` when its type is not served)."""
+        try:
+            return cast(
+                "dict[str, Any]",
+                self._request("GET", resource.path(namespace=namespace, name=name, subresource=subresource)),
+            )
+        except NotServedError as error:
+            if _is_missing_object(error):
+                return None
+            raise
+
+    def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Listing:
+        """Every object matching the selectors (namespace None: all namespaces)."""
+        body = self._request(
+            "GET",
+            resource.path(namespace=namespace),
+            query=self._query(labelSelector=label_selector, fieldSelector=field_selector),
+        )
+        metadata = body.get("metadata") or {}
+        return Listing(items=list(body.get("items") or []), resource_version=str(metadata.get("resourceVersion") or ""))
+
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+        bookmarks: bool = True,
+    ) -> Iterator[WatchEvent]:
+        """Events from ``resource_version`` on until the server ends the stream (``timeout_seconds``) or it breaks.
+
+        An ``ERROR`` event (e.g. 410 Gone: the version expired) is yielded, not raised: the caller re-lists.
+        """
+        query = self._query(
+            watch=True,
+            labelSelector=label_selector,
+            resourceVersion=resource_version or None,
+            timeoutSeconds=timeout_seconds,
+            allowWatchBookmarks=bookmarks,
+        )
+        response = self._request(
+            "GET", resource.path(namespace=namespace), query=query, stream=True, timeout=(10.0, timeout_seconds + 30.0)
+        )
+        try:
+            for line in iter_resp_lines(response):
+                if not line:
+                    continue
+                event = json.loads(line)
+                yield WatchEvent(type=str(event.get("type") or ""), object=dict(event.get("object") or {}))
+        finally:
+            response.release_conn()
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def create(self, resource: Resource, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """Create ``body``; :class:`ConflictError` when it already exists."""
+        namespace = namespace or (body.get("metadata") or {}).get("namespace")
+        return cast("dict[str, Any]", self._request("POST", resource.path(namespace=namespace), body=dict(body)))
+
+    def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """PUT ``body``, guarded by its ``metadata.resourceVersion`` when set (:class:`ConflictError` if it moved)."""
+        meta = body.get("metadata") or {}
+        try:
+            return cast(
+                "dict[str, Any]",
+                self._request(
+                    "PUT", resource.path(namespace=meta.get("namespace"), name=meta["name"]), body=dict(body)
+                ),
+            )
+        except NotServedError as error:
+            if _is_missing_object(error):
+                return None
+            raise
+
+    def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> dict[str, Any] | None:
+        """Patch one object (``merge`` | ``json`` | ``strategic``); None when it does not exist."""
+        body: Any = list(patch) if patch_type == "json" else dict(cast("Mapping[str, Any]", patch))
+        try:
+            return cast(
+                "dict[str, Any]",
+                self._request(
+                    "PATCH",
+                    resource.path(namespace=namespace, name=name, subresource=subresource),
+                    body=body,
+                    content_type=PATCH_TYPES[patch_type],
+                ),
+            )
+        except NotServedError as error:
+            if _is_missing_object(error):
+                return None
+            raise
+
+    def delete(
+        self, resource: Resource, name: str, namespace: str | None = None, *, propagation: str | None = None
+    ) -> bool:
+        """Delete one object; False when it was already gone."""
+        body = {"propagationPolicy": propagation} if propagation else None
+        try:
+            self._request("DELETE", resource.path(namespace=namespace, name=name), body=body)
+        except NotServedError as error:
+            if _is_missing_object(error):
+                return False
+            raise
+        return True
+
+    def apply(self, body: Mapping[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply of a whole manifest (``rollouts install``), as field manager ``field_manager``."""
+        meta = body.get("metadata") or {}
+        resource = resource_for(str(body.get("apiVersion")), str(body.get("kind")))
+        return cast(
+            "dict[str, Any]",
+            self._request(
+                "PATCH",
+                resource.path(namespace=meta.get("namespace"), name=str(meta["name"])),
+                query=self._query(fieldManager=self.field_manager, force=force),
+                body=dict(body),
+                content_type="application/apply-patch+yaml",
+            ),
+        )
+
+    def evict(self, name: str, namespace: str) -> bool:
+        """Evict a pod through the Eviction API; False when a PodDisruptionBudget says not now (429) or it is gone."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        try:
+            self._request("POST", PODS.path(namespace=namespace, name=name, subresource="eviction"), body=body)
+        except ApiError as error:
+            if error.status in (404, 429):
+                return False
+            raise
+        return True
