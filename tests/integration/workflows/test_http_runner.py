@@ -127,7 +127,7 @@ spec:
     http:
       url: "{{{{workflow.parameters.base}}}}{{{{inputs.parameters.path}}}}"
   - name: retrying
-    retryStrategy: {{limit: 3, retryPolicy: Always, backoff: {{duration: "0.05"}}}}
+    retryStrategy: {{limit: 3, retryPolicy: Always, backoff: {{duration: "50ms"}}}}
     http: {{url: "{{{{workflow.parameters.base}}}}/flaky"}}
   - name: approve
     suspend: {{}}
