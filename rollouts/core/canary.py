@@ -15,9 +15,10 @@ scaled first, the weight follows), and the stable keeps enough pods for the rest
 
 from __future__ import annotations
 
+from analysis.assess import AnalysisPhase
 from rollouts.core.actions import SetManagedRoute, SetTrafficWeight
 from rollouts.core.context import CANARY_PAUSE, INCONCLUSIVE_PAUSE, Context
-from rollouts.core.observed import AnalysisKind, ReplicaSetView, RunPhase
+from rollouts.core.observed import AnalysisKind, ReplicaSetView
 from rollouts.core.replicas import (
     ReplicaCounts,
     basic_canary_targets,
@@ -371,7 +372,7 @@ def _background(ctx: Context, strategy: CanaryStrategy, index: int) -> None:
     if background is None or index < (background.starting_step or 0):
         return
     phase = ctx.ensure_run(AnalysisKind.BACKGROUND, background)
-    if phase is RunPhase.INCONCLUSIVE:
+    if phase is AnalysisPhase.INCONCLUSIVE:
         if ctx.pause_released():
             ctx.reason("inconclusive background analysis released: start a fresh run")
             ctx.supersede_runs_of(AnalysisKind.BACKGROUND)
@@ -408,9 +409,9 @@ def _step_done(ctx: Context, strategy: CanaryStrategy, step: CanaryStep, index: 
     if step.kind is StepKind.ANALYSIS:
         assert step.analysis is not None
         phase = ctx.ensure_run(AnalysisKind.STEP, step.analysis, index)
-        if phase is RunPhase.SUCCESSFUL:
+        if phase is AnalysisPhase.SUCCESSFUL:
             return True
-        if phase is RunPhase.INCONCLUSIVE:
+        if phase is AnalysisPhase.INCONCLUSIVE:
             if ctx.pause_released():
                 return True
             ctx.pause(INCONCLUSIVE_PAUSE)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analysis.assess import AnalysisPhase
 from rollouts.core.actions import (
     Action,
     AnnotateReplicaSet,
@@ -37,7 +38,6 @@ from rollouts.core.observed import (
     AnalysisRunView,
     Observed,
     ReplicaSetView,
-    RunPhase,
 )
 from rollouts.core.spec import AnalysisRef, HashSource, PodMetadata, RolloutSpec
 from workflows.model.times import format_time
@@ -291,7 +291,7 @@ class Context:
         ]
         return max(live, key=lambda run: run.name, default=None)
 
-    def ensure_run(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> RunPhase | None:
+    def ensure_run(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> AnalysisPhase | None:
         """The phase of the current run of ``kind`` (creating it if there is none); ``None`` when just created."""
         run = self.current_run(kind, step_index)
         if run is not None:
@@ -331,7 +331,7 @@ class Context:
             )
         )
         self.needed_runs.add(name)
-        self.run_status[kind] = {"name": name, "status": RunPhase.PENDING.value, "message": ""}
+        self.run_status[kind] = {"name": name, "status": AnalysisPhase.PENDING.value, "message": ""}
         self.reason(f"create AnalysisRun {name}")
         return None
 
@@ -347,7 +347,7 @@ class Context:
     def failed_run(self, kinds: Iterable[tuple[AnalysisKind, int | None]]) -> AnalysisRunView | None:
         for kind, step in kinds:
             run = self.current_run(kind, step)
-            if run is not None and run.phase in {RunPhase.FAILED, RunPhase.ERROR}:
+            if run is not None and run.phase in {AnalysisPhase.FAILED, AnalysisPhase.ERROR}:
                 return run
         return None
 
@@ -356,7 +356,7 @@ class Context:
         for run in self.observed.analysis_runs:
             if run.pod_hash != self.new_hash or run.superseded:
                 continue
-            if not run.phase.finished:
+            if not run.phase.completed:
                 if not run.terminating:
                     self.actions.append(TerminateAnalysisRun(name=run.name))
                 if final_only:
@@ -390,7 +390,7 @@ class Context:
 
     def terminate_unneeded_runs(self) -> None:
         for run in self.observed.analysis_runs:
-            if run.name in self.needed_runs or run.phase.finished or run.terminating:
+            if run.name in self.needed_runs or run.phase.completed or run.terminating:
                 continue
             if any(isinstance(a, TerminateAnalysisRun) and a.name == run.name for a in self.actions):
                 continue

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from analysis.assess import AnalysisPhase
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.spec import PodMetadata
 from workflows.model.times import parse_time
@@ -34,7 +35,6 @@ __all__ = [
     "PodView",
     "ReplicaSetView",
     "RolloutStatus",
-    "RunPhase",
     "ServiceView",
     "analysis_run_view_from",
     "pod_view_from",
@@ -61,19 +61,6 @@ class AnalysisKind(StrEnum):
     POST_PROMOTION = "PostPromotion"
 
 
-class RunPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCESSFUL = "Successful"
-    FAILED = "Failed"
-    ERROR = "Error"
-    INCONCLUSIVE = "Inconclusive"
-
-    @property
-    def finished(self) -> bool:
-        return self not in {RunPhase.PENDING, RunPhase.RUNNING}
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplicaSetView:
     """One ReplicaSet owned by the Rollout. ``replicas`` is ``spec.replicas``; ``pods`` is ``status.replicas``."""
@@ -98,7 +85,7 @@ class AnalysisRunView:
     name: str
     kind: AnalysisKind
     pod_hash: str
-    phase: RunPhase = RunPhase.PENDING
+    phase: AnalysisPhase = AnalysisPhase.PENDING
     step_index: int | None = None
     message: str = ""
     superseded: bool = False  # its verdict was consumed by an abort; a retry starts a new run
@@ -236,9 +223,9 @@ def analysis_run_view_from(body: Mapping[str, Any]) -> AnalysisRunView | None:
         return None
     status = _map(body.get("status"))
     try:
-        phase = RunPhase(status.get("phase") or "Pending")
+        phase = AnalysisPhase(status.get("phase") or "Pending")
     except ValueError:
-        phase = RunPhase.ERROR
+        phase = AnalysisPhase.ERROR
     step = labels.get(STEP_INDEX_LABEL)
     return AnalysisRunView(
         name=str(metadata.get("name", "")),

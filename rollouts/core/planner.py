@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
+from analysis.assess import AnalysisPhase
 from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, Plan, RestartPod, ScaleWorkload
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
-from rollouts.core.observed import AnalysisKind, Observed, RunPhase
+from rollouts.core.observed import AnalysisKind, Observed
 from rollouts.core.replicas import fence_posts
 from rollouts.core.spec import RolloutSpec
 from workflows.model.times import format_time, parse_time
@@ -34,8 +36,8 @@ from workflows.model.times import format_time, parse_time
 __all__ = ["Phase", "plan", "plan_invalid", "selector_string"]
 
 
-class Phase:
-    """Argo's phases (``status.phase``)."""
+class Phase(StrEnum):
+    """Argo's Rollout phases (``status.phase``)."""
 
     HEALTHY = "Healthy"
     PROGRESSING = "Progressing"
@@ -132,10 +134,10 @@ def _cleanup_history(ctx: Context) -> None:
 
 def _cleanup_runs(ctx: Context) -> None:
     """Keep the newest finished AnalysisRuns nobody needs: N successful and N unsuccessful (Argo's defaults 5/5)."""
-    finished = [run for run in ctx.observed.analysis_runs if run.phase.finished and run.name not in ctx.needed_runs]
+    finished = [run for run in ctx.observed.analysis_runs if run.phase.completed and run.name not in ctx.needed_runs]
     finished.sort(key=lambda run: (run.created_at is not None, run.created_at or ctx.now, run.name), reverse=True)
-    successful = [run for run in finished if run.phase is RunPhase.SUCCESSFUL]
-    unsuccessful = [run for run in finished if run.phase is not RunPhase.SUCCESSFUL]
+    successful = [run for run in finished if run.phase is AnalysisPhase.SUCCESSFUL]
+    unsuccessful = [run for run in finished if run.phase is not AnalysisPhase.SUCCESSFUL]
     for run in [
         *successful[ctx.spec.successful_run_history_limit :],
         *unsuccessful[ctx.spec.unsuccessful_run_history_limit :],

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from analysis.assess import AnalysisPhase
 from rollouts.core.actions import (
     AnnotateReplicaSet,
     CreateAnalysisRun,
@@ -40,7 +41,6 @@ from rollouts.core.observed import (
     Observed,
     PodView,
     ReplicaSetView,
-    RunPhase,
     ServiceView,
     status_from,
 )
@@ -51,7 +51,7 @@ from workflows.model.times import parse_time
 __all__ = ["SimCluster", "SimPod", "SimReplicaSet", "SimRun", "merge_status"]
 
 PodDelay = Callable[[str], float]  # pod name -> seconds until available
-RunOutcome = Callable[[CreateAnalysisRun], tuple[RunPhase, float]]  # run -> (verdict, seconds until it is reached)
+RunOutcome = Callable[[CreateAnalysisRun], tuple[AnalysisPhase, float]]  # run -> (verdict, seconds until it is reached)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -80,12 +80,12 @@ class SimRun:
     kind: AnalysisKind
     pod_hash: str
     step_index: int | None
-    verdict: RunPhase
+    verdict: AnalysisPhase
     finishes_at: datetime
     created_at: datetime
     superseded: bool = False
     terminating: bool = False
-    terminated_phase: RunPhase | None = None
+    terminated_phase: AnalysisPhase | None = None
 
 
 def merge_status(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,8 +103,8 @@ def merge_status(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[s
     return merged
 
 
-def _never_fails(_: CreateAnalysisRun) -> tuple[RunPhase, float]:
-    return RunPhase.SUCCESSFUL, 0.0
+def _never_fails(_: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
+    return AnalysisPhase.SUCCESSFUL, 0.0
 
 
 class SimCluster:
@@ -185,10 +185,10 @@ class SimCluster:
             workload_replicas=self.workload_replicas,
         )
 
-    def _run_phase(self, run: SimRun) -> RunPhase:
+    def _run_phase(self, run: SimRun) -> AnalysisPhase:
         if run.terminated_phase is not None:
             return run.terminated_phase
-        return run.verdict if self.now >= run.finishes_at else RunPhase.RUNNING
+        return run.verdict if self.now >= run.finishes_at else AnalysisPhase.RUNNING
 
     # --- actions ------------------------------------------------------------------------------------------------
 
@@ -260,8 +260,8 @@ class SimCluster:
         elif isinstance(action, TerminateAnalysisRun):
             run = self.runs.get(action.name)  # a deleted run counts as terminated
             if run is not None:
-                if not self._run_phase(run).finished:
-                    run.terminated_phase = RunPhase.SUCCESSFUL
+                if not self._run_phase(run).completed:
+                    run.terminated_phase = AnalysisPhase.SUCCESSFUL
                 run.terminating = True
         elif isinstance(action, DeleteAnalysisRun):
             self.runs.pop(action.name, None)

@@ -33,6 +33,7 @@ KUBE_MODULES = (
     "rollouts.act.*",
     "rollouts.routers.apply",  # the traffic routers' writer (Ingress, VirtualService, DestinationRule, HTTPRoute)
     "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
+    "workflows.runtime.kube",  # the one Kubernetes client
     "workflows.runtime.jobs",  # the container step runner (Kubernetes Jobs, watched)
     "workflows.runtime.watching",  # one list+watch stream feeding an index awaited by key
     "workflows.runtime.controller",  # the kopf shell of the Workflow controller

@@ -6,7 +6,8 @@ from typing import Any
 
 from rollout_builders import blue_green_spec, cluster, deployed, settle
 
-from rollouts.core import AnalysisKind, CreateAnalysisRun, RunPhase, SetServiceSelector, plan
+from analysis.assess import AnalysisPhase
+from rollouts.core import AnalysisKind, CreateAnalysisRun, SetServiceSelector, plan
 from rollouts.core.observed import Observed
 from rollouts.core.simulate import SimCluster
 
@@ -93,15 +94,15 @@ def test_abort_keeps_active_on_stable_and_scales_the_preview_down_after_the_abor
     assert by_hash(sim)[aborted.status["currentPodHash"]] == 0
 
 
-def _verdicts(**by_kind: RunPhase) -> Any:
-    def outcome(run: CreateAnalysisRun) -> tuple[RunPhase, float]:
-        return by_kind.get(run.kind.value, RunPhase.SUCCESSFUL), 3.0
+def _verdicts(**by_kind: AnalysisPhase) -> Any:
+    def outcome(run: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
+        return by_kind.get(run.kind.value, AnalysisPhase.SUCCESSFUL), 3.0
 
     return outcome
 
 
 def test_a_failed_pre_promotion_analysis_aborts_before_any_switch() -> None:
-    sim = cluster(run_outcome=_verdicts(PrePromotion=RunPhase.FAILED))
+    sim = cluster(run_outcome=_verdicts(PrePromotion=AnalysisPhase.FAILED))
     settle(sim, blue_green_spec(prePromotionAnalysis=ANALYSIS))
     old = sim.status["stableRS"]
     spec = blue_green_spec("v2", prePromotionAnalysis=ANALYSIS)
@@ -116,7 +117,7 @@ def test_a_failed_pre_promotion_analysis_aborts_before_any_switch() -> None:
 
 
 def test_a_failed_post_promotion_analysis_switches_active_back() -> None:
-    sim = cluster(run_outcome=_verdicts(PostPromotion=RunPhase.FAILED))
+    sim = cluster(run_outcome=_verdicts(PostPromotion=AnalysisPhase.FAILED))
     settle(sim, blue_green_spec(postPromotionAnalysis=ANALYSIS))
     old = sim.status["stableRS"]
     spec = blue_green_spec("v2", postPromotionAnalysis=ANALYSIS)
@@ -139,7 +140,7 @@ def test_successful_analyses_let_the_promotion_complete() -> None:
 
 
 def test_a_version_still_selected_by_active_is_never_scaled_down() -> None:
-    sim = cluster(run_outcome=lambda run: (RunPhase.SUCCESSFUL, 1000.0))  # post-promotion analysis never ends
+    sim = cluster(run_outcome=lambda run: (AnalysisPhase.SUCCESSFUL, 1000.0))  # post-promotion analysis never ends
     settle(sim, blue_green_spec(postPromotionAnalysis=ANALYSIS, scaleDownDelaySeconds=1))
     v1 = sim.status["stableRS"]
     settle(

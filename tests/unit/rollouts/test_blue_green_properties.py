@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rollout_builders import T0
 
-from rollouts.core import CreateAnalysisRun, RolloutSpec, RunPhase, SetServiceSelector, parse_rollout, plan
+from analysis.assess import AnalysisPhase
+from rollouts.core import CreateAnalysisRun, RolloutSpec, SetServiceSelector, parse_rollout, plan
 from rollouts.core.simulate import SimCluster
 
 ANALYSIS = {"templates": [{"templateName": "t"}]}
@@ -36,7 +37,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "replicas": draw(st.integers(0, 6)),
         "blueGreen": blue_green,
         "delays": draw(st.lists(st.integers(0, 4), min_size=1, max_size=6)),
-        "verdicts": draw(st.lists(st.sampled_from(list(RunPhase)[2:]), min_size=1, max_size=4)),
+        "verdicts": draw(st.lists(st.sampled_from(list(AnalysisPhase)[2:]), min_size=1, max_size=4)),
         "commands": draw(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(COMMANDS)), max_size=4)),
     }
 
@@ -61,7 +62,7 @@ def test_blue_green_keeps_its_promises(case: dict[str, Any]) -> None:
     delays, verdicts = case["delays"], case["verdicts"]
     serial = iter(range(10_000))
 
-    def outcome(_: CreateAnalysisRun) -> tuple[RunPhase, float]:
+    def outcome(_: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
         return verdicts[next(serial) % len(verdicts)], 2.0
 
     sim = SimCluster(

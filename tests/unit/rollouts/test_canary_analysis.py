@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rollout_builders import T0, canary_spec, cluster, settle
 
+from analysis.assess import AnalysisPhase
 from rollouts.core import (
     AnalysisKind,
     AnalysisRunView,
@@ -12,7 +13,6 @@ from rollouts.core import (
     Observed,
     Plan,
     ReplicaSetView,
-    RunPhase,
     ServiceView,
     TerminateAnalysisRun,
     plan,
@@ -34,13 +34,13 @@ ANALYSIS = {
 STEPS = [{"setWeight": 20}, {"analysis": ANALYSIS}, {"setWeight": 60}]
 
 
-def scripted(verdicts: dict[str, list[RunPhase]]) -> SimCluster:
+def scripted(verdicts: dict[str, list[AnalysisPhase]]) -> SimCluster:
     """Runs of each kind get the next verdict from the list (the last one repeats)."""
     seen: dict[str, int] = {}
 
-    def outcome(run: CreateAnalysisRun) -> tuple[RunPhase, float]:
+    def outcome(run: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
         kind = run.kind.value
-        options = verdicts.get(kind, [RunPhase.SUCCESSFUL])
+        options = verdicts.get(kind, [AnalysisPhase.SUCCESSFUL])
         index = seen.get(kind, 0)
         seen[kind] = index + 1
         return options[min(index, len(options) - 1)], 2.0
@@ -81,7 +81,7 @@ def test_a_step_analysis_run_gets_templates_and_resolved_args() -> None:
 
 
 def test_a_failed_step_analysis_aborts_and_a_retry_runs_a_fresh_analysis() -> None:
-    sim = scripted({"Step": [RunPhase.FAILED, RunPhase.SUCCESSFUL]})
+    sim = scripted({"Step": [AnalysisPhase.FAILED, AnalysisPhase.SUCCESSFUL]})
     settle(sim, canary_spec(steps=STEPS))
     spec = canary_spec("v2", steps=STEPS)
     aborted = settle(sim, spec, ticks=30)
@@ -104,7 +104,7 @@ def test_a_failed_step_analysis_aborts_and_a_retry_runs_a_fresh_analysis() -> No
 
 
 def test_an_inconclusive_step_analysis_pauses_until_promoted() -> None:
-    sim = scripted({"Step": [RunPhase.INCONCLUSIVE]})
+    sim = scripted({"Step": [AnalysisPhase.INCONCLUSIVE]})
     settle(sim, canary_spec(steps=STEPS))
     spec = canary_spec("v2", steps=STEPS)
     paused = settle(sim, spec, ticks=30)
@@ -119,8 +119,8 @@ def test_an_inconclusive_step_analysis_pauses_until_promoted() -> None:
 def test_background_analysis_starts_at_its_starting_step_and_is_terminated_at_promotion() -> None:
     steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 40}, {"pause": {}}]
     background = {"templates": [{"templateName": "bg"}], "startingStep": 2}
-    sim = scripted({"Background": [RunPhase.SUCCESSFUL]})
-    sim._run_outcome = lambda run: (RunPhase.SUCCESSFUL, 1000.0)  # keeps running
+    sim = scripted({"Background": [AnalysisPhase.SUCCESSFUL]})
+    sim._run_outcome = lambda run: (AnalysisPhase.SUCCESSFUL, 1000.0)  # keeps running
     settle(sim, canary_spec(steps=steps, analysis=background))
     spec = canary_spec("v2", steps=steps, analysis=background)
     settle(sim, spec)
@@ -140,7 +140,7 @@ def test_background_analysis_starts_at_its_starting_step_and_is_terminated_at_pr
 
 
 def test_a_failed_background_analysis_aborts() -> None:
-    sim = scripted({"Background": [RunPhase.FAILED]})
+    sim = scripted({"Background": [AnalysisPhase.FAILED]})
     background = {"templates": [{"templateName": "bg"}]}
     settle(sim, canary_spec(steps=[{"setWeight": 20}, {"pause": {}}], analysis=background))
     spec = canary_spec("v2", steps=[{"setWeight": 20}, {"pause": {}}], analysis=background)
@@ -151,8 +151,8 @@ def test_a_failed_background_analysis_aborts() -> None:
 
 
 def test_promote_full_skips_analysis() -> None:
-    sim = scripted({"Step": [RunPhase.FAILED]})
-    sim._run_outcome = lambda run: (RunPhase.FAILED, 1000.0)
+    sim = scripted({"Step": [AnalysisPhase.FAILED]})
+    sim._run_outcome = lambda run: (AnalysisPhase.FAILED, 1000.0)
     settle(sim, canary_spec(steps=STEPS))
     spec = canary_spec("v2", steps=STEPS)
     settle(sim, spec, until=lambda p: bool(sim.runs))
@@ -173,7 +173,9 @@ def test_coming_back_to_a_template_runs_its_analysis_afresh() -> None:
             ReplicaSetView(name=f"app-{h2}", pod_hash=h2, replicas=0, revision=2),
         ),
         # A verdict from an earlier attempt at v2 that was never acted on (v3 arrived first).
-        analysis_runs=(AnalysisRunView(name="old", kind=AnalysisKind.BACKGROUND, pod_hash=h2, phase=RunPhase.FAILED),),
+        analysis_runs=(
+            AnalysisRunView(name="old", kind=AnalysisKind.BACKGROUND, pod_hash=h2, phase=AnalysisPhase.FAILED),
+        ),
         services={"canary": ServiceView(name="canary"), "stable": ServiceView(name="stable")},
         status=status_from({"currentPodHash": "v3hash", "stableRS": h1, "currentStepIndex": 1}),
     )

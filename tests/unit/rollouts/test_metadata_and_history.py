@@ -6,15 +6,8 @@ from datetime import timedelta
 
 from rollout_builders import T0, canary_spec, deployed, settle
 
-from rollouts.core import (
-    AnalysisKind,
-    AnalysisRunView,
-    CreateReplicaSet,
-    DeleteAnalysisRun,
-    Observed,
-    RunPhase,
-    plan,
-)
+from analysis.assess import AnalysisPhase
+from rollouts.core import AnalysisKind, AnalysisRunView, CreateReplicaSet, DeleteAnalysisRun, Observed, plan
 from rollouts.core.spec import PodMetadata
 
 META = {"canaryMetadata": {"labels": {"role": "canary"}}, "stableMetadata": {"labels": {"role": "stable"}}}
@@ -43,7 +36,7 @@ def test_finished_runs_beyond_the_history_limits_are_deleted_newest_kept() -> No
             kind=AnalysisKind.STEP,
             pod_hash="old",
             step_index=0,
-            phase=RunPhase.SUCCESSFUL if i % 2 else RunPhase.FAILED,
+            phase=AnalysisPhase.SUCCESSFUL if i % 2 else AnalysisPhase.FAILED,
             created_at=T0 + timedelta(seconds=i),
         )
         for i in range(14)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rollout_builders import T0
 
+from analysis.assess import AnalysisPhase
 from rollouts.core import (
     AnalysisKind,
-    RunPhase,
     analysis_run_view_from,
     pod_view_from,
     replica_set_view_from,
@@ -66,7 +66,7 @@ def test_analysis_run_view_reads_our_labels_and_ignores_foreign_runs() -> None:
     assert (view.kind, view.step_index, view.phase, view.superseded, view.terminating) == (
         AnalysisKind.STEP,
         2,
-        RunPhase.FAILED,
+        AnalysisPhase.FAILED,
         True,
         True,
     )
