@@ -1,21 +1,22 @@
 """Apply one :class:`rollouts.core.actions.Plan`: ReplicaSets, Services, AnalysisRuns, pods, traffic, status.
 
 Runs on a worker thread (every call blocks). Events are not posted here: they are returned, and the kopf shell posts
-them on its loop, so the act layer stays a plain function of (api, rollout, plan).
+them on its loop, so the act layer stays a plain function of (kube, rollout, plan). Every write goes through
+:class:`workflows.runtime.kube.Kube`; a missing object is a value there, so "already gone" needs no special case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-
-from kubernetes import client
 
 from analysis.errors import AnalysisError
 from analysis.spec import merge_templates, parse_template_manifest
 from rollouts.core.actions import (
     Action,
+    AdoptReplicaSet,
     AnnotateReplicaSet,
     CreateAnalysisRun,
     CreateReplicaSet,
@@ -42,49 +43,61 @@ from rollouts.core.observed import (
     STEP_INDEX_LABEL,
     SUPERSEDED_LABEL,
 )
-from workflows.api import GROUP, VERSION
+from rollouts.core.routing import ROUTING_PATH, ManagedRoute
+from workflows.api import API_VERSION, owner_reference
+from workflows.runtime.kube import (
+    ANALYSIS_RUNS,
+    ANALYSIS_TEMPLATES,
+    CLUSTER_ANALYSIS_TEMPLATES,
+    DEPLOYMENTS,
+    PODS,
+    REPLICA_SETS,
+    ROLLOUTS,
+    SERVICES,
+    ConflictError,
+    InvalidError,
+    Kube,
+)
 
 __all__ = ["TrafficRouter", "apply_plan", "write_status_patch"]
 
 
 class TrafficRouter(Protocol):
-    """The seam for traffic routers (nginx, Istio, Gateway API): build the desired object purely, write on diff."""
+    """The seam for traffic routers (nginx, Istio, Gateway API): converge to the declared state, write on diff."""
 
-    def set_weight(self, rollout: Mapping[str, Any], *, weight: int, canary_hash: str, stable_hash: str) -> None: ...
+    def set_weight(self, traffic: SetTrafficWeight) -> None: ...
 
-    def set_managed_route(
-        self, rollout: Mapping[str, Any], *, kind: str, name: str, route: Mapping[str, Any]
-    ) -> None: ...
-
-
-def _owner(rollout: Mapping[str, Any]) -> dict[str, Any]:
-    meta = rollout["metadata"]
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Rollout",
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def _ignore(error: client.ApiException, *statuses: int) -> None:
-    if error.status not in statuses:
-        raise error
+    def set_managed_route(self, route: ManagedRoute) -> None: ...
 
 
 class _Applier:
-    def __init__(self, api: client.ApiClient, rollout: Mapping[str, Any], router: TrafficRouter | None) -> None:
-        self.apps = client.AppsV1Api(api)
-        self.core = client.CoreV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+    def __init__(self, kube: Kube, rollout: Mapping[str, Any], router: TrafficRouter | None) -> None:
+        self.kube = kube
         self.rollout = rollout
         self.namespace: str = rollout["metadata"]["namespace"]
+        self.owner = owner_reference(rollout, kind="Rollout")
         self.router = router
         self.events: list[EmitEvent] = []
 
     # -- ReplicaSets ---------------------------------------------------------------------------------------------
+    def adopt_replica_set(self, action: AdoptReplicaSet) -> None:
+        current = self.kube.get(REPLICA_SETS, action.name, self.namespace)
+        if current is None:
+            return
+        owners = list(current["metadata"].get("ownerReferences") or [])
+        if any(owner.get("controller") for owner in owners):
+            return  # someone adopted it meanwhile: the next plan sees who
+        patch = {
+            "metadata": {
+                "resourceVersion": current["metadata"]["resourceVersion"],
+                "ownerReferences": [*owners, self.owner],
+            }
+        }
+        try:
+            self.kube.patch(REPLICA_SETS, action.name, patch, self.namespace)
+        except ConflictError:
+            return  # changed in between: the next reconcile looks again
+
     def create_replica_set(self, action: CreateReplicaSet) -> None:
         spec = self.rollout.get("spec") or {}
         template = json.loads(json.dumps(action.template))
@@ -103,7 +116,7 @@ class _Applier:
                 {"labels": dict(action.pod_metadata.labels), "annotations": dict(action.pod_metadata.annotations)},
                 sort_keys=True,
             )
-        body: Any = {
+        body = {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
             "metadata": {
@@ -112,7 +125,7 @@ class _Applier:
                 "labels": {k: v for k, v in labels.items() if k not in action.pod_metadata.labels}
                 | {POD_TEMPLATE_HASH_LABEL: action.pod_hash},
                 "annotations": annotations,
-                "ownerReferences": [_owner(self.rollout)],
+                "ownerReferences": [self.owner],
             },
             "spec": {
                 "replicas": action.replicas,
@@ -121,17 +134,15 @@ class _Applier:
                 "template": template,
             },
         }
-        try:
-            self.apps.create_namespaced_replica_set(self.namespace, body)
-        except client.ApiException as error:
-            _ignore(error, 409)  # exists (created before a restart): the next plan adopts and scales it
+        with contextlib.suppress(ConflictError):  # exists (created before a restart): the next plan adopts it
+            self.kube.create(REPLICA_SETS, body, self.namespace)
 
     def scale(self, action: ScaleReplicaSet) -> None:
-        self.apps.patch_namespaced_replica_set(action.name, self.namespace, {"spec": {"replicas": action.replicas}})
+        self.kube.patch(REPLICA_SETS, action.name, {"spec": {"replicas": action.replicas}}, self.namespace)
 
     def annotate(self, action: AnnotateReplicaSet) -> None:
         patch = {"metadata": {"annotations": dict(action.annotations)}}
-        self.apps.patch_namespaced_replica_set(action.name, self.namespace, patch)
+        self.kube.patch(REPLICA_SETS, action.name, patch, self.namespace)
 
     def set_pod_metadata(self, action: SetPodMetadata) -> None:
         labels: dict[str, str | None] = dict.fromkeys(action.previous.labels)
@@ -146,53 +157,30 @@ class _Applier:
             "metadata": {"annotations": {EPHEMERAL_METADATA_ANNOTATION: record}},
             "spec": {"template": {"metadata": pod_meta}},
         }
-        rs: Any = self.apps.patch_namespaced_replica_set(action.name, self.namespace, rs_patch)
-        pod_hash = (rs.metadata.labels or {}).get(POD_TEMPLATE_HASH_LABEL)
+        rs = self.kube.patch(REPLICA_SETS, action.name, rs_patch, self.namespace)
+        pod_hash = ((rs or {}).get("metadata", {}).get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL)
         if not pod_hash:
             return
-        response: Any = self.core.list_namespaced_pod(
-            self.namespace, label_selector=f"{POD_TEMPLATE_HASH_LABEL}={pod_hash}", _preload_content=False
-        )
-        for pod in json.loads(response.data).get("items") or []:
-            try:
-                self.core.patch_namespaced_pod(pod["metadata"]["name"], self.namespace, {"metadata": pod_meta})
-            except client.ApiException as error:
-                _ignore(error, 404)
+        pods = self.kube.list(PODS, self.namespace, label_selector=f"{POD_TEMPLATE_HASH_LABEL}={pod_hash}")
+        for pod in pods.items:
+            self.kube.patch(PODS, pod["metadata"]["name"], {"metadata": pod_meta}, self.namespace)
 
     def delete_replica_set(self, action: DeleteReplicaSet) -> None:
-        try:
-            self.apps.delete_namespaced_replica_set(action.name, self.namespace, propagation_policy="Background")
-        except client.ApiException as error:
-            _ignore(error, 404)
+        self.kube.delete(REPLICA_SETS, action.name, self.namespace, propagation="Background")
 
     # -- Services ------------------------------------------------------------------------------------------------
     def set_selector(self, action: SetServiceSelector) -> None:
         patch = {"spec": {"selector": {POD_TEMPLATE_HASH_LABEL: action.pod_hash}}}
-        try:
-            self.core.patch_namespaced_service(action.service, self.namespace, patch)
-        except client.ApiException as error:
-            if error.status == 404:
-                raise InvalidSpecError.at(
-                    "spec.strategy", f"Service {self.namespace}/{action.service} not found"
-                ) from None
-            raise
+        if self.kube.patch(SERVICES, action.service, patch, self.namespace) is None:
+            raise InvalidSpecError.at("spec.strategy", f"Service {self.namespace}/{action.service} not found")
 
     # -- AnalysisRuns --------------------------------------------------------------------------------------------
     def _template(self, name: str, cluster_scope: bool) -> Mapping[str, Any]:
-        try:
-            body: Any
-            if cluster_scope:
-                body = self.custom.get_cluster_custom_object(GROUP, VERSION, "clusteranalysistemplates", name)
-            else:
-                body = self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, "analysistemplates", name
-                )
-        except client.ApiException as error:
-            if error.status == 404:
-                kind = "ClusterAnalysisTemplate" if cluster_scope else "AnalysisTemplate"
-                raise InvalidSpecError.at("analysis.templates", f"{kind} {name!r} not found") from None
-            raise
-        return dict(body)
+        resource = CLUSTER_ANALYSIS_TEMPLATES if cluster_scope else ANALYSIS_TEMPLATES
+        body = self.kube.get(resource, name, None if cluster_scope else self.namespace)
+        if body is None:
+            raise InvalidSpecError.at("analysis.templates", f"{resource.kind} {name!r} not found")
+        return body
 
     def create_analysis_run(self, action: CreateAnalysisRun) -> None:
         bodies = [self._template(name, cluster) for name, cluster in action.templates]
@@ -234,85 +222,52 @@ class _Applier:
         if retention:
             spec_out["measurementRetention"] = retention
         body_out = {
-            "apiVersion": f"{GROUP}/{VERSION}",
+            "apiVersion": API_VERSION,
             "kind": "AnalysisRun",
             "metadata": {
                 "name": action.name,
                 "namespace": self.namespace,
                 "labels": labels,
                 "annotations": dict(action.annotations),
-                "ownerReferences": [_owner(self.rollout)],
+                "ownerReferences": [self.owner],
             },
             "spec": spec_out,
         }
         try:
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, "analysisruns", body_out)
-        except client.ApiException as error:
-            if error.status == 422:
-                raise InvalidSpecError.at("analysis", f"AnalysisRun {action.name} rejected: {error.body}") from None
-            _ignore(error, 409)
+            self.kube.create(ANALYSIS_RUNS, body_out, self.namespace)
+        except InvalidError as error:
+            raise InvalidSpecError.at("analysis", f"AnalysisRun {action.name} rejected: {error.message}") from None
+        except ConflictError:
+            pass  # created before a restart
 
     def terminate_run(self, action: TerminateAnalysisRun) -> None:
-        try:
-            self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, "analysisruns", action.name, {"spec": {"terminate": True}}
-            )
-        except client.ApiException as error:
-            _ignore(error, 404)
+        self.kube.patch(ANALYSIS_RUNS, action.name, {"spec": {"terminate": True}}, self.namespace)
 
     def delete_run(self, action: DeleteAnalysisRun) -> None:
-        try:
-            self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, "analysisruns", action.name)
-        except client.ApiException as error:
-            _ignore(error, 404)
+        self.kube.delete(ANALYSIS_RUNS, action.name, self.namespace)
 
     def supersede_run(self, action: MarkAnalysisRunSuperseded) -> None:
         patch = {"metadata": {"labels": {SUPERSEDED_LABEL: "true"}}}
-        try:
-            self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, "analysisruns", action.name, patch
-            )
-        except client.ApiException as error:
-            _ignore(error, 404)
+        self.kube.patch(ANALYSIS_RUNS, action.name, patch, self.namespace)
 
     def scale_workload(self, action: ScaleWorkload) -> None:
-        try:
-            self.apps.patch_namespaced_deployment_scale(
-                action.name, self.namespace, {"spec": {"replicas": action.replicas}}
-            )
-        except client.ApiException as error:
-            if error.status == 404:
-                raise InvalidSpecError.at(
-                    "spec.workloadRef.name", f"Deployment {self.namespace}/{action.name} not found"
-                ) from None
-            raise
+        patch = {"spec": {"replicas": action.replicas}}
+        if self.kube.patch(DEPLOYMENTS, action.name, patch, self.namespace, subresource="scale") is None:
+            raise InvalidSpecError.at("spec.workloadRef.name", f"Deployment {self.namespace}/{action.name} not found")
 
     # -- pods and traffic ----------------------------------------------------------------------------------------
     def restart_pod(self, action: RestartPod) -> None:
-        body: Any = {"metadata": {"name": action.name, "namespace": self.namespace}}
-        try:
-            self.core.create_namespaced_pod_eviction(action.name, self.namespace, body)
-        except client.ApiException as error:
-            _ignore(error, 404, 429)  # 429: a PodDisruptionBudget says not now; the next reconcile tries again
+        self.kube.evict(action.name, self.namespace)  # refused by a PodDisruptionBudget: the next reconcile tries again
 
-    def set_weight(self, action: SetTrafficWeight) -> None:
+    def _router(self) -> TrafficRouter:
         if self.router is None:
-            raise InvalidSpecError.at(
-                "spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout"
-            )
-        self.router.set_weight(
-            self.rollout, weight=action.weight, canary_hash=action.canary_hash, stable_hash=action.stable_hash
-        )
-
-    def set_route(self, action: SetManagedRoute) -> None:
-        if self.router is None:
-            raise InvalidSpecError.at(
-                "spec.strategy.canary.trafficRouting", "no traffic router is available for this Rollout"
-            )
-        self.router.set_managed_route(self.rollout, kind=action.kind, name=action.name, route=action.route)
+            raise InvalidSpecError.at(ROUTING_PATH, "no traffic router is available for this Rollout")
+        return self.router
 
     def apply(self, action: Action) -> None:
         match action:
+            case AdoptReplicaSet():
+                self.adopt_replica_set(action)
             case CreateReplicaSet():
                 self.create_replica_set(action)
             case ScaleReplicaSet():
@@ -338,15 +293,15 @@ class _Applier:
             case ScaleWorkload():
                 self.scale_workload(action)
             case SetTrafficWeight():
-                self.set_weight(action)
+                self._router().set_weight(action)
             case SetManagedRoute():
-                self.set_route(action)
+                self._router().set_managed_route(action.route)
             case EmitEvent():
                 self.events.append(action)
 
 
 def apply_plan(
-    api: client.ApiClient,
+    kube: Kube,
     rollout: Mapping[str, Any],
     plan: Plan,
     *,
@@ -354,23 +309,22 @@ def apply_plan(
     write_status: bool = True,
 ) -> Sequence[EmitEvent]:
     """Apply ``plan.actions`` in order, then merge-patch ``plan.status``; returns the events to post."""
-    applier = _Applier(api, rollout, router)
+    applier = _Applier(kube, rollout, router)
     for action in plan.actions:
         applier.apply(action)
     if write_status and plan.status:
-        write_status_patch(api, rollout, dict(plan.status))
+        write_status_patch(kube, rollout, dict(plan.status))
     return applier.events
 
 
-def write_status_patch(api: client.ApiClient, rollout: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+def write_status_patch(kube: Kube, rollout: Mapping[str, Any], status: Mapping[str, Any]) -> None:
     """Merge-patch the status, guarded by the resourceVersion the plan was made from.
 
     Operator commands (``abort``, ``promoteFull``, cleared ``pauseConditions``) live in the same status; a blind write
     could erase one that arrived after we read the Rollout. With the resourceVersion the API server answers 409
-    instead, and the next reconcile plans again with the command in view.
+    (:class:`~workflows.runtime.kube.ConflictError`) instead, and the next reconcile plans again with the command
+    in view.
     """
     meta = rollout["metadata"]
     body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": dict(status)}
-    client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-        GROUP, VERSION, meta["namespace"], "rollouts", meta["name"], body
-    )
+    kube.patch(ROLLOUTS, meta["name"], body, meta["namespace"], subresource="status")

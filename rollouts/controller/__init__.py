@@ -20,6 +20,7 @@ from analysis.controller import install_metric_runner, register_analysis_handler
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
 from rollouts.kube.login import connection_from_kubeconfig, load_api_client
 from workflows.runtime.controller import Engine, register_workflow_handlers
+from workflows.runtime.kube import Kube
 
 __all__ = ["build_registry", "run_controller"]
 
@@ -46,7 +47,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
         api = load_api_client(kubeconfig, context)
         engine_ref["engine"] = Engine.start(api)
         install_metric_runner(engine_ref["engine"])  # AnalysisRuns' metric nodes run on the same executor
-        rollout_state["rollouts"] = Reconciler(api=load_api_client(kubeconfig, context))
+        rollout_state["rollouts"] = Reconciler(kube=Kube.from_kubeconfig(kubeconfig, context))
         logger.info("shared workflow executor started")
 
     @kopf.on.cleanup(registry=registry)
@@ -54,7 +55,7 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
         reconciler = rollout_state.pop("rollouts", None)
         if isinstance(reconciler, Reconciler):
             await reconciler.close()
-            reconciler.api.close()
+            reconciler.kube.close()
         engine = engine_ref.pop("engine", None)
         if engine is not None:
             await engine.stop()

@@ -22,18 +22,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import kopf
-from kubernetes import client
 
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.observe import observe, read_workload
-from rollouts.core.actions import EmitEvent, EventType, SetTrafficWeight
+from rollouts.core.actions import EmitEvent, EventType
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
 from rollouts.core.spec import parse_rollout
-from rollouts.routers import router_for
-from workflows.api import GROUP, VERSION
+from rollouts.routers import Routers
+from workflows.api import GROUP, VERSION, owner_reference
+from workflows.runtime.kube import ROLLOUTS, ApiError, ConflictError, Kube
 
 __all__ = ["Reconciler", "register_rollout_handlers"]
 
@@ -59,7 +59,7 @@ def _status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> d
 class Reconciler:
     """Coalescing, per-Rollout-serialised reconciles on the operator's loop; blocking work on our own pool."""
 
-    api: client.ApiClient
+    kube: Kube
     pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="rollouts")
     )
@@ -118,8 +118,8 @@ class Reconciler:
             self._dirty.discard(key)
             try:
                 rollout, events, requeue = await loop.run_in_executor(self.pool, self.reconcile, key)
-            except client.ApiException as error:
-                logger.warning("reconcile %s/%s: API error %s %s; retrying", *key, error.status, error.reason)
+            except ApiError as error:
+                logger.warning("reconcile %s/%s: API error %s; retrying", *key, error)
                 rollout, events, requeue = None, [], 5.0
             except Exception:
                 logger.exception("reconcile %s/%s failed; retrying", *key)
@@ -150,21 +150,15 @@ class Reconciler:
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
-        custom = client.CustomObjectsApi(self.api)
-        try:
-            rollout = cast(
-                "Mapping[str, Any]", custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "rollouts", name)
-            )
-        except client.ApiException as error:
-            if error.status == 404:
-                return None, [], None
-            raise
+        rollout = self.kube.get(ROLLOUTS, name, namespace)
+        if rollout is None:
+            return None, [], None
         now = dt.datetime.now(dt.UTC)
         spec_body = rollout.get("spec") or {}
         workload = None
         self._remember_workload(namespace, name, spec_body.get("workloadRef"))
         if spec_body.get("workloadRef"):
-            workload = read_workload(self.api, namespace, spec_body["workloadRef"])
+            workload = read_workload(self.kube, namespace, spec_body["workloadRef"])
         try:
             workload_spec = (workload or {}).get("spec") or {}
             spec = parse_rollout(
@@ -172,19 +166,19 @@ class Reconciler:
                 workload_template=workload_spec.get("template") if workload else None,
                 workload_selector=workload_spec.get("selector") if workload else None,
             )
-            snapshot = observe(self.api, rollout, selector=spec.selector)
-            observed = snapshot.observed
+            routing = spec.canary.traffic_routing if spec.canary is not None else None
+            router = (
+                Routers(self.kube, routing, owner=owner_reference(rollout, kind="Rollout"))
+                if routing is not None
+                else None
+            )
+            observed = observe(self.kube, rollout, spec, router=router)
             if workload is not None:
                 observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
             plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
-            router = router_for(rollout, self.api)
-            events = list(apply_plan(self.api, rollout, plan, router=router, write_status=False))
-            if router is not None and not plan.of_type(SetTrafficWeight):
-                # The planner sends weights only when they change; re-assert the recorded one so a hand-edited
-                # Ingress/VirtualService/HTTPRoute is put back (no write when nothing drifted).
-                router.reassert(rollout)
+            events = list(apply_plan(self.kube, rollout, plan, router=router, write_status=False))
         except InvalidSpecError as issues:
             observed = Observed(status=status_from(rollout.get("status")))
             plan = plan_invalid(issues, observed, now=now, generation=int(rollout["metadata"].get("generation") or 0))
@@ -194,10 +188,8 @@ class Reconciler:
         changes = _status_changes(rollout.get("status") or {}, plan.status)
         if changes:
             try:
-                write_status_patch(self.api, rollout, changes)
-            except client.ApiException as error:
-                if error.status != 409:
-                    raise
+                write_status_patch(self.kube, rollout, changes)
+            except ConflictError:
                 requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
         return rollout, events, requeue
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from rollouts.core.actions import (
     Action,
+    AdoptReplicaSet,
     AnnotateReplicaSet,
     CreateAnalysisRun,
     CreateReplicaSet,
@@ -56,6 +57,7 @@ from rollouts.core.spec import RolloutSpec, parse_rollout
 __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
     "Action",
+    "AdoptReplicaSet",
     "AnalysisKind",
     "AnalysisRunView",
     "AnnotateReplicaSet",

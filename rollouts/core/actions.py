@@ -17,10 +17,12 @@ from enum import StrEnum
 from typing import Any
 
 from rollouts.core.observed import AnalysisKind
+from rollouts.core.routing import ManagedRoute
 from rollouts.core.spec import PodMetadata
 
 __all__ = [
     "Action",
+    "AdoptReplicaSet",
     "AnnotateReplicaSet",
     "CreateAnalysisRun",
     "CreateReplicaSet",
@@ -56,6 +58,17 @@ class CreateReplicaSet:
     revision: int
     annotations: Mapping[str, str] = field(default_factory=dict)
     pod_metadata: PodMetadata = field(default_factory=PodMetadata)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdoptReplicaSet:
+    """Make the Rollout the controller of an orphan ReplicaSet whose template is its own (as a Deployment adopts).
+
+    Planned, not done while observing: observing never writes, and adoption happens in the plan's order, before the
+    ReplicaSet is scaled.
+    """
+
+    name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,24 +155,26 @@ class MarkAnalysisRunSuperseded:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetTrafficWeight:
-    """The ``TrafficRouter`` seam: send ``weight`` percent to the canary pods (``canary_hash``), the rest to stable.
+    """The desired routing state, declared by every plan of a routed canary (the ``TrafficRouter`` seam).
 
-    Only emitted for Rollouts with ``trafficRouting``; the planner emits it only when the canary's available pods can
-    serve ``weight`` (and the stable's the rest).
+    ``weight`` percent to the pods of ``canary_hash``, the rest to ``stable_hash``. The planner changes the weight
+    only when the canary's available pods can serve it (and the stable's the rest); when the weight does not change
+    it declares the current one again, so a hand-edited Ingress/VirtualService/HTTPRoute is put back (routers write
+    only on difference). ``finished``: the update is over (promoted, or aborted with the weight back at 0) and the
+    routers remove what they created for it (the nginx canary Ingress, managed routes).
     """
 
     weight: int
     canary_hash: str
     stable_hash: str
+    finished: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetManagedRoute:
-    """The router seam for ``setHeaderRoute``/``setMirrorRoute`` steps; ``route`` is the step's payload."""
+    """The router seam for ``setHeaderRoute``/``setMirrorRoute`` steps (a route without matches removes it)."""
 
-    kind: str
-    name: str
-    route: Mapping[str, Any]
+    route: ManagedRoute
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,7 +207,8 @@ class EmitEvent:
 
 
 Action = (
-    CreateReplicaSet
+    AdoptReplicaSet
+    | CreateReplicaSet
     | ScaleReplicaSet
     | AnnotateReplicaSet
     | SetPodMetadata

@@ -49,11 +49,12 @@ def plan_canary(ctx: Context, strategy: CanaryStrategy) -> None:
         ctx.stable_hash = ctx.new_hash
     if ctx.new_hash == ctx.stable_hash:
         _settled(ctx, strategy)
-        return
-    if ctx.abort:
+    elif ctx.abort:
         _aborted(ctx, strategy)
-        return
-    _stepping(ctx, strategy)
+    else:
+        _stepping(ctx, strategy)
+    if strategy.routed and not ctx.traffic_declared:
+        _declare_traffic(ctx)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -180,9 +181,40 @@ def _scale_stable(ctx: Context, target: int) -> None:
 
 
 def _set_weight(ctx: Context, weight: int, *, canary_hash: str) -> None:
-    ctx.actions.append(SetTrafficWeight(weight=weight, canary_hash=canary_hash, stable_hash=ctx.stable_hash))
     ctx.reason(f"set canary traffic weight {ctx.canary_weight} -> {weight}")
     ctx.canary_weight = weight
+    _declare_traffic(ctx, canary_hash=canary_hash)
+
+
+def _declare_traffic(ctx: Context, *, canary_hash: str | None = None) -> None:
+    """The routing state as decided (weight, the hashes it goes to, whether the update is over) as an action.
+
+    Emitted when the weight moves (``canary_hash``: where the moved weight goes; a weight coming down keeps naming
+    the pods it leaves, since routers relabel subsets before they change weights), and once per plan otherwise, so
+    the routers put back what drifted. A restatement at weight 0 names the newest version (nothing goes there yet,
+    so subsets may be relabelled); with traffic on the canary it names the hash the weight was sent to, until that
+    weight has come down. A restatement is left out while the pods it would name cannot serve their share (a first
+    deploy whose pods are still starting): routing by hash then would send traffic to pods that are not there, and
+    nothing has been routed by hash yet anyway.
+    """
+    weight = ctx.canary_weight
+    restating = canary_hash is None
+    if canary_hash is None:
+        canary_hash = ctx.traffic_hash if weight > 0 and ctx.traffic_hash else ctx.new_hash
+    if restating and not (_hash_serves(ctx, ctx.stable_hash, 100 - weight) and _hash_serves(ctx, canary_hash, weight)):
+        ctx.reason("routing not declared yet: the pods it would name cannot serve their share")
+        return
+    finished = weight == 0 and (ctx.new_hash == ctx.stable_hash or ctx.abort)
+    ctx.actions.append(
+        SetTrafficWeight(weight=weight, canary_hash=canary_hash, stable_hash=ctx.stable_hash, finished=finished)
+    )
+    ctx.traffic_hash = canary_hash
+    ctx.traffic_declared = True
+
+
+def _hash_serves(ctx: Context, pod_hash: str, weight: int) -> bool:
+    available = sum(rs.available for rs in ctx.observed.replica_sets if rs.pod_hash == pod_hash)
+    return servable_weight(replicas=ctx.replicas, available=available, wanted=weight)
 
 
 def _lower_weight(ctx: Context, target: int, *, stable_available: int, canary_hash: str) -> None:
@@ -266,11 +298,19 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
     if weight != ctx.canary_weight:
         ctx.progress_message = f"waiting for pods to serve canary weight {weight}"
     return (
-        ctx.observed.status.canary_weight == weight
+        _weight_verified(ctx, weight)
         and ctx.new_rs is not None
         and ctx.new_rs.replicas == new_target
         and new.available >= new_target
     )
+
+
+def _weight_verified(ctx: Context, weight: int) -> bool:
+    """The routed objects carry ``weight`` (read back, as Argo's VerifyWeight); unread: what was last sent."""
+    actual = ctx.observed.traffic_weights
+    if actual:
+        return all(value == weight for value in actual)
+    return ctx.observed.status.canary_weight == weight
 
 
 def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool:
@@ -417,5 +457,5 @@ def _step_done(ctx: Context, strategy: CanaryStrategy, step: CanaryStep, index: 
             ctx.pause(INCONCLUSIVE_PAUSE)
         return False
     assert step.route is not None
-    ctx.actions.append(SetManagedRoute(kind=step.kind.value, name=str(step.route.get("name", "")), route=step.route))
+    ctx.actions.append(SetManagedRoute(route=step.route))
     return True

@@ -16,6 +16,7 @@ from typing import Any
 from analysis.assess import AnalysisPhase
 from rollouts.core.actions import (
     Action,
+    AdoptReplicaSet,
     AnnotateReplicaSet,
     CreateAnalysisRun,
     CreateReplicaSet,
@@ -70,6 +71,10 @@ class Context:
         self.run_status: dict[AnalysisKind, dict[str, str]] = {}
         self._identify()
         self._load_status()
+        for rs in observed.replica_sets:
+            if rs.orphan:
+                self.actions.insert(0, AdoptReplicaSet(name=rs.name))
+                self.reason(f"adopt orphan ReplicaSet {rs.name} (its template is the Rollout's)")
 
     def _identify(self) -> None:
         """Find the new ReplicaSet (by name, else by an equal template), the stable one and the older ones."""
@@ -109,6 +114,8 @@ class Context:
         self.pauses: dict[str, datetime] = {c.reason: c.start_time for c in status.pause_conditions}
         self.stable_hash = status.stable_rs if self.stable_rs is not None else ""
         self.canary_weight = status.canary_weight
+        self.traffic_hash = status.canary_weight_hash  # the hash ``canary_weight`` goes to
+        self.traffic_declared = False  # this plan has a SetTrafficWeight
         self.scale_up_preview = status.scale_up_preview_check_point
         self.restarted_at = status.restarted_at
         self.selectors: dict[str, str] = {}  # service name -> hash it points at after this plan

@@ -76,6 +76,7 @@ class ReplicaSetView:
     scale_down_deadline: datetime | None = None
     pod_metadata: PodMetadata = field(default_factory=PodMetadata)  # ephemeral metadata currently applied
     created_at: datetime | None = None
+    orphan: bool = False  # no controller owns it yet and its template is the Rollout's: this plan adopts it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +137,7 @@ class RolloutStatus:
     stable_rs: str = ""
     collision_count: int = 0
     canary_weight: int = 0  # the weight last sent to the traffic router (status.canary.weights.canary.weight)
+    canary_weight_hash: str = ""  # the pod-template hash that weight was sent to (...canary.podTemplateHash)
     scale_up_preview_check_point: bool = False
     restarted_at: datetime | None = None
     observed_generation: str = ""
@@ -159,6 +161,9 @@ class Observed:
     pods: tuple[PodView, ...] = ()
     status: RolloutStatus = field(default_factory=RolloutStatus)
     workload_replicas: int | None = None  # spec.replicas of the workloadRef Deployment (None: no workloadRef)
+    # The canary weight each routed object (Ingress, VirtualService route, HTTPRoute rule) expresses now, read back
+    # from the cluster; empty when not routed or not read. The planner verifies a step's weight against it.
+    traffic_weights: tuple[int, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -287,6 +292,7 @@ def status_from(status: Mapping[str, Any] | None) -> RolloutStatus:
         stable_rs=str(raw.get("stableRS") or ""),
         collision_count=_int(raw.get("collisionCount")),
         canary_weight=_int(_map(_map(canary.get("weights")).get("canary")).get("weight")),
+        canary_weight_hash=str(_map(_map(canary.get("weights")).get("canary")).get("podTemplateHash") or ""),
         scale_up_preview_check_point=bool(blue_green.get("scaleUpPreviewCheckPoint", False)),
         restarted_at=parse_time(raw.get("restartedAt")),
         observed_generation=str(raw.get("observedGeneration") or ""),

@@ -293,7 +293,7 @@ def _strategy_status(ctx: Context) -> dict[str, Any]:
             weights = {
                 "canary": {
                     "weight": ctx.canary_weight,
-                    "podTemplateHash": ctx.new_hash,
+                    "podTemplateHash": ctx.traffic_hash or ctx.new_hash,
                     "serviceName": canary.canary_service or "",
                 },
                 "stable": {

@@ -18,6 +18,13 @@ from enum import StrEnum
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
+from rollouts.core.routing import (
+    ManagedRoute,
+    RoutingSpec,
+    check_managed_route,
+    parse_managed_route,
+    parse_routing,
+)
 from workflows.errors import DurationError, Issues
 from workflows.model.durations import parse_duration
 from workflows.model.times import parse_time
@@ -100,7 +107,7 @@ class CanaryStep:
     scale_replicas: int | None = None  # setCanaryScale.replicas
     match_traffic_weight: bool = False  # setCanaryScale.matchTrafficWeight
     analysis: AnalysisRef | None = None
-    route: Mapping[str, Any] | None = None  # setHeaderRoute / setMirrorRoute, for the traffic router
+    route: ManagedRoute | None = None  # setHeaderRoute / setMirrorRoute, for the traffic router
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +116,7 @@ class CanaryStrategy:
     steps_raw: tuple[Mapping[str, Any], ...] = ()  # hashed into status.currentStepHash
     canary_service: str | None = None
     stable_service: str | None = None
-    traffic_routing: Mapping[str, Any] | None = None  # None: the weight is replica-based
+    traffic_routing: RoutingSpec | None = None  # None: the weight is replica-based
     max_surge: int | str = "25%"
     max_unavailable: int | str = "25%"
     analysis: AnalysisRef | None = None  # background analysis
@@ -251,7 +258,7 @@ def _analysis(value: object, path: str, issues: Issues) -> AnalysisRef | None:
     )
 
 
-def _step(raw: Mapping[str, Any], path: str, issues: Issues) -> CanaryStep | None:
+def _step(raw: Mapping[str, Any], path: str, issues: Issues, routing: RoutingSpec | None) -> CanaryStep | None:
     present = [kind for kind in StepKind if kind.value in raw]
     if len(present) != 1:
         issues.add(path, "needs exactly one of " + ", ".join(kind.value for kind in StepKind))
@@ -284,27 +291,51 @@ def _step(raw: Mapping[str, Any], path: str, issues: Issues) -> CanaryStep | Non
         )
     if kind is StepKind.ANALYSIS:
         return CanaryStep(kind=kind, analysis=_analysis(payload, f"{path}.analysis", issues))
-    return CanaryStep(kind=kind, route=_map(payload))
+    if routing is None:
+        issues.add(path, f"{kind.value} needs trafficRouting")
+        return None
+    route = _map(payload)
+    try:
+        managed = parse_managed_route(
+            kind=kind.value,
+            name=str(route.get("name", "")),
+            route=route,
+            declared=routing.managed_routes,
+            step_path=path,
+        )
+    except InvalidSpecError as error:
+        issues.extend(error.issues)
+        return None
+    check_managed_route(managed, routing, f"{path}.{kind.value}", issues)
+    return CanaryStep(kind=kind, route=managed)
 
 
-def _canary(raw: Mapping[str, Any], path: str, issues: Issues) -> CanaryStrategy:
+def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping[str, Any]) -> CanaryStrategy:
+    raw_routing = raw.get("trafficRouting")
+    routing = None
+    if raw_routing is not None:
+        routing = parse_routing(
+            _map(raw_routing),
+            rollout=str(metadata.get("name", "")),
+            namespace=str(metadata.get("namespace") or "default"),
+            stable_service=str(raw.get("stableService") or ""),
+            canary_service=str(raw.get("canaryService") or ""),
+            issues=issues,
+            path=f"{path}.trafficRouting",
+        )
     steps_raw = tuple(_map(s) for s in raw.get("steps") or ())
-    steps = [_step(s, f"{path}.steps[{i}]", issues) for i, s in enumerate(steps_raw)]
+    steps = [_step(s, f"{path}.steps[{i}]", issues, routing) for i, s in enumerate(steps_raw)]
     max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)
     max_unavailable = _intstr(raw.get("maxUnavailable"), "25%", f"{path}.maxUnavailable", issues)
     background = _analysis(raw.get("analysis"), f"{path}.analysis", issues)
     if background is not None and background.starting_step is not None and background.starting_step >= len(steps):
         issues.add(f"{path}.analysis.startingStep", "must be the index of a step")
-    routing = raw.get("trafficRouting")
-    for index, step in enumerate(steps):
-        if step is not None and step.route is not None and routing is None:
-            issues.add(f"{path}.steps[{index}]", "setHeaderRoute and setMirrorRoute need trafficRouting")
     return CanaryStrategy(
         steps=tuple(s for s in steps if s is not None),
         steps_raw=steps_raw,
         canary_service=raw.get("canaryService") or None,
         stable_service=raw.get("stableService") or None,
-        traffic_routing=_map(routing) if routing is not None else None,
+        traffic_routing=routing,
         max_surge=max_surge,
         max_unavailable=max_unavailable,
         analysis=background,
@@ -384,7 +415,7 @@ def parse_rollout(
     if "blueGreen" in strategy_raw:
         strategy = _blue_green(_map(strategy_raw["blueGreen"]), "spec.strategy.blueGreen", issues)
     elif "canary" in strategy_raw:
-        strategy = _canary(_map(strategy_raw["canary"]), "spec.strategy.canary", issues)
+        strategy = _canary(_map(strategy_raw["canary"]), "spec.strategy.canary", issues, metadata)
     else:
         issues.add("spec.strategy", "needs exactly one of canary or blueGreen")
         strategy = CanaryStrategy()

@@ -2,26 +2,16 @@
 
 One obvious place per concept:
 
-- ``base`` — the routing spec as values, :class:`Traffic` (one ``SetTrafficWeight``), managed-route payloads;
+- ``rollouts.core.routing`` — the routing spec as values, parsed with the Rollout (bad input is an InvalidSpec);
 - ``nginx`` / ``istio`` / ``gateway`` — pure builders: the routed object as it should be, from the one the cluster
-  shows (no I/O, property-tested);
-- ``apply`` — the only writer: reads, builds, writes on difference with a guarded update, reports what the user
-  must fix as ``InvalidSpecError``.
+  shows (no I/O, property-tested), and readers of the weight an object expresses;
+- ``apply`` — the only I/O: :class:`Routers` converges the objects to the planner's ``SetTrafficWeight`` /
+  ``SetManagedRoute`` (guarded writes, only on difference) and reads the weights back for verification.
 
-The controller asks :func:`router_for` for the router of a Rollout, hands it to ``rollouts.act.apply_plan`` and, when
-the plan moved no weight, calls its ``reassert(rollout)`` (hand edits are put back, an abort is cleaned up).
-See ``docs/traffic-routing.md``.
+Every plan of a routed canary declares the whole desired routing state, so hand edits are put back and an update's
+end is cleaned up by the same path that moves weights. See ``docs/traffic-routing.md``.
 """
 
-from rollouts.routers.apply import RefusedRouter, Routers, recorded_traffic, router_for
-from rollouts.routers.base import RoutingSpec, Traffic, parse_routing
+from rollouts.routers.apply import GatewayRouter, IstioRouter, NginxRouter, Routers
 
-__all__ = [
-    "RefusedRouter",
-    "Routers",
-    "RoutingSpec",
-    "Traffic",
-    "parse_routing",
-    "recorded_traffic",
-    "router_for",
-]
+__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers"]

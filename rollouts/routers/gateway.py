@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers.base import ROUTING_PATH, ManagedRoute, MatchKind, RouteKind, RoutingSpec
+from rollouts.core.routing import ROUTING_PATH, ManagedRoute, MatchKind, RouteKind, RoutingSpec
 
 __all__ = ["http_route_weights", "weighted_http_route", "with_managed_route", "without_managed_routes"]
 

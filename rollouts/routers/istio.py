@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers.base import (
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.core.routing import (
     ROUTING_PATH,
     DestinationRuleRef,
     HeaderMatch,
@@ -34,15 +35,12 @@ from rollouts.routers.base import (
 )
 
 __all__ = [
-    "POD_TEMPLATE_HASH_LABEL",
     "desired_destination_rule",
     "virtual_service_weights",
     "weighted_virtual_service",
     "with_managed_route",
     "without_managed_routes",
 ]
-
-POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
 
 Destination = dict[str, Any]
 Classifier = Callable[[Mapping[str, Any]], str | None]  # "stable", "canary" or None for a routed destination

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers.base import (
+from rollouts.core.routing import (
     ROUTING_PATH,
     HeaderMatch,
     ManagedRoute,

@@ -8,7 +8,13 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from rollouts.core.actions import SetTrafficWeight
+from rollouts.routers import Routers
+from tests.integration.conftest import Kube as TestKube
 from tests.support.corpus import corpus_dir
+from tests.unit.routers.routing_cases import routing_of
+from workflows.api import owner_reference
+from workflows.runtime.kube import Kube
 
 ISTIO = ("networking.istio.io", "v1")
 GATEWAY = ("gateway.networking.k8s.io", "v1")
@@ -45,5 +51,13 @@ def custom(
     return dict(body)
 
 
-def with_status(rollout: dict[str, Any], **status: Any) -> dict[str, Any]:
-    return {**rollout, "status": {**(rollout.get("status") or {}), **status}}
+def make_router(kube: TestKube, rollout: dict[str, Any]) -> Routers:
+    """The Rollout's routers as the controller builds them (the routing spec parsed as parse_rollout parses it)."""
+    routing = routing_of(rollout)
+    assert routing is not None
+    return Routers(Kube(kube.api_client), routing, owner=owner_reference(rollout, kind="Rollout"))
+
+
+def traffic(weight: int, canary_hash: str, stable_hash: str, *, finished: bool = False) -> SetTrafficWeight:
+    """The routing state a plan declares."""
+    return SetTrafficWeight(weight=weight, canary_hash=canary_hash, stable_hash=stable_hash, finished=finished)

@@ -9,18 +9,19 @@ import pytest
 from kubernetes import client
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import Routers, router_for
+from rollouts.core.routing import parse_managed_route
+from rollouts.routers import Routers
 from rollouts.routers.apply import _Writer
 from tests.integration.conftest import Kube
-from tests.integration.routers.helpers import ISTIO, corpus, custom, of_kind, with_status
+from tests.integration.routers.helpers import ISTIO, corpus, custom, make_router, of_kind, traffic
+from workflows.runtime.kube import Kube as KubeClient
+from workflows.runtime.kube import Resource
 
 HASH = "rollouts-pod-template-hash"
 
 
 def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
-    made = router_for(rollout, kube.api_client)
-    assert isinstance(made, Routers)
-    return made
+    return make_router(kube, rollout)
 
 
 def split(vs: dict[str, Any], index: int = 0, field: str = "http") -> list[int]:
@@ -43,7 +44,7 @@ def test_subset_split_through_a_canary_and_promote_full(
     kube: Kube, namespace: str, subset_split: dict[str, Any]
 ) -> None:
     r = router(kube, subset_split)
-    r.set_weight(subset_split, weight=10, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(10, "h2", "h1"))
     rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
@@ -56,13 +57,13 @@ def test_subset_split_through_a_canary_and_promote_full(
     assert int(rule["metadata"]["resourceVersion"]) < int(vs["metadata"]["resourceVersion"])
 
     writes = r.writes
-    r.set_weight(subset_split, weight=10, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(10, "h2", "h1"))
     assert r.writes == writes  # nothing differs: nothing written
 
-    r.set_weight(subset_split, weight=100, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(100, "h2", "h1"))
     assert split(vs_of(kube, namespace, "istio-subset-split-vsvc")) == [0, 100]
     # Full promotion: stable becomes h2 (the planner does this only once h2 is fully available), then weight 0.
-    r.set_weight(subset_split, weight=0, canary_hash="h2", stable_hash="h2")
+    r.set_weight(traffic(0, "h2", "h2", finished=True))
     rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h2", "canary": "h2"}
@@ -70,33 +71,25 @@ def test_subset_split_through_a_canary_and_promote_full(
     assert split(vs) == [100, 0]
 
 
-def test_reassert_puts_hand_edits_back_but_never_relabels_subsets_mid_update(
+def test_declaring_the_state_again_puts_hand_edits_back(
     kube: Kube, namespace: str, subset_split: dict[str, Any]
 ) -> None:
     r = router(kube, subset_split)
-    r.set_weight(subset_split, weight=30, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(30, "h2", "h1"))
     custom_api = client.CustomObjectsApi(kube.api_client)
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     vs["spec"]["http"][0]["route"][0]["weight"] = 50
     vs["spec"]["http"][0]["route"][1]["weight"] = 50
     vs["metadata"]["labels"] = {"mesh-team": "yes"}
     custom_api.replace_namespaced_custom_object(*ISTIO, namespace, "virtualservices", "istio-subset-split-vsvc", vs)
-    # status names h3 as the newest hash, but the weight recorded was sent to h2: subsets stay where they are.
-    recorded = with_status(
-        subset_split,
-        canary={
-            "weights": {
-                "canary": {"weight": 30, "podTemplateHash": "h3"},
-                "stable": {"weight": 70, "podTemplateHash": "h1"},
-            }
-        },
-    )
-    r.reassert(recorded)
+    assert r.weights() == (50,)  # read back: what the planner verifies a step's weight against
+    r.set_weight(traffic(30, "h2", "h1"))  # the next plan's declared state (unchanged)
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert split(vs) == [70, 30]
-    assert vs["metadata"]["labels"] == {"mesh-team": "yes"}
+    assert vs["metadata"]["labels"] == {"mesh-team": "yes"}  # what other tools own is kept
     rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
+    assert r.weights() == (30,)
 
 
 def test_mirror_and_header_routes_then_abort(
@@ -111,13 +104,14 @@ def test_mirror_and_header_routes_then_abort(
     mirror_step = next(
         s["setMirrorRoute"] for s in rollout["spec"]["strategy"]["canary"]["steps"] if "setMirrorRoute" in s
     )
-    r.set_weight(rollout, weight=20, canary_hash="h2", stable_hash="h1")
-    r.set_managed_route(rollout, kind="setMirrorRoute", name=mirror_step["name"], route=mirror_step)
+    r.set_weight(traffic(20, "h2", "h1"))
+    declared = ["header-route", "mirror-route"]
     r.set_managed_route(
-        rollout,
-        kind="setHeaderRoute",
-        name="header-route",
-        route={"name": "header-route", "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}]},
+        parse_managed_route(kind="setMirrorRoute", name=mirror_step["name"], route=mirror_step, declared=declared)
+    )
+    header = {"name": "header-route", "match": [{"headerName": "x-canary", "headerValue": {"exact": "yes"}}]}
+    r.set_managed_route(
+        parse_managed_route(kind="setHeaderRoute", name="header-route", route=header, declared=declared)
     )
     vs = vs_of(kube, namespace, "istio-host-split-vsvc")
     http = vs["spec"]["http"]
@@ -129,13 +123,13 @@ def test_mirror_and_header_routes_then_abort(
     assert split(vs, 1) == [80, 20]
     assert vs["spec"]["gateways"] == ["istio-host-split-gateway"]
 
-    r.set_weight(rollout, weight=40, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(40, "h2", "h1"))
     vs = vs_of(kube, namespace, "istio-host-split-vsvc")
     assert split(vs, 1) == [60, 40]  # the mirror route follows the split
     assert split(vs, 2) == [60, 40]
 
     # Abort: 100% to stable in one call, managed routes gone.
-    r.set_weight(with_status(rollout, abort=True), weight=0, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(0, "h2", "h1", finished=True))
     vs = vs_of(kube, namespace, "istio-host-split-vsvc")
     assert [h["name"] for h in vs["spec"]["http"]] == ["primary"]
     assert split(vs) == [100, 0]
@@ -151,7 +145,7 @@ def test_two_virtual_services_with_tls_routes(
     ]
     [rollout] = apply_docs(rollout)
     r = router(kube, rollout)
-    r.set_weight(rollout, weight=5, canary_hash="h2", stable_hash="h1")
+    r.set_weight(traffic(5, "h2", "h1"))
     first, second = vs_of(kube, namespace, "rollouts-demo-vsvc1"), vs_of(kube, namespace, "rollouts-demo-vsvc2")
     assert split(first) == [95, 5]
     assert split(first, field="tls") == [95, 5]
@@ -164,17 +158,14 @@ def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, s
     spec = copy.deepcopy(subset_split)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualService"]["name"] = "nope"
     with pytest.raises(InvalidSpecError) as caught:
-        router(kube, spec).set_weight(spec, weight=10, canary_hash="h2", stable_hash="h1")
+        router(kube, spec).set_weight(traffic(10, "h2", "h1"))
     assert caught.value.path == "spec.strategy.canary.trafficRouting.istio.virtualService"
     assert caught.value.message == f"VirtualService {namespace}/nope not found"
     with pytest.raises(
         InvalidSpecError, match=r"the VirtualService CRD \(virtualservicez.networking.istio.io/v1\) is not installed"
     ):
-        _Writer(kube.api_client).read_custom(
-            group="networking.istio.io",
-            version="v1",
-            plural="virtualservicez",
-            kind="VirtualService",
+        _Writer(KubeClient(kube.api_client)).read(
+            Resource("networking.istio.io", "v1", "virtualservicez", "VirtualService"),
             namespace=namespace,
             name="x",
             path="p",
@@ -182,4 +173,4 @@ def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, s
     renamed = copy.deepcopy(subset_split)
     renamed["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["destinationRule"]["canarySubsetName"] = "preview"
     with pytest.raises(InvalidSpecError, match="no subset named 'preview'"):
-        router(kube, renamed).set_weight(renamed, weight=10, canary_hash="h2", stable_hash="h1")
+        router(kube, renamed).set_weight(traffic(10, "h2", "h1"))

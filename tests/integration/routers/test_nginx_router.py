@@ -9,9 +9,10 @@ import pytest
 from kubernetes import client
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import RefusedRouter, Routers, router_for
+from rollouts.core.routing import parse_managed_route
+from rollouts.routers import Routers
 from tests.integration.conftest import Kube
-from tests.integration.routers.helpers import corpus, ingress, of_kind, with_status
+from tests.integration.routers.helpers import corpus, ingress, make_router, of_kind, traffic
 
 P = "nginx.ingress.kubernetes.io"
 CANARY = "rollouts-demo-rollouts-demo-stable-canary"
@@ -44,9 +45,7 @@ def demo(kube: Kube, namespace: str, crds_installed: list[str], apply_docs: Any)
 
 
 def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
-    made = router_for(rollout, kube.api_client)
-    assert isinstance(made, Routers)
-    return made
+    return make_router(kube, rollout)
 
 
 def annotations(body: dict[str, Any] | None) -> dict[str, str]:
@@ -59,7 +58,7 @@ def test_whole_canary_then_promote_full(kube: Kube, namespace: str, demo: dict[s
     r = router(kube, demo)
     assert ingress(api, namespace, CANARY) is None
 
-    r.set_weight(demo, weight=5, canary_hash="new", stable_hash="old")
+    r.set_weight(traffic(5, "new", "old"))
     canary = ingress(api, namespace, CANARY)
     assert canary is not None
     assert annotations(canary)[f"{P}/canary"] == "true"
@@ -73,16 +72,16 @@ def test_whole_canary_then_promote_full(kube: Kube, namespace: str, demo: dict[s
 
     # The same weight again: nothing differs, nothing is written.
     version = canary["metadata"]["resourceVersion"]
-    r.set_weight(demo, weight=5, canary_hash="new", stable_hash="old")
+    r.set_weight(traffic(5, "new", "old"))
     assert r.writes == writes
     assert ingress(api, namespace, CANARY)["metadata"]["resourceVersion"] == version  # type: ignore[index]
 
     for weight in (25, 50, 100):
-        r.set_weight(demo, weight=weight, canary_hash="new", stable_hash="old")
+        r.set_weight(traffic(weight, "new", "old"))
         assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-weight"] == str(weight)
 
     # Full promotion: the planner has switched stable to the new hash, then moves the weight back to 0.
-    r.set_weight(demo, weight=0, canary_hash="new", stable_hash="new")
+    r.set_weight(traffic(0, "new", "new", finished=True))
     assert ingress(api, namespace, CANARY) is None
     stable = ingress(api, namespace, "rollouts-demo-stable")
     assert annotations(stable)["example.com/owner"] == "web-team"  # the stable Ingress is never written
@@ -96,49 +95,39 @@ def test_header_route_hand_edits_and_abort(kube: Kube, namespace: str, demo: dic
     routing["managedRoutes"] = [{"name": "beta"}]
     routing["nginx"]["additionalIngressAnnotations"] = {"canary-by-cookie": "beta-users"}
     r = router(kube, spec)
-    r.set_managed_route(
-        spec,
-        kind="setHeaderRoute",
-        name="beta",
-        route={"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"regex": "^(yes|true)$"}}]},
-    )
+    header = {"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"regex": "^(yes|true)$"}}]}
+    r.set_managed_route(parse_managed_route(kind="setHeaderRoute", name="beta", route=header, declared=["beta"]))
     got = annotations(ingress(api, namespace, CANARY))
     assert got[f"{P}/canary-weight"] == "0"  # created for the header route before any weight
     assert got[f"{P}/canary-by-header"] == "X-Beta"
     assert got[f"{P}/canary-by-header-pattern"] == "^(yes|true)$"
     assert got[f"{P}/canary-by-cookie"] == "beta-users"
-    r.set_weight(spec, weight=20, canary_hash="new", stable_hash="old")
+    r.set_weight(traffic(20, "new", "old"))
     assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-by-header"] == "X-Beta"  # weight keeps it
 
-    # Someone edits the weight by hand and another tool adds an annotation: the recorded weight is put back.
+    # Someone edits the weight by hand and another tool adds an annotation: the weight read back shows the drift,
+    # and the state the next plan declares again (the same SetTrafficWeight) puts it back; the other tool's stays.
     patch = {"metadata": {"annotations": {f"{P}/canary-weight": "90", "external-dns.alpha.kubernetes.io/ttl": "60"}}}
     client.NetworkingV1Api(api).patch_namespaced_ingress(CANARY, namespace, patch)
-    recorded = with_status(
-        spec,
-        canary={
-            "weights": {
-                "canary": {"weight": 20, "podTemplateHash": "new"},
-                "stable": {"weight": 80, "podTemplateHash": "old"},
-            }
-        },
-    )
-    r.reassert(recorded)
+    assert r.weights() == (90,)
+    r.set_weight(traffic(20, "new", "old"))
     got = annotations(ingress(api, namespace, CANARY))
     assert got[f"{P}/canary-weight"] == "20"
     assert got["external-dns.alpha.kubernetes.io/ttl"] == "60"
+    assert r.weights() == (20,)
     writes = r.writes
-    r.reassert(recorded)
+    r.set_weight(traffic(20, "new", "old"))
     assert r.writes == writes
 
     # Abort: weight 0 while status.abort is set -> all traffic to stable at once, the canary Ingress goes away.
-    r.set_weight(with_status(recorded, abort=True), weight=0, canary_hash="new", stable_hash="old")
+    r.set_weight(traffic(0, "new", "old", finished=True))
     assert ingress(api, namespace, CANARY) is None
 
 
 def test_a_zero_weight_step_keeps_the_canary_ingress_at_zero(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
     r = router(kube, demo)
-    r.set_weight(demo, weight=30, canary_hash="new", stable_hash="old")
-    r.set_weight(demo, weight=0, canary_hash="new", stable_hash="old")  # e.g. setWeight: 0, not the end
+    r.set_weight(traffic(30, "new", "old"))
+    r.set_weight(traffic(0, "new", "old"))  # e.g. setWeight: 0, not the end
     assert annotations(ingress(kube.api_client, namespace, CANARY))[f"{P}/canary-weight"] == "0"
 
 
@@ -146,7 +135,7 @@ def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, dem
     spec = copy.deepcopy(demo)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["nginx"]["stableIngress"] = "nope"
     with pytest.raises(InvalidSpecError) as caught:
-        router(kube, spec).set_weight(spec, weight=10, canary_hash="new", stable_hash="old")
+        router(kube, spec).set_weight(traffic(10, "new", "old"))
     assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"
     assert f"Ingress {namespace}/nope not found" in caught.value.message
 
@@ -154,18 +143,6 @@ def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, dem
 def test_mirror_on_nginx_is_refused(kube: Kube, demo: dict[str, Any]) -> None:
     spec = copy.deepcopy(demo)
     spec["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"] = [{"name": "m"}]
+    mirror = parse_managed_route(kind="setMirrorRoute", name="m", route={"name": "m", "match": [{}]}, declared=["m"])
     with pytest.raises(InvalidSpecError, match="only setHeaderRoute"):
-        router(kube, spec).set_managed_route(spec, kind="setMirrorRoute", name="m", route={"name": "m", "match": [{}]})
-
-
-def test_router_for_routes_only_what_is_configured(kube: Kube, demo: dict[str, Any]) -> None:
-    plain = copy.deepcopy(demo)
-    del plain["spec"]["strategy"]["canary"]["trafficRouting"]
-    assert router_for(plain, kube.api_client) is None
-    broken = copy.deepcopy(demo)
-    broken["spec"]["strategy"]["canary"]["trafficRouting"] = {"nginx": {}}
-    refused = router_for(broken, kube.api_client)
-    assert isinstance(refused, RefusedRouter)
-    with pytest.raises(InvalidSpecError) as caught:
-        refused.set_weight(broken, weight=10, canary_hash="new", stable_hash="old")
-    assert caught.value.path == "spec.strategy.canary.trafficRouting.nginx.stableIngress"
+        router(kube, spec).set_managed_route(mirror)

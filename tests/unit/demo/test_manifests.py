@@ -9,8 +9,8 @@ from analysis.args import Argument
 from rollouts.core import parse_rollout
 from rollouts.demo import manifests
 from rollouts.demo.app import BAD, HEALTHY, route_backend_weights
-from rollouts.routers import parse_routing
 from rollouts.routers.gateway import http_route_weights, weighted_http_route
+from tests.unit.routers.routing_cases import routing_of
 
 
 @pytest.mark.parametrize("timing", [manifests.Timing.default(), manifests.Timing.fast()], ids=["default", "fast"])
@@ -75,7 +75,7 @@ def test_the_rollout_parses_as_a_gateway_routed_canary_with_two_analyses(timing:
 def test_the_router_can_split_the_demo_route_at_every_step() -> None:
     """The Gateway API router accepts the route (both Services in one rule) and writes what the gateway reads."""
     body = manifests.rollout(namespace="ns", image=manifests.INITIAL_IMAGE, timing=manifests.Timing.fast())
-    routing = parse_routing(body)
+    routing = routing_of(body)
     assert routing is not None
     assert routing.gateway is not None
     assert [r.name for r in routing.gateway.http_routes] == [manifests.HTTP_ROUTE]

@@ -72,19 +72,25 @@ def settle(
     step: float = 1.0,
     until: Callable[[Plan], bool] | None = None,
 ) -> Plan:
-    """Reconcile and advance time until ``until`` holds for a plan (default: Healthy or Paused), or ticks run out."""
-    done = until or (lambda p: p.status["phase"] in {"Healthy", "Paused", "Degraded"} and not _busy(p))
+    """Reconcile and advance time until ``until`` holds for a plan (default: Healthy, Paused or Degraded and the
+    plan changed nothing in the world: a plan may still restate the routing state), or ticks run out."""
+    changed = True
+
+    def quiet(plan: Plan) -> bool:
+        return plan.status["phase"] in {"Healthy", "Paused", "Degraded"} and not changed
+
+    done = until or quiet
+    before = sim.snapshot()
     last = sim.reconcile(spec)
+    changed = sim.snapshot() != before
     for _ in range(ticks):
         if done(last):
             return last
         sim.advance(step)
+        before = sim.snapshot()
         last = sim.reconcile(spec)
+        changed = sim.snapshot() != before
     return last
-
-
-def _busy(decided: Plan) -> bool:
-    return any(type(a).__name__ != "EmitEvent" for a in decided.actions)
 
 
 def deployed(spec: RolloutSpec, **kw: Any) -> SimCluster:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rollout_builders import canary_spec, deployed, settle
 
-from rollouts.core import SetTrafficWeight
+from rollouts.core import AdoptReplicaSet, SetTrafficWeight, plan
 from rollouts.core.simulate import SimCluster
 
 ROUTER = {"nginx": {"stableIngress": "ingress"}}
@@ -23,17 +25,19 @@ def test_the_weight_follows_available_canary_pods() -> None:
     sim = deployed(routed(), delay=3)
     spec = routed("v2")
     first = sim.reconcile(spec)
-    assert not first.of_type(SetTrafficWeight)  # no canary pod is available yet
+    assert [a.weight for a in first.of_type(SetTrafficWeight)] == [0]  # declared as it is: no canary pod available
     assert first.status["canary"]["weights"]["canary"]["weight"] == 0
     new_hash = first.status["currentPodHash"]
     assert by_hash(sim)[new_hash] == 3
     assert by_hash(sim)[first.status["stableRS"]] == 10  # a routed canary keeps the stable at full size
-    weights: list[int] = []
+    moves: list[int] = []  # the weight changes the plans made (every plan declares the weight, changed or not)
     for _ in range(6):
         sim.advance(1)
-        decided = sim.reconcile(spec)
-        weights += [a.weight for a in decided.of_type(SetTrafficWeight)]
-    assert weights == [30]
+        before = sim.router_weight
+        sim.reconcile(spec)
+        if sim.router_weight != before:
+            moves.append(sim.router_weight or 0)
+    assert moves == [30]
     assert sim.status["phase"] == "Paused"
     assert sim.status["canary"]["weights"]["canary"] == {
         "weight": 30,
@@ -120,7 +124,7 @@ def test_dynamic_stable_scale_shrinks_the_stable_only_after_traffic_moved() -> N
     sim.abort()
     first = sim.reconcile(spec)
     # 7 stable pods serve at most 70%: the stable grows back first, the weight waits for it.
-    assert not first.of_type(SetTrafficWeight)
+    assert [a.weight for a in first.of_type(SetTrafficWeight)] == [30]
     assert by_hash(sim)[stable] == 10
     settle(sim, spec, ticks=20)
     assert sim.router_weight == 0
@@ -138,5 +142,42 @@ def test_header_and_mirror_route_steps_go_through_the_router_seam() -> None:
     decided = [sim.reconcile(spec) for _ in range(2)]
     routes = [a for p in decided for a in p.actions if type(a).__name__ == "SetManagedRoute"]
     assert len(routes) == 1
-    assert routes[0].name == "h"
-    assert routes[0].kind == "setHeaderRoute"
+    assert routes[0].route.name == "h"
+    assert routes[0].route.kind == "setHeaderRoute"
+
+
+def test_every_plan_declares_the_routing_state_and_says_when_the_update_is_over() -> None:
+    sim = deployed(routed())
+    settled = sim.reconcile(routed())
+    [declared] = settled.of_type(SetTrafficWeight)
+    assert (declared.weight, declared.finished) == (0, True)  # nothing in flight: the routers clean up
+    spec = canary_spec("v2", steps=[{"setWeight": 0}, {"pause": {}}], trafficRouting=ROUTER)
+    stepping = settle(sim, spec)
+    [declared] = stepping.of_type(SetTrafficWeight)
+    assert (declared.weight, declared.finished) == (0, False)  # a setWeight: 0 step is not the end of the update
+    sim.abort()
+    aborted = settle(sim, spec)
+    [declared] = aborted.of_type(SetTrafficWeight)
+    assert (declared.weight, declared.finished) == (0, True)  # aborted and back at 0: the update is over
+
+
+def test_a_step_weight_counts_only_once_the_routed_objects_carry_it() -> None:
+    """The planner verifies the weight it sent by reading it back (as Argo's VerifyWeight), not by trusting status."""
+    sim = deployed(routed())
+    spec = routed("v2")
+    settle(sim, spec, until=lambda p: sim.router_weight == 30)
+    step = sim.status["currentStepIndex"]
+    observed = replace(sim.observe(), traffic_weights=(30, 10))  # one VirtualService route was edited by hand
+    decided = plan(spec, observed, now=sim.now)
+    assert decided.status["currentStepIndex"] == step  # not verified: the step waits
+    assert [a.weight for a in decided.of_type(SetTrafficWeight)] == [30]  # and the state is declared again
+    verified = plan(spec, replace(sim.observe(), traffic_weights=(30, 30)), now=sim.now)
+    assert verified.status["currentStepIndex"] == step + 1
+
+
+def test_orphan_replica_sets_are_adopted_by_the_plan_first() -> None:
+    sim = deployed(routed())
+    observed = sim.observe()
+    orphan = replace(observed.replica_sets[0], orphan=True)
+    decided = plan(routed(), replace(observed, replica_sets=(orphan,)), now=sim.now)
+    assert decided.actions[0] == AdoptReplicaSet(name=orphan.name)

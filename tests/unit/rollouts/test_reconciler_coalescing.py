@@ -10,7 +10,7 @@ from rollouts.controller.rollouts import Reconciler
 
 def _counting() -> tuple[Reconciler, list[tuple[str, str]]]:
     calls: list[tuple[str, str]] = []
-    reconciler = Reconciler(api=cast("Any", None))
+    reconciler = Reconciler(kube=cast("Any", None))
 
     def reconcile(key: tuple[str, str]) -> tuple[None, list[Any], None]:
         calls.append(key)

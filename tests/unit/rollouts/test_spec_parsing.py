@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rollout_builders import T0, rollout
+from rollout_builders import T0, canary_spec, rollout
 
 from rollouts.core import InvalidSpecError, Observed, parse_rollout, plan, plan_invalid
 from rollouts.core.simulate import SimCluster
@@ -162,3 +162,57 @@ def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
     # Once fixed, the condition goes away.
     fixed = plan(parse_rollout(rollout()), Observed(), now=T0)
     assert "InvalidSpec" not in {c["type"] for c in fixed.status["conditions"]}
+
+
+@pytest.mark.parametrize(
+    ("routing", "steps", "path", "fragment"),
+    [
+        ({"nginx": {}}, [], "trafficRouting.nginx.stableIngress", "name the stable Ingress"),
+        ({"plugins": {"acme/router": {}}}, [], "trafficRouting.plugins.acme/router", "plugin not supported"),
+        ({"alb": {"ingress": "x"}}, [], "trafficRouting.alb", "traffic router not supported"),
+        ({"managedRoutes": [{"name": "h"}]}, [], "trafficRouting", "names no traffic router"),
+        (
+            {"nginx": {"stableIngress": "i"}},
+            [{"setHeaderRoute": {"name": "undeclared", "match": [{"headerName": "a", "headerValue": {"exact": "1"}}]}}],
+            "trafficRouting.managedRoutes",
+            "not declared",
+        ),
+        (
+            {"nginx": {"stableIngress": "i"}, "managedRoutes": [{"name": "m"}]},
+            [{"setMirrorRoute": {"name": "m", "match": [{"method": {"exact": "GET"}}]}}],
+            "steps[0].setMirrorRoute",
+            "needs the Istio router",
+        ),
+        (
+            {"gatewayAPI": {"httpRoute": "r"}, "managedRoutes": [{"name": "h"}]},
+            [{"setHeaderRoute": {"name": "h", "match": [{"headerName": "a", "headerValue": {"exact": "1"}}]}}],
+            "gatewayAPI.useHeaderRoutes",
+            "set useHeaderRoutes",
+        ),
+    ],
+)
+def test_a_routing_spec_that_cannot_work_is_refused_at_parse_time(
+    routing: dict[str, Any], steps: list[dict[str, Any]], path: str, fragment: str
+) -> None:
+    """Before any traffic moves: the problem is an InvalidSpec with its path the moment the Rollout is applied."""
+    with pytest.raises(InvalidSpecError) as caught:
+        canary_spec(steps=steps, trafficRouting=routing)
+    matching = [issue for issue in caught.value.issues if path in issue.path]
+    assert matching, caught.value.issues
+    assert fragment in matching[0].message
+
+
+def test_routing_and_managed_routes_are_parsed_once_into_values() -> None:
+    spec = canary_spec(
+        steps=[{"setHeaderRoute": {"name": "h", "match": [{"headerName": "X-Beta", "headerValue": {"exact": "1"}}]}}],
+        trafficRouting={
+            "istio": {"virtualService": {"name": "vs", "routes": ["primary"]}},
+            "managedRoutes": [{"name": "h"}],
+        },
+    )
+    assert spec.canary is not None
+    assert spec.canary.traffic_routing is not None
+    assert spec.canary.traffic_routing.istio is not None
+    route = spec.canary.steps[0].route
+    assert route is not None
+    assert (route.name, route.headers[0].name) == ("h", "X-Beta")

@@ -7,7 +7,10 @@ from typing import Any
 
 import yaml
 
+from rollouts.core.errors import InvalidSpecError
+from rollouts.core.routing import RoutingSpec, parse_routing
 from tests.support.corpus import corpus_dir
+from workflows.errors import Issues
 
 OWNER = {
     "apiVersion": "rollouts.dev/v1alpha1",
@@ -17,6 +20,25 @@ OWNER = {
     "controller": True,
     "blockOwnerDeletion": True,
 }
+
+
+def routing_of(body: Mapping[str, Any]) -> RoutingSpec | None:
+    """The routing spec of a Rollout body, parsed as ``parse_rollout`` parses it (every problem raised at once)."""
+    canary = body["spec"]["strategy"]["canary"]
+    raw = canary.get("trafficRouting")
+    if raw is None:
+        return None
+    issues = Issues()
+    routing = parse_routing(
+        raw,
+        rollout=body["metadata"]["name"],
+        namespace=body["metadata"].get("namespace") or "default",
+        stable_service=canary.get("stableService") or "",
+        canary_service=canary.get("canaryService") or "",
+        issues=issues,
+    )
+    issues.raise_if_any(InvalidSpecError)
+    return routing
 
 
 def corpus_docs(name: str) -> list[dict[str, Any]]:

@@ -7,18 +7,17 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import http_route, rollout
+from routing_cases import http_route, rollout, routing_of
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import parse_routing
-from rollouts.routers.base import ManagedRoute, RouteKind, RoutingSpec, parse_managed_route
+from rollouts.core.routing import ManagedRoute, RouteKind, RoutingSpec, parse_managed_route
 from rollouts.routers.gateway import http_route_weights, weighted_http_route, with_managed_route, without_managed_routes
 
 HEADER = {"name": "beta", "match": [{"headerName": "x-beta", "headerValue": {"prefix": "v2"}}]}
 
 
 def routing_for() -> RoutingSpec:
-    routing = parse_routing(
+    routing = routing_of(
         rollout(
             {"managedRoutes": [{"name": "beta"}], "gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}
         )

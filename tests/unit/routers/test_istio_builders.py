@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import corpus_object, destination_rule, rollout, virtual_service
+from routing_cases import corpus_object, destination_rule, rollout, routing_of, virtual_service
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import parse_routing
-from rollouts.routers.base import ManagedRoute, RoutingSpec, parse_managed_route
+from rollouts.core.routing import ManagedRoute, RoutingSpec, parse_managed_route
 from rollouts.routers.istio import (
     desired_destination_rule,
     virtual_service_weights,
@@ -26,7 +25,7 @@ MIRROR = {"name": "mirror", "percentage": 35, "match": [{"method": {"exact": "PO
 
 
 def host_routing(**istio: Any) -> RoutingSpec:
-    routing = parse_routing(
+    routing = routing_of(
         rollout(
             {
                 "managedRoutes": [{"name": "beta"}, {"name": "mirror"}],
@@ -118,7 +117,7 @@ def test_routes_that_cannot_split_are_invalid(change: Any, fragment: str) -> Non
 
 
 def test_unnamed_single_route_is_used_when_no_route_is_named() -> None:
-    routing = parse_routing(rollout({"istio": {"virtualService": {"name": "web-vsvc"}}}))
+    routing = routing_of(rollout({"istio": {"virtualService": {"name": "web-vsvc"}}}))
     assert routing is not None
     vs = virtual_service(extra_route=False)
     del vs["spec"]["http"][0]["name"]
@@ -143,7 +142,7 @@ def test_tls_and_tcp_routes() -> None:
     body["spec"]["strategy"]["canary"].update(
         stableService="rollouts-demo-stable", canaryService="rollouts-demo-canary"
     )
-    routing = parse_routing(body)
+    routing = routing_of(body)
     assert routing is not None
     after = weigh(routing, docs, 25)
     assert [d["weight"] for d in after["spec"]["http"][0]["route"]] == [75, 25]

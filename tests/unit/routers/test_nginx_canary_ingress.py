@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import OWNER, rollout, stable_ingress
+from routing_cases import OWNER, rollout, routing_of, stable_ingress
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import parse_routing
-from rollouts.routers.base import HeaderMatch, ManagedRoute, MatchKind, RouteKind, RoutingSpec, StringMatch
+from rollouts.core.routing import HeaderMatch, ManagedRoute, MatchKind, RouteKind, RoutingSpec, StringMatch
 from rollouts.routers.nginx import (
     MANAGED_ANNOTATIONS,
     NginxState,
@@ -27,7 +26,7 @@ P = "nginx.ingress.kubernetes.io"
 
 
 def routing_for(**nginx: Any) -> RoutingSpec:
-    routing = parse_routing(rollout({"nginx": {"stableIngress": "web", **nginx}}))
+    routing = routing_of(rollout({"nginx": {"stableIngress": "web", **nginx}}))
     assert routing is not None
     return routing
 
@@ -86,7 +85,7 @@ def test_max_traffic_weight_scales_and_announces_the_total() -> None:
     assert nginx_weight(5, 1000) == (50, 1000)
     assert nginx_weight(33, 7) == (2, 7)  # rounded down: never more than asked
     assert nginx_weight(40, None) == (40, None)
-    routing = parse_routing(rollout({"maxTrafficWeight": 1000, "nginx": {"stableIngress": "web"}}))
+    routing = routing_of(rollout({"maxTrafficWeight": 1000, "nginx": {"stableIngress": "web"}}))
     assert routing is not None
     assert routing.nginx is not None
     body = desired_canary_ingress(
@@ -196,9 +195,7 @@ def test_properties_of_the_canary_ingress(
     weight: int, header: HeaderMatch | None, total: int | None, others: dict[str, str], then: int
 ) -> None:
     """Never more weight than asked; rebuilding is a fixed point; foreign annotations survive every rebuild."""
-    routing = parse_routing(
-        rollout({"nginx": {"stableIngress": "web"}, **({"maxTrafficWeight": total} if total else {})})
-    )
+    routing = routing_of(rollout({"nginx": {"stableIngress": "web"}, **({"maxTrafficWeight": total} if total else {})}))
     assert routing is not None
     assert routing.nginx is not None
 

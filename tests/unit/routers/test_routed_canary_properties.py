@@ -22,13 +22,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from routing_cases import destination_rule, rollout, virtual_service
+from routing_cases import destination_rule, rollout, routing_of, virtual_service
 
 from rollouts.core import SetManagedRoute, SetTrafficWeight, parse_rollout, plan
 from rollouts.core.replicas import ceil_percent
+from rollouts.core.routing import RoutingSpec
 from rollouts.core.simulate import SimCluster, merge_status
-from rollouts.routers import Traffic, parse_routing, recorded_traffic
-from rollouts.routers.base import RoutingSpec, parse_managed_route
 from rollouts.routers.istio import (
     POD_TEMPLATE_HASH_LABEL,
     desired_destination_rule,
@@ -95,7 +94,7 @@ class RoutedWorld:
         }
         self.images = ["v0"]
         self.spec = spec_for(self.n, self.canary, "v0")
-        routing = parse_routing(rollout(ROUTING))
+        routing = routing_of(rollout(ROUTING))
         assert routing is not None
         assert routing.istio is not None
         assert routing.istio.destination_rule is not None
@@ -127,14 +126,14 @@ class RoutedWorld:
             assert self.available(self.subset_hash(dr, "stable")) >= ceil_percent(self.n, 100 - w), ("stable", w, why)
 
     # -- applying ------------------------------------------------------------------------------------------------
-    def route_traffic(self, traffic: Traffic, *, relabel: bool, why: Any) -> None:
-        if relabel:
-            dr = desired_destination_rule(
-                self.dr, rule=self.rule_ref, canary_hash=traffic.canary_hash, stable_hash=traffic.stable_hash
-            )
-            if self.subset_hash(self.dr, "canary") is not None:  # before the first weight nothing is routed by hash
-                self.check_servable(self.vs, dr, ("relabel", why))
-            self.dr = dr
+    def route_traffic(self, traffic: SetTrafficWeight, *, why: Any) -> None:
+        """What the Istio router does with the declared state: subsets first, then the weights."""
+        dr = desired_destination_rule(
+            self.dr, rule=self.rule_ref, canary_hash=traffic.canary_hash, stable_hash=traffic.stable_hash
+        )
+        if self.subset_hash(self.dr, "canary") is not None:  # before the first weight nothing is routed by hash
+            self.check_servable(self.vs, dr, ("relabel", why))
+        self.dr = dr
         vs = weighted_virtual_service(
             self.vs, ref=self.ref, routing=self.routing, rule=self.rule_ref, weight=traffic.weight
         )
@@ -147,34 +146,19 @@ class RoutedWorld:
     def reconcile(self) -> None:
         sim = self.sim
         decided = plan(self.spec, sim.observe(), now=sim.now)
-        body = {"status": sim.status}
-        routed = False
+        if self.subset_hash(self.dr, "stable") is not None:  # once routed by hash, every plan declares the state
+            assert decided.of_type(SetTrafficWeight), decided.reasons
         for action in decided.actions:
             if isinstance(action, SetTrafficWeight):
-                traffic = Traffic(
-                    weight=action.weight,
-                    canary_hash=action.canary_hash,
-                    stable_hash=action.stable_hash,
-                    aborted=bool(sim.status.get("abort")),
-                )
-                self.route_traffic(traffic, relabel=True, why=decided.reasons)
-                routed = True
+                self.route_traffic(action, why=decided.reasons)
             elif isinstance(action, SetManagedRoute):
-                managed = parse_managed_route(
-                    kind=action.kind, name=action.name, route=action.route, declared=self.routing.managed_routes
-                )
                 self.vs = with_managed_route(
-                    self.vs, ref=self.ref, routing=self.routing, rule=self.rule_ref, route=managed
+                    self.vs, ref=self.ref, routing=self.routing, rule=self.rule_ref, route=action.route
                 )
             sim.apply_action(action)
             if self.subset_hash(self.dr, "canary") is not None:
                 self.check_servable(self.vs, self.dr, ("after", type(action).__name__, decided.reasons))
         sim.status = merge_status(sim.status, decided.status)
-        if not routed:
-            # The controller re-asserts the recorded weight every reconcile (hand edits, abort cleanup).
-            traffic = recorded_traffic({"status": sim.status})
-            if traffic is not None and self.subset_hash(self.dr, "canary") is not None:
-                self.route_traffic(traffic, relabel=traffic.finished, why=("reassert", body))
 
     def command(self, name: str) -> None:
         if name == "promote":

@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from routing_cases import corpus_object, rollout
+from routing_cases import corpus_object, rollout, routing_of
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.routers import Traffic, parse_routing, recorded_traffic
-from rollouts.routers.base import MatchKind, RouteKind, parse_managed_route
+from rollouts.core.routing import MatchKind, RouteKind, parse_managed_route
 
 
 def test_a_canary_without_traffic_routing_has_no_routing() -> None:
     body = rollout({})
     del body["spec"]["strategy"]["canary"]["trafficRouting"]
-    assert parse_routing(body) is None
+    assert routing_of(body) is None
 
 
 def test_corpus_nginx_getting_started() -> None:
-    routing = parse_routing(corpus_object("getting-started-nginx-rollout.yaml", "Rollout"))
+    routing = routing_of(corpus_object("getting-started-nginx-rollout.yaml", "Rollout"))
     assert routing is not None
     assert routing.nginx is not None
     assert routing.nginx.stable_ingresses == ("rollouts-demo-stable",)
@@ -30,7 +29,7 @@ def test_corpus_nginx_getting_started() -> None:
 
 
 def test_corpus_istio_two_virtual_services() -> None:
-    routing = parse_routing(corpus_object("getting-started-istio-rollout.yaml", "Rollout"))
+    routing = routing_of(corpus_object("getting-started-istio-rollout.yaml", "Rollout"))
     assert routing is not None
     assert routing.istio is not None
     refs = routing.istio.virtual_services
@@ -42,19 +41,19 @@ def test_corpus_istio_two_virtual_services() -> None:
 
 
 def test_corpus_istio_subset_split_and_mirror() -> None:
-    split = parse_routing(corpus_object("istio-istio-subset-split.yaml", "Rollout"))
+    split = routing_of(corpus_object("istio-istio-subset-split.yaml", "Rollout"))
     assert split is not None
     assert split.istio is not None
     rule = split.istio.destination_rule
     assert rule is not None
     assert (rule.name, rule.canary_subset, rule.stable_subset) == ("istio-subset-split-destrule", "canary", "stable")
-    mirror = parse_routing(corpus_object("istio-istio-mirror.yaml", "Rollout"))
+    mirror = routing_of(corpus_object("istio-istio-mirror.yaml", "Rollout"))
     assert mirror is not None
     assert mirror.managed_routes == ("mirror-route",)
 
 
 def test_nginx_options_and_max_weight() -> None:
-    routing = parse_routing(
+    routing = routing_of(
         rollout(
             {
                 "maxTrafficWeight": 1000,
@@ -75,8 +74,8 @@ def test_nginx_options_and_max_weight() -> None:
 
 
 def test_gateway_api_and_the_plugin_spelling_are_the_same_router() -> None:
-    built_in = parse_routing(rollout({"gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}))
-    plugin = parse_routing(
+    built_in = routing_of(rollout({"gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}))
+    plugin = routing_of(
         rollout({"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web-route", "useHeaderRoutes": True}}})
     )
     assert built_in is not None
@@ -86,7 +85,7 @@ def test_gateway_api_and_the_plugin_spelling_are_the_same_router() -> None:
 
 
 def test_istio_names_may_carry_a_namespace() -> None:
-    routing = parse_routing(rollout({"istio": {"virtualService": {"name": "vs.mesh", "routes": ["p"]}}}))
+    routing = routing_of(rollout({"istio": {"virtualService": {"name": "vs.mesh", "routes": ["p"]}}}))
     assert routing is not None
     assert routing.istio is not None
     assert (routing.istio.virtual_services[0].name, routing.istio.virtual_services[0].namespace) == ("vs", "mesh")
@@ -103,7 +102,7 @@ def test_istio_names_may_carry_a_namespace() -> None:
 )
 def test_unusable_routing_names_the_field(routing: dict[str, Any], path: str) -> None:
     with pytest.raises(InvalidSpecError) as caught:
-        parse_routing(rollout(routing))
+        routing_of(rollout(routing))
     assert caught.value.path.endswith(path)
 
 
@@ -151,32 +150,3 @@ def test_mirror_payload_defaults_to_everything_and_no_match_removes() -> None:
 def test_bad_managed_routes(kind: str, route: dict[str, Any], declared: list[str], fragment: str) -> None:
     with pytest.raises(InvalidSpecError, match=fragment):
         parse_managed_route(kind=kind, name="r", route=route, declared=declared)
-
-
-@pytest.mark.parametrize(
-    ("traffic", "finished"),
-    [
-        (Traffic(weight=0, canary_hash="a", stable_hash="a"), True),  # full promotion: new version is stable
-        (Traffic(weight=0, canary_hash="b", stable_hash="a", aborted=True), True),  # abort
-        (Traffic(weight=0, canary_hash="b", stable_hash="a"), False),  # a setWeight: 0 step, or a template switch
-        (Traffic(weight=100, canary_hash="a", stable_hash="a"), False),
-        (Traffic(weight=5, canary_hash="b", stable_hash="a", aborted=True), False),  # abort still lowering
-    ],
-)
-def test_when_an_update_is_finished(traffic: Traffic, finished: bool) -> None:
-    assert traffic.finished is finished
-
-
-def test_recorded_traffic_reads_the_planner_status() -> None:
-    body = rollout({"nginx": {"stableIngress": "web"}})
-    assert recorded_traffic(body) is None
-    body["status"] = {
-        "abort": True,
-        "canary": {
-            "weights": {
-                "canary": {"weight": 20, "podTemplateHash": "new"},
-                "stable": {"weight": 80, "podTemplateHash": "old"},
-            }
-        },
-    }
-    assert recorded_traffic(body) == Traffic(weight=20, canary_hash="new", stable_hash="old", aborted=True)

@@ -1,10 +1,12 @@
-"""What every traffic router shares: the Rollout's routing spec, the traffic state to reach, managed-route payloads.
+"""``spec.strategy.canary.trafficRouting`` and the managed-route steps as typed values, parsed once with the spec.
 
-Pure: no client, no clock. The builders in ``nginx``/``istio``/``gateway`` take these values plus the object as the
-cluster shows it and return the object as it should be; ``rollouts.routers.apply`` is the only module that reads and
-writes. Problems only the user can fix (a route that does not name the stable Service, an unknown managed route) are
-raised as :class:`~rollouts.core.errors.InvalidSpecError` with the field path
-(InvalidSpec condition + Warning event).
+:func:`parse_routing` is called by :func:`rollouts.core.spec.parse_rollout`, so a routing spec that cannot work (no
+stable Ingress named, an unknown plugin, a step using an undeclared managed route) is an ``InvalidSpec`` with its
+field path the moment the Rollout is applied, not when traffic first moves. The routers (``rollouts.routers``) turn
+these values and the planner's ``SetTrafficWeight``/``SetManagedRoute`` actions into Ingress, VirtualService,
+DestinationRule and HTTPRoute changes.
+
+Pure: no client, no clock.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
+from workflows.errors import Issues
 
 __all__ = [
     "ROUTING_PATH",
@@ -26,35 +29,12 @@ __all__ = [
     "RouteKind",
     "RoutingSpec",
     "StringMatch",
-    "Traffic",
+    "check_managed_route",
     "parse_managed_route",
     "parse_routing",
 ]
 
 ROUTING_PATH = "spec.strategy.canary.trafficRouting"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Traffic:
-    """One ``SetTrafficWeight``: ``weight`` percent to the pods of ``canary_hash``, the rest to ``stable_hash``.
-
-    ``aborted`` is the Rollout's ``status.abort`` as the router saw it.
-    """
-
-    weight: int
-    canary_hash: str
-    stable_hash: str
-    aborted: bool = False
-
-    @property
-    def finished(self) -> bool:
-        """The update is over: everything goes to stable and nothing will be sent to a canary again.
-
-        The planner says so with weight 0 and canary hash == stable hash (full promotion: the new version *is* the
-        stable one) and, for an abort, with weight 0 while ``status.abort`` is set. Routers then remove what they
-        created for the update (the nginx canary Ingress, managed routes).
-        """
-        return self.weight == 0 and (self.canary_hash == self.stable_hash or self.aborted)
 
 
 class MatchKind(StrEnum):
@@ -203,10 +183,11 @@ def _namespaced(name: str, default: str | None) -> tuple[str, str | None]:
     return name, default
 
 
-def _virtual_service(raw: Mapping[str, Any], path: str, namespace: str) -> VirtualServiceRef:
+def _virtual_service(raw: Mapping[str, Any], path: str, namespace: str, issues: Issues) -> VirtualServiceRef | None:
     name, ns = _namespaced(str(raw.get("name") or ""), namespace)
     if not name:
-        raise InvalidSpecError.at(f"{path}.name", "a VirtualService name is required")
+        issues.add(f"{path}.name", "a VirtualService name is required")
+        return None
     tls = tuple(
         TlsRouteSelector(port=_map(t).get("port"), sni_hosts=_strings(_map(t).get("sniHosts")))
         for t in raw.get("tlsRoutes") or []
@@ -217,75 +198,102 @@ def _virtual_service(raw: Mapping[str, Any], path: str, namespace: str) -> Virtu
     )
 
 
-def parse_routing(rollout: Mapping[str, Any]) -> RoutingSpec | None:
-    """The routing spec of ``rollout``, or ``None`` without ``trafficRouting`` (a replica-weighted canary)."""
-    meta = _map(rollout.get("metadata"))
-    canary = _map(_map(_map(rollout.get("spec")).get("strategy")).get("canary"))
-    routing = canary.get("trafficRouting")
-    if not isinstance(routing, Mapping):
+_GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
+_SUPPORTED = "supported: nginx, istio, gatewayAPI (or the argoproj-labs/gatewayAPI plugin)"
+
+
+def _nginx(raw: Mapping[str, Any], path: str, issues: Issues) -> NginxSpec | None:
+    ingresses = _strings(raw.get("stableIngresses")) or _strings(
+        [raw["stableIngress"]] if raw.get("stableIngress") else []
+    )
+    if not ingresses:
+        issues.add(f"{path}.stableIngress", "name the stable Ingress")
         return None
-    namespace = str(meta.get("namespace") or "default")
-    stable_service = str(canary.get("stableService") or "")
-    canary_service = str(canary.get("canaryService") or "")
-    nginx = gateway = None
-    istio = None
-    raw_nginx = routing.get("nginx")
-    if isinstance(raw_nginx, Mapping):
-        ingresses = _strings(raw_nginx.get("stableIngresses")) or _strings(
-            [raw_nginx["stableIngress"]] if raw_nginx.get("stableIngress") else []
+    return NginxSpec(
+        stable_ingresses=ingresses,
+        annotation_prefix=str(raw.get("annotationPrefix") or "nginx.ingress.kubernetes.io"),
+        additional_annotations={str(k): str(v) for k, v in _map(raw.get("additionalIngressAnnotations")).items()},
+        canary_annotations={str(k): str(v) for k, v in _map(raw.get("canaryIngressAnnotations")).items()},
+    )
+
+
+def _istio(raw: Mapping[str, Any], path: str, namespace: str, issues: Issues) -> IstioSpec | None:
+    services: list[VirtualServiceRef | None] = []
+    if isinstance(raw.get("virtualService"), Mapping):
+        services.append(_virtual_service(raw["virtualService"], f"{path}.virtualService", namespace, issues))
+    for index, item in enumerate(raw.get("virtualServices") or []):
+        services.append(_virtual_service(_map(item), f"{path}.virtualServices[{index}]", namespace, issues))
+    if not services:
+        issues.add(f"{path}.virtualService", "name the VirtualService to route with")
+    rule = None
+    raw_rule = raw.get("destinationRule")
+    if isinstance(raw_rule, Mapping):
+        name, ns = _namespaced(str(raw_rule.get("name") or ""), namespace)
+        rule = DestinationRuleRef(
+            name=name,
+            namespace=ns,
+            canary_subset=str(raw_rule.get("canarySubsetName") or ""),
+            stable_subset=str(raw_rule.get("stableSubsetName") or ""),
         )
-        if not ingresses:
-            raise InvalidSpecError.at(f"{ROUTING_PATH}.nginx.stableIngress", "name the stable Ingress")
-        nginx = NginxSpec(
-            stable_ingresses=ingresses,
-            annotation_prefix=str(raw_nginx.get("annotationPrefix") or "nginx.ingress.kubernetes.io"),
-            additional_annotations={
-                str(k): str(v) for k, v in _map(raw_nginx.get("additionalIngressAnnotations")).items()
-            },
-            canary_annotations={str(k): str(v) for k, v in _map(raw_nginx.get("canaryIngressAnnotations")).items()},
+    if not services or None in services:
+        return None
+    return IstioSpec(virtual_services=tuple(s for s in services if s is not None), destination_rule=rule)
+
+
+def _gateway(raw: Mapping[str, Any], path: str, issues: Issues) -> GatewaySpec | None:
+    default_headers = bool(raw.get("useHeaderRoutes", False))
+    routes = (
+        [HTTPRouteRef(name=str(raw["httpRoute"]), use_header_routes=default_headers)] if raw.get("httpRoute") else []
+    )
+    routes += [
+        HTTPRouteRef(
+            name=str(_map(item).get("name") or ""),
+            use_header_routes=bool(_map(item).get("useHeaderRoutes", default_headers)),
         )
-    raw_istio = routing.get("istio")
-    if isinstance(raw_istio, Mapping):
-        path = f"{ROUTING_PATH}.istio"
-        services: list[VirtualServiceRef] = []
-        if isinstance(raw_istio.get("virtualService"), Mapping):
-            services.append(_virtual_service(raw_istio["virtualService"], f"{path}.virtualService", namespace))
-        for index, raw in enumerate(raw_istio.get("virtualServices") or []):
-            services.append(_virtual_service(_map(raw), f"{path}.virtualServices[{index}]", namespace))
-        if not services:
-            raise InvalidSpecError.at(f"{path}.virtualService", "name the VirtualService to route with")
-        rule = None
-        raw_rule = raw_istio.get("destinationRule")
-        if isinstance(raw_rule, Mapping):
-            name, ns = _namespaced(str(raw_rule.get("name") or ""), namespace)
-            rule = DestinationRuleRef(
-                name=name,
-                namespace=ns,
-                canary_subset=str(raw_rule.get("canarySubsetName") or ""),
-                stable_subset=str(raw_rule.get("stableSubsetName") or ""),
-            )
-        istio = IstioSpec(virtual_services=tuple(services), destination_rule=rule)
-    raw_gateway = routing.get("gatewayAPI")
-    if not isinstance(raw_gateway, Mapping):  # the Argo plugin spelling carries the same fields
-        raw_gateway = _map(routing.get("plugins")).get("argoproj-labs/gatewayAPI")
-    if isinstance(raw_gateway, Mapping):
-        default_headers = bool(raw_gateway.get("useHeaderRoutes", False))
-        routes = [
-            HTTPRouteRef(name=str(raw_gateway["httpRoute"]), use_header_routes=default_headers)
-        ] if raw_gateway.get("httpRoute") else []  # fmt: skip
-        routes += [
-            HTTPRouteRef(
-                name=str(_map(raw).get("name") or ""),
-                use_header_routes=bool(_map(raw).get("useHeaderRoutes", default_headers)),
-            )
-            for raw in raw_gateway.get("httpRoutes") or []
-        ]
-        if not routes:
-            raise InvalidSpecError.at(f"{ROUTING_PATH}.gatewayAPI.httpRoute", "name the HTTPRoute to route with")
-        gateway = GatewaySpec(http_routes=tuple(routes), namespace=raw_gateway.get("namespace") or None)
+        for item in raw.get("httpRoutes") or []
+    ]
+    if not routes:
+        issues.add(f"{path}.httpRoute", "name the HTTPRoute to route with")
+        return None
+    return GatewaySpec(http_routes=tuple(routes), namespace=raw.get("namespace") or None)
+
+
+def parse_routing(
+    routing: Mapping[str, Any],
+    *,
+    rollout: str,
+    namespace: str,
+    stable_service: str,
+    canary_service: str,
+    issues: Issues,
+    path: str = ROUTING_PATH,
+) -> RoutingSpec | None:
+    """``trafficRouting`` as values; every problem goes to ``issues`` (None when the routing cannot work)."""
+    nginx = istio = gateway = None
+    if isinstance(routing.get("nginx"), Mapping):
+        nginx = _nginx(routing["nginx"], f"{path}.nginx", issues)
+    if isinstance(routing.get("istio"), Mapping):
+        istio = _istio(routing["istio"], f"{path}.istio", namespace, issues)
+    if isinstance(routing.get("gatewayAPI"), Mapping):
+        gateway = _gateway(routing["gatewayAPI"], f"{path}.gatewayAPI", issues)
+    for name, plugin in _map(routing.get("plugins")).items():
+        if name != _GATEWAY_PLUGIN:
+            issues.add(f"{path}.plugins.{name}", f"traffic router plugin not supported ({_SUPPORTED})")
+        elif gateway is not None:
+            issues.add(f"{path}.plugins.{name}", "gatewayAPI is already configured; use one of the two spellings")
+        else:  # the Argo plugin spelling carries the same fields
+            gateway = _gateway(_map(plugin), f"{path}.plugins.{name}", issues)
+    known = {"nginx", "istio", "gatewayAPI", "plugins", "managedRoutes", "maxTrafficWeight"}
+    for key in routing:
+        if key not in known:
+            issues.add(f"{path}.{key}", f"traffic router not supported ({_SUPPORTED})")
+    if nginx is None and istio is None and gateway is None:
+        if not any(key in routing for key in ("nginx", "istio", "gatewayAPI", "plugins")):
+            issues.add(path, f"names no traffic router ({_SUPPORTED})")
+        return None
     max_weight = routing.get("maxTrafficWeight")
     return RoutingSpec(
-        rollout=str(meta.get("name") or ""),
+        rollout=rollout,
         namespace=namespace,
         stable_service=stable_service,
         canary_service=canary_service,
@@ -304,6 +312,20 @@ def _string_match(raw: Any, path: str) -> StringMatch:
         raise InvalidSpecError.at(path, "a match needs exactly one of exact, prefix or regex")
     kind, value = present[0]
     return StringMatch(kind=kind, value=str(value))
+
+
+def check_managed_route(route: ManagedRoute, routing: RoutingSpec, path: str, issues: Issues) -> None:
+    """What the configured routers can express of a managed-route step, known before any traffic moves."""
+    if route.kind is RouteKind.MIRROR and routing.istio is None:
+        issues.add(path, "setMirrorRoute needs the Istio router (nginx and Gateway API cannot mirror)")
+    if route.kind is RouteKind.HEADER and routing.nginx is not None and len(route.headers) > 1:
+        issues.add(f"{path}.match", "nginx matches a canary on one header only: give setHeaderRoute a single match")
+    if (
+        route.kind is RouteKind.HEADER
+        and routing.gateway is not None
+        and not any(ref.use_header_routes for ref in routing.gateway.http_routes)
+    ):
+        issues.add(f"{ROUTING_PATH}.gatewayAPI.useHeaderRoutes", "set useHeaderRoutes to use setHeaderRoute")
 
 
 def parse_managed_route(
