@@ -112,8 +112,13 @@ def _restart(ctx: Context) -> None:
         ctx.reason(f"restart at {format_time(at)} complete")
         ctx.event("RolloutRestarted", f"Every pod created before {format_time(at)} has been restarted")
         return
-    unavailable = sum(max(0, rs.replicas - rs.available) for rs in ctx.observed.replica_sets)
-    unavailable += sum(1 for pod in ctx.observed.pods if pod.terminating)
+    # Counted from the pods themselves as well as from the ReplicaSets' status: right after an eviction the status
+    # may still say "all available" while the replacement pod is starting (found under load on the real cluster:
+    # a second pod was evicted before the first replacement was ready).
+    by_status = sum(max(0, rs.replicas - rs.available) for rs in ctx.observed.replica_sets)
+    by_status += sum(1 for pod in ctx.observed.pods if pod.terminating)
+    serving = sum(1 for pod in ctx.observed.pods if pod.available and not pod.terminating)
+    unavailable = max(by_status, sum(rs.replicas for rs in ctx.observed.replica_sets) - serving)
     budget = max(1, _max_unavailable(ctx)) - unavailable
     if budget <= 0:
         ctx.reason("restart waits for evicted pods to be replaced")
