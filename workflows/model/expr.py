@@ -14,7 +14,7 @@ The dialects disagree on purpose and we keep the disagreements: expr-lang has in
 (``200 == 200.0``), ``==`` across types is false, ``<`` across types is an error, and there are functions, ``and``/
 ``or``/``not``, ``contains`` and ``matches``; govaluate has only float64 numbers, strict ``==`` (a string never
 equals a number), bare words that are strings, ``=~``/``!~`` for regular expressions, ``(a, b)`` arrays with ``in``,
-and no functions and no word operators at all. Each dialect has its own tokenizer and grammar table; both build the
+and no word operators and no functions (Argo registers none). Each dialect has its own tokenizer and grammar table; both build the
 same kind of tree, which owns positions, depth bounds, RE2 regular expressions, Go's number formatting and the
 error messages.
 
@@ -537,14 +537,14 @@ def _g_type(value: object) -> str:
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors come back as exceptions with the message; RE2 must not write to stderr
-_RE2_OPTIONS.max_mem = 4 << 20  # bounds the compiled program (and its DFA cache) of one pattern
+_RE2_OPTIONS.max_mem = 2 << 20  # bounds one pattern's program and DFA cache (past it RE2 falls back to its NFA)
 
 
 class _PatternError(ValueError):
     """A pattern RE2 refuses; the message says why (for a syntax or an evaluation error, by the caller)."""
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)  # patterns from data vary; at most 128 x max_mem stays alive
 def _regex(pattern: str) -> Any:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise _PatternError(f"regular expression is longer than {MAX_PATTERN_LENGTH} characters")
@@ -2106,11 +2106,23 @@ def compile_condition(source: str, *, names: frozenset[str] = frozenset({"result
     return Condition(text, names, Dialect.EXPR, _ExprParser(text, names).parse())
 
 
-@lru_cache(maxsize=1024)
 def compile_when(text: str) -> Condition:
-    """Compile a rendered ``when`` in govaluate's dialect (bare words are strings); cached by text."""
+    """Compile a rendered ``when`` in govaluate's dialect (bare words are strings).
+
+    Cached by text up to :data:`MAX_SOURCE_LENGTH` characters (loops render the same short texts again and again);
+    longer texts carry substituted outputs, are rarely repeated and would make the cache hold megabytes.
+    """
+    if isinstance(text, str) and len(text) <= MAX_SOURCE_LENGTH:
+        return _compile_when_cached(text)
+    return _compile_when(text)
+
+
+def _compile_when(text: str) -> Condition:
     source = _check_source(text, MAX_WHEN_LENGTH, "when", "compare shorter values")
     return Condition(source, frozenset(), Dialect.GOVALUATE, _GovaluateParser(source).parse())
+
+
+_compile_when_cached = lru_cache(maxsize=1024)(_compile_when)
 
 
 def evaluate_when(text: str) -> bool:
