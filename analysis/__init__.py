@@ -4,7 +4,8 @@ Layering: may use :mod:`workflows` (a run executes as a DAG on the shared execut
 
 Where things live (the pure decision core; no kopf, kubernetes or network here):
 
-- :mod:`analysis.expr` -- the safe evaluator for successCondition/failureCondition (``compile_condition``).
+- conditions are compiled by :func:`workflows.model.expr.compile_condition` (expr-lang with ``result``), the
+  product's one expression evaluator; ``compile_condition`` and ``Condition`` are re-exported here.
 - :mod:`analysis.spec` -- template/run specs: parse, validate with field paths, merge templates, resolve args.
 - :mod:`analysis.args` -- ``{{args.x}}`` substitution, secret rendering for requests, redaction for records.
 - :mod:`analysis.assess` -- judge a measurement, assess a metric and a run, and ``plan_run`` for drivers.
@@ -42,7 +43,6 @@ from analysis.assess import (
     worst_phase,
 )
 from analysis.errors import AnalysisError, SecretResolutionError, SpecError
-from analysis.expr import Condition, compile_condition
 from analysis.spec import (
     API_VERSION,
     AnalysisRunSpec,
@@ -60,6 +60,7 @@ from analysis.spec import (
     parse_template_spec,
     resolve_metrics,
 )
+from workflows.model.expr import Condition, compile_condition
 
 __all__ = [
     "API_VERSION",

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from analysis.expr import compile_condition
 from analysis.spec import DEFAULT_MEASUREMENT_RETENTION, Metric
 from workflows.errors import ExpressionError
+from workflows.model.expr import compile_condition
 
 __all__ = [
     "ERROR_RETRY_INTERVAL",
@@ -95,11 +95,12 @@ class Judgement:
 def judge_measurement(*, result: object, success_condition: str | None, failure_condition: str | None) -> Judgement:
     """Apply a metric's conditions to one provider result (Argo's truth table; an evaluation error is Error)."""
     succeeded = failed = False
+    env = {"result": result}
     try:
         if success_condition:
-            succeeded = compile_condition(success_condition).evaluate(result)
+            succeeded = compile_condition(success_condition).evaluate(env)
         if failure_condition:
-            failed = compile_condition(failure_condition).evaluate(result)
+            failed = compile_condition(failure_condition).evaluate(env)
     except ExpressionError as error:
         return Judgement(phase=AnalysisPhase.ERROR, message=str(error))
     if not success_condition and not failure_condition:

@@ -24,10 +24,10 @@ from typing import Any
 
 from analysis.args import Argument, FieldRef, SecretKeyRef, find_placeholders, merge_args, substitute
 from analysis.errors import SpecError
-from analysis.expr import compile_condition
 from workflows.api import API_VERSION
 from workflows.errors import DurationError, ExpressionSyntaxError, Issues
 from workflows.model.durations import parse_duration
+from workflows.model.expr import compile_condition
 
 __all__ = [
     "API_VERSION",

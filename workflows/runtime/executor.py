@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from workflows.errors import ExpressionError, RunNotFoundError, SubstitutionError, WorkflowError
 from workflows.model.compiler import parse_items
-from workflows.model.expr import compile_expression
+from workflows.model.expr import evaluate_when
 from workflows.model.phases import (
     CODE_OF,
     P_ERROR,
@@ -497,7 +497,7 @@ class Executor:
         if spec.when is not None:
             try:
                 rendered = spec.when.render(partial(self._task_scope, run, spec))
-                proceed = compile_expression(rendered, bare_words_are_strings=True).truth({})
+                proceed = evaluate_when(rendered)
             except (SubstitutionError, ExpressionError, KeyError) as exc:
                 self._fulfill(run, index, P_ERROR, f"when: {exc}")
                 return

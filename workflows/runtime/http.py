@@ -1,22 +1,24 @@
 """The ``http`` step runner: one request through ``requests`` on the executor's thread pool.
 
 Success is judged by ``successCondition`` (``response.statusCode == 201``, ``response.body contains "ok"``,
-``response.headers["Server"][0] == "x"``) with the safe evaluator in :mod:`workflows.model.expr`; without one,
-any status below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``OnTransientError`` retries
+``response.headers["Server"][0] == "x"``) in expr-lang's dialect, as Argo's agent does, with the environment Argo
+gives it: ``response`` (``statusCode``, ``body``, ``headers`` as name -> list of values) and ``request`` (``method``,
+``url``, ``body``, ``headers``), through :func:`workflows.model.expr.compile_condition`; without one, any status
+below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``OnTransientError`` retries
 them); a response that fails the condition is ``Failed``. Header values are never echoed into messages (they carry
 tokens).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from workflows.errors import ExpressionError
-from workflows.model.expr import compile_expression
+from workflows.model.expr import compile_condition
 from workflows.runtime.runners import NodeContext, NodeResult
 
-_NAMES = frozenset({"response"})
+_NAMES = frozenset({"request", "response"})
 _MAX_RESULT = 256 * 1024
 
 
@@ -48,7 +50,7 @@ class HttpRunner:
         payload = node.payload
         condition_text = payload.get("successCondition")
         try:
-            condition = None if not condition_text else compile_expression(str(condition_text), names=_NAMES)
+            condition = None if not condition_text else compile_condition(str(condition_text), names=_NAMES)
         except ExpressionError as exc:
             return NodeResult.error(f"successCondition: {exc}")
         try:
@@ -62,12 +64,21 @@ class HttpRunner:
             if status < 400:
                 return NodeResult.succeeded(result=result)
             return NodeResult.failed(f"status code {status}", result=result)
-        headers_ci = _CaseInsensitive(headers)
-        env = {"response": {"statusCode": status, "body": body, "headers": headers_ci}}
+        env = {
+            "request": {
+                "method": str(payload.get("method") or "GET").upper(),
+                "url": str(payload["url"]),
+                "body": str(payload.get("body") or ""),
+                "headers": _CaseInsensitive(_request_headers(payload)),
+            },
+            "response": {"statusCode": status, "body": body, "headers": _CaseInsensitive(headers)},
+        }
         try:
-            ok = condition.truth(env)
+            ok = condition.evaluate(env)
         except ExpressionError as exc:
-            return NodeResult.error(f"successCondition: {exc}")
+            # An evaluation error may quote the value it failed on; header values carry tokens, never echo them.
+            secrets = [*_request_headers(payload).values(), *headers.values()]
+            return NodeResult.error(f"successCondition: {_scrub(str(exc), secrets)}")
         if ok:
             return NodeResult.succeeded(result=result)
         return NodeResult.failed(
@@ -75,14 +86,37 @@ class HttpRunner:
         )
 
 
-class _CaseInsensitive(dict[str, list[str]]):
-    """HTTP header names are case-insensitive; users write ``headers["Server"]`` whatever the server sent."""
+def _scrub(message: str, values: list[list[str]]) -> str:
+    for value in sorted((v for group in values for v in group if len(v) >= 4), key=len, reverse=True):
+        message = message.replace(value, "*****").replace(repr(value)[1:-1], "*****")
+    return message
+
+
+def _request_headers(payload: Mapping[str, Any]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for header in payload.get("headers") or []:
+        grouped.setdefault(str(header["name"]), []).append(str(header.get("value", "")))
+    return grouped
+
+
+class _CaseInsensitive(Mapping[str, list[str]]):
+    """HTTP header names are case-insensitive; users write ``headers["Server"]`` whatever the server sent.
+
+    A read-only Mapping (the evaluator looks values up with ``get`` and ``in``, which both go through here).
+    """
 
     def __init__(self, data: Mapping[str, list[str]]) -> None:
-        super().__init__({key.lower(): value for key, value in data.items()})
+        self._data = {key.lower(): value for key, value in data.items()}
+        self._names = {key.lower(): key for key in data}
 
     def __getitem__(self, key: str) -> list[str]:
-        return super().__getitem__(key.lower())
+        return self._data[key.lower()]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
+        return isinstance(key, str) and key.lower() in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names.values())
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -73,6 +73,13 @@ async def _run_http(payload: dict[str, object]) -> tuple[WorkflowPhase, str]:
         ("/", 'response.headers["x-team"][0] == "test-server"', WorkflowPhase.SUCCEEDED),
         ("/status/404", None, WorkflowPhase.FAILED),
         ("/status/204", None, WorkflowPhase.SUCCEEDED),
+        # expr-lang, as Argo's agent evaluates it: ranges, RE2 `matches`, the request, types that never mix
+        ("/status/204", "response.statusCode in 200..299", WorkflowPhase.SUCCEEDED),
+        ("/", "response.body matches '^hello\\\\s+goo+gle$'", WorkflowPhase.SUCCEEDED),
+        ("/", "request.method == 'GET' && request.url endsWith '/'", WorkflowPhase.SUCCEEDED),
+        ("/status/201", 'response.statusCode == "201"', WorkflowPhase.FAILED),
+        ("/", "response.body > 1", WorkflowPhase.ERROR),  # a type error is the step's Error, with the column
+        ("/", "response.body matches '('", WorkflowPhase.ERROR),  # a bad pattern is refused before the request
     ],
 )
 async def test_success_condition_against_a_real_server(
@@ -81,8 +88,8 @@ async def test_success_condition_against_a_real_server(
     payload: dict[str, object] = {"url": server + path}
     if condition:
         payload["successCondition"] = condition
-    got, _ = await _run_http(payload)
-    assert got is phase
+    got, message = await _run_http(payload)
+    assert got is phase, message
 
 
 async def test_connection_refused_is_a_transient_error() -> None:
@@ -162,3 +169,43 @@ def test_local_run_refuses_invalid_and_cluster_only_files(tmp_path: Path) -> Non
     out = io.StringIO()
     assert run_workflow_file(_write(tmp_path, container), {}, out=out) == 2
     assert "container" in out.getvalue()
+
+
+WHEN_WORKFLOW = """
+apiVersion: rollouts.dev/v1alpha1
+kind: Workflow
+metadata: {{name: local-when}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - name: probe
+        template: get
+        arguments: {{parameters: [{{name: path, value: /status/201}}]}}
+      - name: created
+        depends: probe
+        template: get
+        arguments: {{parameters: [{{name: path, value: /created}}]}}
+        when: "'{{{{tasks.probe.outputs.result}}}}' == 'status 201' && 201 == 201.0"
+      - name: server-error
+        depends: probe
+        template: get
+        arguments: {{parameters: [{{name: path, value: /server-error}}]}}
+        when: "'{{{{tasks.probe.outputs.result}}}}' =~ '^status 5'"
+  - name: get
+    inputs: {{parameters: [{{name: path}}]}}
+    http:
+      url: "{base}{{{{inputs.parameters.path}}}}"
+      successCondition: "response.statusCode in 200..299"
+"""
+
+
+def test_local_run_decides_when_in_govaluate_after_substitution(server: str, tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = run_workflow_file(_write(tmp_path, WHEN_WORKFLOW.format(base=server)), {}, out=out)
+    assert code == 0, out.getvalue()
+    assert _Handler.calls.get("/created") == 1
+    assert "/server-error" not in _Handler.calls
+    assert "Skipped" in out.getvalue()

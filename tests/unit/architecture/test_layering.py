@@ -54,7 +54,6 @@ IO_LIBRARIES = KUBE_LIBRARIES | {
 }
 # The decision core: pure functions of their inputs (time is passed in as ``now``).
 PURE_MODULES = (
-    "analysis.expr",
     "analysis.spec",
     "analysis.assess",
     "analysis.args",
