@@ -112,6 +112,14 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def kube_client(kube: Kube) -> Any:
+    """The product's own client (:class:`workflows.runtime.kube.Kube`) on the test cluster's connection pool."""
+    from workflows.runtime.kube import Kube as Client
+
+    return Client(kube.api_client)  # not closed: the session's ApiClient is closed by the ``kube`` fixture
+
+
+@pytest.fixture(scope="session")
 def crds_installed(kube: Kube) -> list[str]:
     """Apply every CRD in crds/ the way ``rollouts install`` does, and wait until they are Established."""
     from rollouts.kube.install import install
