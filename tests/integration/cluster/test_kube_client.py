@@ -3,14 +3,16 @@
 The product's only client turns HTTP answers into values and types (None for a missing object, False for a delete
 of one that is gone, ConflictError, InvalidError, NotServedError). These tests pin each of those mappings, the
 three patch flavours and the status subresource, watches from a resourceVersion (with bookmarks and with an
-expired version), server-side apply with field managers and eviction.
+expired version), server-side apply with field managers, eviction, and the shared watch index built on top.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from workflows.runtime.kube import (
     Resource,
 )
 from workflows.runtime.kube import Kube as Client
+from workflows.runtime.watching import Key, WatchIndex
 
 # Kinds the product does not use are described the same way: a Resource is just where a kind lives in the API.
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")
@@ -208,6 +211,66 @@ def test_a_watch_from_an_expired_version_yields_an_error_event(
     assert events[0].object["code"] == 410
     assert events[0].object["reason"] == "Expired"
     assert time.monotonic() - started < 8  # yielded at once, not after the stream's timeout
+
+
+class _NamesIndex(WatchIndex[str]):
+    """Objects by (namespace, name) -> their ``data.value``."""
+
+    def classify(self, obj: Mapping[str, Any]) -> tuple[Key, str] | None:
+        value = (obj.get("data") or {}).get("value")
+        meta = obj["metadata"]
+        return ((meta["namespace"], meta["name"]), value) if value else None
+
+
+class _ExpiredFirstIndex(_NamesIndex):
+    """Its first listing claims a version that has long expired, as after a long disconnection."""
+
+    def _list(self) -> str:
+        version = super()._list()
+        return "1" if self.lists == 1 else version
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def test_the_watch_index_resumes_ended_streams_without_re_listing(
+    kube_client: Client, namespace: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    selector = f"index={uuid.uuid4().hex[:8]}"
+    index = _NamesIndex(kube_client, CONFIG_MAPS, selector=selector, loop=loop, name="test-index")
+    index.watch_timeout = 2  # the server ends each stream after 2 s
+    labels = dict([selector.split("=")])
+    kube_client.create(CONFIG_MAPS, config_map("first", labels=labels, value="1"), namespace)
+    index.start()
+    try:
+        assert loop.run_until_complete(asyncio.wait_for(index.wait_for((namespace, "first")), 20)) == "1"
+        time.sleep(5)  # two or three streams end meanwhile
+        kube_client.create(CONFIG_MAPS, config_map("second", labels=labels, value="2"), namespace)
+        assert loop.run_until_complete(asyncio.wait_for(index.wait_for((namespace, "second")), 20)) == "2"
+        assert index.lists == 1
+    finally:
+        index.stop()
+
+
+def test_the_watch_index_re_lists_when_its_version_expired(
+    kube_client: Client, namespace: str, crds_installed: list[str], loop: asyncio.AbstractEventLoop
+) -> None:
+    selector = f"index={uuid.uuid4().hex[:8]}"
+    labels = dict([selector.split("=")])
+    index = _ExpiredFirstIndex(kube_client, CONFIG_MAPS, selector=selector, loop=loop, name="test-expired")
+    kube_client.create(CONFIG_MAPS, config_map("early", labels=labels, value="1"), namespace)
+    index.start()
+    try:
+        assert loop.run_until_complete(asyncio.wait_for(index.wait_for((namespace, "early")), 20)) == "1"
+        kube_client.create(CONFIG_MAPS, config_map("late", labels=labels, value="2"), namespace)
+        assert loop.run_until_complete(asyncio.wait_for(index.wait_for((namespace, "late")), 20)) == "2"
+        assert index.lists == 2  # the expired version cost exactly one re-list, and nothing was missed
+    finally:
+        index.stop()
 
 
 # -- server-side apply ------------------------------------------------------------------------------------------------
