@@ -1,4 +1,4 @@
-"""``make demo``: a metric-gated canary, end to end, on a local cluster the demo starts and stops itself.
+"""``make demo`` (``python -m rollouts.demo``): the demo's run, from starting the local cluster to the verdict.
 
 What runs (all on this machine, nothing left behind):
 
@@ -16,8 +16,9 @@ release ``demo:3.0-bad`` (its error rate shows in Prometheus, the analysis fails
 goes back to stable 100%, Degraded). The exit code is 0 only when both happened, so the demo doubles as an
 end-to-end test (``tests/integration/demo``).
 
-This module is the only part of the demo that talks to Kubernetes; the traffic model, the manifests and the
-rendering are kube-free modules beside it.
+This module is the only part of the demo that talks to Kubernetes (through :class:`workflows.runtime.kube.Kube`,
+like the product); the traffic model, the manifests and the rendering are kube-free modules beside it. It must never
+leave a process running: every process it starts dies with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import json
 import math
 import os
 import shutil
@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-from kubernetes import client, watch
 from rich.console import Console, Group
 from rich.live import Live
 
@@ -63,14 +62,24 @@ from rollouts.demo.screen import (
 from rollouts.devcluster import ClusterError, ClusterInfo, LocalCluster
 from rollouts.devcluster.prometheus import PrometheusServer, PrometheusUnavailableError
 from rollouts.kube.install import install, install_routing_crds
-from rollouts.kube.login import load_api_client
-from workflows.api import GROUP, VERSION
+from workflows.runtime.kube import (
+    ANALYSIS_TEMPLATES,
+    HTTP_ROUTES,
+    NAMESPACES,
+    PODS,
+    ROLLOUTS,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    ApiError,
+    Kube,
+)
 
 __all__ = ["DemoError", "main", "read_route", "traffic_split"]
 
 NAMESPACE = "rollouts-demo"
-GATEWAY_GROUP, GATEWAY_VERSION = "gateway.networking.k8s.io", "v1"
 _PR_SET_PDEATHSIG = 1
+#: Seconds an observer's read may take (1 Hz loops: better to skip a tick than to stall the screen or the traffic).
+_OBSERVE_TIMEOUT = 5.0
 
 
 class DemoError(Exception):
@@ -81,18 +90,18 @@ class DemoError(Exception):
 # Traffic: the one place that decides which version gets which share of the requests
 
 
-def read_route(api: client.ApiClient, *, namespace: str) -> list[RouteBackend]:
+def read_route(kube: Kube, *, namespace: str) -> list[RouteBackend] | None:
     """The HTTPRoute's backends as a gateway resolves them: weight, and the version each Service's selector pins.
 
-    A backendRef to a Service that does not exist gets :data:`~rollouts.demo.app.UNROUTED` (nothing can answer).
+    None before the route exists. A backendRef to a Service that does not exist gets
+    :data:`~rollouts.demo.app.UNROUTED` (nothing can answer).
     """
-    route: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        GATEWAY_GROUP, GATEWAY_VERSION, namespace, "httproutes", manifests.HTTP_ROUTE, _request_timeout=5
-    )
-    response: Any = client.CoreV1Api(api).list_namespaced_service(namespace, _preload_content=False, _request_timeout=5)
+    route = kube.get(HTTP_ROUTES, manifests.HTTP_ROUTE, namespace)
+    if route is None:
+        return None
     selectors = {
         svc["metadata"]["name"]: (svc.get("spec") or {}).get("selector") or {}
-        for svc in json.loads(response.data).get("items") or []
+        for svc in kube.list(SERVICES, namespace).items
     }
     return [
         RouteBackend(
@@ -104,19 +113,16 @@ def read_route(api: client.ApiClient, *, namespace: str) -> list[RouteBackend]:
     ]
 
 
-def traffic_split(api: client.ApiClient, *, namespace: str) -> tuple[list[Backend], Split]:
+def traffic_split(kube: Kube, *, namespace: str) -> tuple[list[Backend], Split]:
     """The application's versions and the share of requests each one receives right now.
 
     The demo's Rollout is routed: the HTTPRoute's weights decide the split between the stable and canary Services
     and each Service's share goes to the Ready pods of the version it is pinned to
     (:func:`rollouts.demo.app.routed_split`); a share without Ready pods is answered 503.
     """
-    response: Any = client.CoreV1Api(api).list_namespaced_pod(
-        namespace, label_selector=f"app={manifests.ROLLOUT}", _preload_content=False, _request_timeout=5
-    )
     ready: dict[str, int] = {}
     images: dict[str, str] = {}
-    for pod in json.loads(response.data).get("items") or []:
+    for pod in kube.list(PODS, namespace, label_selector=f"app={manifests.ROLLOUT}").items:
         version = (pod["metadata"].get("labels") or {}).get(HASH_LABEL)
         if not version:
             continue
@@ -128,11 +134,8 @@ def traffic_split(api: client.ApiClient, *, namespace: str) -> tuple[list[Backen
         )
         ready[version] = ready.get(version, 0) + int(is_ready)
     backends = [Backend(version=v, image=images[v], ready_pods=n) for v, n in sorted(ready.items())]
-    try:
-        route = read_route(api, namespace=namespace)
-    except client.ApiException as error:
-        if error.status != 404:
-            raise
+    route = read_route(kube, namespace=namespace)
+    if route is None:
         return backends, Split()  # not deployed yet: no route, so no requests reach the app
     return backends, routed_split(route, backends)
 
@@ -155,8 +158,8 @@ class _RouteWatch:
     reconcile before the stable Service moves to it and the weight returns to 0.
     """
 
-    def __init__(self, api: client.ApiClient, *, namespace: str) -> None:
-        self._api = api
+    def __init__(self, kube: Kube, *, namespace: str) -> None:
+        self._kube = kube
         self._namespace = namespace
         self._lock = threading.Lock()
         self._history: list[tuple[float, int, int]] = []  # (monotonic time, canary weight, stable weight)
@@ -179,33 +182,27 @@ class _RouteWatch:
                 self._history.append((time.monotonic(), *pair))
 
     def _run(self) -> None:
-        custom = client.CustomObjectsApi(self._api)
+        # No resourceVersion at first: the server sends the route's current state as ADDED, then the changes. The
+        # short server timeout bounds how long stop() waits for the thread.
         resource_version: str | None = None
         while not self._stopping.is_set():
-            stream = watch.Watch()
             try:
-                for event in stream.stream(
-                    custom.list_namespaced_custom_object, GATEWAY_GROUP, GATEWAY_VERSION, self._namespace,
-                    "httproutes", field_selector=f"metadata.name={manifests.HTTP_ROUTE}",
-                    resource_version=resource_version, timeout_seconds=5, _request_timeout=10,
+                for event in self._kube.watch(
+                    HTTP_ROUTES, self._namespace, field_selector=f"metadata.name={manifests.HTTP_ROUTE}",
+                    resource_version=resource_version, timeout_seconds=5,
                 ):  # fmt: skip
-                    route = event["object"]
-                    if event["type"] == "ERROR":  # e.g. 410 Gone: start over from the current state
+                    if event.type == "ERROR":  # e.g. 410 Gone: start over from the current state
                         resource_version = None
                         break
-                    resource_version = str(route["metadata"]["resourceVersion"])
-                    if event["type"] in {"ADDED", "MODIFIED"}:
-                        self._record(route)
+                    resource_version = str(event.object["metadata"]["resourceVersion"])
+                    if event.type in {"ADDED", "MODIFIED"}:
+                        self._record(event.object)
                     if self._stopping.is_set():
                         break
-            except Exception as error:  # noqa: BLE001 -- API trouble must not end the record; try again
+            except Exception:  # noqa: BLE001 -- API trouble must not end the record; try again
                 if self._stopping.is_set():
                     return
-                if isinstance(error, client.ApiException) and error.status == 410:
-                    resource_version = None
                 time.sleep(0.5)
-            finally:
-                stream.stop()
 
     def since(self, started: float) -> list[tuple[int, int]]:
         """The pairs held at any time from ``started`` on (the one in force at ``started`` first)."""
@@ -275,15 +272,12 @@ def _until(probe: Callable[[], Any], *, timeout: float, what: str, interval: flo
 @dataclass
 class _Show:
     console: Console
-    api: client.ApiClient
+    kube: Kube
     rollouts: RolloutClient
     prometheus: PrometheusServer
     controller: _Controller
     timing: manifests.Timing
     route_watch: _RouteWatch
-
-    def _custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
 
     def images_by_hash(self, view: RolloutView) -> dict[str, str]:
         images: dict[str, str] = {}
@@ -298,9 +292,10 @@ class _Show:
         """The route's split (from the cluster) over the traffic each version served (from Prometheus)."""
         images = self.images_by_hash(view)
         try:
-            route = route_line(_route_state(read_route(self.api, namespace=NAMESPACE)), images=images)
-        except (client.ApiException, urllib3.exceptions.HTTPError, OSError):
-            route = route_line(None, images=images)
+            backends = read_route(self.kube.with_timeout(_OBSERVE_TIMEOUT), namespace=NAMESPACE)
+        except (ApiError, urllib3.exceptions.HTTPError, OSError):
+            backends = None
+        route = route_line(_route_state(backends) if backends is not None else None, images=images)
         try:
             samples = self.prometheus.query("sum by (version, code) (rate(demo_requests_total[5s]))")
         except (OSError, RuntimeError) as error:
@@ -308,25 +303,23 @@ class _Show:
         return Group(route, traffic_line(version_rates(samples), images=images))
 
     def deploy(self) -> None:
-        custom = self._custom()
-        core = client.CoreV1Api(self.api)
         for service in manifests.services(namespace=NAMESPACE):
-            core.create_namespaced_service(NAMESPACE, service)  # type: ignore[arg-type]  # a dict body is fine
-        custom.create_namespaced_custom_object(
-            GATEWAY_GROUP, GATEWAY_VERSION, NAMESPACE, "httproutes", manifests.http_route(namespace=NAMESPACE)
-        )
+            self.kube.create(SERVICES, service, NAMESPACE)
+        self.kube.create(HTTP_ROUTES, manifests.http_route(namespace=NAMESPACE), NAMESPACE)
         self.console.print(
             f"applied Services [bold]{manifests.STABLE_SERVICE}[/] and [bold]{manifests.CANARY_SERVICE}[/] and "
             f"HTTPRoute [bold]{manifests.HTTP_ROUTE}[/] (stable 100 / canary 0; parent Gateway {manifests.GATEWAY})"
         )
-        custom.create_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "analysistemplates",
+        self.kube.create(
+            ANALYSIS_TEMPLATES,
             manifests.analysis_template(namespace=NAMESPACE, prometheus=self.prometheus.url, timing=self.timing),
-        )  # fmt: skip
-        custom.create_namespaced_custom_object(
-            GROUP, VERSION, NAMESPACE, "rollouts",
+            NAMESPACE,
+        )
+        self.kube.create(
+            ROLLOUTS,
             manifests.rollout(namespace=NAMESPACE, image=manifests.INITIAL_IMAGE, timing=self.timing),
-        )  # fmt: skip
+            NAMESPACE,
+        )
         self.console.print(
             f"applied AnalysisTemplate [bold]{manifests.TEMPLATE}[/] (Prometheus {self.prometheus.url}) and Rollout "
             f"[bold]{manifests.ROLLOUT}[/] with {manifests.INITIAL_IMAGE}"
@@ -347,7 +340,7 @@ class _Show:
     def read_view_patiently(self, *, attempts: int = 10) -> RolloutView:
         """``read_view``, riding out a few seconds of API trouble (a busy API server answers 429 at times)."""
         for _ in range(attempts - 1):
-            with contextlib.suppress(CommandError, client.ApiException, urllib3.exceptions.HTTPError, OSError):
+            with contextlib.suppress(CommandError, ApiError, urllib3.exceptions.HTTPError, OSError):
                 return read_view(self.rollouts, manifests.ROLLOUT)
             time.sleep(1.0)
         return read_view(self.rollouts, manifests.ROLLOUT)  # the last attempt's error is the demo's
@@ -552,19 +545,12 @@ def _cluster(state_dir: Path, *, nodes: int, keep: bool) -> Iterator[ClusterInfo
             cluster.stop()
 
 
-def _namespace(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
+def _namespace(kube: Kube) -> None:
+    kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
 
     def service_account() -> bool:
         # Pods cannot be created before the namespace's default ServiceAccount exists (ServiceAccount admission).
-        try:
-            core.read_namespaced_service_account("default", NAMESPACE)
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
-            return False
-        return True
+        return kube.get(SERVICE_ACCOUNTS, "default", NAMESPACE) is not None
 
     _until(service_account, timeout=30, what=f"the default ServiceAccount of namespace {NAMESPACE}")
 
@@ -577,17 +563,18 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
     with contextlib.ExitStack() as stack:
         info = stack.enter_context(_cluster(work / "cluster", nodes=nodes, keep=keep))
         console.print(f"cluster ready in {info.start_seconds:.1f}s at {info.server}")
-        api = load_api_client(str(info.kubeconfig))
-        stack.callback(api.close)
-        install(api)
-        routing = install_routing_crds(api, which=("gateway-api",))
-        _namespace(api)
+        kube = Kube.from_kubeconfig(str(info.kubeconfig))
+        stack.callback(kube.close)
+        install(kube)
+        routing = install_routing_crds(kube, which=("gateway-api",))
+        _namespace(kube)
         console.print(
             f"installed our CRDs and RBAC and the published Gateway API CRDs ({len(routing)}); namespace "
             f"[bold]{NAMESPACE}[/]"
         )
 
-        app = DemoApp(observe=lambda: traffic_split(api, namespace=NAMESPACE)).start()
+        observer = kube.with_timeout(_OBSERVE_TIMEOUT)
+        app = DemoApp(observe=lambda: traffic_split(observer, namespace=NAMESPACE)).start()
         stack.callback(app.stop)
         prometheus = PrometheusServer.start(work / "prometheus", scrape=app.address, job="demo-app", tie_to_parent=True)
         stack.callback(prometheus.stop)
@@ -596,13 +583,13 @@ def _run(console: Console, *, work: Path, nodes: int, fast: bool, keep: bool) ->
         controller = _Controller.start(kubeconfig=info.kubeconfig, namespace=NAMESPACE, log=work / "controller.log")
         stack.callback(controller.stop)
         console.print(f"rollouts controller started (pid {controller.process.pid}, log {controller.log})")
-        route_watch = _RouteWatch(api, namespace=NAMESPACE).start()
+        route_watch = _RouteWatch(kube, namespace=NAMESPACE).start()
         stack.callback(route_watch.stop)
 
         show = _Show(
             console=console,
-            api=api,
-            rollouts=RolloutClient(api=api, namespace=NAMESPACE),
+            kube=kube,
+            rollouts=RolloutClient(kube=kube, namespace=NAMESPACE),
             prometheus=prometheus,
             controller=controller,
             timing=timing,
@@ -691,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(console, work=work, nodes=args.nodes, fast=args.fast, keep=args.keep)
     except PrometheusUnavailableError as error:
         console.print(f"[bold red]demo failed:[/] {error} (`make demo` installs it)")
-    except (ClusterError, DemoError, CommandError, client.ApiException, TimeoutError, RuntimeError) as error:
+    except (ClusterError, DemoError, CommandError, ApiError, TimeoutError, RuntimeError) as error:
         console.print(f"[bold red]demo failed:[/] {error}", soft_wrap=True)
     except KeyboardInterrupt:
         console.print("interrupted; stopping everything")

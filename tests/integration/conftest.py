@@ -120,11 +120,11 @@ def kube_client(kube: Kube) -> Any:
 
 
 @pytest.fixture(scope="session")
-def crds_installed(kube: Kube) -> list[str]:
+def crds_installed(kube_client: Any) -> list[str]:
     """Apply every CRD in crds/ the way ``rollouts install`` does, and wait until they are Established."""
     from rollouts.kube.install import install
 
-    applied = install(kube.api_client, rbac=False)
+    applied = install(kube_client, rbac=False)
     names = [item.name for item in applied if item.kind == "CustomResourceDefinition"]
     if not names:
         pytest.fail("crds/ holds no CRD manifests")
