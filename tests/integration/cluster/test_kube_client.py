@@ -200,6 +200,14 @@ def test_watch_from_a_resource_version_sees_later_changes_and_bookmarks(kube_cli
     changes = [item for item in seen if item[0] != "BOOKMARK"]
     assert changes == [("ADDED", "after"), ("MODIFIED", "after"), ("DELETED", "before")]
     assert all(name is None for kind, name in seen if kind == "BOOKMARK")
+    by_name = kube_client.watch(
+        CONFIG_MAPS, namespace, field_selector="metadata.name=after", resource_version=listing.resource_version,
+        timeout_seconds=2,
+    )  # fmt: skip
+    assert [(e.type, e.object["metadata"]["name"]) for e in by_name if e.type != "BOOKMARK"] == [
+        ("ADDED", "after"),
+        ("MODIFIED", "after"),
+    ]
 
 
 def test_a_watch_from_an_expired_version_yields_an_error_event(
