@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes import client
 
 from analysis.args import resolve_field_refs
 from analysis.assess import AnalysisPhase, MetricResult, assess_run
@@ -45,9 +44,10 @@ from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results, encode_run_status
-from workflows.api import GROUP, VERSION
+from workflows.api import GROUP, VERSION, owner_reference
 from workflows.model.times import format_time, parse_time
 from workflows.runtime.controller import Engine
+from workflows.runtime.kube import ANALYSIS_RUNS, JOBS, ApiError, Kube
 
 __all__ = [
     "PLURAL",
@@ -87,19 +87,19 @@ def install_metric_runner(engine: Engine) -> MetricRunner:
     Called at operator startup, after :meth:`Engine.start`; the pod watch it starts stops with the engine's
     ``job_runner.shutting_down`` flag at cleanup (see :func:`register_analysis_handlers`).
     """
-    pods = PodIndex(engine.api, loop=asyncio.get_running_loop())
+    pods = PodIndex(engine.kube, loop=asyncio.get_running_loop())
     backend = KubeJobBackend(
-        engine.api, jobs=engine.jobs, pods=pods, shutting_down=lambda: engine.job_runner.shutting_down
+        engine.kube, jobs=engine.jobs, pods=pods, shutting_down=lambda: engine.job_runner.shutting_down
     )
     providers = default_providers()
     providers.register(ProviderKind.JOB, JobProvider(backend))
     providers.register(
         ProviderKind.WORKFLOW,
         WorkflowTemplateProvider(
-            executor=engine.executor, fetch_template=workflow_template_fetcher(engine.api), owners=engine.owners
+            executor=engine.executor, fetch_template=workflow_template_fetcher(engine.kube), owners=engine.owners
         ),
     )
-    runner = MetricRunner(providers=providers, secrets=KubeSecretResolver(engine.api))
+    runner = MetricRunner(providers=providers, secrets=KubeSecretResolver(engine.kube))
     engine.executor.registry.register(METRIC_KIND, runner)
     pods.start()
     _CLUSTERS[id(engine)] = _Cluster(pods=pods, runner=runner)
@@ -187,47 +187,28 @@ class StatusBatcher:
         return False
 
 
-def _patch_status(api: client.ApiClient, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-    try:
-        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}
-        )
-    except client.ApiException as error:
-        if error.status != 404:  # deleted meanwhile: nothing left to report to
-            raise
+def _patch_status(kube: Kube, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    # None (deleted meanwhile) needs nothing: there is nothing left to report to.
+    kube.patch(ANALYSIS_RUNS, name, {"status": dict(status)}, namespace, subresource="status")
 
 
-def _delete_terminated_jobs(api: client.ApiClient, namespace: str, results: Mapping[str, MetricResult]) -> None:
+def _delete_terminated_jobs(kube: Kube, namespace: str, results: Mapping[str, MetricResult]) -> None:
     """Jobs of measurements the run's end terminated. Normally the provider deleted them already (this is then a
     404); it matters when ``terminate`` was set while no controller ran, so no provider was there to clean up.
     """
-    batch = client.BatchV1Api(api)
     for result in results.values():
         last = result.last
         name = last.metadata.get(JOB_NAME_KEY) if last is not None else None
         if not name or last is None or last.message != TERMINATED_MESSAGE:
             continue
         try:
-            batch.delete_namespaced_job(name, namespace, propagation_policy="Foreground")
-        except client.ApiException as error:
-            if error.status != 404:
-                logger.warning("cannot delete terminated Job %s/%s: HTTP %s", namespace, name, error.status)
+            kube.delete(JOBS, name, namespace, propagation="Foreground")  # False: already gone
+        except ApiError as error:
+            logger.warning("cannot delete terminated Job %s/%s: HTTP %s", namespace, name, error.status)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # One run
-
-
-def _owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
-    meta = body["metadata"]
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AnalysisRun",
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def prepare_run(body: Mapping[str, Any]) -> tuple[AnalysisRunSpec, tuple[Metric, ...]]:
@@ -327,7 +308,7 @@ class _Handlers:
             return body
 
         async def write(status: dict[str, Any]) -> None:
-            await loop.run_in_executor(engine.executor.thread_pool, _patch_status, engine.api, namespace, name, status)
+            await loop.run_in_executor(engine.executor.thread_pool, _patch_status, engine.kube, namespace, name, status)
 
         batcher = StatusBatcher(write=write, compose=compose)
 
@@ -349,7 +330,7 @@ class _Handlers:
                 on_update=on_update,
                 terminate=active.terminate,
                 run_id=active.run_id,
-                owner=_owner_reference(body),
+                owner=owner_reference(body, kind="AnalysisRun"),
                 clock=self._clock,
             )
         except Exception as error:  # never out of the controller: a bug ends this run in Error, visibly
@@ -371,7 +352,7 @@ class _Handlers:
             return
         active.results.update(outcome.results)
         await loop.run_in_executor(
-            engine.executor.thread_pool, _delete_terminated_jobs, engine.api, namespace, outcome.results
+            engine.executor.thread_pool, _delete_terminated_jobs, engine.kube, namespace, outcome.results
         )
         final = encode_run_status(
             metric_names=names,

@@ -2,7 +2,7 @@
 
 Why here and nowhere else: the analysis core is pure and its providers take their cluster access through small
 seams (:class:`analysis.args.SecretResolver`, :class:`analysis.providers.job.JobBackend`). This module implements
-them against the official client, so ``kubernetes`` is imported by exactly the I/O modules the layering test allows.
+them with the product's one API client (:class:`workflows.runtime.kube.Kube`); it never imports ``kubernetes``.
 
 Secrets: :class:`KubeSecretResolver` reads one key at measurement time and returns it to the renderer; it never
 logs, caches or stores the value, and its errors name the Secret and key only.
@@ -19,13 +19,11 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, cast
-
-from kubernetes import client
+from typing import Any
 
 from analysis.providers.job import JOB_POD_LABEL, JobOwnershipError, JobResult, unstartable_reason
-from workflows.api import GROUP, VERSION
 from workflows.runtime.jobs import JobIndex
+from workflows.runtime.kube import JOBS, PODS, SECRETS, WORKFLOW_TEMPLATES, ApiError, ConflictError, Kube
 from workflows.runtime.watching import Key, WatchIndex
 
 __all__ = [
@@ -55,17 +53,17 @@ class SecretAccessError(PermissionError):
 class KubeSecretResolver:
     """:class:`analysis.args.SecretResolver` over the API: one GET per measurement, nothing kept."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self._core = client.CoreV1Api(api)
+    def __init__(self, kube: Kube) -> None:
+        self._kube = kube
 
     def resolve_secret(self, namespace: str, name: str, key: str) -> str:
         try:
-            secret = self._core.read_namespaced_secret(name, namespace)
-        except client.ApiException as error:
-            if error.status == 404:
-                raise SecretNotFoundError(f"Secret {name!r} not found") from None
+            secret = self._kube.get(SECRETS, name, namespace)
+        except ApiError as error:  # the status only: the server's message is not needed to say what went wrong
             raise SecretAccessError(f"reading Secret {name!r}: HTTP {error.status}") from None
-        data = secret.data or {}
+        if secret is None:
+            raise SecretNotFoundError(f"Secret {name!r} not found")
+        data = secret.get("data") or {}
         if key not in data:
             raise SecretKeyMissingError(f"Secret {name!r} has no key {key!r}")
         try:
@@ -79,9 +77,10 @@ class PodIndex(WatchIndex[str]):
 
     keep_first = True
 
-    def __init__(self, api: client.ApiClient, *, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(
-            list_objects=client.CoreV1Api(api).list_pod_for_all_namespaces,
+            kube,
+            PODS,
             selector=JOB_POD_LABEL,
             loop=loop,
             name="analysis-pod-watch",
@@ -105,13 +104,13 @@ class KubeJobBackend:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        kube: Kube,
         *,
         jobs: JobIndex,
         pods: PodIndex,
         shutting_down: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._batch = client.BatchV1Api(api)
+        self._kube = kube
         self._jobs = jobs
         self._pods = pods
         self._shutting_down = shutting_down
@@ -122,26 +121,24 @@ class KubeJobBackend:
 
     def create_job(self, namespace: str, body: Mapping[str, Any]) -> None:
         try:
-            self._batch.create_namespaced_job(namespace, cast("Any", dict(body)))
-        except client.ApiException as error:
-            if error.status != 409:
-                raise
+            self._kube.create(JOBS, body, namespace)
+        except ConflictError:
+            pass
         else:
             return
         # Created before a restart (or a concurrent reconcile): adopt it only if the same run owns it.
         name = body["metadata"]["name"]
-        existing = self._batch.read_namespaced_job(name, namespace)
+        existing = self._kube.get(JOBS, name, namespace)
+        if existing is None:  # deleted between the two requests: create it anew (a second 409 is an API error)
+            self._kube.create(JOBS, body, namespace)
+            return
         wanted = {ref.get("uid") for ref in body["metadata"].get("ownerReferences") or []}
-        owners = {ref.uid for ref in (existing.metadata.owner_references if existing.metadata else None) or []}
+        owners = {ref.get("uid") for ref in existing["metadata"].get("ownerReferences") or []}
         if wanted and not wanted & owners:
             raise JobOwnershipError(f"Job {name} already exists and belongs to another object")
 
     def delete_job(self, namespace: str, name: str) -> None:
-        try:
-            self._batch.delete_namespaced_job(name, namespace, propagation_policy="Foreground")
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
+        self._kube.delete(JOBS, name, namespace, propagation="Foreground")  # False: already gone, as wanted
         self._pods.forget((namespace, name))
 
     async def wait_job(self, namespace: str, name: str) -> JobResult:
@@ -153,19 +150,14 @@ class KubeJobBackend:
         return JobResult(succeeded=False, message=reason, unstartable=True)
 
 
-def workflow_template_fetcher(api: client.ApiClient) -> Callable[[str, str], Mapping[str, Any]]:
+def workflow_template_fetcher(kube: Kube) -> Callable[[str, str], Mapping[str, Any]]:
     """Read a WorkflowTemplate for ``provider.workflow`` (blocking; called on the executor's thread pool)."""
     from analysis.providers.workflow import TemplateNotFoundError
 
-    custom = client.CustomObjectsApi(api)
-
     def fetch(namespace: str, name: str) -> Mapping[str, Any]:
-        try:
-            body: Any = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "workflowtemplates", name)
-        except client.ApiException as error:
-            if error.status == 404:
-                raise TemplateNotFoundError(f"WorkflowTemplate {namespace}/{name} not found") from None
-            raise
-        return dict(body)
+        body = kube.get(WORKFLOW_TEMPLATES, name, namespace)
+        if body is None:
+            raise TemplateNotFoundError(f"WorkflowTemplate {namespace}/{name} not found")
+        return body
 
     return fetch

@@ -25,59 +25,54 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
-
 from rollouts.devcluster import running_cluster
-from rollouts.kube.login import load_api_client
 from workflows.runtime.jobs import MANAGED_LABEL, MANAGER, JobIndex, outcome_of
+from workflows.runtime.kube import JOBS, NAMESPACES, Kube
 
 
-def create_jobs(api: client.ApiClient, namespace: str, count: int) -> list[str]:
-    batch = client.BatchV1Api(api)
+def create_jobs(kube: Kube, namespace: str, count: int) -> list[str]:
     names = [f"bench-{index}" for index in range(count)]
     for name in names:
-        body: Any = {
+        body: dict[str, Any] = {
             "metadata": {"name": name, "labels": {MANAGED_LABEL: MANAGER}},
             "spec": {
                 "backoffLimit": 0,
                 "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}},
             },
         }
-        batch.create_namespaced_job(namespace, body)
+        kube.create(JOBS, body, namespace)
     return names
 
 
-def all_complete(api: client.ApiClient, namespace: str, count: int) -> bool:
-    items = client.BatchV1Api(api).list_namespaced_job(namespace).items
-    return sum(1 for job in items if outcome_of(api.sanitize_for_serialization(job))) == count
+def all_complete(kube: Kube, namespace: str, count: int) -> bool:
+    return sum(1 for job in kube.list(JOBS, namespace).items if outcome_of(job)) == count
 
 
-def serial_pass(api: client.ApiClient, namespace: str, names: list[str]) -> float:
-    batch = client.BatchV1Api(api)
+def read_outcome(kube: Kube, namespace: str, name: str) -> bool:
+    job = kube.get(JOBS, name, namespace)
+    return job is not None and outcome_of(job) is not None
+
+
+def serial_pass(kube: Kube, namespace: str, names: list[str]) -> float:
     started = time.perf_counter()
-    known = [outcome_of(api.sanitize_for_serialization(batch.read_namespaced_job(n, namespace))) for n in names]
+    known = [read_outcome(kube, namespace, n) for n in names]
     elapsed = time.perf_counter() - started
     assert all(known)
     return elapsed
 
 
-def threaded_pass(api: client.ApiClient, namespace: str, names: list[str]) -> float:
-    batch = client.BatchV1Api(api)
+def threaded_pass(kube: Kube, namespace: str, names: list[str]) -> float:
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        known = list(
-            pool.map(
-                lambda n: outcome_of(api.sanitize_for_serialization(batch.read_namespaced_job(n, namespace))), names
-            )
-        )
+        known = list(pool.map(lambda n: read_outcome(kube, namespace, n), names))
     elapsed = time.perf_counter() - started
     assert all(known)
     return elapsed
 
 
-async def watch_pass(api: client.ApiClient, namespace: str, names: list[str]) -> float:
+async def watch_pass(kube: Kube, namespace: str, names: list[str]) -> float:
     loop = asyncio.get_running_loop()
-    index = JobIndex(api, loop=loop)
+    index = JobIndex(kube, loop=loop)
     started = time.perf_counter()
     index.start()
     outcomes = await asyncio.gather(*(index.wait(namespace, name) for name in names))
@@ -97,24 +92,24 @@ def main() -> None:
         if not kubeconfig:
             state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cluster-")))
             kubeconfig = str(stack.enter_context(running_cluster(state, nodes=2)).kubeconfig)
-        api = load_api_client(kubeconfig)
+        kube = Kube.from_kubeconfig(kubeconfig)
         namespace = f"bench-{uuid.uuid4().hex[:6]}"
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})  # type: ignore[arg-type]
+        kube.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         time.sleep(1)
         started = time.perf_counter()
-        names = create_jobs(api, namespace, args.jobs)
-        while not all_complete(api, namespace, args.jobs):
+        names = create_jobs(kube, namespace, args.jobs)
+        while not all_complete(kube, namespace, args.jobs):
             time.sleep(0.5)
         print(f"{args.jobs} Jobs created and completed in {time.perf_counter() - started:.1f}s")
-        serial = min(serial_pass(api, namespace, names) for _ in range(args.repeat))
-        threaded = min(threaded_pass(api, namespace, names) for _ in range(args.repeat))
-        watched = min(asyncio.run(watch_pass(api, namespace, names)) for _ in range(args.repeat))
+        serial = min(serial_pass(kube, namespace, names) for _ in range(args.repeat))
+        threaded = min(threaded_pass(kube, namespace, names) for _ in range(args.repeat))
+        watched = min(asyncio.run(watch_pass(kube, namespace, names)) for _ in range(args.repeat))
         print(f"serial GET pass   : {serial * 1000:8.1f} ms  ({serial / args.jobs * 1e6:7.0f} us/job)")
         print(f"16-thread GET pass: {threaded * 1000:8.1f} ms  ({threaded / args.jobs * 1e6:7.0f} us/job)")
         print(f"shared watch      : {watched * 1000:8.1f} ms  ({watched / args.jobs * 1e6:7.0f} us/job)")
         print(f"ratio serial/watch: {serial / watched:.1f}x   threaded/watch: {threaded / watched:.1f}x")
-        client.CoreV1Api(api).delete_namespace(namespace)
-        api.close()
+        kube.delete(NAMESPACES, namespace)
+        kube.close()
 
 
 if __name__ == "__main__":

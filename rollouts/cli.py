@@ -112,13 +112,13 @@ def _workflow_resume(args: argparse.Namespace) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     from rollouts.kube.install import install
-    from rollouts.kube.login import load_api_client
+    from workflows.runtime.kube import Kube
 
-    api = load_api_client(args.kubeconfig, args.context)
+    kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
     try:
-        applied = install(api, rbac=not args.crds_only)
+        applied = install(kube, rbac=not args.crds_only)
     finally:
-        api.close()
+        kube.close()
     for item in applied:
         where = f" -n {item.namespace}" if item.namespace else ""
         print(f"applied {item.kind} {item.name}{where}")
@@ -218,11 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _rollout_client(args: argparse.Namespace) -> Any:
     from rollouts.commands.rollouts import RolloutClient
-    from rollouts.commands.workflows import default_namespace
-    from rollouts.kube.login import load_api_client
+    from workflows.runtime.kube import Kube
 
-    api = load_api_client(args.kubeconfig, args.context)
-    return RolloutClient(api=api, namespace=args.namespace or default_namespace(args.kubeconfig, args.context))
+    kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
+    return RolloutClient(kube=kube, namespace=args.namespace or kube.namespace)
 
 
 def _rollout_command(args: argparse.Namespace) -> int:
@@ -259,7 +258,7 @@ def _rollout_command(args: argparse.Namespace) -> int:
         print(f"kubectl rollouts {args.command}: {error}", file=sys.stderr)
         return 1
     finally:
-        rollouts.api.close()
+        rollouts.kube.close()
     print(message)
     return 0
 
@@ -287,7 +286,7 @@ def _rollout_get(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        rollouts.api.close()
+        rollouts.kube.close()
 
 
 def _rollout_status(args: argparse.Namespace) -> int:
@@ -309,7 +308,7 @@ def _rollout_status(args: argparse.Namespace) -> int:
         print(f"kubectl rollouts status: {error}", file=sys.stderr)
         return 1
     finally:
-        rollouts.api.close()
+        rollouts.kube.close()
 
 
 def _kubectl_parser() -> argparse.ArgumentParser:

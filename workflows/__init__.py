@@ -1,7 +1,8 @@
 """Argo-Workflows-shaped DAG engine: one shared, parallel executor for Workflows and AnalysisRuns.
 
-Layering: this package depends on nothing else of ours. Only its I/O modules (the Kubernetes Job runner and the
-kopf controller) may import ``kubernetes``; the model, the compiler and the executor are pure Python.
+Layering: this package depends on nothing else of ours. ``runtime.kube`` is the product's only importer of
+``kubernetes`` (every other module of every package reaches the API through its ``Kube``) and ``runtime.controller``
+is this package's only kopf shell; the model, the compiler and the executor are pure Python.
 
 Where things live (one hop from here):
 

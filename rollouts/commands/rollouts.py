@@ -19,17 +19,14 @@ Each command records intent on the object exactly where Argo Rollouts records it
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from kubernetes import client
 
 from rollouts.commands import CommandError
 from rollouts.core.hashing import strip_hash_label
 from rollouts.core.observed import replica_set_view_from
-from workflows.api import GROUP, VERSION
+from workflows.runtime.kube import REPLICA_SETS, ROLLOUTS, ApiError, Kube
 
 __all__ = ["RolloutClient"]
 
@@ -38,46 +35,52 @@ __all__ = ["RolloutClient"]
 class RolloutClient:
     """Reads and patches one namespace's Rollouts; every method raises :class:`CommandError` on API refusal."""
 
-    api: client.ApiClient
+    kube: Kube
     namespace: str
 
-    def _custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
+    def _refused(self, name: str, error: ApiError) -> CommandError:
+        # The server's own message names the object and the rule (RBAC, validation): what the terminal should show.
+        return CommandError(f"rollout {self.namespace}/{name}: {error}")
+
+    def _not_found(self, name: str) -> CommandError:
+        return CommandError(f"rollout {self.namespace}/{name} not found")
 
     def get(self, name: str) -> dict[str, Any]:
         try:
-            body: Any = self._custom().get_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name)
-        except client.ApiException as error:
-            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
-        return dict(body)
+            body = self.kube.get(ROLLOUTS, name, self.namespace)
+        except ApiError as error:
+            raise self._refused(name, error) from None
+        if body is None:
+            raise self._not_found(name)
+        return body
 
     def _patch(
         self, name: str, *, spec: Mapping[str, Any] | None = None, status: Mapping[str, Any] | None = None
     ) -> None:
-        custom = self._custom()
-        try:
-            if spec:
-                custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, "rollouts", name, {"spec": spec})
-            if status:
-                custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, self.namespace, "rollouts", name, {"status": status}
-                )
-        except client.ApiException as error:
-            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
+        if spec:
+            self._send(name, {"spec": spec})
+        if status:
+            self._send(name, {"status": status}, subresource="status")
 
-    def _json_patch(self, name: str, operations: list[dict[str, Any]]) -> None:
+    def _json_patch(self, name: str, operations: Sequence[Mapping[str, Any]]) -> None:
+        self._send(name, operations, patch_type="json")
+
+    def _send(
+        self,
+        name: str,
+        patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> None:
         try:
-            self._custom().patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                self.namespace,
-                "rollouts",
-                name,
-                operations,
-                _content_type="application/json-patch+json",
+            patched = self.kube.patch(
+                ROLLOUTS, name, patch, self.namespace, subresource=subresource, patch_type=patch_type
             )
-        except client.ApiException as error:
-            raise CommandError(f"rollout {self.namespace}/{name}: {error.status} {error.reason}") from None
+        except ApiError as error:
+            raise self._refused(name, error) from None
+        if patched is None:
+            raise self._not_found(name)
 
     # -- commands -------------------------------------------------------------------------------------------------
     def promote(self, name: str, *, full: bool = False) -> str:
@@ -137,11 +140,12 @@ class RolloutClient:
         """The Rollout's ReplicaSets, oldest revision first."""
         rollout = self.get(name)
         uid = rollout["metadata"]["uid"]
-        response: Any = client.AppsV1Api(self.api).list_namespaced_replica_set(self.namespace, _preload_content=False)
+        try:
+            listing = self.kube.list(REPLICA_SETS, self.namespace)
+        except ApiError as error:
+            raise self._refused(name, error) from None
         owned = [
-            rs
-            for rs in json.loads(response.data).get("items") or []
-            if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
+            rs for rs in listing.items if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
         ]
         return sorted(owned, key=lambda rs: replica_set_view_from(rs).revision)
 

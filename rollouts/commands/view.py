@@ -1,26 +1,25 @@
 """``kubectl rollouts get`` and ``status``: what a Rollout is doing, read from its status and owned objects.
 
 Rendering is a pure function of plain dicts (:func:`render_rollout`), so it is tested without a cluster; the
-reading is three list calls.
+reading is a GET and two list calls.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rollouts.commands import CommandError
 from rollouts.commands.rollouts import RolloutClient
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import ANALYSIS_KIND_LABEL, REVISION_ANNOTATION, ROLLOUT_LABEL
-from workflows.api import GROUP, VERSION
+from workflows.runtime.kube import ANALYSIS_RUNS, ApiError
 
 __all__ = ["RolloutView", "read_view", "render_rollout", "wait_for_status"]
 
@@ -36,15 +35,11 @@ class RolloutView:
 
 def read_view(rollouts: RolloutClient, name: str) -> RolloutView:
     rollout = rollouts.get(name)
-    runs: Any = client.CustomObjectsApi(rollouts.api).list_namespaced_custom_object(
-        GROUP, VERSION, rollouts.namespace, "analysisruns",
-        label_selector=f"{ROLLOUT_LABEL}={name}", _preload_content=False,
-    )  # fmt: skip
-    return RolloutView(
-        rollout=rollout,
-        replica_sets=rollouts.history(name),
-        analysis_runs=json.loads(runs.data).get("items") or [],
-    )
+    try:
+        runs = rollouts.kube.list(ANALYSIS_RUNS, rollouts.namespace, label_selector=f"{ROLLOUT_LABEL}={name}")
+    except ApiError as error:
+        raise CommandError(f"analysis runs of rollout {rollouts.namespace}/{name}: {error}") from None
+    return RolloutView(rollout=rollout, replica_sets=rollouts.history(name), analysis_runs=runs.items)
 
 
 def _step_text(rollout: Mapping[str, Any]) -> str:

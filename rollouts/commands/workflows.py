@@ -8,37 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kubernetes import client, config
-
 from rollouts.commands import CommandError
-from rollouts.kube.login import load_api_client
-from workflows.api import GROUP, VERSION
+from workflows.runtime.kube import WORKFLOWS, ApiError, Kube
 
-__all__ = ["default_namespace", "request_resume"]
-
-
-def default_namespace(kubeconfig: str | None, context: str | None) -> str:
-    """The namespace of the chosen kubeconfig context, as kubectl would use it."""
-    try:
-        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
-    except (config.ConfigException, OSError):
-        return "default"
-    chosen = next((c for c in contexts if c["name"] == context), current) if context else current
-    return str((chosen or {}).get("context", {}).get("namespace") or "default")
+__all__ = ["request_resume"]
 
 
 def request_resume(
     name: str, *, nodes: Sequence[str], namespace: str | None, kubeconfig: str | None, context: str | None
 ) -> str:
-    """Patch ``status.resume``; returns the namespace used. Raises :class:`CommandError` when the API refuses."""
-    namespace = namespace or default_namespace(kubeconfig, context)
-    api = load_api_client(kubeconfig, context)
+    """Patch ``status.resume``; returns the namespace used (default: the kubeconfig context's). Raises
+    :class:`CommandError` when the Workflow does not exist or the API refuses.
+    """
+    kube = Kube.from_kubeconfig(kubeconfig, context)
+    namespace = namespace or kube.namespace
     try:
-        client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "workflows", name, {"status": {"resume": list(nodes)}}
-        )
-    except client.ApiException as error:
-        raise CommandError(f"workflow {namespace}/{name}: {error.status} {error.reason}") from None
+        patched = kube.patch(WORKFLOWS, name, {"status": {"resume": list(nodes)}}, namespace, subresource="status")
+    except ApiError as error:
+        raise CommandError(f"workflow {namespace}/{name}: {error}") from None
     finally:
-        api.close()
+        kube.close()
+    if patched is None:
+        raise CommandError(f"workflow {namespace}/{name} not found")
     return namespace

@@ -2,6 +2,6 @@
 
 import sys
 
-from rollouts.demo import main
+from rollouts.demo.run import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """What the demo prints: the route and traffic lines under the Rollout view, and the summary table at the end.
 
 Pure functions of plain data (no cluster, no Prometheus), so the wording is tested without either and the
-orchestration in :mod:`rollouts.demo` stays about sequencing.
+orchestration in :mod:`rollouts.demo.run` stays about sequencing.
 """
 
 from __future__ import annotations

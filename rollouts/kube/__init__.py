@@ -1,5 +1,6 @@
-"""The Kubernetes I/O edge of the rollouts package: client construction and operator login.
+"""``rollouts install``: the CRDs and the controller's RBAC, by server-side apply (:mod:`rollouts.kube.install`).
 
-Only modules in this package, the act/apply modules and the kopf shell import ``kubernetes`` or ``kopf``; the
-decision core never does (a layering test enforces it).
+Reaching the API (kubeconfig, in-cluster config, every request) is :mod:`workflows.runtime.kube`'s job, the only
+module of the product that imports ``kubernetes``; the kopf login lives in the operator's shell
+(:mod:`rollouts.controller`).
 """

@@ -1,8 +1,8 @@
 """``rollouts install``: server-side apply the CRDs and the controller's RBAC to the current cluster.
 
-Server-side apply with one field manager makes the command idempotent and safe to re-run after an upgrade: fields
-we own are updated, fields other tools own are left alone. The manifests are read from the source tree's
-``crds/`` and ``deploy/`` folders.
+Server-side apply with one field manager (:meth:`workflows.runtime.kube.Kube.apply`) makes the command idempotent and
+safe to re-run after an upgrade: fields we own are updated, fields other tools own are left alone. The manifests are
+read from the source tree's ``crds/`` and ``deploy/`` folders. This module never writes anything but those manifests.
 
 :func:`install_routing_crds` installs the *published* CRDs of the data planes our routers write to (Gateway API,
 Istio), for clusters that have none (the demo, local experiments). They are never vendored: ``fetch.sh`` downloads
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client
-from kubernetes.dynamic import DynamicClient
+
+from workflows.runtime.kube import CRDS, Kube
 
 __all__ = [
     "ROUTING_CRD_SETS",
@@ -72,9 +72,9 @@ def _documents(files: list[Path]) -> Iterator[dict[str, Any]]:
                 yield doc
 
 
-def install(api: client.ApiClient, *, rbac: bool = True, timeout: float = 60.0) -> list[Applied]:
+def install(kube: Kube, *, rbac: bool = True, timeout: float = 60.0) -> list[Applied]:
     """Apply every manifest and wait for the CRDs to be Established; returns what was applied, in order."""
-    return _apply_and_wait(api, manifest_files(rbac=rbac), timeout=timeout)
+    return _apply_and_wait(kube, manifest_files(rbac=rbac), timeout=timeout)
 
 
 def fetch_routing_crds(*, script: Path = FETCH_SCRIPT, timeout: float = 600.0) -> Path:
@@ -120,42 +120,39 @@ def routing_crd_files(directory: Path, which: Iterable[str]) -> list[Path]:
 
 
 def install_routing_crds(
-    api: client.ApiClient, *, which: Sequence[str] = ("gateway-api",), timeout: float = 60.0
+    kube: Kube, *, which: Sequence[str] = ("gateway-api",), timeout: float = 60.0
 ) -> list[Applied]:
     """Server-side apply the published CRDs of ``which`` data planes and wait until they are Established.
 
     Raises :class:`RoutingCrdsUnavailableError` when they cannot be fetched. Idempotent, like :func:`install`.
     """
-    return _apply_and_wait(api, routing_crd_files(fetch_routing_crds(), which), timeout=timeout)
+    return _apply_and_wait(kube, routing_crd_files(fetch_routing_crds(), which), timeout=timeout)
 
 
-def _apply_and_wait(api: client.ApiClient, files: list[Path], *, timeout: float) -> list[Applied]:
-    dynamic = DynamicClient(api)
+def _apply_and_wait(kube: Kube, files: list[Path], *, timeout: float) -> list[Applied]:
     applied: list[Applied] = []
     for doc in _documents(files):
-        resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-        namespace = doc["metadata"].get("namespace")
-        resource.server_side_apply(
-            body=doc,
-            name=doc["metadata"]["name"],
-            namespace=namespace,
-            field_manager=FIELD_MANAGER,
-            force_conflicts=True,
+        # force: on upgrade, take back fields an older installer (or a hand edit) set; others' fields stay theirs.
+        kube.apply(doc, force=True, field_manager=FIELD_MANAGER)
+        applied.append(
+            Applied(kind=doc["kind"], name=doc["metadata"]["name"], namespace=doc["metadata"].get("namespace"))
         )
-        applied.append(Applied(kind=doc["kind"], name=doc["metadata"]["name"], namespace=namespace))
     crds = [a.name for a in applied if a.kind == "CustomResourceDefinition"]
-    _wait_established(client.ApiextensionsV1Api(api), crds, timeout=timeout)
+    _wait_established(kube, crds, timeout=timeout)
     return applied
 
 
-def _wait_established(extensions: client.ApiextensionsV1Api, names: list[str], *, timeout: float) -> None:
+def _is_established(crd: dict[str, Any] | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def _wait_established(kube: Kube, names: list[str], *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pending = set(names)
     while pending:
         for name in sorted(pending):
-            crd = extensions.read_custom_resource_definition(name)
-            conditions = (crd.status.conditions if crd.status else None) or []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
+            if _is_established(kube.get(CRDS, name)):
                 pending.discard(name)
         if pending and time.monotonic() > deadline:
             raise TimeoutError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}")

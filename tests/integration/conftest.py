@@ -112,11 +112,19 @@ def namespace(kube: Kube, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def crds_installed(kube: Kube) -> list[str]:
+def kube_client(kube: Kube) -> Any:
+    """The product's own client (:class:`workflows.runtime.kube.Kube`) on the test cluster's connection pool."""
+    from workflows.runtime.kube import Kube as Client
+
+    return Client(kube.api_client)  # not closed: the session's ApiClient is closed by the ``kube`` fixture
+
+
+@pytest.fixture(scope="session")
+def crds_installed(kube_client: Any) -> list[str]:
     """Apply every CRD in crds/ the way ``rollouts install`` does, and wait until they are Established."""
     from rollouts.kube.install import install
 
-    applied = install(kube.api_client, rbac=False)
+    applied = install(kube_client, rbac=False)
     names = [item.name for item in applied if item.kind == "CustomResourceDefinition"]
     if not names:
         pytest.fail("crds/ holds no CRD manifests")

@@ -14,9 +14,9 @@ The dialects disagree on purpose and we keep the disagreements: expr-lang has in
 (``200 == 200.0``), ``==`` across types is false, ``<`` across types is an error, and there are functions, ``and``/
 ``or``/``not``, ``contains`` and ``matches``; govaluate has only float64 numbers, strict ``==`` (a string never
 equals a number), bare words that are strings, ``=~``/``!~`` for regular expressions, ``(a, b)`` arrays with ``in``,
-and no word operators and no functions (Argo registers none). Each dialect has its own tokenizer and grammar table; both build the
-same kind of tree, which owns positions, depth bounds, RE2 regular expressions, Go's number formatting and the
-error messages.
+and no word operators and no functions (Argo registers none). Each dialect has its own tokenizer and grammar table;
+both build the same kind of tree, which owns positions, depth bounds, RE2 regular expressions, Go's number
+formatting and the error messages.
 
 Why not a library. CEL (``cel-python``, which tests the CRDs' rules) is another grammar and cannot read Argo's
 conditions; PyPI has no port of govaluate, and its two expr-lang entries (``expr-lang`` 0.1.0 and

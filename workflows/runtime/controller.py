@@ -24,18 +24,18 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import kopf
-from kubernetes import client
 
-from workflows.api import GROUP, VERSION
+from workflows.api import GROUP, VERSION, owner_reference
 from workflows.errors import WorkflowError
 from workflows.model.compiler import compile_workflow
 from workflows.model.spec import WorkflowSpec, parse_workflow
 from workflows.model.status import previous_from_status
 from workflows.runtime.executor import Executor, ExecutorConfig, Run
 from workflows.runtime.jobs import JobIndex, JobRunner
+from workflows.runtime.kube import WORKFLOW_TEMPLATES, WORKFLOWS, Kube, Resource
 from workflows.runtime.runners import NodeContext, default_registry
 
 __all__ = ["Engine", "register_workflow_handlers"]
@@ -50,28 +50,28 @@ _MAX_TEMPLATE_DEPTH = 10
 class Engine:
     """The process-wide executor with its Kubernetes-facing parts; shared by Workflows and AnalysisRuns."""
 
-    api: client.ApiClient
+    kube: Kube
     executor: Executor
     jobs: JobIndex
     job_runner: JobRunner
     owners: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, api: client.ApiClient, *, config: ExecutorConfig | None = None) -> Engine:
+    def start(cls, kube: Kube, *, config: ExecutorConfig | None = None) -> Engine:
         """Create the executor on the running loop (kopf's) and start the Job watch."""
         loop = asyncio.get_running_loop()
-        jobs = JobIndex(api, loop=loop)
+        jobs = JobIndex(kube, loop=loop)
         owners: dict[str, dict[str, Any]] = {}
 
         def owner_for(node: NodeContext) -> Mapping[str, Any] | None:
             return owners.get(node.run_id)
 
-        runner = JobRunner(api, jobs, owner_for=owner_for)
+        runner = JobRunner(kube, jobs, owner_for=owner_for)
         registry = default_registry()
         registry.register("container", runner)
         executor = Executor(registry=registry, config=config or ExecutorConfig())
         jobs.start()
-        return cls(api=api, executor=executor, jobs=jobs, job_runner=runner, owners=owners)
+        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner, owners=owners)
 
     async def stop(self) -> None:
         """Shutdown, not cancellation: running Jobs are left alone for the next controller to re-attach."""
@@ -83,11 +83,11 @@ class Engine:
 class _StatusWriter:
     """The executor's StatusSink for one Workflow: a merge patch of the status subresource per write."""
 
-    def __init__(self, api: client.ApiClient, *, namespace: str, name: str, plural: str = "workflows") -> None:
-        self._custom = client.CustomObjectsApi(api)
+    def __init__(self, kube: Kube, *, namespace: str, name: str, resource: Resource = WORKFLOWS) -> None:
+        self._kube = kube
         self._namespace = namespace
         self._name = name
-        self._plural = plural
+        self._resource = resource
         self.extra: dict[str, Any] = {}
 
     async def write_status(self, run: Run, status: dict[str, Any]) -> None:
@@ -102,13 +102,8 @@ class _StatusWriter:
         await asyncio.get_running_loop().run_in_executor(run.executor.thread_pool, self._patch, body)
 
     def _patch(self, status: dict[str, Any]) -> None:
-        try:
-            self._custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, self._namespace, self._plural, self._name, {"status": status}
-            )
-        except client.ApiException as error:
-            if error.status != 404:  # deleted meanwhile: nothing left to report to
-                raise
+        # None (deleted meanwhile) needs nothing: there is nothing left to report to.
+        self._kube.patch(self._resource, self._name, {"status": status}, self._namespace, subresource="status")
 
 
 def _referenced_templates(spec: WorkflowSpec) -> set[str]:
@@ -120,14 +115,7 @@ def _referenced_templates(spec: WorkflowSpec) -> set[str]:
     return names
 
 
-def _read_template(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        GROUP, VERSION, namespace, "workflowtemplates", name
-    )
-    return cast("dict[str, Any]", obj)
-
-
-def _snapshot_templates(api: client.ApiClient, namespace: str, spec: WorkflowSpec) -> dict[str, Any]:
+def _snapshot_templates(kube: Kube, namespace: str, spec: WorkflowSpec) -> dict[str, Any]:
     """Read every WorkflowTemplate reachable through templateRef (transitively) -> {name: spec}."""
     snapshot: dict[str, Any] = {}
     pending = sorted(_referenced_templates(spec))
@@ -138,12 +126,9 @@ def _snapshot_templates(api: client.ApiClient, namespace: str, spec: WorkflowSpe
         for name in pending:
             if name in snapshot:
                 continue
-            try:
-                body = _read_template(api, namespace, name)
-            except client.ApiException as error:
-                if error.status == 404:
-                    raise WorkflowError(f"templateRef: WorkflowTemplate {namespace}/{name} not found") from None
-                raise
+            body = kube.get(WORKFLOW_TEMPLATES, name, namespace)
+            if body is None:
+                raise WorkflowError(f"templateRef: WorkflowTemplate {namespace}/{name} not found")
             snapshot[name] = body.get("spec") or {}
             following |= _referenced_templates(parse_workflow(_as_template_doc(name, namespace, snapshot[name])))
         pending = sorted(following - set(snapshot))
@@ -159,19 +144,14 @@ def _as_template_doc(name: str, namespace: str, spec: Mapping[str, Any]) -> dict
     }
 
 
-def _merge_workflow_template_ref(doc: dict[str, Any], api: client.ApiClient, namespace: str) -> dict[str, Any]:
+def _merge_workflow_template_ref(doc: dict[str, Any], kube: Kube, namespace: str) -> dict[str, Any]:
     """``spec.workflowTemplateRef``: run a WorkflowTemplate; the Workflow's own fields override the template's."""
     ref = (doc.get("spec") or {}).get("workflowTemplateRef")
     if not ref:
         return doc
-    try:
-        template = _read_template(api, namespace, str(ref.get("name")))
-    except client.ApiException as error:
-        if error.status == 404:
-            raise WorkflowError(
-                f"spec.workflowTemplateRef.name: WorkflowTemplate {namespace}/{ref.get('name')} not found"
-            ) from None
-        raise
+    template = kube.get(WORKFLOW_TEMPLATES, str(ref.get("name")), namespace)
+    if template is None:
+        raise WorkflowError(f"spec.workflowTemplateRef.name: WorkflowTemplate {namespace}/{ref.get('name')} not found")
     merged = copy.deepcopy(doc)
     spec = {**(template.get("spec") or {}), **{k: v for k, v in doc["spec"].items() if k != "workflowTemplateRef"}}
     own_params = {p["name"]: p for p in ((doc["spec"].get("arguments") or {}).get("parameters") or [])}
@@ -181,18 +161,6 @@ def _merge_workflow_template_ref(doc: dict[str, Any], api: client.ApiClient, nam
         spec["arguments"] = {"parameters": params}
     merged["spec"] = spec
     return merged
-
-
-def _owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
-    meta = body["metadata"]
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Workflow",
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def _now() -> str:
@@ -215,11 +183,11 @@ class _Handlers:
         loop = asyncio.get_running_loop()
         pool = engine.executor.thread_pool
         try:
-            doc = await loop.run_in_executor(pool, _merge_workflow_template_ref, dict(body), engine.api, namespace)
+            doc = await loop.run_in_executor(pool, _merge_workflow_template_ref, dict(body), engine.kube, namespace)
             spec = parse_workflow(doc)
             stored: dict[str, Any] | None = status.get("storedTemplates")
             if stored is None:
-                stored = await loop.run_in_executor(pool, _snapshot_templates, engine.api, namespace, spec)
+                stored = await loop.run_in_executor(pool, _snapshot_templates, engine.kube, namespace, spec)
             templates = {n: parse_workflow(_as_template_doc(n, namespace, s)) for n, s in stored.items()}
             plan = compile_workflow(spec, workflow_templates=templates, name=name)
         except WorkflowError as error:
@@ -228,10 +196,10 @@ class _Handlers:
             kopf.warn(body, reason="InvalidSpec", message=message)
             logger.warning("%s", message)
             return
-        writer = _StatusWriter(engine.api, namespace=namespace, name=name)
+        writer = _StatusWriter(engine.kube, namespace=namespace, name=name)
         if "storedTemplates" not in status:
             writer.extra["storedTemplates"] = stored
-        engine.owners[uid] = _owner_reference(body)
+        engine.owners[uid] = owner_reference(body, kind="Workflow")
         previous = previous_from_status(status) if status.get("nodes") or status.get("compressedNodes") else None
         run = engine.executor.submit(plan, run_id=uid, previous=previous, sink=writer)
         verb = "Resumed" if previous else "Started"
@@ -261,12 +229,11 @@ class _Handlers:
             return
         resumed = sum(run.resume(None if name == "*" else str(name)) for name in requests)
         kopf.info(body, reason="Resumed", message=f"resumed {resumed} suspended node(s): {', '.join(requests)}")
-        custom = client.CustomObjectsApi(engine.api)
         meta = body["metadata"]
         await asyncio.get_running_loop().run_in_executor(
             engine.executor.thread_pool,
-            lambda: custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], "workflows", meta["name"], {"status": {"resume": None}}
+            lambda: engine.kube.patch(
+                WORKFLOWS, meta["name"], {"status": {"resume": None}}, meta["namespace"], subresource="status"
             ),
         )
 

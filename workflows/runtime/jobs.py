@@ -22,10 +22,9 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from kubernetes import client
-
+from workflows.runtime.kube import JOBS, SERVICE_ACCOUNTS, ApiError, ConflictError, Kube
 from workflows.runtime.runners import NodeContext, NodeResult
 from workflows.runtime.watching import Key, WatchIndex
 
@@ -119,9 +118,10 @@ def outcome_of(job: Mapping[str, Any]) -> JobOutcome | None:
 class JobIndex(WatchIndex[JobOutcome]):
     """Terminal outcomes of every Job this process manages, from one list+watch; awaited by many steps."""
 
-    def __init__(self, api: client.ApiClient, *, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(
-            list_objects=client.BatchV1Api(api).list_job_for_all_namespaces,
+            kube,
+            JOBS,
             selector=f"{MANAGED_LABEL}={MANAGER}",
             loop=loop,
             name="workflow-job-watch",
@@ -151,14 +151,13 @@ class JobRunner:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        kube: Kube,
         index: JobIndex,
         *,
         owner_for: OwnerResolver = lambda node: None,
         default_service_account: str = DEFAULT_STEP_SERVICE_ACCOUNT,
     ) -> None:
-        self._batch = client.BatchV1Api(api)
-        self._core = client.CoreV1Api(api)
+        self._kube = kube
         self._index = index
         self._owner_for = owner_for
         self._default_sa = default_service_account
@@ -172,7 +171,7 @@ class JobRunner:
             if not node.service_account_name and not node.pod.get("serviceAccountName"):
                 await node.run_blocking(self._ensure_service_account, node.namespace)
             await node.run_blocking(self._create, node.namespace, body)
-        except client.ApiException as error:
+        except ApiError as error:
             return NodeResult.error(f"cannot create Job {name}: {error.status} {error.reason}", transient=True)
         try:
             outcome = await self._index.wait(node.namespace, name)
@@ -187,15 +186,13 @@ class JobRunner:
 
     # -- blocking helpers (run on the executor's thread pool) ---------------------------------------------------
     def _create(self, namespace: str, body: dict[str, Any]) -> None:
-        try:
-            self._batch.create_namespaced_job(namespace, cast("Any", body))
-        except client.ApiException as error:
-            if error.status != 409:  # 409: created before a controller restart; re-attach to it
-                raise
+        # Already exists: created before a controller restart; re-attach to it.
+        with contextlib.suppress(ConflictError):
+            self._kube.create(JOBS, body, namespace)
 
     def _delete(self, namespace: str, name: str) -> None:
-        with contextlib.suppress(client.ApiException):
-            self._batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        with contextlib.suppress(ApiError):  # best effort: the Job's ownerReference collects it otherwise
+            self._kube.delete(JOBS, name, namespace, propagation="Background")
 
     def _ensure_service_account(self, namespace: str) -> None:
         if namespace in self._accounts_ready:
@@ -208,9 +205,6 @@ class JobRunner:
             },
             "automountServiceAccountToken": False,
         }
-        try:
-            self._core.create_namespaced_service_account(namespace, cast("Any", body))
-        except client.ApiException as error:
-            if error.status != 409:
-                raise
+        with contextlib.suppress(ConflictError):  # already there: created by an earlier step or controller
+            self._kube.create(SERVICE_ACCOUNTS, body, namespace)
         self._accounts_ready.add(namespace)

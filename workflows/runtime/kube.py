@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ __all__ = [
     "CRDS",
     "DEPLOYMENTS",
     "EVENTS",
+    "HTTP_ROUTES",
     "INGRESSES",
     "JOBS",
     "NAMESPACES",
@@ -107,6 +109,7 @@ REPLICA_SETS = Resource("apps", "v1", "replicasets", "ReplicaSet")
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False)
+HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")  # Gateway API (the demo's route)
 ROLLOUTS = Resource(GROUP, VERSION, "rollouts", "Rollout")
 ANALYSIS_RUNS = Resource(GROUP, VERSION, "analysisruns", "AnalysisRun")
 ANALYSIS_TEMPLATES = Resource(GROUP, VERSION, "analysistemplates", "AnalysisTemplate")
@@ -118,7 +121,7 @@ WORKFLOW_TEMPLATES = Resource(GROUP, VERSION, "workflowtemplates", "WorkflowTemp
 
 _KNOWN = (
     PODS, SERVICES, SECRETS, SERVICE_ACCOUNTS, EVENTS, NAMESPACES, JOBS, REPLICA_SETS, DEPLOYMENTS, INGRESSES, CRDS,
-    ROLLOUTS, ANALYSIS_RUNS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, WORKFLOWS, WORKFLOW_TEMPLATES,
+    HTTP_ROUTES, ROLLOUTS, ANALYSIS_RUNS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, WORKFLOWS, WORKFLOW_TEMPLATES,
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role"),
@@ -218,28 +221,84 @@ class Credentials:
     scheme: str | None
 
 
+_POD_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _context_namespace(kubeconfig: str | None, context: str | None) -> str:
+    """The namespace of the kubeconfig context in use (kubectl's default for namespaced commands)."""
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, OSError):
+        return "default"
+    chosen = next((c for c in contexts if c.get("name") == context), current) if context else current
+    return str(((chosen or {}).get("context") or {}).get("namespace") or "default")
+
+
+def _load_incluster(configuration: client.Configuration) -> bool:
+    """In-cluster config (a pod's ServiceAccount) into ``configuration``; False when not running in a pod."""
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        return False
+    return True
+
+
+def _pod_namespace() -> str:
+    try:
+        return _POD_NAMESPACE_FILE.read_text(encoding="utf-8").strip() or "default"
+    except OSError:
+        return "default"
+
+
 @dataclass
 class Kube:
-    """A client for one API server and identity. Thread-safe (a pooled HTTP client underneath); every call blocks."""
+    """A client for one API server and identity. Thread-safe (a pooled HTTP client underneath); every call blocks.
+
+    ``namespace`` is where namespaced commands act when the user names none: the kubeconfig context's namespace (the
+    pod's own namespace in-cluster), ``default`` when unset, as kubectl does.
+    """
 
     api: client.ApiClient
     request_timeout: float = 30.0
     field_manager: str = "rollouts"
+    namespace: str = "default"
     _closed: bool = field(default=False, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
-        """The given kubeconfig/context; with neither, in-cluster config when running in a pod, else ``~/.kube``."""
+    def from_kubeconfig(
+        cls,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        *,
+        request_timeout: float = 30.0,
+        field_manager: str = "rollouts",
+    ) -> Kube:
+        """The given kubeconfig/context; with neither, in-cluster config when running in a pod, else ``~/.kube``.
+
+        The kubernetes client's loader does the parsing (exec plugins, embedded certificates, tokens), so flags such
+        as ``--kubeconfig``/``--context`` mean exactly what they mean to kubectl.
+        """
         configuration = client.Configuration()
-        if kubeconfig is None and context is None:
-            try:
-                config.load_incluster_config(client_configuration=configuration)
-            except config.ConfigException:
-                config.load_kube_config(client_configuration=configuration)
+        if kubeconfig is None and context is None and _load_incluster(configuration):
+            namespace = _pod_namespace()
         else:
             config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-        return cls(client.ApiClient(configuration))
+            namespace = _context_namespace(kubeconfig, context)
+        return cls(
+            client.ApiClient(configuration),
+            request_timeout=request_timeout,
+            field_manager=field_manager,
+            namespace=namespace,
+        )
+
+    def with_timeout(self, seconds: float) -> Kube:
+        """The same connection pool and identity with another per-request timeout (close the original, not this).
+
+        For callers that read on a tight loop and would rather miss one answer than wait for it (the demo's 1 Hz
+        observers), next to the same process's ordinary writes.
+        """
+        return Kube(self.api, request_timeout=seconds, field_manager=self.field_manager, namespace=self.namespace)
 
     def close(self) -> None:
         if not self._closed:
@@ -339,6 +398,7 @@ class Kube:
         namespace: str | None = None,
         *,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int = 300,
         bookmarks: bool = True,
@@ -346,10 +406,13 @@ class Kube:
         """Events from ``resource_version`` on until the server ends the stream (``timeout_seconds``) or it breaks.
 
         An ``ERROR`` event (e.g. 410 Gone: the version expired) is yielded, not raised: the caller re-lists.
+        ``BOOKMARK`` events (with ``bookmarks``) carry only ``metadata.resourceVersion``: the version to resume from,
+        so a stream that times out is resumed without a re-list.
         """
         query = self._query(
             watch=True,
             labelSelector=label_selector,
+            fieldSelector=field_selector,
             resourceVersion=resource_version or None,
             timeoutSeconds=timeout_seconds,
             allowWatchBookmarks=bookmarks,
@@ -427,8 +490,12 @@ class Kube:
             raise
         return True
 
-    def apply(self, body: Mapping[str, Any], *, force: bool = True) -> dict[str, Any]:
-        """Server-side apply of a whole manifest (``rollouts install``), as field manager ``field_manager``."""
+    def apply(self, body: Mapping[str, Any], *, force: bool = True, field_manager: str | None = None) -> dict[str, Any]:
+        """Server-side apply of a whole manifest (``rollouts install``), as ``field_manager`` (default: the client's).
+
+        ``force`` takes over fields another manager set (what an installer wants on upgrade); without it such a
+        clash is a :class:`ConflictError`.
+        """
         meta = body.get("metadata") or {}
         resource = resource_for(str(body.get("apiVersion")), str(body.get("kind")))
         return cast(
@@ -436,7 +503,7 @@ class Kube:
             self._request(
                 "PATCH",
                 resource.path(namespace=meta.get("namespace"), name=str(meta["name"])),
-                query=self._query(fieldManager=self.field_manager, force=force),
+                query=self._query(fieldManager=field_manager or self.field_manager, force=force),
                 body=dict(body),
                 content_type="application/apply-patch+yaml",
             ),

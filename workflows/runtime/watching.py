@@ -1,23 +1,26 @@
 """One list+watch stream feeding an index that many coroutines await by key: the engine's way of "watching, not
 polling".
 
-A daemon thread lists the objects matching a label selector (raw JSON: building client models is most of a LIST's
-cost), then follows a watch from that resourceVersion; a broken or expired stream is simply re-listed. Each object
-is classified into ``(key, value)`` or ignored; values reach the event loop with ``call_soon_threadsafe`` and wake
-the coroutines waiting on that key in O(1). Used for Jobs (container steps, job metrics) and for the pods of analysis
-Jobs (a pod that cannot start).
+A daemon thread lists the objects matching a label selector (:meth:`Kube.list`: plain dicts, no client models), then
+follows a watch from that resourceVersion (:meth:`Kube.watch`). When the server ends a stream (its timeout), the
+watch resumes from the last version seen, which bookmarks keep current even when nothing we select changes; only an
+``ERROR`` event (410 Gone: the version expired) or a broken connection costs a re-list. Each object is classified
+into ``(key, value)`` or ignored; values reach the event loop with ``call_soon_threadsafe`` and wake the coroutines
+waiting on that key in O(1). Used for Jobs (container steps, job metrics) and for the pods of analysis Jobs (a pod
+that cannot start).
+
+It never writes to the API and never blocks the event loop: the stream lives on its own thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from kubernetes import watch
+from workflows.runtime.kube import Kube, Resource, WatchEvent
 
 __all__ = ["Key", "WatchIndex"]
 
@@ -35,11 +38,14 @@ class WatchIndex(Generic[V]):
     """
 
     keep_first = False
+    #: Seconds the server keeps one watch open; the stream then resumes from the last version seen (no re-list).
+    watch_timeout = 300
 
     def __init__(
-        self, *, list_objects: Callable[..., Any], selector: str, loop: asyncio.AbstractEventLoop, name: str
+        self, kube: Kube, resource: Resource, *, selector: str, loop: asyncio.AbstractEventLoop, name: str
     ) -> None:
-        self._list = list_objects
+        self._kube = kube
+        self._resource = resource
         self._selector = selector
         self._loop = loop
         self._name = name
@@ -47,8 +53,8 @@ class WatchIndex(Generic[V]):
         self._waiters: dict[Key, list[asyncio.Future[V]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._watch: watch.Watch | None = None
         self.events_seen = 0
+        self.lists = 0  # how many times the stream (re-)listed: once, plus once per expired version or broken stream
 
     # -- what an object means (subclasses) ----------------------------------------------------------------------
     def classify(self, obj: Mapping[str, Any]) -> tuple[Key, V] | None:
@@ -64,9 +70,8 @@ class WatchIndex(Generic[V]):
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following the stream. The thread ends at the next event or bookmark (it is a daemon meanwhile)."""
         self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
 
     async def wait_for(self, key: Key) -> V:
         """The value for ``key``: at once when known, else when the stream delivers it."""
@@ -104,32 +109,43 @@ class WatchIndex(Generic[V]):
         if classified is not None:
             self._loop.call_soon_threadsafe(self.resolve, *classified)
 
+    def _handle(self, event: WatchEvent) -> None:
+        if event.type in {"ADDED", "MODIFIED"}:
+            self._observe(event.object)
+        elif event.type == "DELETED":
+            key = self.deleted(event.object)
+            if key is not None:
+                self._loop.call_soon_threadsafe(self.forget, key)
+
+    def _list(self) -> str:
+        """Observe every selected object; the resourceVersion to watch from."""
+        listing = self._kube.list(self._resource, label_selector=self._selector)
+        self.lists += 1
+        for obj in listing.items:
+            self._observe(obj)
+        return listing.resource_version
+
+    def _follow(self, version: str) -> None:
+        """Watch from ``version`` until stopped or the version expires (then return, so the caller re-lists)."""
+        while not self._stop.is_set():
+            for event in self._kube.watch(
+                self._resource,
+                label_selector=self._selector,
+                resource_version=version,
+                timeout_seconds=self.watch_timeout,
+            ):
+                if self._stop.is_set():
+                    return
+                if event.type == "ERROR":  # 410 Gone: the version expired (or another refusal): re-list
+                    logger.debug("%s: watch ended with %s; re-listing", self._name, event.object.get("message"))
+                    return
+                version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
+                self._handle(event)  # a BOOKMARK only moves the version on
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                response: Any = self._list(label_selector=self._selector, _preload_content=False)
-                listing = json.loads(response.data)
-                for obj in listing.get("items") or []:
-                    self._observe(obj)
-                self._watch = watch.Watch()
-                for event in self._watch.stream(
-                    self._list,
-                    label_selector=self._selector,
-                    resource_version=(listing.get("metadata") or {}).get("resourceVersion"),
-                    timeout_seconds=300,
-                    deserialize=False,
-                ):
-                    if self._stop.is_set():
-                        break
-                    kind, obj = event["type"], event["object"]
-                    if kind in {"ADDED", "MODIFIED"}:
-                        self._observe(obj)
-                    elif kind == "DELETED":
-                        key = self.deleted(obj)
-                        if key is not None:
-                            self._loop.call_soon_threadsafe(self.forget, key)
-                    elif kind == "ERROR":  # e.g. 410 Gone: the resourceVersion expired; re-list
-                        break
+                self._follow(self._list())
             except Exception:  # a broken stream is re-listed; the thread must outlive API hiccups
                 if self._stop.is_set():
                     break

@@ -71,7 +71,7 @@ def test_custom_resource_violating_the_schema_is_rejected_with_the_field_path(
 OPERATOR = """
 import kopf
 
-from rollouts.kube.login import connection_from_kubeconfig
+from rollouts.controller import connection_from_kubeconfig
 
 
 @kopf.on.login()

@@ -24,12 +24,12 @@ ROUTING_CRDS = (
 
 
 @pytest.fixture(scope="session")
-def routing_crds(kube: Kube, crds_installed: list[str]) -> list[str]:
+def routing_crds(kube_client: Any, crds_installed: list[str]) -> list[str]:
     """Apply the published Istio and Gateway API CRDs (and ours, for the Rollouts that own what routers create)."""
     from rollouts.kube.install import RoutingCrdsUnavailableError, install_routing_crds
 
     try:
-        install_routing_crds(kube.api_client, which=("istio", "gateway-api"))
+        install_routing_crds(kube_client, which=("istio", "gateway-api"))
     except RoutingCrdsUnavailableError as error:
         unavailable(str(error))
     return list(ROUTING_CRDS)

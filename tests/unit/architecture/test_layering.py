@@ -1,7 +1,8 @@
 """The architecture is enforced, not just drawn: imports are checked against the layering in docs/architecture.md.
 
 - ``workflows`` depends on nothing of ours; ``analysis`` may use ``workflows``; ``rollouts`` may use both.
-- Only declared I/O modules import ``kubernetes`` or ``kopf``.
+- Only ``workflows.runtime.kube`` imports ``kubernetes``: every request of the product goes through its ``Kube``.
+- Only the kopf shells import ``kopf``.
 - Decision modules (the pure core) import no I/O library at all: no clients, sockets, subprocesses or clocks.
 """
 
@@ -23,24 +24,14 @@ ALLOWED_OWN = {
     "rollouts": {"rollouts", "analysis", "workflows"},
 }
 KUBE_LIBRARIES = {"kubernetes", "kopf"}
-# The only modules that may talk to the Kubernetes API (each pattern names the edge it is).
-KUBE_MODULES = (
-    "rollouts.kube",  # client construction and operator login
-    "rollouts.kube.*",
-    "rollouts.controller",  # the kopf shell of the Rollout controller
-    "rollouts.controller.*",
-    "rollouts.act",  # applies the planner's actions
-    "rollouts.act.*",
-    "rollouts.routers.apply",  # the traffic routers' writer (Ingress, VirtualService, DestinationRule, HTTPRoute)
-    "rollouts.commands.*",  # kubectl-rollouts: thin status/spec patchers
-    "workflows.runtime.kube",  # the one Kubernetes client
-    "workflows.runtime.jobs",  # the container step runner (Kubernetes Jobs, watched)
-    "workflows.runtime.watching",  # one list+watch stream feeding an index awaited by key
-    "workflows.runtime.controller",  # the kopf shell of the Workflow controller
-    "analysis.providers.job",  # the job metric provider
-    "analysis.controller",  # the kopf shell of the AnalysisRun controller
-    "analysis.kube",  # Secret lookups (SecretResolver) and other API reads of the analysis package
-    "rollouts.demo",  # the showcase drives a real cluster end to end
+# The one door to the Kubernetes API: plain dicts in and out, typed errors (everything else uses its ``Kube``).
+KUBERNETES_MODULES = ("workflows.runtime.kube",)
+# The kopf shells: they register handlers and log kopf in (with credentials from ``Kube.credentials()``).
+KOPF_MODULES = (
+    "workflows.runtime.controller",  # Workflows
+    "analysis.controller",  # AnalysisRuns
+    "rollouts.controller",  # the operator process: login, engine lifecycle, every handler
+    "rollouts.controller.*",  # Rollouts
 )
 IO_LIBRARIES = KUBE_LIBRARIES | {
     "requests",
@@ -115,10 +106,19 @@ def test_package_layering(module: str, path: Path) -> None:
 
 
 @pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
-def test_only_io_modules_import_the_kubernetes_client(module: str, path: Path) -> None:
-    used = imported_roots(path, module) & KUBE_LIBRARIES
-    if used:
-        assert matches(module, KUBE_MODULES), f"{module} imports {sorted(used)} but is not a declared I/O module"
+def test_only_the_kube_module_imports_the_kubernetes_client(module: str, path: Path) -> None:
+    if "kubernetes" in imported_roots(path, module):
+        assert matches(module, KUBERNETES_MODULES), (
+            f"{module} imports kubernetes; use workflows.runtime.kube.Kube (extend it if something is missing)"
+        )
+
+
+@pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
+def test_only_the_kopf_shells_import_kopf(module: str, path: Path) -> None:
+    if "kopf" in imported_roots(path, module):
+        assert matches(module, KOPF_MODULES), (
+            f"{module} imports kopf but is not a kopf shell ({', '.join(KOPF_MODULES)})"
+        )
 
 
 @pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
