@@ -29,7 +29,7 @@ from rich.table import Table
 
 from analysis.assess import AnalysisPhase, Measurement, worst_phase
 from analysis.errors import AnalysisError, SpecError
-from analysis.local import EXIT_INVALID, LocalSetup, load_template_file, prepare_local_run
+from analysis.local import LocalSetup, load_template_file, prepare_local_run, report_invalid
 from analysis.providers import ProviderRegistry, default_providers
 from analysis.spec import AnalysisTemplateSpec, Metric, ProviderKind
 from workflows.errors import DurationError, FieldIssue
@@ -279,14 +279,8 @@ def backtest_file(
             every=parse_duration(every),
             providers=providers,
         )
-    except SpecError as error:
-        console.print(f"[red]invalid backtest[/red] {escape(str(path))}:")
-        for issue in error.issues:
-            console.print(f"  {escape(str(issue))}")
-        return EXIT_INVALID
-    except (OSError, yaml.YAMLError, AnalysisError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return EXIT_INVALID
+    except (SpecError, OSError, yaml.YAMLError, AnalysisError) as error:
+        return report_invalid(console, error, what="backtest", path=path)
     console.print(report_table(report))
     for name, reason in report.skipped.items():
         console.print(f"[dim]skipped {escape(name)}: {escape(reason)}[/dim]")

@@ -209,6 +209,17 @@ def prepare_local_run(
     return LocalSetup(run, tuple(metrics), LocalSecrets(secrets))
 
 
+def report_invalid(console: Console, error: Exception, *, what: str, path: str | Path) -> int:
+    """Print why a file could not be used (every field issue on its own line) and return :data:`EXIT_INVALID`."""
+    if isinstance(error, SpecError):
+        console.print(f"[red]invalid {what}[/red] {escape(str(path))}:")
+        for issue in error.issues:
+            console.print(f"  {escape(str(issue))}")
+    else:
+        console.print(f"[red]error:[/red] {escape(str(error))}")
+    return EXIT_INVALID
+
+
 def run_analysis_file(
     path: str | Path,
     *,
@@ -221,14 +232,8 @@ def run_analysis_file(
     console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
     try:
         setup = prepare_local_run(load_template_file(path), args=args, prometheus=prometheus)
-    except SpecError as error:
-        console.print(f"[red]invalid analysis[/red] {escape(str(path))}:")
-        for issue in error.issues:
-            console.print(f"  {escape(str(issue))}")
-        return EXIT_INVALID
-    except (OSError, yaml.YAMLError, AnalysisError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return EXIT_INVALID
+    except (SpecError, OSError, yaml.YAMLError, AnalysisError) as error:
+        return report_invalid(console, error, what="analysis", path=path)
     return asyncio.run(_run(setup, name=Path(path).stem, console=console, providers=providers))
 
 

@@ -27,7 +27,7 @@ from analysis.errors import SpecError
 from workflows.api import API_VERSION
 from workflows.errors import DurationError, ExpressionSyntaxError, Issues
 from workflows.model.durations import parse_duration
-from workflows.model.expr import compile_condition
+from workflows.model.expr import check_pattern, compile_condition, search_pattern
 
 __all__ = [
     "API_VERSION",
@@ -85,28 +85,26 @@ class Provider:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DryRunRule:
-    """``dryRun[].metricName``: a regular expression (unanchored, like Argo's) or ``*`` for every metric."""
+class MetricNameRule:
+    """A rule naming metrics: ``metricName`` is ``*`` or a regular expression searched in the name (Argo's Go regexp,
+    here RE2 too, so a pattern means the same and can never backtrack)."""
 
     metric_name: str
 
     def matches(self, name: str) -> bool:
-        if self.metric_name == "*":
-            return True
-        return re.search(self.metric_name, name) is not None
+        return self.metric_name == "*" or search_pattern(self.metric_name, name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RetentionRule:
+class DryRunRule(MetricNameRule):
+    """``dryRun[].metricName``: matching metrics are measured and reported but never decide the run."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionRule(MetricNameRule):
     """``measurementRetention[]``: keep ``limit`` measurements for metrics matching ``metric_name``."""
 
-    metric_name: str
     limit: int
-
-    def matches(self, name: str) -> bool:
-        if self.metric_name == "*":
-            return True
-        return re.search(self.metric_name, name) is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -612,9 +610,9 @@ def _parse_rule_name(item: Mapping[str, Any], where: str, issues: Issues) -> str
         return None
     if name != "*":
         try:
-            re.compile(name)
-        except re.error as error:
-            issues.add(f"{where}.metricName", f"is not a valid regular expression: {error}; use * for all")
+            check_pattern(name)
+        except ValueError as error:
+            issues.add(f"{where}.metricName", f"{error}; use * for all")
             return None
     return name
 

@@ -56,9 +56,11 @@ __all__ = [
     "MAX_WHEN_LENGTH",
     "Condition",
     "Dialect",
+    "check_pattern",
     "compile_condition",
     "compile_when",
     "evaluate_when",
+    "search_pattern",
 ]
 
 #: Longest condition accepted. Real conditions are one line; this leaves room for generous multi-line ones.
@@ -555,6 +557,20 @@ def _regex(pattern: str) -> Any:
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
         raise _PatternError(f"invalid regular expression {_short(pattern)}: {reason}") from None
+
+
+def search_pattern(pattern: str, text: str) -> bool:
+    """Whether the user's regular expression ``pattern`` matches anywhere in ``text`` (Go's ``regexp.MatchString``).
+
+    The one way the product runs a user's regular expression outside conditions too (metric-name rules): RE2, bounded,
+    cached. Raises :class:`ValueError` with the reason when RE2 refuses the pattern.
+    """
+    return _regex(pattern).search(text) is not None
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise :class:`ValueError` (with RE2's reason) when ``pattern`` is not a regular expression we would run."""
+    _regex(pattern)
 
 
 _PATTERN_HINT = "RE2 syntax (as Go's regexp): no backreferences or lookaround"
