@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from analysis.assess import AnalysisPhase
-from rollouts.core.context import BLUE_GREEN_PAUSE, INCONCLUSIVE_PAUSE, Context
+from rollouts.core.context import BLUE_GREEN_PAUSE, Context
 from rollouts.core.observed import AnalysisKind
 from rollouts.core.replicas import preview_target
 from rollouts.core.spec import AnalysisRef, BlueGreenStrategy
@@ -87,14 +86,7 @@ def _analysis(ctx: Context, kind: AnalysisKind, ref: AnalysisRef | None) -> bool
     """Whether the analysis of ``kind`` allows going on (absent, skipped by promoteFull, or Successful)."""
     if ref is None or ctx.promote_full:
         return True
-    phase = ctx.ensure_run(kind, ref)
-    if phase is AnalysisPhase.SUCCESSFUL:
-        return True
-    if phase is AnalysisPhase.INCONCLUSIVE:
-        if ctx.pause_released():
-            return True
-        ctx.pause(INCONCLUSIVE_PAUSE)
-    return False
+    return ctx.analysis_passed(kind, ref)
 
 
 def _promotion_pause_over(ctx: Context, strategy: BlueGreenStrategy) -> bool:

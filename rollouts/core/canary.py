@@ -448,14 +448,7 @@ def _step_done(ctx: Context, strategy: CanaryStrategy, step: CanaryStep, index: 
         return at_target or not strategy.routed
     if step.kind is StepKind.ANALYSIS:
         assert step.analysis is not None
-        phase = ctx.ensure_run(AnalysisKind.STEP, step.analysis, index)
-        if phase is AnalysisPhase.SUCCESSFUL:
-            return True
-        if phase is AnalysisPhase.INCONCLUSIVE:
-            if ctx.pause_released():
-                return True
-            ctx.pause(INCONCLUSIVE_PAUSE)
-        return False
+        return ctx.analysis_passed(AnalysisKind.STEP, step.analysis, index)
     assert step.route is not None
     ctx.actions.append(SetManagedRoute(route=step.route))
     return True

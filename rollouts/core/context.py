@@ -351,6 +351,20 @@ class Context:
             return _lookup(self.spec.body, field_path)
         return value
 
+    def analysis_passed(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> bool:
+        """An analysis gate: go on once the run is Successful; an Inconclusive run pauses until released (promote).
+
+        The run is created when there is none (a Failed/Error verdict is the caller's ``failed_run`` check).
+        """
+        phase = self.ensure_run(kind, ref, step_index)
+        if phase is AnalysisPhase.SUCCESSFUL:
+            return True
+        if phase is AnalysisPhase.INCONCLUSIVE:
+            if self.pause_released():
+                return True
+            self.pause(INCONCLUSIVE_PAUSE)
+        return False
+
     def failed_run(self, kinds: Iterable[tuple[AnalysisKind, int | None]]) -> AnalysisRunView | None:
         for kind, step in kinds:
             run = self.current_run(kind, step)
