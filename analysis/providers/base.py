@@ -19,7 +19,8 @@ import ipaddress
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -46,6 +47,7 @@ __all__ = [
     "is_loopback_url",
     "measure_with",
     "new_session",
+    "request_failures",
     "short_reason",
 ]
 
@@ -249,6 +251,21 @@ def new_session(*, url: str, verify: bool = True, pool_size: int = 32) -> reques
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@contextmanager
+def request_failures(*, target: str, timeout: float, what: str = "request") -> Iterator[None]:
+    """Turn a failed HTTP request into a :class:`ProviderError` with a one-line cause (timeout, unreachable, other)."""
+    import requests
+
+    try:
+        yield
+    except requests.Timeout:
+        raise ProviderError(f"{what} timed out after {timeout:g}s") from None
+    except requests.ConnectionError as error:
+        raise ProviderError(f"cannot reach {target}: {short_reason(error)}") from None
+    except requests.RequestException as error:
+        raise ProviderError(f"{what} failed: {short_reason(error)}") from None
 
 
 def short_reason(error: BaseException) -> str:

@@ -32,7 +32,7 @@ from analysis.providers.base import (
     format_go_float,
     measure_with,
     new_session,
-    short_reason,
+    request_failures,
 )
 from analysis.spec import Metric
 
@@ -103,7 +103,6 @@ class PrometheusProvider:
 
     def observe(self, body: Mapping[str, object], *, at: datetime | None = None) -> Observation:
         """Run the query of a rendered provider body; raises :class:`ProviderError` on any failure."""
-        import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
         query = body.get("query")
@@ -122,13 +121,8 @@ class PrometheusProvider:
         if at is not None:
             params["time"] = f"{at.timestamp():.3f}"
         try:
-            data = client.custom_query(query, params=params, timeout=timeout)
-        except requests.Timeout:
-            raise ProviderError(f"Prometheus query timed out after {timeout:g}s") from None
-        except requests.ConnectionError as error:
-            raise ProviderError(f"cannot reach Prometheus at {address}: {short_reason(error)}") from None
-        except requests.RequestException as error:
-            raise ProviderError(f"Prometheus request failed: {short_reason(error)}") from None
+            with request_failures(target=f"Prometheus at {address}", timeout=timeout, what="Prometheus query"):
+                data = client.custom_query(query, params=params, timeout=timeout)
         except PrometheusApiClientException as error:
             raise ProviderError(f"Prometheus refused the query: {str(error)[:_MAX_MESSAGE]}") from None
         except ValueError:  # the body was not JSON (a proxy's HTML page, a wrong address)

@@ -27,7 +27,7 @@ from analysis.providers.base import (
     is_loopback_url,
     measure_with,
     new_session,
-    short_reason,
+    request_failures,
 )
 from analysis.spec import Metric
 
@@ -97,7 +97,6 @@ class WebProvider:
 
     def observe(self, body: Mapping[str, object]) -> Observation:
         """Call the endpoint of a rendered provider body; raises :class:`ProviderError` on any failure."""
-        import requests
 
         url = body.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -113,8 +112,9 @@ class WebProvider:
         json_path = str(body.get("jsonPath") or "{$}")
         compile_json_path(json_path)  # a bad path is reported before any request is made
         session = self._session(url)
-        try:
-            with session.request(
+        with (
+            request_failures(target=url, timeout=timeout),
+            session.request(
                 method,
                 url,
                 headers=headers,
@@ -123,15 +123,10 @@ class WebProvider:
                 verify=not bool(body.get("insecure")),
                 stream=True,
                 allow_redirects=True,
-            ) as response:
-                status = response.status_code
-                payload = _read_limited(response)
-        except requests.Timeout:
-            raise ProviderError(f"request timed out after {timeout:g}s") from None
-        except requests.ConnectionError as error:
-            raise ProviderError(f"cannot reach {url}: {short_reason(error)}") from None
-        except requests.RequestException as error:
-            raise ProviderError(f"request failed: {short_reason(error)}") from None
+            ) as response,
+        ):
+            status = response.status_code
+            payload = _read_limited(response)
         if not 200 <= status < 300:
             raise ProviderError(f"received non 2xx response code: {status}")
         try:
