@@ -134,43 +134,35 @@ def write_pki(
         encipher_only=False,
         decipher_only=False,
     )
-    serving_key = ec.generate_private_key(ec.SECP256R1())
-    dns_names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-    dns_names.append("kubernetes.default.svc.cluster.local")
-    alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
-    serving = _sign(
-        subject=_name("kube-apiserver"),
-        public_key=serving_key.public_key(),
-        issuer=ca_name,
-        issuer_key=ca_key,
-        now=now,
-        extensions=[
+
+    def leaf(stem: str, subject: x509.Name, usage: x509.ObjectIdentifier, alt: list[x509.GeneralName]) -> None:
+        """One key pair signed by the CA for a server or a client, written as ``<stem>.crt`` / ``<stem>.key``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        extensions: list[tuple[x509.ExtensionType, bool]] = [
             (x509.BasicConstraints(ca=False, path_length=None), True),
             (leaf_usage, True),
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-            (x509.SubjectAlternativeName(alt_names), False),
-        ],
-    )
-    (directory / "apiserver.crt").write_bytes(serving.public_bytes(serialization.Encoding.PEM))
-    (directory / "apiserver.key").write_bytes(_pem_key(serving_key))
-
-    for client in clients:
-        key = ec.generate_private_key(ec.SECP256R1())
+            (x509.ExtendedKeyUsage([usage]), False),
+        ]
+        if alt:
+            extensions.append((x509.SubjectAlternativeName(alt), False))
         cert = _sign(
-            subject=_name(client.user, client.groups),
+            subject=subject,
             public_key=key.public_key(),
             issuer=ca_name,
             issuer_key=ca_key,
             now=now,
-            extensions=[
-                (x509.BasicConstraints(ca=False, path_length=None), True),
-                (leaf_usage, True),
-                (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
-            ],
+            extensions=extensions,
         )
-        (directory / f"{client.file_stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (directory / f"{client.file_stem}.key").write_bytes(_pem_key(key))
+        (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{stem}.key").write_bytes(_pem_key(key))
+
+    dns_names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
+    dns_names.append("kubernetes.default.svc.cluster.local")
+    alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
+    leaf("apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, alt_names)
+    for client in clients:
+        leaf(client.file_stem, _name(client.user, client.groups), ExtendedKeyUsageOID.CLIENT_AUTH, [])
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (directory / "sa.key").write_bytes(_pem_key(sa_key))
