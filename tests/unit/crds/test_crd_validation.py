@@ -9,7 +9,9 @@ import copy
 from typing import Any
 
 import pytest
-from crd_cases import (
+
+from tests.support.crd_validator import apply_defaults, root_schema, validate, validate_object
+from tests.support.crds import (
     CORPUS_REFUSALS,
     DEFAULT_CASES,
     INVALID_CASES,
@@ -21,7 +23,6 @@ from crd_cases import (
     dig,
     without_defaults_fields,
 )
-from crd_validation import apply_defaults, root_schema, validate, validate_object
 
 CORPUS = list(corpus_documents())
 SUPPORTED = [d for d in CORPUS if d.case_id not in CORPUS_REFUSALS]

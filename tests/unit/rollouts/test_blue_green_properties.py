@@ -6,11 +6,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rollout_builders import T0
 
 from analysis.assess import AnalysisPhase
 from rollouts.core import CreateAnalysisRun, RolloutSpec, SetServiceSelector, parse_rollout, plan
 from rollouts.core.simulate import SimCluster
+from tests.support.rollouts import T0
 
 ANALYSIS = {"templates": [{"templateName": "t"}]}
 COMMANDS = ("promote", "abort", "retry", "promoteFull", "new-template", "nothing")

@@ -19,11 +19,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rollout_builders import T0
 
 from rollouts.core import RolloutSpec, SetTrafficWeight, parse_rollout, plan
 from rollouts.core.replicas import ceil_percent, fence_posts
 from rollouts.core.simulate import SimCluster, merge_status
+from tests.support.rollouts import T0
 
 step_strategy = st.one_of(
     st.builds(lambda w: {"setWeight": w}, st.integers(0, 100)),

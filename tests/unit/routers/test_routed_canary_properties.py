@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from routing_cases import destination_rule, rollout, routing_of, virtual_service
 
 from rollouts.core import SetManagedRoute, SetTrafficWeight, parse_rollout, plan
 from rollouts.core.replicas import ceil_percent
@@ -36,6 +35,7 @@ from rollouts.routers.istio import (
     with_managed_route,
     without_managed_routes,
 )
+from tests.support.routing import destination_rule, rollout, routing_of, virtual_service
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ROUTING = {

@@ -1,4 +1,5 @@
-"""Test data shared by the unit tier (local validator) and the integration tier (the real API server).
+"""The CRD case tables, shared by the unit tier (judged by :mod:`tests.support.crd_validator`) and the integration
+tier (judged by the real API server), so both hold the same expectations.
 
 Three tables:
 - ``CORPUS_REFUSALS``: which manifests of ``shared/corpus`` use unsupported Argo features, and the field path the
@@ -17,11 +18,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.corpus import corpus_dir
+from tests.support.corpus import CORPUS
 from workflows.api import API_VERSION
 
-REPO = Path(__file__).resolve().parents[3]
-CORPUS_DIR = corpus_dir()
 OUR_KINDS = frozenset(
     {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Workflow", "WorkflowTemplate"}
 )
@@ -42,7 +41,7 @@ class CorpusDocument:
         return f"{self.file}#{self.index}"
 
 
-def corpus_documents(corpus_dir: Path = CORPUS_DIR) -> Iterator[CorpusDocument]:
+def corpus_documents(corpus_dir: Path = CORPUS) -> Iterator[CorpusDocument]:
     for path in sorted(corpus_dir.rglob("*.yaml")):
         relative = path.relative_to(corpus_dir).as_posix()
         for index, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):

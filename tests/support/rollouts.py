@@ -1,4 +1,8 @@
-"""Builders for Rollout bodies and simulated clusters used across the planner tests."""
+"""Rollouts for the planner tests: bodies, parsed specs, and the simulated cluster they are reconciled in.
+
+Pure: :class:`~rollouts.core.simulate.SimCluster` stands in for the cluster, time only moves when a test advances it.
+(Rollouts on the real cluster are :mod:`tests.support.cluster_rollouts`.)
+"""
 
 from __future__ import annotations
 
