@@ -6,7 +6,7 @@ Pure: :class:`~rollouts.core.simulate.SimCluster` stands in for the cluster, tim
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,21 @@ SPEC_FIELDS = {
     "restartAt",
     "revisionHistoryLimit",
 }
+
+
+def pod_delays(delays: Sequence[float]) -> Callable[[str], float]:
+    """A world where pod ``<name>-<n>`` takes ``delays[n % len(delays)]`` seconds to become available."""
+    return lambda name: delays[int(name.rsplit("-", 1)[1]) % len(delays)]
+
+
+def operate(sim: SimCluster, command: str) -> bool:
+    """Do what ``kubectl rollouts <command>`` asks of the simulated Rollout (promote, abort, retry, promoteFull);
+    False for any other command, which the caller handles (a new template, a rollback) or ignores."""
+    commands = {"promote": sim.promote, "abort": sim.abort, "retry": sim.retry, "promoteFull": sim.promote_full}
+    if command not in commands:
+        return False
+    commands[command]()
+    return True
 
 
 def cluster(
