@@ -3,7 +3,8 @@ tier (judged by the real API server), so both hold the same expectations.
 
 Three tables:
 - ``CORPUS_REFUSALS``: which manifests of ``shared/corpus`` use unsupported Argo features, and the field path the
-  refusal must name. Every other corpus document of our kinds must be accepted after changing only apiVersion.
+  refusal must name (``UNSUPPORTED``). Every other corpus document of our kinds must be accepted after changing only
+  apiVersion (``SUPPORTED``).
 - ``INVALID_CASES``: hand-made manifests that break one rule each, with the path and message fragment expected.
 - ``DEFAULT_CASES``: fields the schema defaults, and the value to read back.
 """
@@ -71,6 +72,11 @@ CORPUS_REFUSALS: dict[str, tuple[str, ...]] = {
     "argo-workflows/timeouts-workflow.yaml#0": ("spec.templates[0].steps",),
     "argo-workflows/workflow-template-templates.yaml#2": ("spec.templates[1].steps",),
 }
+
+# Every corpus document of our kinds, split by the table above: what the schemas accept and what they refuse.
+CORPUS_DOCUMENTS = list(corpus_documents())
+SUPPORTED = [d for d in CORPUS_DOCUMENTS if d.case_id not in CORPUS_REFUSALS]
+UNSUPPORTED = [d for d in CORPUS_DOCUMENTS if d.case_id in CORPUS_REFUSALS]
 
 
 # --- minimal valid manifests ------------------------------------------------------------------------------------

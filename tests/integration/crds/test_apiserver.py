@@ -20,10 +20,11 @@ from tests.support.crds import (
     CORPUS_REFUSALS,
     DEFAULT_CASES,
     INVALID_CASES,
+    SUPPORTED,
+    UNSUPPORTED,
     VALID_MANIFESTS,
     analysis_template,
     canary_rollout,
-    corpus_documents,
     dig,
     edit,
     routed_canary_rollout,
@@ -31,9 +32,6 @@ from tests.support.crds import (
     workflow,
 )
 
-CORPUS = list(corpus_documents())
-SUPPORTED = [d for d in CORPUS if d.case_id not in CORPUS_REFUSALS]
-UNSUPPORTED = [d for d in CORPUS if d.case_id in CORPUS_REFUSALS]
 EXPECTED_CRDS = {
     "rollouts.rollouts.dev",
     "analysistemplates.rollouts.dev",
