@@ -192,11 +192,6 @@ class FakeCluster:
 
 
 @pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
 def cluster(vt: VirtualTime) -> FakeCluster:
     return FakeCluster(vt=vt)
 

@@ -31,11 +31,6 @@ def run_spec(*metrics: dict[str, Any], **extra: Any) -> AnalysisRunSpec:
 
 
 @pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
 def provider() -> ScriptedProvider:
     return ScriptedProvider()
 
