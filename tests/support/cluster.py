@@ -2,7 +2,8 @@
 polling until something holds, and plain-dict reads and writes of the objects on it.
 
 The fixtures that start the cluster and hand these out live in ``tests/integration/conftest.py``; this module holds
-no fixtures. Readers return plain dicts (never client models) so assertions print readably.
+no fixtures. Objects come back as plain dicts so assertions print readably; only Jobs and Events, which tests read a
+few attributes of, come back as the client's models.
 """
 
 from __future__ import annotations
