@@ -1,2 +1,21 @@
-"""Reusable test harnesses: a real Prometheus with a controllable exporter, loopback HTTP servers, virtual time and
-provider fakes. Nothing here is collected as tests; every tier may import it."""
+"""Everything tests share, in one place: builders, fakes, harnesses and the integration tier's cluster helpers.
+
+Import as ``from tests.support.<module> import ...``; nothing here is collected as tests and nothing here is a
+fixture (fixtures live in the nearest ``conftest.py`` of the tests that use them). One module per concern:
+
+Pure (any tier):
+- ``corpus``: where the shared Argo corpus lives, its documents with our apiVersion.
+- ``rollouts``: Rollout bodies, parsed specs and the simulated cluster (``settle``, ``deployed``).
+- ``routing``: routed Rollouts, the routed objects (Ingress, VirtualService, ...), the parsed routing spec, routers.
+- ``crds``: the CRD case tables both tiers check; ``crd_validator``: the local stand-in for the API server's
+  validation that the unit tier checks them with.
+- ``analysis_manifests``: metrics (prometheus, web, job), AnalysisRuns and job AnalysisTemplates as users write them.
+- ``fakes``: a scripted metric provider, a dict of secrets; ``virtual_time``: a virtual clock and an inline pool.
+- ``metric_runner``: whole analyses through the real metric runner and executor, in virtual time or for real.
+- ``http``: loopback JSON servers; ``prometheus``: a real Prometheus scraping an exporter the test controls.
+
+The integration tier (a real cluster or real components):
+- ``components``: find the cluster binaries and Prometheus, or skip locally / fail under ``CI=true``.
+- ``cluster``: the cluster handle, the controller subprocess, ``wait_for``, plain-dict reads and writes.
+- ``cluster_rollouts``, ``cluster_analysis_runs``, ``cluster_workflows``: each kind on the cluster.
+"""

@@ -1,23 +1,18 @@
-"""Fixtures for analysis integration tests: a session Prometheus scraping a test-controlled exporter, history
-Prometheus servers, and loopback JSON servers. A missing prometheus binary skips locally and fails under CI."""
+"""Fixtures for analysis integration tests: a session Prometheus scraping a test-controlled exporter (and the
+success-rate series several files query), history Prometheus servers, and loopback JSON servers. A missing
+prometheus binary skips locally and fails under CI."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import unavailable
+from tests.support.components import require_prometheus
 from tests.support.http import JsonServer, json_server
-from tests.support.prometheus import Exporter, PrometheusServer, PrometheusUnavailableError
+from tests.support.prometheus import Exporter, PrometheusServer
 
-
-def _require_prometheus() -> None:
-    try:
-        PrometheusServer.require_binaries()
-    except PrometheusUnavailableError as error:
-        unavailable(str(error))
+SUCCESS_RATES = {"ok": 0.99, "bad": 0.5, "meh": 0.8, "nan": float("nan")}
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +25,25 @@ def exporter() -> Iterator[Exporter]:
 @pytest.fixture(scope="session")
 def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """One live Prometheus for the session, scraping :func:`exporter` every second. Tests use their own series."""
-    _require_prometheus()
+    require_prometheus()
     with PrometheusServer.start(tmp_path_factory.mktemp("prometheus"), scrape=exporter.address) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def rates(exporter: Exporter, prometheus: PrometheusServer) -> str:
+    """``canary_success_rate{case=...}`` in the session Prometheus (ok 0.99, bad 0.5, meh 0.8, nan NaN); its URL."""
+    for case, value in SUCCESS_RATES.items():
+        exporter.set("canary_success_rate", value, case=case)
+    exporter.wait_scraped(prometheus)
+    prometheus.wait_for('canary_success_rate{case="nan"}')  # the last one set
+    return prometheus.url
 
 
 @pytest.fixture
 def history_prometheus() -> type[PrometheusServer]:
     """The server class, once the binaries are known to exist: ``with history_prometheus.with_history(dir, series)``."""
-    _require_prometheus()
+    require_prometheus()
     return PrometheusServer
 
 
@@ -46,8 +51,3 @@ def history_prometheus() -> type[PrometheusServer]:
 def web() -> Iterator[JsonServer]:
     with json_server() as server:
         yield server
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path

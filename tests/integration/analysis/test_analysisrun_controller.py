@@ -6,54 +6,29 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
 
-from tests.integration.analysis.ar_helpers import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    analysis_run,
-    concluded,
-    create,
-    event_reasons,
-    events,
-    job_metric,
-    metric,
-    read,
-    status,
-    web_metric,
-)
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
+from tests.support.analysis_manifests import analysis_run, job_metric, prometheus_metric, web_metric
+from tests.support.cluster import ControllerProcess, Kube, delete_custom, event_reasons, events, jobs, wait_for
+from tests.support.cluster_analysis_runs import PLURAL, concluded, create, metric, read, status, terminate
+from tests.support.corpus import rollouts_example
 from tests.support.http import JsonServer
-from tests.support.prometheus import Exporter, PrometheusServer
-
-CORPUS = Path("/work/shared/corpus/argo-rollouts")
-
-
-@pytest.fixture(scope="module")
-def rates(exporter: Exporter, prometheus: PrometheusServer) -> str:
-    exporter.set("ar_success_rate", 0.99, case="ok")
-    exporter.set("ar_success_rate", 0.5, case="bad")
-    exporter.set("ar_success_rate", 0.8, case="meh")
-    exporter.wait_scraped(prometheus)
-    prometheus.wait_for('ar_success_rate{case="meh"}')
-    return prometheus.url
 
 
 def prom_metric(case: str, address: str) -> dict[str, Any]:
-    return {
-        "name": "success-rate",
-        "count": 2,
-        "interval": "1s",
-        "successCondition": "result[0] >= 0.95",
-        "failureCondition": "result[0] < 0.6",
-        "provider": {"prometheus": {"address": address, "query": f'ar_success_rate{{case="{case}"}}'}},
-    }
+    return prometheus_metric(
+        "success-rate",
+        f'canary_success_rate{{case="{case}"}}',
+        address,
+        count=2,
+        interval="1s",
+        successCondition="result[0] >= 0.95",
+        failureCondition="result[0] < 0.6",
+    )
 
 
 def test_prometheus_and_web_data_decide_each_run(
@@ -124,8 +99,7 @@ def test_a_failing_metric_stops_the_others_promptly(
     assert long_job["measurements"][-1]["phase"] == "Successful"
     assert long_job["measurements"][-1]["message"] == "Metric Terminated"
     # The terminated measurement's Job is deleted (not left running for two minutes).
-    batch = client.BatchV1Api(kube.api_client)
-    wait_for(lambda: not batch.list_namespaced_job(namespace).items, timeout=20, what="the terminated Job to go")
+    wait_for(lambda: not jobs(kube, namespace), timeout=20, what="the terminated Job to go")
 
 
 def test_terminate_stops_an_open_ended_run_successfully(
@@ -145,9 +119,7 @@ def test_terminate_stops_an_open_ended_run_successfully(
         timeout=20,
         what="two measurements",
     )
-    client.CustomObjectsApi(kube.api_client).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, "open-ended", {"spec": {"terminate": True}}
-    )
+    terminate(kube, namespace, "open-ended")
     final = concluded(kube, namespace, "open-ended", timeout=15)
     assert final["phase"] == "Successful"
     assert final["message"] == "Run Terminated"
@@ -193,7 +165,7 @@ def test_restart_mid_run_continues_counts_and_reattaches_to_the_job(
     assert job["measurements"][-1]["metadata"]["job-name"] == job_before["metadata"]["job-name"] == "restart-slow-job-1"
     assert job["measurements"][-1]["startedAt"] == job_before["startedAt"]
     assert final["startedAt"] == before["startedAt"]
-    names = [j.metadata.name for j in client.BatchV1Api(kube.api_client).list_namespaced_job(namespace).items]
+    names = [j.metadata.name for j in jobs(kube, namespace)]
     assert names == ["restart-slow-job-1"], names  # re-attached, no duplicate
 
 
@@ -318,24 +290,16 @@ def test_deleting_a_run_cancels_its_job(kube: Kube, namespace: str, controller: 
         namespace,
         analysis_run("doomed", [job_metric("long", annotations={"kwok.rollouts.dev/run-duration": "120s"})]),
     )
-    batch = client.BatchV1Api(kube.api_client)
-    wait_for(lambda: batch.list_namespaced_job(namespace).items, timeout=20, what="the Job")
-    client.CustomObjectsApi(kube.api_client).delete_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, "doomed"
-    )
-    wait_for(lambda: not batch.list_namespaced_job(namespace).items, timeout=30, what="the Job to be deleted")
+    wait_for(lambda: jobs(kube, namespace), timeout=20, what="the Job")
+    delete_custom(kube, namespace, PLURAL, "doomed")
+    wait_for(lambda: not jobs(kube, namespace), timeout=30, what="the Job to be deleted")
     assert "Traceback" not in controller.output()
 
 
-def _corpus(kind_file: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all((CORPUS / kind_file).read_text()) if doc]
-
-
 def test_corpus_templates_are_accepted_and_run(kube: Kube, namespace: str, controller: ControllerProcess) -> None:
-    templates = _corpus("analysis-templates.yaml") + _corpus("cluster-analysis-templates.yaml")
+    templates = rollouts_example("analysis-templates.yaml") + rollouts_example("cluster-analysis-templates.yaml")
     assert {t["metadata"]["name"] for t in templates} == {"pass", "random-fail", "always-pass"}
-    for template in templates:
-        template["apiVersion"] = f"{GROUP}/{VERSION}"
+    for template in templates:  # apiVersion already rollouts.dev's
         if template["kind"] == "AnalysisTemplate":
             template["metadata"]["namespace"] = namespace
         # Server-side dry run: full admission (schema, CEL) without leaving cluster-scoped objects behind.
@@ -363,13 +327,10 @@ def test_terminate_set_while_the_controller_is_down_winds_the_run_up_on_restart(
 
     wait_for(job_running, timeout=20, what="the job measurement to be Running")
     controller.kill()
-    client.CustomObjectsApi(kube.api_client).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, "offline", {"spec": {"terminate": True}}
-    )
+    terminate(kube, namespace, "offline")
     controller.start()
     final = concluded(kube, namespace, "offline", timeout=20)
     assert (final["phase"], final["message"]) == ("Successful", "Run Terminated")
     last = metric(final, "long")["measurements"][-1]
     assert (last["phase"], last["message"]) == ("Successful", "Metric Terminated")
-    batch = client.BatchV1Api(kube.api_client)
-    wait_for(lambda: not batch.list_namespaced_job(namespace).items, timeout=20, what="the terminated Job to go")
+    wait_for(lambda: not jobs(kube, namespace), timeout=20, what="the terminated Job to go")

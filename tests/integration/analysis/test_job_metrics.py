@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.integration.analysis.ar_helpers import analysis_run, concluded, create, job_metric, metric, read
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
+from tests.support.analysis_manifests import analysis_run, job_metric
+from tests.support.cluster import ControllerProcess, Kube, jobs, wait_for
+from tests.support.cluster_analysis_runs import concluded, create, metric, read
 
 
 def test_job_outcomes_decide_the_runs(kube: Kube, namespace: str, controller: ControllerProcess) -> None:
@@ -28,8 +29,7 @@ def test_job_outcomes_decide_the_runs(kube: Kube, namespace: str, controller: Co
     fail = metric(concluded(kube, namespace, "job-fail"), "check")["measurements"][-1]
     assert "failed" in fail["message"], fail
 
-    batch = client.BatchV1Api(kube.api_client)
-    passed = batch.read_namespaced_job("job-pass-check-1", namespace)
+    passed = client.BatchV1Api(kube.api_client).read_namespaced_job("job-pass-check-1", namespace)
     owner = passed.metadata.owner_references[0]
     assert (owner.kind, owner.name, owner.controller) == ("AnalysisRun", "job-pass", True)
     assert owner.uid == read(kube, namespace, "job-pass")["metadata"]["uid"]
@@ -37,7 +37,7 @@ def test_job_outcomes_decide_the_runs(kube: Kube, namespace: str, controller: Co
     assert passed.metadata.annotations["analysis.rollouts.dev/metric-name"] == "check"
     # The Job whose pod could not start is deleted: it would otherwise wait for an image forever.
     wait_for(
-        lambda: "job-pull-check-1" not in {j.metadata.name for j in batch.list_namespaced_job(namespace).items},
+        lambda: "job-pull-check-1" not in {j.metadata.name for j in jobs(kube, namespace)},
         timeout=20,
         what="the unstartable Job to be deleted",
     )
@@ -53,6 +53,6 @@ def test_repeated_job_measurements_get_one_job_each(kube: Kube, namespace: str, 
     assert final["phase"] == "Successful", final
     result = metric(final, "check")
     assert (result["count"], result["successful"]) == (3, 3)
-    names = sorted(j.metadata.name for j in client.BatchV1Api(kube.api_client).list_namespaced_job(namespace).items)
+    names = sorted(j.metadata.name for j in jobs(kube, namespace))
     assert names == ["repeat-check-1", "repeat-check-2", "repeat-check-3"]
     assert [m["metadata"]["job-name"] for m in result["measurements"]] == names

@@ -12,7 +12,7 @@ import pytest
 from analysis.assess import AnalysisPhase
 from analysis.backtest import backtest, backtest_file
 from analysis.local import load_template_file, run_analysis_file
-from tests.support.prometheus import Exporter, PrometheusServer, Series
+from tests.support.prometheus import PrometheusServer, Series
 
 TEMPLATE = """\
 apiVersion: {api}
@@ -35,16 +35,6 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def cli_rates(exporter: Exporter, prometheus: PrometheusServer) -> str:
-    exporter.set("cli_success_rate", 0.99, case="ok")
-    exporter.set("cli_success_rate", 0.5, case="bad")
-    exporter.set("cli_success_rate", 0.8, case="meh")
-    exporter.wait_scraped(prometheus)
-    prometheus.wait_for('cli_success_rate{case="meh"}')
-    return prometheus.url
-
-
 def write(tmp_path: Path, text: str, name: str = "template.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -54,16 +44,16 @@ def write(tmp_path: Path, text: str, name: str = "template.yaml") -> Path:
 @pytest.mark.parametrize(
     ("case", "query", "code"),
     [
-        ("ok", "'cli_success_rate{case=\"{{args.case}}\"}'", 0),
-        ("bad", "'cli_success_rate{case=\"{{args.case}}\"}'", 1),
-        ("meh", "'cli_success_rate{case=\"{{args.case}}\"}'", 2),
+        ("ok", "'canary_success_rate{case=\"{{args.case}}\"}'", 0),
+        ("bad", "'canary_success_rate{case=\"{{args.case}}\"}'", 1),
+        ("meh", "'canary_success_rate{case=\"{{args.case}}\"}'", 2),
         ("ok", "'sum(rate('", 3),
     ],
 )
-def test_exit_codes_follow_the_run_phase(cli_rates: str, tmp_path: Path, case: str, query: str, code: int) -> None:
+def test_exit_codes_follow_the_run_phase(rates: str, tmp_path: Path, case: str, query: str, code: int) -> None:
     path = write(tmp_path, TEMPLATE.format(api="argoproj.io/v1alpha1", query=query))  # Argo's apiVersion: accepted
     out = io.StringIO()
-    assert run_analysis_file(path, args={"case": case}, prometheus=cli_rates, out=out) == code, out.getvalue()
+    assert run_analysis_file(path, args={"case": case}, prometheus=rates, out=out) == code, out.getvalue()
     text = out.getvalue()
     assert "success-rate #1" in text  # measurements are printed as they happen
 

@@ -5,28 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from analysis.assess import AnalysisPhase, MetricResult
-from tests.integration.analysis.helpers import run_for_real
-from tests.support.prometheus import Exporter, PrometheusServer
-
-
-@pytest.fixture(scope="module")
-def rates(exporter: Exporter, prometheus: PrometheusServer) -> str:
-    exporter.set("canary_success_rate", 0.99, case="ok")
-    exporter.set("canary_success_rate", 0.5, case="bad")
-    exporter.set("canary_success_rate", 0.8, case="meh")
-    exporter.set("canary_success_rate", float("nan"), case="nan")
-    exporter.wait_scraped(prometheus)
-    prometheus.wait_for('canary_success_rate{case="nan"}')
-    return prometheus.url
-
-
-def prom_metric(name: str, query: str, address: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "provider": {"prometheus": {"address": address, "query": query}}, **fields}
+from tests.support.analysis_manifests import prometheus_metric
+from tests.support.metric_runner import run_for_real
+from tests.support.prometheus import PrometheusServer
 
 
 @pytest.mark.parametrize(
@@ -37,7 +22,7 @@ async def test_the_data_decides_the_run(rates: str, case: str, phase: AnalysisPh
     outcome = await run_for_real(
         {
             "metrics": [
-                prom_metric(
+                prometheus_metric(
                     "success-rate",
                     f'canary_success_rate{{case="{case}"}}',
                     rates,
@@ -59,9 +44,11 @@ async def test_empty_nan_and_scalar_results_reach_conditions_as_argo_shapes_them
     outcome = await run_for_real(
         {
             "metrics": [
-                prom_metric("empty", "no_such_metric_anywhere", rates, successCondition="len(result) == 0"),
-                prom_metric("nan", 'canary_success_rate{case="nan"}', rates, successCondition="isNaN(result[0])"),
-                prom_metric("scalar", 'scalar(canary_success_rate{case="ok"})', rates, successCondition="result > 0.9"),
+                prometheus_metric("empty", "no_such_metric_anywhere", rates, successCondition="len(result) == 0"),
+                prometheus_metric("nan", 'canary_success_rate{case="nan"}', rates, successCondition="isNaN(result[0])"),
+                prometheus_metric(
+                    "scalar", 'scalar(canary_success_rate{case="ok"})', rates, successCondition="result > 0.9"
+                ),
             ]
         }
     )
@@ -71,7 +58,9 @@ async def test_empty_nan_and_scalar_results_reach_conditions_as_argo_shapes_them
 
 
 async def test_a_bad_query_is_an_error_measurement_and_an_error_run(rates: str) -> None:
-    outcome = await run_for_real({"metrics": [prom_metric("broken", "sum(rate(", rates, consecutiveErrorLimit=0)]})
+    outcome = await run_for_real(
+        {"metrics": [prometheus_metric("broken", "sum(rate(", rates, consecutiveErrorLimit=0)]}
+    )
     assert outcome.phase is AnalysisPhase.ERROR
     assert "Prometheus refused the query" in outcome.results["broken"].measurements[0].message
 
@@ -111,14 +100,14 @@ async def test_a_failing_metric_stops_the_others_promptly(rates: str) -> None:
     outcome = await run_for_real(
         {
             "metrics": [
-                prom_metric(
+                prometheus_metric(
                     "bad",
                     'canary_success_rate{case="bad"}',
                     rates,
                     initialDelay="300ms",
                     successCondition="result[0] > 0.9",
                 ),
-                prom_metric("steady", 'canary_success_rate{case="ok"}', rates, count=100, interval="100ms"),
+                prometheus_metric("steady", 'canary_success_rate{case="ok"}', rates, count=100, interval="100ms"),
             ]
         }
     )
@@ -144,7 +133,7 @@ async def test_prometheus_going_away_mid_run_errors_the_run_never_succeeds(
         outcome = await run_for_real(
             {
                 "metrics": [
-                    prom_metric(
+                    prometheus_metric(
                         "up",
                         "vector(1)",
                         server.url,

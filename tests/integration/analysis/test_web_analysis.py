@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from analysis.assess import AnalysisPhase, MetricResult
-from tests.integration.analysis.helpers import run_for_real
+from tests.support.analysis_manifests import web_metric
 from tests.support.http import JsonServer
-
-
-def web_metric(name: str, url: str, **fields: Any) -> dict[str, Any]:
-    provider = {"url": url, **fields.pop("web", {})}
-    return {"name": name, "provider": {"web": provider}, **fields}
+from tests.support.metric_runner import run_for_real
 
 
 async def test_json_path_values_are_judged(web: JsonServer) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
-
-from tests.integration.analysis.ar_helpers import analysis_run, concluded, create, metric
-from tests.integration.conftest import ControllerProcess, Kube
-from workflows.api import GROUP, VERSION
+from tests.support.analysis_manifests import analysis_run
+from tests.support.cluster import ControllerProcess, Kube, create_custom, jobs
+from tests.support.cluster_analysis_runs import concluded, create, metric
 
 
 def template(name: str, *, exit_code: str = "0") -> dict[str, Any]:
@@ -55,9 +53,8 @@ def workflow_metric(name: str, template_name: str) -> dict[str, Any]:
 def test_workflow_template_outcome_is_the_measurement(
     kube: Kube, namespace: str, controller: ControllerProcess
 ) -> None:
-    custom = client.CustomObjectsApi(kube.api_client)
     for body in (template("smoke-ok"), template("smoke-bad", exit_code="1")):
-        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "workflowtemplates", body)
+        create_custom(kube, namespace, "workflowtemplates", body)
     create(kube, namespace, analysis_run("passes", [workflow_metric("smoke", "smoke-ok")]))
     create(kube, namespace, analysis_run("fails", [workflow_metric("smoke", "smoke-bad")]))
     # consecutiveErrorLimit 0: the first Error decides (instead of five attempts 10 s apart).
@@ -80,8 +77,8 @@ def test_workflow_template_outcome_is_the_measurement(
     assert "no-such-template" in metric(missing, "smoke")["measurements"][-1]["message"]
 
     # The workflow's container steps ran as real Jobs owned by their AnalysisRun, with the argument passed through.
-    jobs = client.BatchV1Api(kube.api_client).list_namespaced_job(namespace).items
-    owners = {job.metadata.owner_references[0].name for job in jobs}
+    created = jobs(kube, namespace)
+    owners = {job.metadata.owner_references[0].name for job in created}
     assert owners == {"passes", "fails"}
-    args = [c.args for job in jobs for c in job.spec.template.spec.containers if c.args]
+    args = [c.args for job in created for c in job.spec.template.spec.containers if c.args]
     assert ["canary"] in args

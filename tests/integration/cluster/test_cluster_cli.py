@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from rollouts.devcluster import ClusterError, ensure_binaries
-from tests.integration.conftest import unavailable
+from tests.support.cluster import run_cli
+from tests.support.components import require_cluster_binaries
 
 
 def rollouts(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rollouts.cli", "cluster", f"--state-dir={state_dir}", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_cli("cluster", f"--state-dir={state_dir}", *args, timeout=180)
 
 
 def alive(pid: int) -> bool:
@@ -33,10 +26,7 @@ def alive(pid: int) -> bool:
 
 
 def test_up_env_down_round_trip_leaves_no_processes(tmp_path: Path) -> None:
-    try:
-        ensure_binaries(build=False)
-    except ClusterError as error:
-        unavailable(f"local cluster binaries are not built: {error}")
+    require_cluster_binaries(build=False)
     state_dir = tmp_path / "cli-cluster"
     up = rollouts("up", "--nodes=1", state_dir=state_dir)
     try:

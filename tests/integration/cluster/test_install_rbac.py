@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from workflows.api import GROUP, VERSION
+from tests.support.cluster import ControllerProcess, Kube, run_cli
+from tests.support.cluster_workflows import create, finished, workflow
 
 SA = "system:serviceaccount:rollouts-system:rollouts-controller"
 
 
 def install(kube: Kube) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rollouts.cli", "install", f"--kubeconfig={kube.kubeconfig}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_cli("install", f"--kubeconfig={kube.kubeconfig}")
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +96,7 @@ def test_controller_runs_workflows_with_only_its_service_account(
     )
     controller.start()
     try:
-        body = yaml.safe_load(
-            textwrap.dedent("""
-            apiVersion: rollouts.dev/v1alpha1
-            kind: Workflow
-            metadata: {name: as-sa}
+        body = workflow("as-sa", """
             spec:
               entrypoint: main
               templates:
@@ -119,17 +107,10 @@ def test_controller_runs_workflows_with_only_its_service_account(
                   - {name: b, template: step, dependencies: [a]}
               - name: step
                 container: {image: busybox}
-            """)
-        )
-        custom = client.CustomObjectsApi(kube.api_client)
-        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "workflows", body)
-
-        def phase() -> str | None:
-            obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "workflows", "as-sa")
-            value = (obj.get("status") or {}).get("phase")
-            return value if value in {"Succeeded", "Failed", "Error"} else None
-
-        assert wait_for(phase, timeout=90, what="the workflow to finish") == "Succeeded", controller.output()[-3000:]
+        """)  # fmt: skip
+        create(kube, namespace, body)
+        phase = finished(kube, namespace, "as-sa", timeout=90)["status"]["phase"]
+        assert phase == "Succeeded", controller.output()[-3000:]
         assert "Forbidden" not in controller.output()
     finally:
         controller.stop()

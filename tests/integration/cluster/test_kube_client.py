@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.conftest import Kube, wait_for
+from tests.support.cluster import Kube, wait_for
 from workflows.api import API_VERSION
 from workflows.runtime.kube import (
     NAMESPACES,

@@ -6,7 +6,7 @@ import time
 
 from kubernetes import client
 
-from tests.integration.conftest import Kube, wait_for
+from tests.support.cluster import Kube, wait_for
 
 
 def test_deployment_of_three_replicas_becomes_available_on_fake_nodes(kube: Kube, namespace: str) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from tests.integration.conftest import Kube
+from tests.support.cluster import Kube, wait_for
 
 CRD = """
 apiVersion: apiextensions.k8s.io/v1
@@ -97,14 +96,12 @@ def test_kopf_operator_reacts_and_patches_status(kube: Kube, greeting_crd: str, 
             {"apiVersion": "smoke.rollouts.dev/v1", "kind": "Greeting", "metadata": {"name": "kopf"},
              "spec": {"name": "kopf"}},
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        message = None
-        while time.monotonic() < deadline:
+
+        def message() -> str | None:
             obj = custom.get_namespaced_custom_object_status("smoke.rollouts.dev", "v1", namespace, "greetings", "kopf")
-            message = obj.get("status", {}).get("message")
-            if message:
-                break
-            time.sleep(0.2)
+            return obj.get("status", {}).get("message")
+
+        greeting = wait_for(message, timeout=60, what="the operator to write status.message")
     assert runner.exit_code == 0, runner.output
     assert runner.exception is None
-    assert message == "hello, kopf"
+    assert greeting == "hello, kopf"

@@ -9,35 +9,29 @@ namespace; tests that store objects get a fresh namespace.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 import uuid
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.support.crds import (
+    CORPUS_REFUSALS,
+    DEFAULT_CASES,
+    INVALID_CASES,
+    SUPPORTED,
+    UNSUPPORTED,
+    VALID_MANIFESTS,
+    analysis_template,
+    canary_rollout,
+    dig,
+    edit,
+    routed_canary_rollout,
+    without_defaults_fields,
+    workflow,
+)
 
-
-def _load_cases() -> ModuleType:
-    path = REPO / "tests" / "unit" / "crds" / "crd_cases.py"
-    spec = importlib.util.spec_from_file_location("rollouts_crd_cases", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-cases = _load_cases()
-CORPUS = list(cases.corpus_documents())
-SUPPORTED = [d for d in CORPUS if d.case_id not in cases.CORPUS_REFUSALS]
-UNSUPPORTED = [d for d in CORPUS if d.case_id in cases.CORPUS_REFUSALS]
 EXPECTED_CRDS = {
     "rollouts.rollouts.dev",
     "analysistemplates.rollouts.dev",
@@ -102,7 +96,7 @@ def test_unsupported_corpus_manifest_is_refused_with_field_path(
 ) -> None:
     result = dry_run_create(kube, document.manifest)
     assert result.returncode != 0, "an unsupported manifest was accepted"
-    expected = cases.CORPUS_REFUSALS[document.case_id]
+    expected = CORPUS_REFUSALS[document.case_id]
     if "strict decoding error" in result.stderr:
         # Strict decoding stops at unknown fields before schema validation, so only those are named.
         assert any(path in result.stderr for path in expected), result.stderr
@@ -111,13 +105,13 @@ def test_unsupported_corpus_manifest_is_refused_with_field_path(
         assert missing == [], result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(cases.VALID_MANIFESTS))
+@pytest.mark.parametrize("name", sorted(VALID_MANIFESTS))
 def test_minimal_manifest_is_accepted(kube: Any, crds_installed: list[str], name: str) -> None:
-    result = dry_run_create(kube, cases.VALID_MANIFESTS[name]())
+    result = dry_run_create(kube, VALID_MANIFESTS[name]())
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("case", cases.INVALID_CASES, ids=lambda c: c.case_id)
+@pytest.mark.parametrize("case", INVALID_CASES, ids=lambda c: c.case_id)
 def test_invalid_manifest_is_refused_with_path_and_message(kube: Any, crds_installed: list[str], case: Any) -> None:
     result = dry_run_create(kube, case.build())
     assert result.returncode != 0, "an invalid manifest was accepted"
@@ -129,23 +123,21 @@ def test_invalid_manifest_is_refused_with_path_and_message(kube: Any, crds_insta
     ("build", "path"),
     [
         pytest.param(
-            cases.edit(
-                cases.workflow, lambda m: m["spec"]["templates"].append({"name": "s", "steps": [[{"name": "a"}]]})
-            ),
+            edit(workflow, lambda m: m["spec"]["templates"].append({"name": "s", "steps": [[{"name": "a"}]]})),
             "spec.templates[2].steps",
             id="steps-template",
         ),
         pytest.param(
-            cases.edit(
-                cases.routed_canary_rollout,
+            edit(
+                routed_canary_rollout,
                 lambda m: m["spec"]["strategy"]["canary"]["trafficRouting"].update(alb={"ingress": "x"}),
             ),
             "spec.strategy.canary.trafficRouting.alb",
             id="alb-router",
         ),
         pytest.param(
-            cases.edit(
-                cases.analysis_template,
+            edit(
+                analysis_template,
                 lambda m: m["spec"]["metrics"][0].update(provider={"newRelic": {"query": "q"}}),
             ),
             "spec.metrics[0].provider.newRelic",
@@ -164,26 +156,26 @@ def test_unsupported_features_are_refused_even_without_strict_field_validation(
     assert "does not support" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("case", cases.DEFAULT_CASES, ids=lambda c: c.case_id)
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c.case_id)
 def test_schema_defaults_are_applied(kube: Any, crds_installed: list[str], case: Any) -> None:
     result = dry_run_create(kube, case.build())
     assert result.returncode == 0, result.stderr
-    assert cases.dig(json.loads(result.stdout), case.path) == case.expected
+    assert dig(json.loads(result.stdout), case.path) == case.expected
 
 
 @pytest.mark.parametrize(
     ("build", "path"),
-    [pytest.param(build, path, id=case_id) for case_id, build, path in cases.without_defaults_fields()],
+    [pytest.param(build, path, id=case_id) for case_id, build, path in without_defaults_fields()],
 )
 def test_engine_defaults_stay_absent(kube: Any, crds_installed: list[str], build: Any, path: Any) -> None:
     result = dry_run_create(kube, build())
     assert result.returncode == 0, result.stderr
     with pytest.raises((KeyError, IndexError)):
-        cases.dig(json.loads(result.stdout), path)
+        dig(json.loads(result.stdout), path)
 
 
 def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: list[str], namespace: str) -> None:
-    kube.kubectl("create", f"--namespace={namespace}", "--filename=-", input=yaml.safe_dump(cases.canary_rollout()))
+    kube.kubectl("create", f"--namespace={namespace}", "--filename=-", input=yaml.safe_dump(canary_rollout()))
     stored = json.loads(kube.kubectl("get", "rollout", "demo", f"--namespace={namespace}", "--output=json").stdout)
     assert stored["spec"]["revisionHistoryLimit"] == 10
 
@@ -224,7 +216,7 @@ def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: lis
 
 
 def test_workflow_status_keeps_engine_node_fields(kube: Any, crds_installed: list[str], namespace: str) -> None:
-    kube.kubectl("create", f"--namespace={namespace}", "--filename=-", input=yaml.safe_dump(cases.workflow()))
+    kube.kubectl("create", f"--namespace={namespace}", "--filename=-", input=yaml.safe_dump(workflow()))
     node = {"id": "diamond-1", "name": "diamond.A", "phase": "Succeeded", "type": "Pod", "outputs": {"result": "4"}}
     status_patch = {
         "status": {

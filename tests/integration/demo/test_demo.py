@@ -13,20 +13,8 @@ import re
 import subprocess
 import sys
 
-from rollouts.devcluster import ClusterError, ensure_binaries
-from rollouts.devcluster.prometheus import PrometheusServer, PrometheusUnavailableError
-from tests.integration.conftest import IN_CI, REPO, unavailable
-
-
-def _require_components() -> None:
-    try:
-        PrometheusServer.require_binaries()
-    except PrometheusUnavailableError as error:
-        unavailable(str(error))
-    try:
-        ensure_binaries(build=IN_CI)
-    except ClusterError as error:
-        unavailable(f"local cluster binaries are not built: {error}")
+from tests.support.cluster import REPO
+from tests.support.components import require_cluster_binaries, require_prometheus
 
 
 def _demo_processes(marker: str) -> list[str]:
@@ -36,7 +24,8 @@ def _demo_processes(marker: str) -> list[str]:
 
 
 def test_fast_demo_promotes_the_good_release_and_aborts_the_bad_one() -> None:
-    _require_components()
+    require_prometheus()
+    require_cluster_binaries()
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     result = subprocess.run(
         [sys.executable, "-m", "rollouts.demo", "--fast"],

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.conftest import ControllerProcess, Kube
-from tests.integration.rollouts.helpers import (
+from tests.support.analysis_manifests import job_template
+from tests.support.cluster import ControllerProcess, Kube, apply
+from tests.support.cluster_rollouts import (
     analysis_runs,
-    apply,
-    job_template,
     rollout,
     set_image,
     wait_healthy,

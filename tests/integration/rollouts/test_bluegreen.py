@@ -7,10 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from tests.integration.rollouts.helpers import (
+from tests.support.cluster import ControllerProcess, Kube, apply, wait_for
+from tests.support.cluster_rollouts import (
     HASH_LABEL,
-    apply,
     kubectl_rollouts,
     replica_sets,
     rollout,

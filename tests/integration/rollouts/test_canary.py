@@ -4,9 +4,8 @@ over from step 0."""
 
 from __future__ import annotations
 
-from tests.integration.conftest import ControllerProcess, Kube
-from tests.integration.rollouts.helpers import (
-    apply,
+from tests.support.cluster import ControllerProcess, Kube, apply
+from tests.support.cluster_rollouts import (
     condition,
     kubectl_rollouts,
     replica_sets,

@@ -7,26 +7,20 @@ reason, so a new file in the corpus fails here until someone decides which it is
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from tests.integration.rollouts.helpers import (
+from tests.support.cluster import ControllerProcess, Kube, apply, wait_for
+from tests.support.cluster_rollouts import (
     HASH_LABEL,
-    apply,
-    argo_to_ours,
     kubectl_rollouts,
     service_selector,
     set_image,
     status,
     wait_healthy,
 )
-from tests.support.corpus import corpus_dir
+from tests.support.corpus import CORPUS, rollouts_example
 
-ARGO = corpus_dir() / "argo-rollouts"
+ARGO = CORPUS / "argo-rollouts"
 
 # Rollout example -> the files it needs applied first.
 RUN = {
@@ -56,10 +50,6 @@ SKIPPED = {
 }
 
 
-def _docs(path: Path) -> list[dict[str, Any]]:
-    return [argo_to_ours(doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
 def test_every_corpus_file_is_run_supporting_or_skipped_with_a_reason() -> None:
     files = {p.name for p in ARGO.glob("*.yaml")}
     accounted = set(RUN) | SUPPORT | set(SKIPPED)
@@ -71,14 +61,13 @@ def test_corpus_rollout_runs_to_healthy(
     kube: Kube, namespace: str, controller: ControllerProcess, example: str
 ) -> None:
     for support in RUN[example]:
-        docs = _docs(ARGO / support)
+        docs = rollouts_example(support)
         namespaced = [d for d in docs if not d["kind"].startswith("Cluster")]
         if namespaced:
             apply(kube, namespace, *namespaced)
         for cluster_wide in (d for d in docs if d["kind"].startswith("Cluster")):
-            text = yaml.safe_dump(cluster_wide)
-            kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
-    docs = _docs(ARGO / example)
+            apply(kube, None, cluster_wide)
+    docs = rollouts_example(example)
     apply(kube, namespace, *docs)
     (rollout,) = [d for d in docs if d["kind"] == "Rollout"]
     name = rollout["metadata"]["name"]

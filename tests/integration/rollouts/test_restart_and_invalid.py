@@ -8,14 +8,12 @@ import time
 
 import pytest
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from tests.integration.rollouts.helpers import (
+from tests.support.cluster import ControllerProcess, Kube, apply, event_reasons, wait_for
+from tests.support.cluster_rollouts import (
     READY_DELAY,
     analysis_runs,
-    apply,
     condition,
     create,
-    event_reasons,
     kubectl_rollouts,
     replica_sets,
     rollout,

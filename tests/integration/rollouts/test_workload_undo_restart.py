@@ -8,11 +8,10 @@ import time
 import pytest
 from kubernetes import client
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from tests.integration.rollouts.helpers import (
+from tests.support.cluster import ControllerProcess, Kube, apply, wait_for
+from tests.support.cluster_rollouts import (
     HASH_LABEL,
     READY_DELAY,
-    apply,
     get_rollout,
     kubectl_rollouts,
     live_pods,

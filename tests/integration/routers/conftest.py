@@ -8,13 +8,13 @@ the tier is unavailable (a skip locally, a failure under CI).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.integration.conftest import Kube, unavailable
+from tests.support.cluster import Kube, apply
+from tests.support.components import unavailable
 
 ROUTING_CRDS = (
     "virtualservices.networking.istio.io",
@@ -36,15 +36,11 @@ def routing_crds(kube_client: Any, crds_installed: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def apply_docs(kube: Kube, namespace: str) -> Any:
-    """Apply manifests (dicts) into the test namespace with kubectl; returns the created objects as dicts."""
+def apply_docs(kube: Kube, namespace: str) -> Callable[..., list[dict[str, Any]]]:
+    """Apply manifests (dicts) into the test namespace with kubectl; returns the created objects as dicts. Fields
+    another manager owns are a conflict, not taken over."""
 
-    def apply(*docs: Mapping[str, Any]) -> list[dict[str, Any]]:
-        text = yaml.safe_dump_all([dict(d) for d in docs])
-        out = kube.kubectl(
-            "apply", "--server-side", f"--namespace={namespace}", "--output=yaml", "--filename=-", input=text
-        )
-        loaded = yaml.safe_load(out.stdout)
-        return list(loaded.get("items") or [loaded]) if loaded.get("kind") == "List" else [loaded]
+    def apply_into_namespace(*docs: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return apply(kube, namespace, *docs, force_conflicts=False)
 
-    return apply
+    return apply_into_namespace

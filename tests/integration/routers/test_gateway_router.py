@@ -10,14 +10,15 @@ from kubernetes import client
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import parse_managed_route
 from rollouts.routers import Routers
-from tests.integration.conftest import Kube
-from tests.integration.routers.helpers import GATEWAY, corpus, custom, make_router, of_kind, traffic
+from tests.support.cluster import Kube, get_custom
+from tests.support.corpus import of_kind, rollouts_example
+from tests.support.routing import GATEWAY, make_router, traffic
 
 
 @pytest.fixture
 def demo(namespace: str, routing_crds: list[str], apply_docs: Any) -> dict[str, Any]:
     """The corpus basic canary, routed through an HTTPRoute (the nginx example's Services)."""
-    apply_docs(*corpus("getting-started-nginx-services.yaml"))
+    apply_docs(*rollouts_example("getting-started-nginx-services.yaml"))
     route = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
@@ -41,7 +42,7 @@ def demo(namespace: str, routing_crds: list[str], apply_docs: Any) -> dict[str, 
         },
     }
     apply_docs(route)
-    [rollout] = of_kind(corpus("getting-started-nginx-rollout.yaml"), "Rollout")
+    [rollout] = of_kind(rollouts_example("getting-started-nginx-rollout.yaml"), "Rollout")
     rollout["spec"]["strategy"]["canary"]["trafficRouting"] = {
         "managedRoutes": [{"name": "beta"}],
         "gatewayAPI": {"httpRoute": "demo-route", "useHeaderRoutes": True},
@@ -55,7 +56,7 @@ def router(kube: Kube, rollout: dict[str, Any]) -> Routers:
 
 
 def route_of(kube: Kube, namespace: str) -> dict[str, Any]:
-    return custom(kube.api_client, GATEWAY, "httproutes", namespace, "demo-route")
+    return get_custom(kube, namespace, "httproutes", "demo-route", api=GATEWAY)
 
 
 def weights(route: dict[str, Any]) -> dict[str, int]:

@@ -12,8 +12,9 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import parse_managed_route
 from rollouts.routers import Routers
 from rollouts.routers.apply import _Writer
-from tests.integration.conftest import Kube
-from tests.integration.routers.helpers import ISTIO, corpus, custom, make_router, of_kind, traffic
+from tests.support.cluster import Kube, get_custom
+from tests.support.corpus import of_kind, rollouts_example
+from tests.support.routing import ISTIO, make_router, traffic
 from workflows.runtime.kube import Kube as KubeClient
 from workflows.runtime.kube import Resource
 
@@ -29,12 +30,12 @@ def split(vs: dict[str, Any], index: int = 0, field: str = "http") -> list[int]:
 
 
 def vs_of(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    return custom(kube.api_client, ISTIO, "virtualservices", namespace, name)
+    return get_custom(kube, namespace, "virtualservices", name, api=ISTIO)
 
 
 @pytest.fixture
 def subset_split(namespace: str, routing_crds: list[str], apply_docs: Any) -> dict[str, Any]:
-    docs = corpus("istio-istio-subset-split.yaml")
+    docs = rollouts_example("istio-istio-subset-split.yaml")
     apply_docs(*[d for d in docs if d["kind"] != "Rollout"])
     [rollout] = apply_docs(*of_kind(docs, "Rollout"))
     return rollout
@@ -45,7 +46,7 @@ def test_subset_split_through_a_canary_and_promote_full(
 ) -> None:
     r = router(kube, subset_split)
     r.set_weight(traffic(10, "h2", "h1"))
-    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    rule = get_custom(kube, namespace, "destinationrules", "istio-subset-split-destrule", api=ISTIO)
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
     assert {s["name"]: s["labels"]["app"] for s in rule["spec"]["subsets"]} == {
@@ -64,7 +65,7 @@ def test_subset_split_through_a_canary_and_promote_full(
     assert split(vs_of(kube, namespace, "istio-subset-split-vsvc")) == [0, 100]
     # Full promotion: stable becomes h2 (the planner does this only once h2 is fully available), then weight 0.
     r.set_weight(traffic(0, "h2", "h2", finished=True))
-    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    rule = get_custom(kube, namespace, "destinationrules", "istio-subset-split-destrule", api=ISTIO)
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h2", "canary": "h2"}
     assert int(rule["metadata"]["resourceVersion"]) < int(vs["metadata"]["resourceVersion"])
@@ -87,7 +88,7 @@ def test_declaring_the_state_again_puts_hand_edits_back(
     vs = vs_of(kube, namespace, "istio-subset-split-vsvc")
     assert split(vs) == [70, 30]
     assert vs["metadata"]["labels"] == {"mesh-team": "yes"}  # what other tools own is kept
-    rule = custom(kube.api_client, ISTIO, "destinationrules", namespace, "istio-subset-split-destrule")
+    rule = get_custom(kube, namespace, "destinationrules", "istio-subset-split-destrule", api=ISTIO)
     assert {s["name"]: s["labels"][HASH] for s in rule["spec"]["subsets"]} == {"stable": "h1", "canary": "h2"}
     assert r.weights() == (30,)
 
@@ -95,7 +96,7 @@ def test_declaring_the_state_again_puts_hand_edits_back(
 def test_mirror_and_header_routes_then_abort(
     kube: Kube, namespace: str, routing_crds: list[str], apply_docs: Any
 ) -> None:
-    docs = corpus("istio-istio-mirror.yaml")
+    docs = rollouts_example("istio-istio-mirror.yaml")
     apply_docs(*[d for d in docs if d["kind"] in {"Service", "VirtualService"}])
     [rollout] = of_kind(docs, "Rollout")
     rollout["spec"]["strategy"]["canary"]["trafficRouting"]["managedRoutes"].insert(0, {"name": "header-route"})
@@ -138,8 +139,11 @@ def test_mirror_and_header_routes_then_abort(
 def test_two_virtual_services_with_tls_routes(
     kube: Kube, namespace: str, routing_crds: list[str], apply_docs: Any
 ) -> None:
-    apply_docs(*corpus("getting-started-istio-services.yaml"), *corpus("getting-started-istio-multipleVirtualsvc.yaml"))
-    [rollout] = of_kind(corpus("getting-started-istio-rollout.yaml"), "Rollout")
+    apply_docs(
+        *rollouts_example("getting-started-istio-services.yaml"),
+        *rollouts_example("getting-started-istio-multipleVirtualsvc.yaml"),
+    )
+    [rollout] = of_kind(rollouts_example("getting-started-istio-rollout.yaml"), "Rollout")
     rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["virtualServices"][0]["tlsRoutes"] = [
         {"port": 3000, "sniHosts": ["reviews.bookinfo.com", "localhost"]}
     ]

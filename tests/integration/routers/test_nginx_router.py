@@ -11,8 +11,9 @@ from kubernetes import client
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import parse_managed_route
 from rollouts.routers import Routers
-from tests.integration.conftest import Kube
-from tests.integration.routers.helpers import corpus, ingress, make_router, of_kind, traffic
+from tests.support.cluster import Kube, ingress
+from tests.support.corpus import of_kind, rollouts_example
+from tests.support.routing import make_router, traffic
 
 P = "nginx.ingress.kubernetes.io"
 CANARY = "rollouts-demo-rollouts-demo-stable-canary"
@@ -21,7 +22,10 @@ CANARY = "rollouts-demo-rollouts-demo-stable-canary"
 @pytest.fixture
 def demo(kube: Kube, namespace: str, crds_installed: list[str], apply_docs: Any) -> dict[str, Any]:
     """The corpus nginx example (Services, stable Ingress, Rollout) applied; returns the Rollout as created."""
-    docs = corpus("getting-started-nginx-services.yaml") + corpus("getting-started-nginx-ingress.yaml")
+    docs = [
+        *rollouts_example("getting-started-nginx-services.yaml"),
+        *rollouts_example("getting-started-nginx-ingress.yaml"),
+    ]
     stable = of_kind(docs, "Ingress")[0]
     stable["metadata"]["annotations"]["example.com/owner"] = "web-team"
     stable["spec"]["tls"] = [{"hosts": ["rollouts-demo.local"], "secretName": "demo-tls"}]
@@ -40,7 +44,7 @@ def demo(kube: Kube, namespace: str, crds_installed: list[str], apply_docs: Any)
         }
     )
     apply_docs(*docs)
-    [rollout] = apply_docs(*of_kind(corpus("getting-started-nginx-rollout.yaml"), "Rollout"))
+    [rollout] = apply_docs(*of_kind(rollouts_example("getting-started-nginx-rollout.yaml"), "Rollout"))
     return rollout
 
 
@@ -54,12 +58,11 @@ def annotations(body: dict[str, Any] | None) -> dict[str, str]:
 
 
 def test_whole_canary_then_promote_full(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
-    api = kube.api_client
     r = router(kube, demo)
-    assert ingress(api, namespace, CANARY) is None
+    assert ingress(kube, namespace, CANARY) is None
 
     r.set_weight(traffic(5, "new", "old"))
-    canary = ingress(api, namespace, CANARY)
+    canary = ingress(kube, namespace, CANARY)
     assert canary is not None
     assert annotations(canary)[f"{P}/canary"] == "true"
     assert annotations(canary)[f"{P}/canary-weight"] == "5"
@@ -74,16 +77,16 @@ def test_whole_canary_then_promote_full(kube: Kube, namespace: str, demo: dict[s
     version = canary["metadata"]["resourceVersion"]
     r.set_weight(traffic(5, "new", "old"))
     assert r.writes == writes
-    assert ingress(api, namespace, CANARY)["metadata"]["resourceVersion"] == version  # type: ignore[index]
+    assert ingress(kube, namespace, CANARY)["metadata"]["resourceVersion"] == version  # type: ignore[index]
 
     for weight in (25, 50, 100):
         r.set_weight(traffic(weight, "new", "old"))
-        assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-weight"] == str(weight)
+        assert annotations(ingress(kube, namespace, CANARY))[f"{P}/canary-weight"] == str(weight)
 
     # Full promotion: the planner has switched stable to the new hash, then moves the weight back to 0.
     r.set_weight(traffic(0, "new", "new", finished=True))
-    assert ingress(api, namespace, CANARY) is None
-    stable = ingress(api, namespace, "rollouts-demo-stable")
+    assert ingress(kube, namespace, CANARY) is None
+    stable = ingress(kube, namespace, "rollouts-demo-stable")
     assert annotations(stable)["example.com/owner"] == "web-team"  # the stable Ingress is never written
     assert "canary" not in " ".join(annotations(stable))
 
@@ -97,13 +100,13 @@ def test_header_route_hand_edits_and_abort(kube: Kube, namespace: str, demo: dic
     r = router(kube, spec)
     header = {"name": "beta", "match": [{"headerName": "X-Beta", "headerValue": {"regex": "^(yes|true)$"}}]}
     r.set_managed_route(parse_managed_route(kind="setHeaderRoute", name="beta", route=header, declared=["beta"]))
-    got = annotations(ingress(api, namespace, CANARY))
+    got = annotations(ingress(kube, namespace, CANARY))
     assert got[f"{P}/canary-weight"] == "0"  # created for the header route before any weight
     assert got[f"{P}/canary-by-header"] == "X-Beta"
     assert got[f"{P}/canary-by-header-pattern"] == "^(yes|true)$"
     assert got[f"{P}/canary-by-cookie"] == "beta-users"
     r.set_weight(traffic(20, "new", "old"))
-    assert annotations(ingress(api, namespace, CANARY))[f"{P}/canary-by-header"] == "X-Beta"  # weight keeps it
+    assert annotations(ingress(kube, namespace, CANARY))[f"{P}/canary-by-header"] == "X-Beta"  # weight keeps it
 
     # Someone edits the weight by hand and another tool adds an annotation: the weight read back shows the drift,
     # and the state the next plan declares again (the same SetTrafficWeight) puts it back; the other tool's stays.
@@ -111,7 +114,7 @@ def test_header_route_hand_edits_and_abort(kube: Kube, namespace: str, demo: dic
     client.NetworkingV1Api(api).patch_namespaced_ingress(CANARY, namespace, patch)
     assert r.weights() == (90,)
     r.set_weight(traffic(20, "new", "old"))
-    got = annotations(ingress(api, namespace, CANARY))
+    got = annotations(ingress(kube, namespace, CANARY))
     assert got[f"{P}/canary-weight"] == "20"
     assert got["external-dns.alpha.kubernetes.io/ttl"] == "60"
     assert r.weights() == (20,)
@@ -121,14 +124,14 @@ def test_header_route_hand_edits_and_abort(kube: Kube, namespace: str, demo: dic
 
     # Abort: weight 0 while status.abort is set -> all traffic to stable at once, the canary Ingress goes away.
     r.set_weight(traffic(0, "new", "old", finished=True))
-    assert ingress(api, namespace, CANARY) is None
+    assert ingress(kube, namespace, CANARY) is None
 
 
 def test_a_zero_weight_step_keeps_the_canary_ingress_at_zero(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:
     r = router(kube, demo)
     r.set_weight(traffic(30, "new", "old"))
     r.set_weight(traffic(0, "new", "old"))  # e.g. setWeight: 0, not the end
-    assert annotations(ingress(kube.api_client, namespace, CANARY))[f"{P}/canary-weight"] == "0"
+    assert annotations(ingress(kube, namespace, CANARY))[f"{P}/canary-weight"] == "0"
 
 
 def test_missing_stable_ingress_is_a_clear_error(kube: Kube, namespace: str, demo: dict[str, Any]) -> None:

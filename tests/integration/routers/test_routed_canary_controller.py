@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from tests.integration.rollouts.helpers import (
-    apply,
+from tests.support.cluster import ControllerProcess, Kube, apply, get_custom, ingress, wait_for
+from tests.support.cluster_rollouts import (
     kubectl_rollouts,
     rollout,
     service,
@@ -21,11 +20,12 @@ from tests.integration.rollouts.helpers import (
     wait_healthy,
     wait_status,
 )
-from tests.integration.routers.helpers import GATEWAY, ISTIO, corpus, custom, ingress, of_kind
+from tests.support.corpus import of_kind, rollouts_example
+from tests.support.routing import GATEWAY, ISTIO
 
 
 def _nginx_weight(kube: Kube, namespace: str, name: str) -> str | None:
-    body = ingress(kube.api_client, namespace, name)
+    body = ingress(kube, namespace, name)
     return (
         None
         if body is None
@@ -37,9 +37,9 @@ def test_nginx_corpus_canary_moves_the_canary_ingress_and_cleans_up(
     kube: Kube, namespace: str, routing_crds: list[str], controller: ControllerProcess
 ) -> None:
     docs = [
-        *corpus("getting-started-nginx-services.yaml"),
-        *corpus("getting-started-nginx-ingress.yaml"),
-        *corpus("getting-started-nginx-rollout.yaml"),
+        *rollouts_example("getting-started-nginx-services.yaml"),
+        *rollouts_example("getting-started-nginx-ingress.yaml"),
+        *rollouts_example("getting-started-nginx-rollout.yaml"),
     ]
     apply(kube, namespace, *docs)
     name = of_kind(docs, "Rollout")[0]["metadata"]["name"]
@@ -48,7 +48,7 @@ def test_nginx_corpus_canary_moves_the_canary_ingress_and_cleans_up(
     new_hash = set_image(kube, namespace, name, "argoproj/rollouts-demo:yellow", container="rollouts-demo")
     wait_status(kube, namespace, name, what="paused at the 5% step", phase="Paused", currentStepIndex=1)
     assert wait_for(lambda: _nginx_weight(kube, namespace, canary_ingress) == "5", what="canary-weight 5")
-    body = ingress(kube.api_client, namespace, canary_ingress)
+    body = ingress(kube, namespace, canary_ingress)
     assert body is not None
     annotations = body["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/canary"] == "true"
@@ -61,11 +61,11 @@ def test_nginx_corpus_canary_moves_the_canary_ingress_and_cleans_up(
     wait_healthy(kube, namespace, name)
     assert service_selector(kube, namespace, "rollouts-demo-stable")["rollouts-pod-template-hash"] == new_hash
     # The update is over: the canary Ingress goes away.
-    assert wait_for(lambda: ingress(kube.api_client, namespace, canary_ingress) is None, what="canary Ingress removed")
+    assert wait_for(lambda: ingress(kube, namespace, canary_ingress) is None, what="canary Ingress removed")
 
 
 def _route_weights(kube: Kube, namespace: str) -> dict[str, int]:
-    route = custom(kube.api_client, GATEWAY, "httproutes", namespace, "web")
+    route = get_custom(kube, namespace, "httproutes", "web", api=GATEWAY)
     refs = route["spec"]["rules"][0]["backendRefs"]
     return {ref["name"]: int(ref.get("weight", 1)) for ref in refs}
 
@@ -127,7 +127,7 @@ def test_gateway_api_canary_weights_follow_the_steps_and_abort_sends_everything_
 
 
 def _istio_weights(kube: Kube, namespace: str, name: str) -> dict[str, int]:
-    vs = custom(kube.api_client, ISTIO, "virtualservices", namespace, name)
+    vs = get_custom(kube, namespace, "virtualservices", name, api=ISTIO)
     route = vs["spec"]["http"][0]["route"]
     return {r["destination"]["host"]: int(r.get("weight", 0)) for r in route}
 
@@ -136,9 +136,9 @@ def test_istio_corpus_canary_splits_the_virtual_service(
     kube: Kube, namespace: str, routing_crds: list[str], controller: ControllerProcess
 ) -> None:
     docs = [
-        *corpus("getting-started-istio-services.yaml"),
-        *corpus("getting-started-istio-multipleVirtualsvc.yaml"),
-        *corpus("getting-started-istio-rollout.yaml"),
+        *rollouts_example("getting-started-istio-services.yaml"),
+        *rollouts_example("getting-started-istio-multipleVirtualsvc.yaml"),
+        *rollouts_example("getting-started-istio-rollout.yaml"),
     ]
     apply(kube, namespace, *[d for d in docs if d["kind"] != "Gateway"])
     name = of_kind(docs, "Rollout")[0]["metadata"]["name"]

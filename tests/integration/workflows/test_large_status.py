@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.integration.conftest import Kube
+from tests.support.cluster import Kube
 from workflows import DagBuilder, Executor, ExecutorConfig, NodePhase
 from workflows.api import GROUP, VERSION
 from workflows.model.status import decode_nodes

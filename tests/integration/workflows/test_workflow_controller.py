@@ -2,54 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from typing import Any
-
-import yaml
 from kubernetes import client
 
-from tests.integration.conftest import ControllerProcess, Kube, wait_for
-from workflows.api import GROUP, VERSION
-from workflows.model.status import decode_nodes
-
-
-def workflow(name: str, body: str) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load(textwrap.dedent(body))
-    doc.update({"apiVersion": f"{GROUP}/{VERSION}", "kind": "Workflow", "metadata": {"name": name}})
-    return doc
-
-
-def create(kube: Kube, namespace: str, doc: dict[str, Any]) -> None:
-    client.CustomObjectsApi(kube.api_client).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "workflows", doc
-    )
-
-
-def read(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    obj: dict[str, Any] = client.CustomObjectsApi(kube.api_client).get_namespaced_custom_object(
-        GROUP, VERSION, namespace, "workflows", name
-    )
-    return obj
-
-
-def finished(kube: Kube, namespace: str, name: str, timeout: float = 90) -> dict[str, Any]:
-    def done() -> dict[str, Any] | None:
-        obj = read(kube, namespace, name)
-        return obj if (obj.get("status") or {}).get("phase") in {"Succeeded", "Failed", "Error"} else None
-
-    result: dict[str, Any] = wait_for(done, timeout=timeout, what=f"workflow {name} to finish")
-    return result
-
-
-def jobs(kube: Kube, namespace: str) -> list[Any]:
-    return list(client.BatchV1Api(kube.api_client).list_namespaced_job(namespace).items)
-
-
-def phases(obj: dict[str, Any]) -> dict[str, str]:
-    return {record.display_name: record.phase.value for record in decode_nodes(obj.get("status") or {})}
-
+from tests.support.cluster import ControllerProcess, Kube, event_reasons, jobs, run_cli, wait_for
+from tests.support.cluster_workflows import create, finished, phases, read, workflow
 
 DIAMOND = """
 spec:
@@ -154,12 +110,7 @@ def test_controller_killed_mid_run_resumes_without_duplicate_jobs(
     assert obj["status"]["phase"] == "Succeeded", obj["status"]
     names = sorted(j.metadata.name for j in jobs(kube, namespace))
     assert len(names) == 2, names  # one Job per step: the running one was re-attached, not re-created
-    events = (
-        client.CoreV1Api(kube.api_client)
-        .list_namespaced_event(namespace, field_selector="involvedObject.name=restart")
-        .items
-    )
-    reasons = [e.reason for e in events]
+    reasons = event_reasons(kube, namespace, "restart")
     assert "Started" in reasons
     assert "Resumed" in reasons  # the second controller continued from status instead of starting over
 
@@ -214,11 +165,9 @@ def test_suspended_step_waits_for_rollouts_workflow_resume(
     wait_for(lambda: phases(read(kube, namespace, "gated")).get("approve") == "Running", what="the approval gate")
     assert "deploy" not in phases(read(kube, namespace, "gated"))
     assert len(jobs(kube, namespace)) == 1
-    result = subprocess.run(
-        [sys.executable, "-m", "rollouts.cli", "workflow", "resume", "gated", f"--kubeconfig={kube.kubeconfig}",
-         f"--namespace={namespace}"],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    result = run_cli(
+        "workflow", "resume", "gated", f"--kubeconfig={kube.kubeconfig}", f"--namespace={namespace}", timeout=60
+    )
     assert result.returncode == 0, result.stderr
     obj = finished(kube, namespace, "gated")
     assert obj["status"]["phase"] == "Succeeded"

@@ -27,11 +27,12 @@ from analysis.providers.job import (
     job_name,
     unstartable_reason,
 )
-from analysis.runner import METRIC_KIND, AnalysisOutcome, MetricRunner, run_analysis
+from analysis.runner import AnalysisOutcome
 from analysis.spec import ProviderKind, parse_run_spec
-from tests.support.fakes import DictSecrets, ScriptedProvider
-from tests.support.virtual_time import T0, InlinePool, VirtualTime
-from workflows import Executor, ExecutorConfig, RunnerRegistry
+from tests.support.fakes import ScriptedProvider
+from tests.support.metric_runner import metric_executor, run_in_virtual_time
+from tests.support.virtual_time import T0, VirtualTime
+from workflows import Executor
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 OWNER = {
@@ -191,11 +192,6 @@ class FakeCluster:
 
 
 @pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
 def cluster(vt: VirtualTime) -> FakeCluster:
     return FakeCluster(vt=vt)
 
@@ -208,15 +204,7 @@ async def executor(vt: VirtualTime, cluster: FakeCluster) -> AsyncIterator[Execu
             ProviderKind.PROMETHEUS: ScriptedProvider(scripts={"gate": [0.1]}),
         }
     )
-    runner = MetricRunner(
-        providers=providers, secrets=DictSecrets({("creds", "image"): "registry.example/s3cr3t"}), clock=vt.clock,
-        sleep=vt.sleep,
-    )  # fmt: skip
-    executor = Executor(
-        registry=RunnerRegistry({METRIC_KIND: runner}),
-        config=ExecutorConfig(status_interval=0),
-        thread_pool=InlinePool(),
-    )
+    executor = metric_executor(providers, secrets={("creds", "image"): "registry.example/s3cr3t"}, vt=vt)
     yield executor
     await executor.close()
 
@@ -235,24 +223,9 @@ async def go(
     updates: list[tuple[str, MetricResult]] | None = None,
     **spec: Any,
 ) -> AnalysisOutcome:
-    def on_update(name: str, result: MetricResult) -> None:
-        if updates is not None:
-            updates.append((name, result))
-
-    outcome: AnalysisOutcome = await vt.run(
-        run_analysis(
-            executor,
-            parse_run_spec({"metrics": metrics, **spec}),
-            name="run",
-            namespace="ns",
-            clock=vt.clock,
-            started_at=T0,
-            results=results,
-            on_update=on_update,
-            owner=OWNER,
-        )
-    )
-    return outcome
+    """A run of ``metrics`` in namespace ``ns``, owned by :data:`OWNER`."""
+    run = parse_run_spec({"metrics": metrics, **spec})
+    return await run_in_virtual_time(vt, executor, run, results=results, updates=updates, namespace="ns", owner=OWNER)
 
 
 async def test_each_measurement_is_one_job_recorded_running_first(

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
 
 from analysis.args import Argument, SecretKeyRef
 from analysis.errors import SpecError
@@ -21,9 +20,9 @@ from analysis.spec import (
     parse_template_spec,
     resolve_metrics,
 )
-from tests.support.corpus import corpus_dir
+from tests.support.corpus import CORPUS, documents, with_our_api_version
 
-CORPUS = corpus_dir() / "argo-rollouts"
+ARGO_ROLLOUTS = CORPUS / "argo-rollouts"
 PROM = {"prometheus": {"address": "http://prom:9090", "query": "up"}}
 
 
@@ -39,12 +38,11 @@ def issues_of(spec: dict[str, Any]) -> list[str]:
 
 def _corpus_templates() -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
-    for path in sorted(CORPUS.glob("*.yaml")):
-        text = path.read_text().replace("argoproj.io/v1alpha1", "rollouts.dev/v1alpha1")
+    for path in sorted(ARGO_ROLLOUTS.glob("*.yaml")):
         found.extend(
-            (f"{path.name}:{document['metadata']['name']}", document)
-            for document in yaml.safe_load_all(text)
-            if document and document.get("kind") in ("AnalysisTemplate", "ClusterAnalysisTemplate")
+            (f"{path.name}:{document['metadata']['name']}", with_our_api_version(document))
+            for document in documents(path)
+            if document.get("kind") in ("AnalysisTemplate", "ClusterAnalysisTemplate")
         )
     return found
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crd_cases import analysis_template, canary_rollout
-from crd_validation import load_crds, validate_object
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from tests.support.crd_validator import load_crds, validate_object
+from tests.support.crds import analysis_template, canary_rollout
 
 CRDS = load_crds()
 

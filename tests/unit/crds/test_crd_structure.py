@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from crd_validation import compile_rule, root_schema, validate
 
+from tests.support.crd_validator import compile_rule, root_schema, validate
 from workflows.api import GROUP, VERSION
 
 KINDS = {

@@ -9,28 +9,27 @@ import copy
 from typing import Any
 
 import pytest
-from crd_cases import (
+
+from tests.support.crd_validator import apply_defaults, root_schema, validate, validate_object
+from tests.support.crds import (
+    CORPUS_DOCUMENTS,
     CORPUS_REFUSALS,
     DEFAULT_CASES,
     INVALID_CASES,
+    SUPPORTED,
+    UNSUPPORTED,
     VALID_MANIFESTS,
     CorpusDocument,
     DefaultCase,
     InvalidCase,
-    corpus_documents,
     dig,
     without_defaults_fields,
 )
-from crd_validation import apply_defaults, root_schema, validate, validate_object
-
-CORPUS = list(corpus_documents())
-SUPPORTED = [d for d in CORPUS if d.case_id not in CORPUS_REFUSALS]
-UNSUPPORTED = [d for d in CORPUS if d.case_id in CORPUS_REFUSALS]
 
 
 def test_corpus_is_present_and_classified() -> None:
     """A missing corpus must fail, not quietly parametrize nothing; every refusal entry names a real document."""
-    assert len(CORPUS) >= 40
+    assert len(CORPUS_DOCUMENTS) >= 40
     assert {d.manifest["kind"] for d in SUPPORTED} == {
         "Rollout",
         "AnalysisTemplate",
@@ -38,7 +37,7 @@ def test_corpus_is_present_and_classified() -> None:
         "Workflow",
         "WorkflowTemplate",
     }
-    assert set(CORPUS_REFUSALS) <= {d.case_id for d in CORPUS}
+    assert set(CORPUS_REFUSALS) <= {d.case_id for d in CORPUS_DOCUMENTS}
 
 
 @pytest.mark.parametrize("document", SUPPORTED, ids=lambda d: d.case_id)

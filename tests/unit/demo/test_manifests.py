@@ -10,7 +10,7 @@ from rollouts.core import parse_rollout
 from rollouts.demo import manifests
 from rollouts.demo.app import BAD, HEALTHY, route_backend_weights
 from rollouts.routers.gateway import http_route_weights, weighted_http_route
-from tests.unit.routers.routing_cases import routing_of
+from tests.support.routing import routing_of
 
 
 @pytest.mark.parametrize("timing", [manifests.Timing.default(), manifests.Timing.fast()], ids=["default", "fast"])

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout_builders import blue_green_spec, cluster, deployed, settle
-
 from analysis.assess import AnalysisPhase
 from rollouts.core import AnalysisKind, CreateAnalysisRun, SetServiceSelector, plan
 from rollouts.core.observed import Observed
 from rollouts.core.simulate import SimCluster
+from tests.support.rollouts import blue_green_spec, cluster, deployed, settle
 
 ANALYSIS = {"templates": [{"templateName": "smoke"}]}
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rollout_builders import T0
 
 from analysis.assess import AnalysisPhase
-from rollouts.core import CreateAnalysisRun, RolloutSpec, SetServiceSelector, parse_rollout, plan
+from rollouts.core import CreateAnalysisRun, RolloutSpec, SetServiceSelector, plan
 from rollouts.core.simulate import SimCluster
+from tests.support.rollouts import T0, blue_green_spec, operate, pod_delays
 
 ANALYSIS = {"templates": [{"templateName": "t"}]}
 COMMANDS = ("promote", "abort", "retry", "promoteFull", "new-template", "nothing")
@@ -43,17 +43,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _spec(case: dict[str, Any], image: str) -> RolloutSpec:
-    return parse_rollout(
-        {
-            "metadata": {"name": "app", "generation": 1},
-            "spec": {
-                "replicas": case["replicas"],
-                "selector": {"matchLabels": {"app": "x"}},
-                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": image}]}},
-                "strategy": {"blueGreen": case["blueGreen"]},
-            },
-        }
-    )
+    return blue_green_spec(image, replicas=case["replicas"], **case["blueGreen"])
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,7 +58,7 @@ def test_blue_green_keeps_its_promises(case: dict[str, Any]) -> None:
     sim = SimCluster(
         now=T0,
         services=("active", "preview"),
-        pod_delay=lambda name: delays[int(name.rsplit("-", 1)[1]) % len(delays)],
+        pod_delay=pod_delays(delays),
         run_outcome=outcome,
     )
     n = case["replicas"]
@@ -97,15 +87,7 @@ def test_blue_green_keeps_its_promises(case: dict[str, Any]) -> None:
     schedule = sorted(case["commands"])
     for tick in range(25):
         for _, name in [c for c in schedule if c[0] == tick]:
-            if name == "promote":
-                sim.promote()
-            elif name == "abort":
-                sim.abort()
-            elif name == "retry":
-                sim.retry()
-            elif name == "promoteFull":
-                sim.promote_full()
-            elif name == "new-template":
+            if not operate(sim, name) and name == "new-template":
                 images += 1
                 spec = _spec(case, f"v{images}")
         reconcile()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rollout_builders import T0, canary_spec, cluster, settle
-
 from analysis.assess import AnalysisPhase
 from rollouts.core import (
     AnalysisKind,
@@ -20,6 +18,7 @@ from rollouts.core import (
     status_from,
 )
 from rollouts.core.simulate import SimCluster
+from tests.support.rollouts import T0, canary_spec, cluster, settle
 
 ANALYSIS = {
     "templates": [{"templateName": "success-rate"}, {"templateName": "shared", "clusterScope": True}],

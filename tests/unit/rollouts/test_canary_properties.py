@@ -19,11 +19,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rollout_builders import T0
 
-from rollouts.core import RolloutSpec, SetTrafficWeight, parse_rollout, plan
+from rollouts.core import RolloutSpec, SetTrafficWeight, plan
 from rollouts.core.replicas import ceil_percent, fence_posts
 from rollouts.core.simulate import SimCluster, merge_status
+from tests.support.rollouts import T0, canary_spec, operate, pod_delays
 
 step_strategy = st.one_of(
     st.builds(lambda w: {"setWeight": w}, st.integers(0, 100)),
@@ -60,17 +60,7 @@ def scenarios(draw: st.DrawFn, *, routed: bool) -> dict[str, Any]:
 
 
 def _spec(case: dict[str, Any], image: str) -> RolloutSpec:
-    return parse_rollout(
-        {
-            "metadata": {"name": "app", "generation": 1},
-            "spec": {
-                "replicas": case["replicas"],
-                "selector": {"matchLabels": {"app": "x"}},
-                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": image}]}},
-                "strategy": {"canary": case["canary"]},
-            },
-        }
-    )
+    return canary_spec(image, replicas=case["replicas"], **case["canary"])
 
 
 class Checker:
@@ -83,7 +73,7 @@ class Checker:
         self.sim = SimCluster(
             now=T0,
             services=("canary", "stable"),
-            pod_delay=lambda name: delays[int(name.rsplit("-", 1)[1]) % len(delays)],
+            pod_delay=pod_delays(delays),
         )
         self.images = ["v0"]
         self.image_of_hash: dict[str, str] = {}
@@ -143,15 +133,9 @@ class Checker:
 
     def command(self, name: str) -> None:
         sim = self.sim
-        if name == "promote":
-            sim.promote()
-        elif name == "abort":
-            sim.abort()
-        elif name == "retry":
-            sim.retry()
-        elif name == "promoteFull":
-            sim.promote_full()
-        elif name == "new-template":
+        if operate(sim, name):
+            return
+        if name == "new-template":
             self.images.append(f"v{len(self.images)}")
             self.spec = _spec(self.case, self.images[-1])
         elif name == "rollback":

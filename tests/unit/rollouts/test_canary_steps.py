@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-from rollout_builders import T0, canary_spec, cluster, deployed, settle
-
 from rollouts.core import (
     CreateReplicaSet,
     Observed,
@@ -16,6 +14,7 @@ from rollouts.core import (
     plan,
     pod_template_hash,
 )
+from tests.support.rollouts import T0, canary_spec, cluster, deployed, settle
 
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "30s"}}]
 

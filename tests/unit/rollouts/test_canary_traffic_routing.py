@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rollout_builders import canary_spec, deployed, settle
-
 from rollouts.core import AdoptReplicaSet, SetTrafficWeight, plan
 from rollouts.core.simulate import SimCluster
+from tests.support.rollouts import canary_spec, deployed, settle
 
 ROUTER = {"nginx": {"stableIngress": "ingress"}}
 STEPS = [{"setWeight": 30}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rollout_builders import T0, canary_spec, cluster, deployed, settle
-
 from rollouts.core import RestartPod
+from tests.support.rollouts import T0, canary_spec, cluster, deployed, settle
 from workflows.model.times import format_time
 
 STEPS = [{"setWeight": 50}, {"pause": {}}]

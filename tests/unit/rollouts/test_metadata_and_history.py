@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rollout_builders import T0, canary_spec, deployed, settle
-
 from analysis.assess import AnalysisPhase
 from rollouts.core import AnalysisKind, AnalysisRunView, CreateReplicaSet, DeleteAnalysisRun, Observed, plan
 from rollouts.core.spec import PodMetadata
+from tests.support.rollouts import T0, canary_spec, deployed, settle
 
 META = {"canaryMetadata": {"labels": {"role": "canary"}}, "stableMetadata": {"labels": {"role": "stable"}}}
 STEPS = [{"setWeight": 50}, {"pause": {}}]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rollout_builders import T0
-
 from analysis.assess import AnalysisPhase
 from rollouts.core import (
     AnalysisKind,
@@ -14,6 +12,7 @@ from rollouts.core import (
     status_from,
 )
 from rollouts.core.planner import selector_string
+from tests.support.rollouts import T0
 
 
 def test_replica_set_view() -> None:

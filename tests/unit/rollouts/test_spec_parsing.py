@@ -6,22 +6,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
-from rollout_builders import T0, canary_spec, rollout
 
 from rollouts.core import InvalidSpecError, Observed, parse_rollout, plan, plan_invalid
 from rollouts.core.simulate import SimCluster
 from rollouts.core.spec import BlueGreenStrategy, CanaryStrategy, HashSource, StepKind
-from tests.support.corpus import corpus_dir
+from tests.support.corpus import CORPUS, documents
+from tests.support.rollouts import T0, canary_spec, rollout
 
 
 def corpus_rollouts() -> list[tuple[str, dict[str, Any]]]:
     """Every Rollout of the shared corpus (a missing corpus is an error, never an empty parametrisation)."""
     return [
         (f"{path.name}:{document['metadata']['name']}", document)
-        for path in sorted((corpus_dir() / "argo-rollouts").glob("*.yaml"))
-        for document in yaml.safe_load_all(path.read_text())
-        if isinstance(document, dict) and document.get("kind") == "Rollout"
+        for path in sorted((CORPUS / "argo-rollouts").glob("*.yaml"))
+        for document in documents(path)
+        if document.get("kind") == "Rollout"
     ]
 
 

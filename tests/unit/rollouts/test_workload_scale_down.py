@@ -11,7 +11,7 @@ from rollouts.core import parse_rollout
 from rollouts.core.actions import ScaleWorkload
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.simulate import SimCluster
-from tests.unit.rollouts.rollout_builders import T0, cluster, rollout
+from tests.support.rollouts import T0, cluster, rollout
 
 TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "v1"}]}}
 SELECTOR = {"matchLabels": {"app": "x"}}

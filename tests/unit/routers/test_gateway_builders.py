@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import http_route, rollout, routing_of
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import ManagedRoute, RouteKind, RoutingSpec, parse_managed_route
 from rollouts.routers.gateway import http_route_weights, weighted_http_route, with_managed_route, without_managed_routes
+from tests.support.routing import http_route, rollout, routing_of
 
 HEADER = {"name": "beta", "match": [{"headerName": "x-beta", "headerValue": {"prefix": "v2"}}]}
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import corpus_object, destination_rule, rollout, routing_of, virtual_service
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import ManagedRoute, RoutingSpec, parse_managed_route
@@ -19,6 +18,8 @@ from rollouts.routers.istio import (
     with_managed_route,
     without_managed_routes,
 )
+from tests.support.corpus import corpus_object
+from tests.support.routing import destination_rule, rollout, routing_of, virtual_service
 
 HEADER = {"name": "beta", "match": [{"headerName": "x-beta", "headerValue": {"exact": "yes"}}]}
 MIRROR = {"name": "mirror", "percentage": 35, "match": [{"method": {"exact": "POST"}, "path": {"prefix": "/color"}}]}

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from routing_cases import OWNER, rollout, routing_of, stable_ingress
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import HeaderMatch, ManagedRoute, MatchKind, RouteKind, RoutingSpec, StringMatch
@@ -21,6 +20,7 @@ from rollouts.routers.nginx import (
     header_for,
     nginx_weight,
 )
+from tests.support.routing import OWNER, rollout, routing_of, stable_ingress
 
 P = "nginx.ingress.kubernetes.io"
 

@@ -16,15 +16,13 @@ objects* say — which hash each subset selects and which weight it gets — and
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from routing_cases import destination_rule, rollout, routing_of, virtual_service
 
-from rollouts.core import SetManagedRoute, SetTrafficWeight, parse_rollout, plan
+from rollouts.core import SetManagedRoute, SetTrafficWeight, plan
 from rollouts.core.replicas import ceil_percent
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.simulate import SimCluster, merge_status
@@ -36,8 +34,9 @@ from rollouts.routers.istio import (
     with_managed_route,
     without_managed_routes,
 )
+from tests.support.rollouts import T0, canary_spec, operate, pod_delays
+from tests.support.routing import destination_rule, rollout, routing_of, virtual_service
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ROUTING = {
     "managedRoutes": [{"name": "beta"}],
     "istio": {
@@ -60,17 +59,7 @@ COMMANDS = ("promote", "abort", "retry", "promoteFull", "new-template", "nothing
 
 
 def spec_for(replicas: int, canary: dict[str, Any], image: str) -> Any:
-    return parse_rollout(
-        {
-            "metadata": {"name": "app", "generation": 1},
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": "x"}},
-                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": image}]}},
-                "strategy": {"canary": canary},
-            },
-        }
-    )
+    return canary_spec(image, replicas=replicas, **canary)
 
 
 class RoutedWorld:
@@ -81,7 +70,7 @@ class RoutedWorld:
         self.sim = SimCluster(
             now=T0,
             services=("web-canary", "web-stable"),
-            pod_delay=lambda name: delays[int(name.rsplit("-", 1)[1]) % len(delays)],
+            pod_delay=pod_delays(delays),
         )
         self.canary = {
             "canaryService": "web-canary",
@@ -161,15 +150,7 @@ class RoutedWorld:
         sim.status = merge_status(sim.status, decided.status)
 
     def command(self, name: str) -> None:
-        if name == "promote":
-            self.sim.promote()
-        elif name == "abort":
-            self.sim.abort()
-        elif name == "retry":
-            self.sim.retry()
-        elif name == "promoteFull":
-            self.sim.promote_full()
-        elif name == "new-template":
+        if not operate(self.sim, name) and name == "new-template":
             self.images.append(f"v{len(self.images)}")
             self.spec = spec_for(self.n, self.canary, self.images[-1])
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from routing_cases import corpus_object, rollout, routing_of
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import MatchKind, RouteKind, parse_managed_route
+from tests.support.corpus import corpus_object
+from tests.support.routing import rollout, routing_of
 
 
 def test_a_canary_without_traffic_routing_has_no_routing() -> None:

@@ -4,7 +4,7 @@ dependencies, dry-run, secrets and the restart seam behave as the pure planner s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -14,11 +14,12 @@ import pytest
 from analysis.args import REDACTED
 from analysis.assess import AnalysisPhase, Measurement, MetricResult
 from analysis.providers.base import ProviderError, ProviderRegistry
-from analysis.runner import METRIC_KIND, AnalysisOutcome, MetricRunner, compile_analysis, run_analysis
+from analysis.runner import METRIC_KIND, compile_analysis
 from analysis.spec import AnalysisRunSpec, ProviderKind, parse_run_spec
-from tests.support.fakes import DictSecrets, ScriptedProvider
-from tests.support.virtual_time import T0, InlinePool, VirtualTime
-from workflows import Executor, ExecutorConfig, RunnerRegistry
+from tests.support.fakes import ScriptedProvider
+from tests.support.metric_runner import metric_executor, run_in_virtual_time
+from tests.support.virtual_time import T0, VirtualTime
+from workflows import Executor
 
 
 def metric(name: str, **fields: Any) -> dict[str, Any]:
@@ -30,58 +31,16 @@ def run_spec(*metrics: dict[str, Any], **extra: Any) -> AnalysisRunSpec:
 
 
 @pytest.fixture
-def vt() -> VirtualTime:
-    return VirtualTime()
-
-
-@pytest.fixture
 def provider() -> ScriptedProvider:
     return ScriptedProvider()
 
 
 @pytest.fixture
 async def executor(vt: VirtualTime, provider: ScriptedProvider) -> AsyncIterator[Executor]:
-    runner = MetricRunner(
-        providers=ProviderRegistry({ProviderKind.PROMETHEUS: provider}),
-        secrets=DictSecrets({("creds", "token"): "s3cr3t-value"}),
-        clock=vt.clock,
-        sleep=vt.sleep,
-    )
-    executor = Executor(
-        registry=RunnerRegistry({METRIC_KIND: runner}),
-        config=ExecutorConfig(status_interval=0),
-        thread_pool=InlinePool(),
-    )
+    providers = ProviderRegistry({ProviderKind.PROMETHEUS: provider})
+    executor = metric_executor(providers, secrets={("creds", "token"): "s3cr3t-value"}, vt=vt)
     yield executor
     await executor.close()
-
-
-async def go(
-    vt: VirtualTime,
-    executor: Executor,
-    spec: AnalysisRunSpec,
-    *,
-    results: Mapping[str, MetricResult] | None = None,
-    updates: list[tuple[str, MetricResult]] | None = None,
-    terminate: asyncio.Event | None = None,
-) -> AnalysisOutcome:
-    def on_update(name: str, result: MetricResult) -> None:
-        if updates is not None:
-            updates.append((name, result))
-
-    outcome: AnalysisOutcome = await vt.run(
-        run_analysis(
-            executor,
-            spec,
-            name="run",
-            clock=vt.clock,
-            started_at=T0,
-            results=results,
-            on_update=on_update,
-            terminate=terminate,
-        )
-    )
-    return outcome
 
 
 def seconds(vt_times: list[Any]) -> list[float]:
@@ -91,7 +50,7 @@ def seconds(vt_times: list[Any]) -> list[float]:
 async def test_count_and_interval_schedule_measurements_and_succeed(vt, executor, provider) -> None:
     spec = run_spec(metric("rate", count=3, interval="1m", successCondition="result >= 0.5"))
     updates: list[tuple[str, MetricResult]] = []
-    outcome = await go(vt, executor, spec, updates=updates)
+    outcome = await run_in_virtual_time(vt, executor, spec, updates=updates)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert seconds(provider.times("rate")) == [0, 60, 120]
     result = outcome.results["rate"]
@@ -102,7 +61,7 @@ async def test_count_and_interval_schedule_measurements_and_succeed(vt, executor
 
 
 async def test_initial_delay_postpones_the_first_measurement(vt, executor, provider) -> None:
-    await go(vt, executor, run_spec(metric("late", initialDelay="90s")))
+    await run_in_virtual_time(vt, executor, run_spec(metric("late", initialDelay="90s")))
     assert seconds(provider.times("late")) == [90]
 
 
@@ -112,7 +71,7 @@ async def test_failure_beyond_limit_fails_the_run_and_stops_other_metrics_at_onc
         metric("bad", count=5, interval="30s", successCondition="result > 0.5", failureLimit=1),
         metric("slow", count=100, interval="10s"),
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.FAILED
     assert 'Metric "bad" assessed Failed due to failed (2) > failureLimit (1)' in outcome.message
     assert seconds(provider.times("bad")) == [0, 30]
@@ -129,7 +88,7 @@ async def test_dry_run_metric_reports_but_never_decides(vt, executor, provider) 
         metric("good", count=2, interval="1m"),
         dryRun=[{"metricName": "noisy"}],
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert outcome.results["noisy"].phase is AnalysisPhase.FAILED
     assert 'dry-run metric "noisy" assessed Failed' in outcome.message
@@ -139,7 +98,7 @@ async def test_dry_run_metric_reports_but_never_decides(vt, executor, provider) 
 async def test_errors_retry_after_ten_seconds_then_error_the_run(vt, executor, provider) -> None:
     provider.scripts["flaky"] = [ProviderError("connection refused")] * 10
     spec = run_spec(metric("flaky", count=3, interval="5m", consecutiveErrorLimit=2))
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.ERROR
     assert seconds(provider.times("flaky")) == [0, 10, 20]  # error retry, not the 5m interval
     assert outcome.results["flaky"].consecutive_error == 3
@@ -148,7 +107,9 @@ async def test_errors_retry_after_ten_seconds_then_error_the_run(vt, executor, p
 
 async def test_an_error_then_a_success_resets_the_streak(vt, executor, provider) -> None:
     provider.scripts["m"] = [ProviderError("blip"), 1.0, ProviderError("blip"), 1.0]
-    outcome = await go(vt, executor, run_spec(metric("m", count=2, interval="1m", consecutiveErrorLimit=1)))
+    outcome = await run_in_virtual_time(
+        vt, executor, run_spec(metric("m", count=2, interval="1m", consecutiveErrorLimit=1))
+    )
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert seconds(provider.times("m")) == [0, 10, 70, 80]
     assert outcome.results["m"].error == 2
@@ -157,7 +118,7 @@ async def test_an_error_then_a_success_resets_the_streak(vt, executor, provider)
 async def test_inconclusive_ends_the_run_inconclusive(vt, executor, provider) -> None:
     provider.scripts["m"] = [0.5]
     spec = run_spec(metric("m", successCondition="result > 0.9", failureCondition="result < 0.1"))
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.INCONCLUSIVE
 
 
@@ -166,7 +127,7 @@ async def test_dependency_starts_after_its_dependency_succeeds(vt, executor, pro
         metric("smoke", count=2, interval="20s"),
         metric("gate", initialDelay="5s", dependencies=["smoke"]),
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert seconds(provider.times("smoke")) == [0, 20]
     assert seconds(provider.times("gate")) == [25]  # initialDelay counts from the dependency's completion
@@ -178,7 +139,7 @@ async def test_a_failed_dependency_means_the_dependent_never_measures(vt, execut
         metric("smoke", successCondition="result == 1"),
         metric("gate", dependencies=["smoke"]),
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.FAILED
     assert provider.times("gate") == []
 
@@ -200,7 +161,7 @@ async def test_restart_continues_counts_and_schedule(vt, executor, provider) -> 
             successful=1,
         ),
     }
-    outcome = await go(vt, executor, spec, results=previous)
+    outcome = await run_in_virtual_time(vt, executor, spec, results=previous)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert seconds(provider.times("rate")) == [121]  # one more, an interval after the last one finished
     assert provider.times("done") == []
@@ -210,7 +171,7 @@ async def test_restart_continues_counts_and_schedule(vt, executor, provider) -> 
 async def test_a_run_already_decided_by_stored_results_does_not_measure(vt, executor, provider) -> None:
     spec = run_spec(metric("a"), metric("b"))
     stored = {"a": MetricResult(name="a", phase=AnalysisPhase.FAILED, failed=1, count=1)}
-    outcome = await go(vt, executor, spec, results=stored)
+    outcome = await run_in_virtual_time(vt, executor, spec, results=stored)
     assert outcome.phase is AnalysisPhase.FAILED
     assert provider.calls == []
 
@@ -219,7 +180,7 @@ async def test_terminate_ends_the_run_successful(vt, executor, provider) -> None
     stop = asyncio.Event()
     provider.hook = lambda name: stop.set() if len(provider.calls) >= 3 else None
     spec = run_spec(metric("forever", interval="1m"))  # no count: measures until stopped
-    outcome = await go(vt, executor, spec, terminate=stop)
+    outcome = await run_in_virtual_time(vt, executor, spec, terminate=stop)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert len(provider.calls) == 3
     assert outcome.results["forever"].phase is AnalysisPhase.SUCCESSFUL
@@ -245,7 +206,7 @@ async def test_secret_args_reach_the_provider_but_never_the_records(vt, executor
         }
     )
     updates: list[tuple[str, MetricResult]] = []
-    outcome = await go(vt, executor, spec, updates=updates)
+    outcome = await run_in_virtual_time(vt, executor, spec, updates=updates)
     assert provider.calls[0].body["headers"] == [{"key": "Authorization", "value": "Bearer s3cr3t-value"}]
     assert outcome.phase is AnalysisPhase.ERROR
     recorded = repr(outcome) + repr(updates)
@@ -266,7 +227,7 @@ async def test_an_unreadable_secret_is_an_error_measurement_naming_the_secret(vt
             ],
         }
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.ERROR
     assert provider.calls == []
     assert "Secret 'missing'" in outcome.results["auth"].measurements[0].message
@@ -280,14 +241,14 @@ async def test_a_metric_without_a_provider_here_errors_instead_of_hanging(vt, ex
             "provider": {"web": {"url": "http://127.0.0.1:1/x"}},
         }
     )
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.ERROR
     assert "no web provider" in outcome.results["web"].measurements[0].message
 
 
 async def test_independent_metrics_measure_concurrently(vt, executor, provider) -> None:
     spec = run_spec(*(metric(f"m{i}", count=2, interval="1m") for i in range(20)))
-    outcome = await go(vt, executor, spec)
+    outcome = await run_in_virtual_time(vt, executor, spec)
     assert outcome.phase is AnalysisPhase.SUCCESSFUL
     assert {seconds(provider.times(f"m{i}"))[1] for i in range(20)} == {60.0}
     assert outcome.finished_at - T0 == timedelta(seconds=60)

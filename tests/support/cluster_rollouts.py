@@ -1,25 +1,26 @@
-"""Rollouts on the real cluster: build manifests, apply them, read ReplicaSets/pods/Services, run kubectl-rollouts.
+"""Rollouts on the real cluster: their manifests, reads of the Rollout and what it owns (ReplicaSets, pods, Services,
+AnalysisRuns), waits for a status or a pod split, and ``kubectl-rollouts`` run in-process.
 
-Every reader returns plain dicts (never client models) so assertions print readably. Pod counts exclude terminating
-pods: a scaled-down ReplicaSet's pods linger while KWOK deletes them, and the tests are about what the controller
-asked for and what serves.
+Manifests are applied with :func:`tests.support.cluster.apply`; the job-based AnalysisTemplates the analysis steps
+reference come from :func:`tests.support.analysis_manifests.job_template`. Every reader returns plain dicts (never
+client models) so assertions print readably. Pod counts exclude terminating pods: a scaled-down ReplicaSet's pods
+linger while KWOK deletes them, and the tests are about what the controller asked for and what serves.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 from kubernetes import client
 
 from rollouts.cli import kubectl_main
-from tests.integration.conftest import Kube, wait_for
+from tests.support.cluster import Kube, get_custom, list_custom, wait_for
 from workflows.api import GROUP, VERSION
 
 HASH_LABEL = "rollouts-pod-template-hash"
@@ -64,57 +65,6 @@ def service(name: str, app: str) -> dict[str, Any]:
     }
 
 
-def job_template(
-    name: str, *, exit_code: int = 0, run_duration: str = "1s", count: int = 1, **metric: Any
-) -> dict[str, Any]:
-    """A job-based AnalysisTemplate: KWOK ends its pod with ``exit_code`` after ``run_duration``."""
-    annotations = {"kwok.rollouts.dev/exit-code": str(exit_code), "kwok.rollouts.dev/run-duration": run_duration}
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AnalysisTemplate",
-        "metadata": {"name": name},
-        "spec": {
-            "metrics": [
-                {
-                    "name": "check",
-                    "count": count,
-                    "interval": "1s",
-                    "failureLimit": 0,
-                    "provider": {
-                        "job": {
-                            "spec": {
-                                "backoffLimit": 0,
-                                "template": {
-                                    "metadata": {"annotations": annotations},
-                                    "spec": {
-                                        "restartPolicy": "Never",
-                                        "containers": [{"name": "check", "image": "busybox", "command": ["true"]}],
-                                    },
-                                },
-                            }
-                        }
-                    },
-                    **metric,
-                }
-            ]
-        },
-    }
-
-
-def argo_to_ours(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The only change the compatibility promise allows: ``argoproj.io/v1alpha1`` -> ``rollouts.dev/v1alpha1``."""
-    converted = copy.deepcopy(dict(doc))
-    if converted.get("apiVersion") == "argoproj.io/v1alpha1":
-        converted["apiVersion"] = f"{GROUP}/{VERSION}"
-    return converted
-
-
-def apply(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> None:
-    """``kubectl apply`` (server-side) of the documents into the namespace."""
-    text = yaml.safe_dump_all([dict(doc) for doc in docs])
-    kube.kubectl("apply", "--server-side", "--force-conflicts", f"--namespace={namespace}", "-f", "-", input=text)
-
-
 def create(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
     """``kubectl create``; returns the completed process (``check=False``) so refusals can be asserted on."""
     text = yaml.safe_dump_all([dict(doc) for doc in docs])
@@ -123,20 +73,11 @@ def create(kube: Kube, namespace: str, *docs: Mapping[str, Any]) -> subprocess.C
 
 # -- reading the world ------------------------------------------------------------------------------------------------
 def get_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    body: Any = client.CustomObjectsApi(kube.api_client).get_namespaced_custom_object(
-        GROUP, VERSION, namespace, "rollouts", name
-    )
-    return dict(body)
+    return get_custom(kube, namespace, "rollouts", name)
 
 
 def status(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
     return dict(get_rollout(kube, namespace, name).get("status") or {})
-
-
-def patch_rollout(kube: Kube, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-    client.CustomObjectsApi(kube.api_client).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "rollouts", name, dict(patch)
-    )
 
 
 def replica_sets(kube: Kube, namespace: str, name: str) -> dict[str, dict[str, Any]]:
@@ -180,18 +121,8 @@ def service_selector(kube: Kube, namespace: str, name: str) -> dict[str, str]:
 
 
 def analysis_runs(kube: Kube, namespace: str, rollout_name: str) -> list[dict[str, Any]]:
-    listed: Any = client.CustomObjectsApi(kube.api_client).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "analysisruns", label_selector=f"rollouts.dev/rollout={rollout_name}"
-    )
-    runs: list[dict[str, Any]] = listed["items"]
+    runs = list_custom(kube, namespace, "analysisruns", label_selector=f"rollouts.dev/rollout={rollout_name}")
     return sorted(runs, key=lambda r: str(r["metadata"]["creationTimestamp"]) + str(r["metadata"]["name"]))
-
-
-def event_reasons(kube: Kube, namespace: str, name: str) -> list[str]:
-    listed: Any = client.CoreV1Api(kube.api_client).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={name}"
-    )
-    return [str(e.reason) for e in listed.items]
 
 
 def condition(rollout_status: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
@@ -202,6 +133,10 @@ def condition(rollout_status: Mapping[str, Any], kind: str) -> dict[str, Any] | 
 
 
 # -- waiting ----------------------------------------------------------------------------------------------------------
+def _status_now(kube: Kube, namespace: str, name: str) -> str:
+    return f"status now: {json.dumps(status(kube, namespace, name))[:3000]}"
+
+
 def wait_status(
     kube: Kube, namespace: str, name: str, *, what: str, timeout: float = 30, **expected: Any
 ) -> dict[str, Any]:
@@ -211,11 +146,12 @@ def wait_status(
         current = status(kube, namespace, name)
         return current if all(current.get(k) == v for k, v in expected.items()) else None
 
-    try:
-        found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name}: {what} ({expected})")
-    except AssertionError as error:
-        raise AssertionError(f"{error}; status now: {json.dumps(status(kube, namespace, name))[:3000]}") from None
-    return found
+    return wait_for(
+        probe,
+        timeout=timeout,
+        what=f"{name}: {what} ({expected})",
+        now=lambda: _status_now(kube, namespace, name),
+    )
 
 
 def wait_healthy(kube: Kube, namespace: str, name: str, *, timeout: float = 30) -> dict[str, Any]:
@@ -226,24 +162,20 @@ def wait_healthy(kube: Kube, namespace: str, name: str, *, timeout: float = 30) 
         healthy = current.get("phase") == "Healthy" and current.get("stableRS") == current.get("currentPodHash")
         return current if healthy and current.get("stableRS") else None
 
-    try:
-        found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name} to be Healthy")
-    except AssertionError as error:
-        raise AssertionError(f"{error}; status now: {json.dumps(status(kube, namespace, name))[:3000]}") from None
-    return found
+    return wait_for(
+        probe, timeout=timeout, what=f"{name} to be Healthy", now=lambda: _status_now(kube, namespace, name)
+    )
 
 
 def wait_pods(kube: Kube, namespace: str, app: str, expected: Mapping[str, int], *, timeout: float = 30) -> None:
     """Wait until the live pods per hash are exactly ``expected`` (hashes with 0 may be absent)."""
     want = {h: n for h, n in expected.items() if n}
-
-    def probe() -> bool:
-        return pods_by_hash(kube, namespace, app) == want
-
-    try:
-        wait_for(probe, timeout=timeout, what=f"pods of {app} to be {want}")
-    except AssertionError as error:
-        raise AssertionError(f"{error}; pods now: {pods_by_hash(kube, namespace, app)}") from None
+    wait_for(
+        lambda: pods_by_hash(kube, namespace, app) == want,
+        timeout=timeout,
+        what=f"pods of {app} to be {want}",
+        now=lambda: f"pods now: {pods_by_hash(kube, namespace, app)}",
+    )
 
 
 def wait_replicas(
@@ -259,12 +191,11 @@ def wait_replicas(
         )
         return found if ok else None
 
-    try:
-        result: dict[str, dict[str, Any]] = wait_for(probe, timeout=timeout, what=f"{app} ReplicaSets at {expected}")
-    except AssertionError as error:
-        now = {h: (rs["replicas"], rs["available"]) for h, rs in replica_sets(kube, namespace, app).items()}
-        raise AssertionError(f"{error}; (replicas, available) now: {now}") from None
-    return result
+    def now() -> str:
+        counts = {h: (rs["replicas"], rs["available"]) for h, rs in replica_sets(kube, namespace, app).items()}
+        return f"(replicas, available) now: {counts}"
+
+    return wait_for(probe, timeout=timeout, what=f"{app} ReplicaSets at {expected}", now=now)
 
 
 # -- commands ---------------------------------------------------------------------------------------------------------
@@ -285,17 +216,10 @@ def wait_observed(kube: Kube, namespace: str, name: str, *, timeout: float = 20)
         current = dict(body.get("status") or {})
         return current if current.get("observedGeneration") == body["metadata"]["generation"] else None
 
-    found: dict[str, Any] = wait_for(probe, timeout=timeout, what=f"{name}: the controller to observe the spec")
-    return found
+    return wait_for(probe, timeout=timeout, what=f"{name}: the controller to observe the spec")
 
 
 def set_image(kube: Kube, namespace: str, name: str, image: str, container: str = "app") -> str:
     """``kubectl rollouts set image``; returns the new pod-template hash once the controller has seen the change."""
     kubectl_rollouts(kube, namespace, "set", "image", name, f"{container}={image}")
     return str(wait_observed(kube, namespace, name)["currentPodHash"])
-
-
-def only(items: Iterable[str]) -> str:
-    listed = list(items)
-    assert len(listed) == 1, listed
-    return listed[0]

@@ -1,17 +1,28 @@
-"""Shared builders for the router unit tests: Rollout bodies and routed objects as the API server would show them."""
+"""Traffic routing for tests: routed Rollout bodies, the routed objects (Ingress, VirtualService, DestinationRule,
+HTTPRoute) as the API server would show them, the routing spec parsed as the controller parses it, and the routers
+the controller would build for a Rollout.
+
+The builders are plain dicts and values; :func:`make_router` only constructs the routers (they write when called).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from rollouts.core.actions import SetTrafficWeight
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import RoutingSpec, parse_routing
-from tests.support.corpus import corpus_dir
+from rollouts.routers import Routers
+from workflows.api import owner_reference
 from workflows.errors import Issues
+from workflows.runtime.kube import Kube as KubeClient
 
+if TYPE_CHECKING:
+    from tests.support.cluster import Kube
+
+ISTIO = ("networking.istio.io", "v1")  # API group and version of VirtualServices and DestinationRules
+GATEWAY = ("gateway.networking.k8s.io", "v1")  # of HTTPRoutes
 OWNER = {
     "apiVersion": "rollouts.dev/v1alpha1",
     "kind": "Rollout",
@@ -41,20 +52,16 @@ def routing_of(body: Mapping[str, Any]) -> RoutingSpec | None:
     return routing
 
 
-def corpus_docs(name: str) -> list[dict[str, Any]]:
-    """The documents of one corpus file, with the Rollout's apiVersion changed (the compatibility promise)."""
-    docs = [d for d in yaml.safe_load_all((corpus_dir() / "argo-rollouts" / name).read_text()) if d]
-    for doc in docs:
-        if doc.get("kind") == "Rollout":
-            doc["apiVersion"] = "rollouts.dev/v1alpha1"
-    return docs
+def traffic(weight: int, canary_hash: str, stable_hash: str, *, finished: bool = False) -> SetTrafficWeight:
+    """The routing state a plan declares."""
+    return SetTrafficWeight(weight=weight, canary_hash=canary_hash, stable_hash=stable_hash, finished=finished)
 
 
-def corpus_object(name: str, kind: str, object_name: str | None = None) -> dict[str, Any]:
-    for doc in corpus_docs(name):
-        if doc.get("kind") == kind and (object_name is None or doc["metadata"]["name"] == object_name):
-            return doc
-    raise LookupError(f"{name} has no {kind} {object_name or ''}")
+def make_router(kube: Kube, rollout: dict[str, Any]) -> Routers:
+    """The Rollout's routers on the test cluster, as the controller builds them (routing parsed as above)."""
+    routing = routing_of(rollout)
+    assert routing is not None
+    return Routers(KubeClient(kube.api_client), routing, owner=owner_reference(rollout, kind="Rollout"))
 
 
 def rollout(routing: Mapping[str, Any], *, name: str = "demo", namespace: str = "ns", **canary: Any) -> dict[str, Any]:

@@ -1,8 +1,12 @@
-"""Builders for Rollout bodies and simulated clusters used across the planner tests."""
+"""Rollouts for the planner tests: bodies, parsed specs, and the simulated cluster they are reconciled in.
+
+Pure: :class:`~rollouts.core.simulate.SimCluster` stands in for the cluster, time only moves when a test advances it.
+(Rollouts on the real cluster are :mod:`tests.support.cluster_rollouts`.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +60,21 @@ SPEC_FIELDS = {
     "restartAt",
     "revisionHistoryLimit",
 }
+
+
+def pod_delays(delays: Sequence[float]) -> Callable[[str], float]:
+    """A world where pod ``<name>-<n>`` takes ``delays[n % len(delays)]`` seconds to become available."""
+    return lambda name: delays[int(name.rsplit("-", 1)[1]) % len(delays)]
+
+
+def operate(sim: SimCluster, command: str) -> bool:
+    """Do what ``kubectl rollouts <command>`` asks of the simulated Rollout (promote, abort, retry, promoteFull);
+    False for any other command, which the caller handles (a new template, a rollback) or ignores."""
+    commands = {"promote": sim.promote, "abort": sim.abort, "retry": sim.retry, "promoteFull": sim.promote_full}
+    if command not in commands:
+        return False
+    commands[command]()
+    return True
 
 
 def cluster(

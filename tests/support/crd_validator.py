@@ -23,7 +23,7 @@ import celpy
 import yaml
 from celpy import celtypes, json_to_cel
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CRDS_DIR = REPO / "crds"
 
 Schema = dict[str, Any]

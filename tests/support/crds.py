@@ -1,8 +1,10 @@
-"""Test data shared by the unit tier (local validator) and the integration tier (the real API server).
+"""The CRD case tables, shared by the unit tier (judged by :mod:`tests.support.crd_validator`) and the integration
+tier (judged by the real API server), so both hold the same expectations.
 
 Three tables:
 - ``CORPUS_REFUSALS``: which manifests of ``shared/corpus`` use unsupported Argo features, and the field path the
-  refusal must name. Every other corpus document of our kinds must be accepted after changing only apiVersion.
+  refusal must name (``UNSUPPORTED``). Every other corpus document of our kinds must be accepted after changing only
+  apiVersion (``SUPPORTED``).
 - ``INVALID_CASES``: hand-made manifests that break one rule each, with the path and message fragment expected.
 - ``DEFAULT_CASES``: fields the schema defaults, and the value to read back.
 """
@@ -17,11 +19,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.corpus import corpus_dir
+from tests.support.corpus import CORPUS
 from workflows.api import API_VERSION
 
-REPO = Path(__file__).resolve().parents[3]
-CORPUS_DIR = corpus_dir()
 OUR_KINDS = frozenset(
     {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Workflow", "WorkflowTemplate"}
 )
@@ -42,7 +42,7 @@ class CorpusDocument:
         return f"{self.file}#{self.index}"
 
 
-def corpus_documents(corpus_dir: Path = CORPUS_DIR) -> Iterator[CorpusDocument]:
+def corpus_documents(corpus_dir: Path = CORPUS) -> Iterator[CorpusDocument]:
     for path in sorted(corpus_dir.rglob("*.yaml")):
         relative = path.relative_to(corpus_dir).as_posix()
         for index, document in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
@@ -72,6 +72,11 @@ CORPUS_REFUSALS: dict[str, tuple[str, ...]] = {
     "argo-workflows/timeouts-workflow.yaml#0": ("spec.templates[0].steps",),
     "argo-workflows/workflow-template-templates.yaml#2": ("spec.templates[1].steps",),
 }
+
+# Every corpus document of our kinds, split by the table above: what the schemas accept and what they refuse.
+CORPUS_DOCUMENTS = list(corpus_documents())
+SUPPORTED = [d for d in CORPUS_DOCUMENTS if d.case_id not in CORPUS_REFUSALS]
+UNSUPPORTED = [d for d in CORPUS_DOCUMENTS if d.case_id in CORPUS_REFUSALS]
 
 
 # --- minimal valid manifests ------------------------------------------------------------------------------------
