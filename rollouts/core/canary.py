@@ -142,14 +142,17 @@ def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
     if strategy.routed:
         ctx.keep_up(ctx.stable_rs, n, "stable takes all traffic back")
         ctx.point(strategy.stable_service, ctx.stable_hash)
-        _lower_weight(ctx, 0, stable_available=stable.available, canary_hash=ctx.new_hash)
+        # The weight may still go to an older canary (a newer template arrived before the abort): it comes down
+        # from there, and that ReplicaSet keeps its pods until it does.
+        _lower_weight(ctx, 0, stable_available=stable.available, canary_hash=_weight_hash(ctx, strategy))
         if ctx.canary_weight == 0:
             ctx.point(strategy.canary_service, ctx.stable_hash)
             if ctx.new_rs is not None:
                 delay = strategy.abort_scale_down_delay_seconds
                 ctx.scale_down_after(ctx.new_rs, delay if delay > 0 else None, "aborted canary")
         for rs in ctx.older:
-            ctx.scale_down_after(rs, 0, "older version")
+            if not _serving(ctx, strategy, rs):
+                ctx.scale_down_after(rs, 0, "older version")
         ctx.set_metadata(ctx.stable_rs, strategy.stable_metadata)
         return
     new_target, stable_target = basic_canary_targets(
@@ -215,6 +218,13 @@ def _declare_traffic(ctx: Context, *, canary_hash: str | None = None) -> None:
 def _hash_serves(ctx: Context, pod_hash: str, weight: int) -> bool:
     available = sum(rs.available for rs in ctx.observed.replica_sets if rs.pod_hash == pod_hash)
     return servable_weight(replicas=ctx.replicas, available=available, wanted=weight)
+
+
+def _weight_hash(ctx: Context, strategy: CanaryStrategy) -> str:
+    """The pods the canary weight goes to now: where it was last sent, else where the canary Service points."""
+    if ctx.canary_weight > 0 and ctx.traffic_hash:
+        return ctx.traffic_hash
+    return ctx.service_hash(strategy.canary_service) or ctx.new_hash
 
 
 def _lower_weight(ctx: Context, target: int, *, stable_available: int, canary_hash: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rollouts.core import RolloutSpec, SetTrafficWeight, plan
@@ -192,5 +192,23 @@ def test_replica_weighted_canary_keeps_its_promises(case: dict[str, Any]) -> Non
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(routed=True))
+@example(  # found by hypothesis: an abort while the weight still went to an older canary scaled that one to zero
+    {
+        "replicas": 4,
+        "canary": {
+            "canaryService": "canary",
+            "stableService": "stable",
+            "steps": [{"setWeight": 25}],
+            "maxSurge": 0,
+            "maxUnavailable": 1,
+            "trafficRouting": {"nginx": {"stableIngress": "ingress"}},
+            "scaleDownDelaySeconds": 0,
+            "abortScaleDownDelaySeconds": 0,
+            "dynamicStableScale": True,
+        },
+        "delays": [2],
+        "commands": [(4, "new-template"), (5, "abort")],
+    }
+)
 def test_traffic_routed_canary_keeps_its_promises(case: dict[str, Any]) -> None:
     Checker(copy.deepcopy(case), routed=True).run()
