@@ -295,3 +295,11 @@ def compile_expression(
         raise ExpressionError("empty expression")
     parser = _Parser(text, bare_words_are_strings=bare_words_are_strings, names=names)
     return Expression(source=text, evaluate=parser.parse())
+
+
+def evaluate_when(text: str) -> bool:
+    """Judge a rendered ``when`` clause: bare words are strings (``heads == heads`` is true).
+
+    The one entry point the scheduler uses for ``when``; raises :class:`~workflows.errors.ExpressionError`.
+    """
+    return compile_expression(text, bare_words_are_strings=True).truth({})
