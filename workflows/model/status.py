@@ -25,7 +25,6 @@ from workflows.model.times import format_epoch, parse_epoch
 
 if TYPE_CHECKING:
     from workflows.model.plan import NodeSpec
-    from workflows.runtime.executor import Run
 
 FORMAT_VERSION = 1
 _NO_KIDS: list[int] = []  # shared by every childless row of compact(): fewer allocations, same JSON
@@ -147,10 +146,6 @@ class NodeTable:
     messages: dict[int, str]
     results: dict[int, str]
     retries: dict[int, int]
-
-    @classmethod
-    def from_run(cls, run: Run) -> NodeTable:
-        return cls.from_snapshot(snapshot_run(run))
 
     @classmethod
     def from_snapshot(cls, snap: RunSnapshot) -> NodeTable:
@@ -398,9 +393,10 @@ def previous_from_status(status: Mapping[str, Any]) -> dict[str, Any]:
 class RunSnapshot:
     """A run's flat per-node state at one instant: cheap to take on the event loop, encoded anywhere.
 
-    The executor mutates its per-node lists in place, so a snapshot holds shallow copies of them (list and dict
-    copies run at C speed: ~1 ms for 50,000 nodes). Node specs are immutable and shared. Building the node table,
-    JSON, zstd and base64 can then run on a worker thread without racing the loop.
+    The scheduler (:meth:`workflows.model.scheduler.Scheduler.snapshot`) mutates its per-node lists in place, so a
+    snapshot holds shallow copies of them (list and dict copies run at C speed: ~1 ms for 50,000 nodes). Node specs
+    are immutable and shared. Building the node table, JSON, zstd and base64 can then run on a worker thread without
+    racing the loop.
     """
 
     workflow_name: str
@@ -418,28 +414,6 @@ class RunSnapshot:
     results: Mapping[int, str]
     attempts: Mapping[int, int]
     children_of: Mapping[int, Sequence[int]]
-
-
-def snapshot_run(run: Run) -> RunSnapshot:
-    """Copy what the status needs, on the loop; O(nodes) pointer copies, no per-node Python work."""
-    done, total = run.progress
-    return RunSnapshot(
-        workflow_name=run.plan.name,
-        workflow_phase=run.workflow_phase.value,
-        message=run.message,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        done_leaves=done,
-        total_leaves=total,
-        nodes=run.nodes.copy(),
-        phase=run.phase.copy(),
-        started=run.started.copy(),
-        finished=run.finished.copy(),
-        messages=run.messages.copy(),
-        results=run.results.copy(),
-        attempts=run.attempts.copy(),
-        children_of=run.children_of.copy(),  # values are assigned once, never mutated
-    )
 
 
 def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, Any]:
@@ -462,10 +436,6 @@ def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, A
     }
     status.update(encode_nodes(table, budget_bytes=budget_bytes))
     return status
-
-
-def build_status(run: Run, *, budget_bytes: int) -> dict[str, Any]:
-    return status_from_snapshot(snapshot_run(run), budget_bytes=budget_bytes)
 
 
 def records_by_name(records: Sequence[NodeRecord]) -> dict[str, NodeRecord]:
