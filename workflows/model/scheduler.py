@@ -440,6 +440,11 @@ class Scheduler:
     def _decide(self, index: int) -> None:
         """All of ``index``'s dependencies are fulfilled: omit, skip, restore, hold or start it."""
         spec = self.nodes[index]
+        if self.previous:
+            previous = self.previous.get(spec.name)
+            if previous is not None and _restorable(spec, previous):
+                self._restore(index, previous)  # what a previous controller recorded is the truth: never re-decided
+                return
         if self.terminated is not None and not spec.in_exit_handler:
             self._fulfil(index, P_OMITTED, f"not started: {self.terminated}")
             return
@@ -452,9 +457,6 @@ class Scheduler:
             return
         if spec.step is not None and self.previous:
             previous = self.previous.get(spec.name)
-            if previous is not None and previous.phase.fulfilled:
-                self._restore(index, previous)
-                return
             if previous is not None and previous.retries:
                 self.retries[index] = previous.retries  # re-attach: continue the attempt count
         if spec.arguments or spec.input_defaults:
@@ -642,6 +644,11 @@ class Scheduler:
 
     def _complete_container(self, index: int) -> None:
         spec = self.nodes[index]
+        if self.previous:
+            previous = self.previous.get(spec.name)
+            if previous is not None and previous.phase.fulfilled:  # it had finished: its verdict stands as recorded
+                self._restore(index, previous)
+                return
         if spec.type is NodeType.DAG:
             self._fulfil(index, *self._dag_verdict(index, spec))
             return
@@ -739,6 +746,16 @@ class Scheduler:
         if head == "retries":
             return str(self.retries.get(index, 0))
         raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
+
+
+def _restorable(spec: NodeSpec, previous: PreviousNode) -> bool:
+    """A recorded outcome is restored as is for a leaf that finished, and for any node that never ran (Skipped,
+    Omitted); a DAG or loop group that ran is recomputed from its restored children, so they appear in the table.
+    """
+    phase = previous.phase
+    if spec.step is not None:
+        return phase.fulfilled
+    return phase is NodePhase.SKIPPED or phase is NodePhase.OMITTED
 
 
 def _parse_json(text: str | None) -> Any:
