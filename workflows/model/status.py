@@ -338,16 +338,15 @@ def compact_json(data: Mapping[str, Any]) -> str:
 
 
 def compress_table(table: NodeTable) -> str:
-    with (
-        collector.paused()
-    ):  # compact() makes a list per row, all garbage a moment later: see workflows.model.collector
+    # compact() makes a list per row, all garbage a moment later: see workflows.model.collector
+    with collector.young_only():
         raw = compact_json(table.compact()).encode()
     return base64.b64encode(zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)).decode("ascii")
 
 
 def decompress_table(blob: str) -> NodeTable:
     raw = zstandard.ZstdDecompressor().decompress(base64.b64decode(blob), max_output_size=512 * 1024 * 1024)
-    with collector.paused():  # a list per row, as in compress_table
+    with collector.young_only():  # a list per row, as in compress_table
         return NodeTable.from_compact(json.loads(raw))
 
 
@@ -364,7 +363,7 @@ def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
     """The node table of a status body, whichever form it was stored in."""
     if status.get("compressedNodes"):
         table = decompress_table(str(status["compressedNodes"]))
-        with collector.paused():  # one record per row, all kept: like a compile (see workflows.model.collector)
+        with collector.young_only():  # one record per row, all kept: like a compile (see workflows.model.collector)
             return table.records()
     nodes = status.get("nodes") or []
     if isinstance(nodes, Mapping):  # Argo's map form
@@ -418,7 +417,7 @@ class RunSnapshot:
 
 def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, Any]:
     """The ``status`` body for a snapshot; pure and thread-safe (the executor runs it off the loop)."""
-    with collector.paused():
+    with collector.young_only():
         table = NodeTable.from_snapshot(snap)
     phases = table.phases
     counts: dict[str, int] = {}
