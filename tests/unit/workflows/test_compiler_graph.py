@@ -94,6 +94,20 @@ def test_during_a_build_the_collector_runs_but_leaves_the_old_heap_alone() -> No
     assert gc.get_freeze_count() == 0
 
 
+def test_during_a_build_survivors_of_young_collections_are_set_aside() -> None:
+    with collector.young_only():
+        before = gc.get_freeze_count()
+        survivors = [_Cycle() for _ in range(10)]
+        gc.collect(1)  # what the build's allocations trigger by themselves
+        assert gc.get_freeze_count() >= before + len(survivors)  # not examined again until the build ends
+    assert gc.get_freeze_count() == 0
+    assert _set_aside_hook_count() == 0
+
+
+def _set_aside_hook_count() -> int:
+    return sum(1 for hook in gc.callbacks if getattr(hook, "__module__", "") == collector.__name__)
+
+
 def test_overlapping_builds_share_one_freeze_undone_by_the_last() -> None:
     first, second = collector.young_only(), collector.young_only()
     first.__enter__()
