@@ -6,14 +6,15 @@ the process -- every plan, run and kopf structure the controller holds -- so a 5
 time or more walking objects that have nothing to do with it.
 
 :func:`young_only` freezes the heap that exists when a build starts (``gc.freeze()``: moved aside, not examined) and
-unfreezes it when the build ends; while the build runs, whatever survives a young collection is moved aside too (a
-``gc.callbacks`` hook freezes again after each collection of generation 1 or 2), so the build's own objects are
-examined at most twice (once per young generation) instead of by every full collection the build's growth would
-trigger. The collector keeps running for everyone: kopf's loop and the worker threads still have their new garbage
-collected during the build, which a ``gc.disable()`` (what this module did before) postponed for the whole process.
-What waits until the build is over is only the examination of older survivors. Measured in
-``bench/bench_collector.py`` (compile and encode time as with the old pause; another thread's garbage reclaimed
-during the build instead of after it).
+unfreezes it when the build ends; while the build runs, whatever survives a collection is moved aside too (a
+``gc.callbacks`` hook freezes again after each one), so each of the build's objects is examined once, by the first
+young collection after its allocation, instead of by every collection of the generations it would be promoted
+through. The collector keeps running for everyone: garbage that kopf's loop and the worker threads make during the
+build is still reclaimed by the next young collection, which a ``gc.disable()`` (what this module did before)
+postponed for the whole process. What waits until the build is over is only the examination of objects that had
+already survived a collection (the old heap; a cycle that becomes garbage only after its first examination).
+Measured in ``bench/bench_collector.py``: compile and encoding times as with the old pause, and another thread's
+cyclic garbage reclaimed during a build instead of after it.
 
 Must never: switch the collector off, undo an application's own choice (if the collector is disabled, or objects were
 frozen by the application, e.g. before forking, nothing is touched; an application freezing objects *during* a build
@@ -35,8 +36,8 @@ _frozen_here = False  # the freeze in place is ours (so ours to undo)
 
 
 def _set_survivors_aside(phase: str, info: dict[str, int]) -> None:
-    """``gc.callbacks`` hook while a build runs: after a collection of the older generations, freeze what survived."""
-    if phase == "stop" and info["generation"] >= 1:
+    """``gc.callbacks`` hook while a build runs: after each collection, freeze what survived it."""
+    if phase == "stop":
         with _lock:
             if _frozen_here:
                 gc.freeze()
