@@ -146,11 +146,12 @@ async def status_costs(plan: object) -> tuple[float, float, float, float]:
     start = time.perf_counter()
     run.status()
     sync = time.perf_counter() - start
-    snapshot = getattr(__import__("workflows.model.status", fromlist=["x"]), "snapshot_run", None)
+    scheduler = getattr(run, "scheduler", None)  # older engines: snapshot_run(run) in the status module
+    snapshot = scheduler.snapshot if scheduler is not None else _old_snapshot(run)
     on_loop = sync
     if snapshot is not None:
         start = time.perf_counter()
-        snapshot(run)
+        snapshot()
         on_loop = time.perf_counter() - start
     stalls: list[float] = []
     stop = asyncio.Event()
@@ -178,6 +179,17 @@ async def status_costs(plan: object) -> tuple[float, float, float, float]:
     await tick
     await executor.close()
     return sync, on_loop, total, max(stalls, default=total)
+
+
+def _old_snapshot(run: object) -> Any:
+    for module in ("workflows.model.status", "workflows.status"):
+        try:
+            snapshot_run = getattr(__import__(module, fromlist=["x"]), "snapshot_run", None)
+        except ImportError:
+            continue
+        if snapshot_run is not None:
+            return lambda: snapshot_run(run)
+    return None
 
 
 def main() -> None:

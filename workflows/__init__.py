@@ -10,7 +10,8 @@ Where things live (one hop from here):
 - ``depends``: the depends algebra, parsed once, bound to node ids as closures.
 - ``substitution``: ``{{...}}`` parsing, scope validation, rendering.
 - ``compiler`` / ``builder``: spec (or code) -> immutable ``Plan`` (``plan``).
-- ``executor``: the shared asyncio executor -- admission, retries, timeouts, status coalescing.
+- ``model.scheduler``: one run's node state and every scheduling decision, pure (takes ``now``, no asyncio).
+- ``runtime.executor``: the shared asyncio driver -- admission, runners, timers, periodic nodes, status coalescing.
 - ``runners`` / ``http``: the runner Protocol, registry, http/suspend/noop runners.
 - ``status``: node table encoding (plain or zstd-compressed columns) and decoding.
 - ``local``: ``rollouts workflow run FILE``.
@@ -32,7 +33,7 @@ from workflows.model.phases import NodePhase, NodeType, WorkflowPhase
 from workflows.model.plan import NodeSpec, Plan, PreviousNode
 from workflows.model.spec import Backoff, RetryPolicy, RetryStrategy, WorkflowSpec, parse_workflow
 from workflows.model.status import NodeRecord, decode_nodes, encode_nodes, node_id, previous_from_status
-from workflows.runtime.executor import Executor, ExecutorConfig, Run, RunResult, StatusSink
+from workflows.runtime.executor import ComposingStatusSink, Executor, ExecutorConfig, Run, RunResult, StatusSink
 from workflows.runtime.runners import (
     NodeContext,
     NodeResult,
@@ -45,6 +46,7 @@ from workflows.runtime.runners import (
 
 __all__ = [
     "Backoff",
+    "ComposingStatusSink",
     "CycleError",
     "DagBuilder",
     "DependsSyntaxError",

@@ -25,7 +25,6 @@ from workflows.model.times import format_epoch, parse_epoch
 
 if TYPE_CHECKING:
     from workflows.model.plan import NodeSpec
-    from workflows.runtime.executor import Run
 
 FORMAT_VERSION = 1
 _NO_KIDS: list[int] = []  # shared by every childless row of compact(): fewer allocations, same JSON
@@ -147,10 +146,6 @@ class NodeTable:
     messages: dict[int, str]
     results: dict[int, str]
     retries: dict[int, int]
-
-    @classmethod
-    def from_run(cls, run: Run) -> NodeTable:
-        return cls.from_snapshot(snapshot_run(run))
 
     @classmethod
     def from_snapshot(cls, snap: RunSnapshot) -> NodeTable:
@@ -343,16 +338,15 @@ def compact_json(data: Mapping[str, Any]) -> str:
 
 
 def compress_table(table: NodeTable) -> str:
-    with (
-        collector.paused()
-    ):  # compact() makes a list per row, all garbage a moment later: see workflows.model.collector
+    # compact() makes a list per row, all garbage a moment later: see workflows.model.collector
+    with collector.young_only():
         raw = compact_json(table.compact()).encode()
     return base64.b64encode(zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)).decode("ascii")
 
 
 def decompress_table(blob: str) -> NodeTable:
     raw = zstandard.ZstdDecompressor().decompress(base64.b64decode(blob), max_output_size=512 * 1024 * 1024)
-    with collector.paused():  # a list per row, as in compress_table
+    with collector.young_only():  # a list per row, as in compress_table
         return NodeTable.from_compact(json.loads(raw))
 
 
@@ -369,7 +363,7 @@ def decode_nodes(status: Mapping[str, Any]) -> list[NodeRecord]:
     """The node table of a status body, whichever form it was stored in."""
     if status.get("compressedNodes"):
         table = decompress_table(str(status["compressedNodes"]))
-        with collector.paused():  # one record per row, all kept: like a compile (see workflows.model.collector)
+        with collector.young_only():  # one record per row, all kept: like a compile (see workflows.model.collector)
             return table.records()
     nodes = status.get("nodes") or []
     if isinstance(nodes, Mapping):  # Argo's map form
@@ -398,9 +392,10 @@ def previous_from_status(status: Mapping[str, Any]) -> dict[str, Any]:
 class RunSnapshot:
     """A run's flat per-node state at one instant: cheap to take on the event loop, encoded anywhere.
 
-    The executor mutates its per-node lists in place, so a snapshot holds shallow copies of them (list and dict
-    copies run at C speed: ~1 ms for 50,000 nodes). Node specs are immutable and shared. Building the node table,
-    JSON, zstd and base64 can then run on a worker thread without racing the loop.
+    The scheduler (:meth:`workflows.model.scheduler.Scheduler.snapshot`) mutates its per-node lists in place, so a
+    snapshot holds shallow copies of them (list and dict copies run at C speed: ~1 ms for 50,000 nodes). Node specs
+    are immutable and shared. Building the node table, JSON, zstd and base64 can then run on a worker thread without
+    racing the loop.
     """
 
     workflow_name: str
@@ -420,31 +415,9 @@ class RunSnapshot:
     children_of: Mapping[int, Sequence[int]]
 
 
-def snapshot_run(run: Run) -> RunSnapshot:
-    """Copy what the status needs, on the loop; O(nodes) pointer copies, no per-node Python work."""
-    done, total = run.progress
-    return RunSnapshot(
-        workflow_name=run.plan.name,
-        workflow_phase=run.workflow_phase.value,
-        message=run.message,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        done_leaves=done,
-        total_leaves=total,
-        nodes=run.nodes.copy(),
-        phase=run.phase.copy(),
-        started=run.started.copy(),
-        finished=run.finished.copy(),
-        messages=run.messages.copy(),
-        results=run.results.copy(),
-        attempts=run.attempts.copy(),
-        children_of=run.children_of.copy(),  # values are assigned once, never mutated
-    )
-
-
 def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, Any]:
     """The ``status`` body for a snapshot; pure and thread-safe (the executor runs it off the loop)."""
-    with collector.paused():
+    with collector.young_only():
         table = NodeTable.from_snapshot(snap)
     phases = table.phases
     counts: dict[str, int] = {}
@@ -462,10 +435,6 @@ def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, A
     }
     status.update(encode_nodes(table, budget_bytes=budget_bytes))
     return status
-
-
-def build_status(run: Run, *, budget_bytes: int) -> dict[str, Any]:
-    return status_from_snapshot(snapshot_run(run), budget_bytes=budget_bytes)
 
 
 def records_by_name(records: Sequence[NodeRecord]) -> dict[str, NodeRecord]:

@@ -1,29 +1,33 @@
-"""The shared executor: one asyncio loop owns the state of every run; completions drive everything.
+"""The shared executor: the asyncio driver of every run's :class:`~workflows.model.scheduler.Scheduler`.
+
+What it owns, and nothing else: admission, launching runners, timers, cancellation and status writes. Every decision
+about a run's nodes (what is ready, ``depends``/``when``/failFast, loops, hooks, retries, phases) is the pure
+scheduler's; this module asks it and acts. One asyncio loop owns the state of every run, so there are no locks.
 
 Why it is shaped like this:
 
-- **No rescans.** Each node has a counter of unfinished dependencies. When a node is fulfilled the executor
-  decrements its dependents' counters and its owner's (DAG or loop group) outstanding count; a node whose counter
-  reaches zero is decided once (``depends`` closure, ``when``), then started. Work per node is O(its edges).
-- **No task per trivial step.** A runner offering ``run_inline`` completes inside the scheduling loop; only real
+- **Admission is one place** (:meth:`Executor._dispatch`): runs with ready leaves are served round-robin (fair),
+  bounded by a global slot count, the run's ``parallelism`` and named pools (DAG-template ``parallelism`` is decided
+  by the scheduler). A node waiting for a retry or for its next period holds no slot.
+- **No task per trivial step.** A runner offering ``run_inline`` completes inside the admission loop; only real
   waiting (HTTP, Jobs, suspend) creates an asyncio Task. Inline work is processed in batches, then the loop yields,
   so one 50,000-node run cannot starve the others.
-- **Admission is one place** (:meth:`Executor._dispatch`): runs with ready leaves are served round-robin (fair), bounded
-  by a global slot count, the run's ``parallelism``, the DAG template's ``parallelism`` and named pools. Retry
-  backoff and timeouts are loop timers, not sleeping tasks, and a node waiting for a retry holds no slot.
-- **Status is coalesced.** Node events only mark a run dirty; the status (with the node table encoded once) is built
-  at most every ``status_interval`` seconds per run and handed to the :class:`StatusSink` the controller provides.
-- **Restart-safe.** A run can start from a previous node table: finished nodes keep their outcome and are not run
-  again; unfinished leaves get ``NodeContext.previous`` and a stable ``node_id`` so the runner can re-attach.
+- **Timers, not sleeping tasks**: template timeouts, per-attempt deadlines, retry backoff, periodic re-runs and the
+  run's ``activeDeadlineSeconds`` are ``loop.call_later`` handles.
+- **Status is coalesced.** Node events only mark a run dirty; the status body (the node table encoded once, off the
+  loop, or whatever the sink composes) is built at most every ``status_interval`` seconds per run and handed to the
+  :class:`StatusSink`; the final write is immediate and never overtaken by an older one.
+- **Restart-safe.** A run can start from a previous node table (the scheduler restores finished nodes); unfinished
+  leaves get ``NodeContext.previous`` and a stable ``node_id`` so the runner can re-attach.
 
-The executor never imports kubernetes or kopf; blocking work goes to the thread pool it is given (or owns).
+It never imports kubernetes or kopf, and never blocks the loop: blocking work goes to the thread pool it is given
+(or owns), status encoding to its own status thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import time
 import uuid
@@ -31,30 +35,22 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any, Protocol
 
-from workflows.errors import ExpressionError, RunNotFoundError, SubstitutionError, WorkflowError
-from workflows.model.compiler import parse_items
-from workflows.model.expr import evaluate_when
+from workflows.errors import RunNotFoundError, WorkflowError
 from workflows.model.phases import (
     CODE_OF,
     P_ERROR,
     P_FAILED,
-    P_NONE,
-    P_OMITTED,
-    P_PENDING,
-    P_RUNNING,
-    P_SKIPPED,
     P_SUCCEEDED,
-    PHASE_OF,
     NodePhase,
     NodeType,
     WorkflowPhase,
 )
 from workflows.model.plan import NodeSpec, Plan, PreviousNode
-from workflows.model.spec import RetryPolicy, RetryStrategy
-from workflows.model.status import NodeIds, NodeTable, build_status, snapshot_run, status_from_snapshot
-from workflows.model.substitution import RefKey, item_lookup
+from workflows.model.scheduler import NOT_STARTED, Scheduler
+from workflows.model.status import NodeIds, NodeTable, status_from_snapshot
 from workflows.runtime.runners import (
     NodeContext,
     NodeResult,
@@ -63,16 +59,36 @@ from workflows.runtime.runners import (
     default_registry,
 )
 
+__all__ = [
+    "ComposingStatusSink",
+    "Executor",
+    "ExecutorConfig",
+    "Run",
+    "RunResult",
+    "StatusSink",
+]
+
 logger = logging.getLogger(__name__)
 
-_READY = 0
-_FAILED_OR_ERROR = (P_FAILED, P_ERROR)
+_NO_INPUTS: Mapping[str, str] = MappingProxyType({})
 
 
 class StatusSink(Protocol):
-    """Implemented by the controller: persist ``status`` (already encoded) for ``run``. Called <= 1/interval."""
+    """Implemented by the controller: persist ``status`` for ``run``. Called at most once per ``status_interval``.
+
+    ``status`` is the workflow status body (phase, times, progress, counts and the node table, encoded once per
+    write) -- unless the sink also has a ``compose(run) -> Mapping[str, Any]`` method (:class:`ComposingStatusSink`):
+    then that is called on the event loop at write time and its body is written instead (an AnalysisRun writes its
+    own Argo-shaped status this way, with the executor's coalescing).
+    """
 
     async def write_status(self, run: Run, status: dict[str, Any]) -> None: ...
+
+
+class ComposingStatusSink(StatusSink, Protocol):
+    """A sink that builds its own status body (on the loop, when a write happens) instead of the node table."""
+
+    def compose(self, run: Run) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,95 +111,52 @@ class RunResult:
     interrupted: bool = False  # the executor shut down before the run finished; resume it from its status
 
 
-def retry_delay(
-    retry: RetryStrategy | None, *, retries_done: int, phase: int, transient: bool, elapsed: float
-) -> float | None:
-    """Seconds to wait before the next attempt, or None when the node should not be retried (pure)."""
-    if retry is None or phase not in _FAILED_OR_ERROR:
-        return None
-    if retry.limit is not None and retries_done >= retry.limit:
-        return None
-    policy = retry.policy
-    if policy is RetryPolicy.ON_FAILURE and phase != P_FAILED:
-        return None
-    if policy is RetryPolicy.ON_ERROR and phase != P_ERROR:
-        return None
-    if policy is RetryPolicy.ON_TRANSIENT_ERROR and not transient:
-        return None
-    backoff = retry.backoff
-    if backoff is None:
-        return 0.0
-    delay = backoff.duration * backoff.factor**retries_done
-    if backoff.cap is not None:
-        delay = min(delay, backoff.cap)
-    if backoff.max_duration is not None and elapsed + delay > backoff.max_duration:
-        return None
-    return delay
-
-
 class Run:
-    """One running plan: ``run_id``, ``plan``, ``wait()``, ``cancel()``, ``resume()``, ``status()``."""
+    """One running plan: its scheduler (the decisions) plus the driver's bookkeeping (tasks, timers, writes)."""
 
-    def __init__(  # noqa: PLR0915 -- flat per-run arrays, one line each
+    def __init__(
         self,
         executor: Executor,
         plan: Plan,
         run_id: str,
+        *,
         previous: Mapping[str, PreviousNode] | None,
         sink: StatusSink | None,
+        states: Mapping[str, object] | None,
     ) -> None:
         self.executor = executor
         self.plan = plan
         self.run_id = run_id
         self.sink = sink
-        self.previous = dict(previous or {})
-        self.nodes: list[NodeSpec] = list(plan.nodes)
-        count = len(self.nodes)
-        self.phase: list[int] = [P_NONE] * count
-        self.any_succeeded = bytearray(count)
-        self.all_failed = bytearray(count)
-        self.waiting: list[int] = [len(spec.deps) for spec in self.nodes]
-        self.outstanding: list[int] = [0] * count
-        self.branch: list[int] = [P_NONE] * count
-        self.started: list[float] = [0.0] * count
-        self.finished: list[float] = [0.0] * count
-        self.messages: dict[int, str] = {}
-        self.results: dict[int, str] = {}
-        self.inputs: dict[int, dict[str, str]] = {}
-        self.attempts: dict[int, int] = {}
-        self.children_of: dict[int, list[int]] = {}
-        self.stopped: dict[int, int] = {}  # DAG boundary -> failing phase, once failFast triggered
-        self.b_running: dict[int, int] = {}
-        self.b_wait: dict[int, deque[int]] = {}
-        self.b_counted: set[int] = set()
-        self.ready: deque[int] = deque()
-        self.queued = False
-        self.blocked = False
+        self.scheduler = Scheduler(plan, previous=previous, states=states)
+        self.nodes: list[NodeSpec] = self.scheduler.nodes  # the same list, extended in place by the scheduler
+        self.ready: deque[int] = self.scheduler.ready()  # the scheduler's admission queue (one deque per run)
+        self.node_ids = NodeIds(plan.name)
+        # admission
+        self.queued = False  # in the executor's round-robin of runs with ready leaves
+        self.blocked = False  # at its own ``parallelism``: re-queued when one of its steps ends
         self.running_leaves = 0
-        self.total_leaves = plan.leaf_count
-        self.done_leaves = 0
+        # running attempts and their timers
         self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.timers: dict[int, asyncio.TimerHandle] = {}
-        self.retry_timers: dict[int, asyncio.TimerHandle] = {}
-        self.kill: dict[int, str] = {}
-        self.no_retry: set[int] = set()
+        self.timeouts: dict[int, asyncio.TimerHandle] = {}  # template timeout: all attempts of a node
+        self.attempt_deadlines: dict[int, asyncio.TimerHandle] = {}  # activeDeadlineSeconds: one attempt
+        self.wait_timers: dict[int, asyncio.TimerHandle] = {}  # retry backoff or the next period
+        self.kill_reasons: dict[int, str] = {}  # why a running attempt was cancelled (None there: shutdown)
+        self.no_retry: set[int] = set()  # nodes whose timeout fired: their attempt's failure is final
+        self.deadline_handle: asyncio.TimerHandle | None = None
+        # suspend nodes
         self.suspended: dict[int, asyncio.Event] = {}
         self.resume_all = False
         self.resumed_names: set[str] = set()
-        self.terminated: str | None = None
-        self.run_exit_handler = True
+        # the end and the status writes
         self.result: RunResult | None = None
-        self.workflow_phase = WorkflowPhase.PENDING
-        self.message = ""
-        self.started_at = 0.0
-        self.finished_at = 0.0
         self.done: asyncio.Future[RunResult] = executor.loop.create_future()
         self.dirty = False
         self.write_handle: asyncio.TimerHandle | None = None
         self.writing = False
-        self.last_write = 0.0
-        self.deadline_handle: asyncio.TimerHandle | None = None
-        self.node_ids = NodeIds(plan.name)
+        self.write_idle = asyncio.Event()  # set while no write is in flight: the final write waits on it
+        self.write_idle.set()
+        self.last_write = float("-inf")  # loop time of the last write
 
     # -- public face ----------------------------------------------------------------------------------------------
     @property
@@ -192,7 +165,23 @@ class Run:
 
     @property
     def progress(self) -> tuple[int, int]:
-        return self.done_leaves, self.total_leaves
+        return self.scheduler.done_leaves, self.scheduler.total_leaves
+
+    @property
+    def workflow_phase(self) -> WorkflowPhase:
+        return self.scheduler.run_phase
+
+    @property
+    def message(self) -> str:
+        return self.scheduler.message
+
+    @property
+    def started_at(self) -> float:
+        return self.scheduler.started_at
+
+    @property
+    def finished_at(self) -> float:
+        return self.scheduler.finished_at
 
     async def wait(self) -> RunResult:
         return await asyncio.shield(self.done)
@@ -219,11 +208,11 @@ class Run:
 
     def node_table(self) -> NodeTable:
         """The created nodes as columns (what status encodes); O(nodes), call it per write, not per event."""
-        return NodeTable.from_run(self)
+        return NodeTable.from_snapshot(self.scheduler.snapshot())
 
     def status(self) -> dict[str, Any]:
         """The ``status`` body: phase, times, progress, counts, message and the node table (encoded once)."""
-        return build_status(self, budget_bytes=self.executor.config.status_budget_bytes)
+        return status_from_snapshot(self.scheduler.snapshot(), budget_bytes=self.executor.config.status_budget_bytes)
 
     async def snapshot_status(self) -> dict[str, Any]:
         """Same body as :meth:`status`, but only the snapshot (flat list copies, ~1 ms at 50k nodes) runs on the loop.
@@ -231,15 +220,20 @@ class Run:
         Table building, JSON, zstd and base64 (~100 ms at 50k nodes) run on the executor's status thread, so the
         event loop -- kopf's, shared with every handler -- keeps serving while a large status is encoded.
         """
-        snap = snapshot_run(self)
+        snap = self.scheduler.snapshot()
         encode = partial(status_from_snapshot, snap, budget_bytes=self.executor.config.status_budget_bytes)
         return await self.executor.loop.run_in_executor(self.executor.status_thread(), encode)
 
     def phase_of(self, name: str) -> NodePhase | None:
-        for index, spec in enumerate(self.nodes):
-            if spec.name == name or (spec.display_name == name and spec.boundary == self.plan.root):
-                return PHASE_OF[self.phase[index]]
-        return None
+        return self.scheduler.phase_of(name)
+
+    def state_of(self, name: str) -> object:
+        """The last state of a node (seeded at submit, or left by its last attempt); None if it has none."""
+        return self.scheduler.state_of(name)
+
+    def states(self) -> dict[str, object]:
+        """Node name -> last state, for every node that has one (persist it to restart periodic nodes)."""
+        return self.scheduler.states_by_name()
 
 
 class Executor:
@@ -264,7 +258,6 @@ class Executor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs: dict[str, Run] = {}
         self._runs_ready: deque[Run] = deque()
-        self._work: deque[tuple[Run, int]] = deque()
         self._running = 0
         self._pool_running: dict[str, int] = {}
         self._pool_wait: dict[str, deque[tuple[Run, int]]] = {}
@@ -297,17 +290,18 @@ class Executor:
         run_id: str | None = None,
         previous: Mapping[str, PreviousNode] | None = None,
         sink: StatusSink | None = None,
+        states: Mapping[str, object] | None = None,
     ) -> Run:
-        """Start ``plan``; with ``previous`` (node name -> record) finished nodes are kept, not re-run."""
+        """Start ``plan``. ``previous`` (node name -> record): finished nodes are kept, not re-run. ``states`` (node
+        name -> object): initial ``NodeContext.state`` of periodic nodes, e.g. what a previous controller persisted.
+        """
         if self._closed:
             raise WorkflowError("executor is closed")
         run_id = run_id or f"{plan.namespace}/{plan.name}/{uuid.uuid4().hex[:8]}"
         if run_id in self.runs:
             raise WorkflowError(f"run {run_id!r} is already active")
-        run = Run(self, plan, run_id, previous, sink)
+        run = Run(self, plan, run_id, previous=previous, sink=sink, states=states)
         self.runs[run_id] = run
-        run.started_at = self.clock()
-        run.workflow_phase = WorkflowPhase.RUNNING
         if plan.active_deadline_seconds is not None:
             run.deadline_handle = self.loop.call_later(
                 plan.active_deadline_seconds,
@@ -316,10 +310,10 @@ class Executor:
                 f"Max duration limit exceeded ({plan.active_deadline_seconds:g}s)",
             )
         self._mark_dirty(run)
-        if self.config.eager_start > 0 and not self._pumping:
+        run.scheduler.start(self.clock())
+        if self.config.eager_start > 0 and not self._pumping and run.ready:
             self._start_eagerly(run)
-        else:
-            self._work.append((run, plan.root))
+        self._settle(run)
         self._schedule_pump()
         return run
 
@@ -340,9 +334,7 @@ class Executor:
         self._closed = True
         tasks = [task for run in self.runs.values() for task in run.tasks.values()]
         for run in list(self.runs.values()):
-            for handle in (*run.timers.values(), *run.retry_timers.values(), run.deadline_handle, run.write_handle):
-                if handle is not None:
-                    handle.cancel()
+            self._cancel_timers(run)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -356,41 +348,26 @@ class Executor:
         if self._status_thread is not None:
             self._status_thread.shutdown(wait=False, cancel_futures=True)
 
-    # -- the pump ---------------------------------------------------------------------------------------------------
+    # -- admission ----------------------------------------------------------------------------------------------
     def _start_eagerly(self, run: Run) -> None:
-        """Decide the new run's root and admit its first ``eager_start`` steps now, inside ``submit()``.
+        """Admit the new run's first ``eager_start`` steps now, inside ``submit()``.
 
         Without this, a burst of submits (a controller catching up after a restart, a benchmark) starts nobody until
-        the loop turns and then pays for every run's decisions before anyone's first step. The slice is bounded (a
-        few decisions and launches), uses the normal admission path (global slots, run/DAG parallelism, pools) and
-        its own queues, so work of runs submitted earlier is not reordered; whatever is left joins the shared queues
-        behind them, and round-robin fairness applies from the next pump on.
+        the loop turns and then serves every run's first step at once. The slice is bounded, uses the normal admission
+        path (global slots, run parallelism, pools) with its own round-robin queue, so runs submitted earlier are not
+        reordered; whatever is left joins the shared round-robin, where fairness applies from the next pump on.
         """
-        shared_work, shared_ready = self._work, self._runs_ready
-        work: deque[tuple[Run, int]] = deque([(run, run.plan.root)])
-        ready: deque[Run] = deque()
-        self._work, self._runs_ready = work, ready
+        shared = self._runs_ready
+        own: deque[Run] = deque([run])
+        run.queued = True
+        self._runs_ready = own
         self._pumping = True
-        launches = self.config.eager_start
-        decisions = 4 * launches + 8
         try:
-            while decisions > 0:
-                while work and decisions > 0:
-                    owner, index = work.popleft()
-                    decisions -= 1
-                    if owner.result is None:
-                        self._on_ready(owner, index)
-                if not ready or launches <= 0 or work:
-                    break
-                launched = self._dispatch(1)
-                if not launched:
-                    break  # no slot (or a pool is full): the pump admits it later, in turn
-                launches -= launched
+            self._dispatch(self.config.eager_start)
         finally:
-            self._work, self._runs_ready = shared_work, shared_ready
+            self._runs_ready = shared
             self._pumping = False
-        shared_work.extend(work)
-        shared_ready.extend(ready)  # still marked queued: they belong in the shared round-robin
+        shared.extend(own)  # still marked queued: they belong in the shared round-robin
 
     def _schedule_pump(self) -> None:
         if not self._pump_scheduled and not self._closed:
@@ -401,25 +378,11 @@ class Executor:
         self._pump_scheduled = False
         self._pumping = True
         try:
-            self._pump_batch()
+            self._dispatch(self.config.inline_batch)
         finally:
             self._pumping = False
-
-    def _pump_batch(self) -> None:
-        budget = self.config.inline_batch
-        work = self._work
-        while budget > 0:
-            while work:
-                run, index = work.popleft()
-                if run.result is None:
-                    self._on_ready(run, index)
-            if not self._runs_ready:
-                return
-            budget -= self._dispatch(budget)
-            if not work:
-                break
-        if work or self._runs_ready:
-            self._schedule_pump()
+        if self._runs_ready and self._running < self.config.max_running:
+            self._schedule_pump()  # the batch is spent: yield to the loop, then go on
 
     def _dispatch(self, budget: int) -> int:
         """Admit ready leaves, round-robin over runs; returns how many were launched."""
@@ -428,7 +391,6 @@ class Executor:
         pools = self.config.pools
         max_running = self.config.max_running
         runner_for = self.registry.get
-        work = self._work
         launch = self._launch
         while runs_ready and self._running < max_running and launched < budget:
             run = runs_ready.popleft()
@@ -454,191 +416,67 @@ class Executor:
             if ready and not run.queued and run.result is None:
                 run.queued = True
                 runs_ready.append(run)
-            if work:
-                break  # inline completions made new nodes ready: decide them before admitting more
         return launched
 
-    def _enqueue_leaf(self, run: Run, index: int) -> None:
-        run.phase[index] = P_PENDING
-        run.ready.append(index)
-        if not run.queued:
-            run.queued = True
-            self._runs_ready.append(run)
-
-    # -- deciding a ready node ------------------------------------------------------------------------------------
-    def _on_ready(self, run: Run, index: int) -> None:
-        spec = run.nodes[index]
-        if run.terminated is not None and not spec.in_exit_handler:
-            self._fulfill(run, index, P_OMITTED, f"not started: {run.terminated}")
-            return
-        boundary = spec.boundary
-        if boundary >= 0 and boundary in run.stopped:
-            self._fulfill(run, index, P_OMITTED, "not started: failFast after a failure in this dag", failed=True)
-            return
-        if spec.depends is not None and not spec.depends(run):
-            self._fulfill(run, index, P_OMITTED, "omitted: depends condition not met")
-            return
-        if spec.step is not None and run.previous:
-            previous = run.previous.get(spec.name)
-            if previous is not None and previous.phase.fulfilled:
-                self._restore(run, index, previous)
-                return
-            if previous is not None and previous.retries:
-                run.attempts[index] = previous.retries  # re-attach: continue the attempt count
-        if spec.arguments or spec.input_defaults:
-            try:
-                inputs = dict(spec.input_defaults)
-                for param, text in spec.arguments:
-                    inputs[param] = text.render(partial(self._task_scope, run, spec))
-            except (SubstitutionError, KeyError) as exc:
-                self._fulfill(run, index, P_ERROR, f"argument substitution failed: {exc}")
-                return
-            run.inputs[index] = inputs
-        if spec.when is not None:
-            try:
-                rendered = spec.when.render(partial(self._task_scope, run, spec))
-                proceed = evaluate_when(rendered)
-            except (SubstitutionError, ExpressionError, KeyError) as exc:
-                self._fulfill(run, index, P_ERROR, f"when: {exc}")
-                return
-            if not proceed:
-                self._fulfill(run, index, P_SKIPPED, f"when '{rendered}' evaluated false")
-                return
-        if boundary >= 0 and spec.type is not NodeType.TASK_GROUP and spec.hook_of < 0:
-            limit = run.nodes[boundary].parallelism
-            if limit is not None:
-                if run.b_running.get(boundary, 0) >= limit:
-                    run.phase[index] = P_PENDING
-                    run.b_wait.setdefault(boundary, deque()).append(index)
-                    return
-                run.b_running[boundary] = run.b_running.get(boundary, 0) + 1
-                run.b_counted.add(index)
-        self._start(run, index)
-
-    def _restore(self, run: Run, index: int, previous: PreviousNode) -> None:
-        run.started[index] = previous.started_at or self.clock()
-        if previous.result is not None:
-            run.results[index] = previous.result
-        if previous.retries:
-            run.attempts[index] = previous.retries
-        self._fulfill(run, index, CODE_OF[previous.phase], previous.message, at=previous.finished_at)
-
-    def _start(self, run: Run, index: int) -> None:
-        spec = run.nodes[index]
-        run.started[index] = self.clock()
-        if spec.step is not None:  # a leaf: queue it for admission (what _enqueue_leaf does, inlined: hot path)
-            run.phase[index] = P_PENDING
-            run.ready.append(index)
-            if not run.queued:
+    def _release(self, run: Run, pool: str) -> None:
+        """A slot of ``run`` and of ``pool`` came free: unblock the run, hand the pool's slot to its first waiter."""
+        if run.blocked:
+            run.blocked = False
+            if run.ready and not run.queued:
                 run.queued = True
                 self._runs_ready.append(run)
+        waiters = self._pool_wait.get(pool)
+        if waiters:
+            waiting_run, waiting_index = waiters.popleft()
+            waiting_run.ready.appendleft(waiting_index)
+            if not waiting_run.queued:
+                waiting_run.queued = True
+                self._runs_ready.appendleft(waiting_run)
+
+    def _settle(self, run: Run) -> None:
+        """After the scheduler changed ``run``: queue it for admission, mark its status dirty, finish it if it ended."""
+        if run.result is not None:
             return
-        run.phase[index] = P_RUNNING
-        self._mark_dirty(run)
-        if spec.type is NodeType.DAG:
-            run.outstanding[index] = len(spec.children)
-            self._work.extend((run, root) for root in spec.roots)
-            return
-        children: list[int] | tuple[int, ...] = spec.children
-        if spec.expand is not None:
-            assert spec.with_param is not None
-            try:
-                items = parse_items(spec.with_param.render(partial(self._task_scope, run, spec)))
-            except (ValueError, SubstitutionError, KeyError) as exc:
-                self._fulfill(run, index, P_ERROR, str(exc))
-                return
-            specs, children = spec.expand(len(run.nodes), items)
-            self._extend(run, specs)
-            run.children_of[index] = children
-        if not children:
-            self._fulfill(run, index, P_SUCCEEDED, "no items")
-            return
-        run.outstanding[index] = len(children)
-        self._work.extend((run, child) for child in children)
-
-    @staticmethod
-    def _extend(run: Run, specs: list[NodeSpec]) -> None:
-        count = len(specs)
-        run.nodes.extend(specs)
-        run.phase.extend([P_NONE] * count)
-        run.any_succeeded.extend(bytes(count))
-        run.all_failed.extend(bytes(count))
-        run.waiting.extend(len(s.deps) for s in specs)
-        run.outstanding.extend([0] * count)
-        run.branch.extend([P_NONE] * count)
-        run.started.extend([0.0] * count)
-        run.finished.extend([0.0] * count)
-        run.total_leaves += sum(1 for s in specs if s.step is not None)
-
-    # -- substitution scopes ----------------------------------------------------------------------------------------
-    def _workflow_ref(self, run: Run, key: RefKey) -> str:
-        if key[0] == "workflow.parameters":
-            return run.plan.parameters[key[1]]
-        field_name = key[1]
-        if field_name == "name":
-            return run.plan.name
-        if field_name == "namespace":
-            return run.plan.namespace
-        if field_name == "uid":
-            return run.plan.uid
-        root_phase = PHASE_OF[run.phase[run.plan.root]]
-        return _workflow_phase_for(root_phase).value
-
-    def _task_scope(self, run: Run, spec: NodeSpec, key: RefKey) -> str:
-        head = key[0]
-        if head.startswith("workflow"):
-            return self._workflow_ref(run, key)
-        if head == "item":
-            return item_lookup(spec.item, key)
-        if head == "inputs":
-            return run.inputs[spec.boundary][key[1]]
-        if head == "tasks":
-            target = run.nodes[spec.boundary].task_ids[key[1]]
-            if key[2] == "status":
-                phase = PHASE_OF[run.phase[target]]
-                return phase.value if phase else ""
-            return run.results.get(target, "")
-        raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
-
-    def _body_scope(self, run: Run, index: int, key: RefKey) -> str:
-        head = key[0]
-        if head.startswith("workflow"):
-            return self._workflow_ref(run, key)
-        if head == "inputs":
-            return run.inputs[index][key[1]]
-        if head == "retries":
-            return str(run.attempts.get(index, 0))
-        raise SubstitutionError.at("", f"'{{{{{'.'.join(key)}}}}}' is not available here")
+        if run.ready and not run.queued:
+            run.queued = True
+            self._runs_ready.append(run)
+        if not run.dirty and run.sink is not None:
+            self._mark_dirty(run)
+        if not run.scheduler.is_active():
+            self._finish(run)
 
     # -- running a leaf -------------------------------------------------------------------------------------------
     def _launch(self, run: Run, index: int, runner: StepRunner | None, uses_slot: bool) -> None:
+        scheduler = run.scheduler
+        now = self.clock()
+        payload = scheduler.begin(index, now)
+        if payload is NOT_STARTED:  # terminated meanwhile, or the payload could not be rendered
+            self._settle(run)
+            return
+        if run.kill_reasons and index in run.kill_reasons:  # its timeout fired while it waited for admission
+            scheduler.done(index, P_FAILED, message=run.kill_reasons.pop(index), now=now, final=True)
+            self._settle(run)
+            return
+        if runner is None:
+            step_kind = run.nodes[index].step.kind  # type: ignore[union-attr]
+            scheduler.done(index, P_ERROR, message=f"no runner registered for kind {step_kind!r}", now=now, final=True)
+            self._settle(run)
+            return
         spec = run.nodes[index]
         step = spec.step
         assert step is not None
-        if run.terminated is not None and not spec.in_exit_handler:
-            self._fulfill(run, index, P_FAILED, run.terminated)
-            return
-        if run.kill and index in run.kill:
-            self._fulfill(run, index, P_FAILED, run.kill.pop(index))
-            return
-        if runner is None:
-            self._fulfill(run, index, P_ERROR, f"no runner registered for kind {step.kind!r}")
-            return
-        attempt = run.attempts.get(index, 0) if run.attempts else 0
-        renderer = step.payload
-        try:
-            payload = renderer.payload if not renderer.texts else renderer.render(partial(self._body_scope, run, index))
-        except (SubstitutionError, KeyError) as exc:
-            self._fulfill(run, index, P_ERROR, f"substitution failed: {exc}")
-            return
-        # the template timeout covers all attempts: armed at the first one only
-        if (
-            step.timeout is not None
-            and attempt == 0
-            and index not in run.timers
-            and not self._arm_timeout(run, index, step.timeout)
-        ):
-            return
+        # the template timeout covers all attempts (and periods): armed at the first one only
+        if step.timeout is not None and index not in run.timeouts:
+            seconds = scheduler.timeout_seconds(index)
+            if seconds is not None:
+                run.timeouts[index] = self.loop.call_later(
+                    seconds,
+                    self._kill,
+                    run,
+                    index,
+                    f"timeout: node did not finish within {seconds:g}s",
+                    True,  # noqa: FBT003 -- call_later forwards positionals only
+                )
         if uses_slot:
             running = self._running = self._running + 1
             run.running_leaves += 1
@@ -647,8 +485,6 @@ class Executor:
             if running > self.max_observed_running:  # noqa: PLR1730 -- a compare, not a max() call, per launch
                 self.max_observed_running = running
         self.dispatched += 1
-        run.phase[index] = P_RUNNING
-        previous = run.previous.get(spec.name) if run.previous else None
         resumed = None
         if spec.type is NodeType.SUSPEND:
             resumed = run.suspended.get(index) or asyncio.Event()
@@ -666,13 +502,14 @@ class Executor:
             template_name=step.template_name,
             kind=step.kind,
             payload=payload,
-            inputs=run.inputs.get(index, {}),
-            attempt=attempt,
+            inputs=scheduler.inputs.get(index, _NO_INPUTS) if scheduler.inputs else _NO_INPUTS,
+            attempt=scheduler.retries.get(index, 0) if scheduler.retries else 0,
             pod=step.pod,
             service_account_name=plan.service_account_name,
-            previous=previous,
+            previous=scheduler.previous.get(spec.name) if scheduler.previous else None,
             run_blocking=self._run_blocking_bound,
             resumed=resumed,
+            state=scheduler.states.get(index) if scheduler.states else None,
         )
         inline = getattr(runner, "run_inline", None)
         if inline is not None:
@@ -682,12 +519,13 @@ class Executor:
                 logger.exception("runner %s crashed on %s", context.kind, context.node_name)
                 result = NodeResult.error(f"runner crashed: {type(exc).__name__}")
             if result is not None:
-                self._attempt_done(run, index, result, uses_slot)
+                self._attempt_done(run, index, result, uses_slot, now)
                 return
-        self._mark_dirty(run)
+        if run.sink is not None and not run.dirty:
+            self._mark_dirty(run)
         run.tasks[index] = self.loop.create_task(self._run_async(run, index, runner, context, uses_slot))
         if step.attempt_deadline is not None:
-            run.timers[-index - 1] = self.loop.call_later(
+            run.attempt_deadlines[index] = self.loop.call_later(
                 step.attempt_deadline,
                 self._kill,
                 run,
@@ -696,28 +534,6 @@ class Executor:
                 False,  # noqa: FBT003 -- call_later forwards positionals only
             )
 
-    def _arm_timeout(self, run: Run, index: int, timeout: Any) -> bool:
-        from workflows.model.durations import parse_seconds
-
-        try:
-            seconds = (
-                timeout
-                if isinstance(timeout, float)
-                else parse_seconds(timeout.render(partial(self._body_scope, run, index)))
-            )
-        except (ValueError, SubstitutionError, KeyError) as exc:
-            self._fulfill(run, index, P_ERROR, f"timeout: {exc}")
-            return False
-        run.timers[index] = self.loop.call_later(
-            seconds,
-            self._kill,
-            run,
-            index,
-            f"timeout: node did not finish within {seconds:g}s",
-            True,  # noqa: FBT003
-        )
-        return True
-
     async def _run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.loop.run_in_executor(self.thread_pool, fn, *args)
 
@@ -725,7 +541,7 @@ class Executor:
         try:
             result = await runner.run(context)
         except asyncio.CancelledError:
-            reason = run.kill.pop(index, None)
+            reason = run.kill_reasons.pop(index, None)
             if reason is None:
                 raise  # executor shutdown: leave the node as it is, a restart re-attaches
             result = NodeResult.failed(reason)
@@ -733,229 +549,130 @@ class Executor:
             logger.exception("runner %s crashed on %s", context.kind, context.node_name)
             result = NodeResult.error(f"runner crashed: {type(exc).__name__}")
         run.tasks.pop(index, None)
-        self._attempt_done(run, index, result, uses_slot)
+        self._attempt_done(run, index, result, uses_slot, self.clock())
         self._schedule_pump()
 
-    def _kill(self, run: Run, index: int, reason: str, final: bool) -> None:
-        """Timeout/deadline/termination of one node: cancel its attempt (or its pending retry)."""
-        if run.phase[index] >= P_SUCCEEDED:
-            return
-        if final:
-            run.no_retry.add(index)
-        task = run.tasks.get(index)
-        if task is not None:
-            run.kill[index] = reason
-            task.cancel()
-            return
-        handle = run.retry_timers.pop(index, None)
-        if handle is not None:
-            handle.cancel()
-            self._fulfill(run, index, P_FAILED, reason)
-            self._schedule_pump()
-            return
-        if final:
-            run.kill[index] = reason  # still queued: failed when it reaches admission
-
-    def _attempt_done(self, run: Run, index: int, result: NodeResult, uses_slot: bool) -> None:
-        step = run.nodes[index].step
-        assert step is not None
+    def _attempt_done(self, run: Run, index: int, result: NodeResult, uses_slot: bool, now: float) -> None:
+        """An attempt ended: free its slot, then the scheduler decides (fulfilled, retry, or again later)."""
         if uses_slot:
+            pool = run.nodes[index].step.pool  # type: ignore[union-attr]
             self._running -= 1
             run.running_leaves -= 1
-            self._pool_running[step.pool] -= 1
+            self._pool_running[pool] -= 1
             if run.blocked or self._pool_wait:
-                self._release(run, step.pool)
-        timers = run.timers
-        if timers:
-            attempt_timer = timers.pop(-index - 1, None)
-            if attempt_timer is not None:
-                attempt_timer.cancel()
-        if result.result is not None:
-            run.results[index] = result.result
+                self._release(run, pool)
+        if run.attempt_deadlines:
+            deadline = run.attempt_deadlines.pop(index, None)
+            if deadline is not None:
+                deadline.cancel()
+        scheduler = run.scheduler
         code = CODE_OF[result.phase]
-        if code in _FAILED_OR_ERROR and index not in run.no_retry and run.terminated is None:
-            retries = run.attempts.get(index, 0)
-            delay = retry_delay(
-                step.retry,
-                retries_done=retries,
-                phase=code,
-                transient=result.transient,
-                elapsed=self.clock() - run.started[index],
-            )
-            if delay is not None:
-                run.attempts[index] = retries + 1
-                if result.message:
-                    run.messages[index] = result.message
-                self._mark_dirty(run)
-                if delay <= 0:
-                    self._requeue(run, index)
-                else:
-                    run.retry_timers[index] = self.loop.call_later(delay, self._requeue, run, index)
+        if code < P_SUCCEEDED:  # not finished: a periodic node asking to run again (anything else is a runner bug)
+            if result.again_after is not None:
+                if scheduler.again(index, state=result.state, message=result.message, now=now):
+                    self._wait(run, index, result.again_after)
+                    return
+                self._node_ended(run, index)
+                self._settle(run)
                 return
-        if timers:
-            timer = timers.pop(index, None)
-            if timer is not None:
-                timer.cancel()
+            code = P_ERROR
+            result = NodeResult.error(f"runner returned phase {result.phase.value} without again()")
+        delay = scheduler.done(
+            index,
+            code,
+            message=result.message,
+            result=result.result,
+            now=now,
+            transient=result.transient,
+            final=result.stop_run or (bool(run.no_retry) and index in run.no_retry),
+            state=result.state,
+        )
+        if delay is not None:  # retried: the backoff holds no slot
+            self._wait(run, index, delay)
+            return
+        if run.timeouts or run.suspended:
+            self._node_ended(run, index)
+        if result.stop_run:
+            self._terminate(run, result.message or f"stopped by {run.nodes[index].name}")
+        # _settle(run), inlined: this is the per-node hot path
+        if run.result is None:
+            if run.ready and not run.queued:
+                run.queued = True
+                self._runs_ready.append(run)
+            if not run.dirty and run.sink is not None:
+                self._mark_dirty(run)
+            if not scheduler.is_active():
+                self._finish(run)
+
+    def _wait(self, run: Run, index: int, delay: float) -> None:
+        """The node waits ``delay`` seconds (retry backoff or next period) holding nothing, then is admitted again."""
+        if run.sink is not None and not run.dirty:
+            self._mark_dirty(run)
+        if delay <= 0:
+            self._requeue(run, index)
+        else:
+            run.wait_timers[index] = self.loop.call_later(delay, self._requeue, run, index)
+
+    def _node_ended(self, run: Run, index: int) -> None:
+        if run.timeouts:
+            timeout = run.timeouts.pop(index, None)
+            if timeout is not None:
+                timeout.cancel()
         if run.suspended:
             run.suspended.pop(index, None)
-        self._fulfill(run, index, code, result.message)
 
     def _requeue(self, run: Run, index: int) -> None:
-        run.retry_timers.pop(index, None)
-        if run.result is None and run.phase[index] < P_SUCCEEDED:
-            run.ready.append(index)
+        run.wait_timers.pop(index, None)
+        if run.result is None and run.scheduler.requeue(index):
             if not run.queued:
                 run.queued = True
                 self._runs_ready.append(run)
             self._schedule_pump()
 
-    def _release(self, run: Run, pool: str) -> None:
-        if run.blocked:
-            run.blocked = False
-            if run.ready and not run.queued:
-                run.queued = True
-                self._runs_ready.append(run)
-        waiters = self._pool_wait.get(pool)
-        if waiters:
-            waiting_run, waiting_index = waiters.popleft()
-            waiting_run.ready.appendleft(waiting_index)
-            if not waiting_run.queued:
-                waiting_run.queued = True
-                self._runs_ready.appendleft(waiting_run)
-
-    # -- completion ---------------------------------------------------------------------------------------------------
-    def _fulfill(
-        self, run: Run, index: int, code: int, message: str = "", *, failed: bool = False, at: float | None = None
-    ) -> None:
-        spec = run.nodes[index]
-        now = at or self.clock()
-        run.phase[index] = code
-        run.finished[index] = now
-        if not run.started[index]:
-            run.started[index] = now
-        if message:
-            run.messages[index] = message
-        if code == P_OMITTED:
-            branch = P_FAILED if failed else P_SUCCEEDED
-            if not failed:
-                for dep in spec.deps:
-                    if run.branch[dep] in _FAILED_OR_ERROR:
-                        branch = run.branch[dep]
-                        break
-            run.branch[index] = branch
-        else:
-            run.branch[index] = code
-        if spec.step is not None:
-            run.done_leaves += 1
-        boundary = spec.boundary
-        if run.b_counted and index in run.b_counted:
-            run.b_counted.discard(index)
-            run.b_running[boundary] -= 1
-            waiters = run.b_wait.get(boundary)
-            if waiters:
-                nxt = waiters.popleft()
-                run.b_running[boundary] += 1
-                run.b_counted.add(nxt)
-                self._start(run, nxt)
-        if (
-            code in _FAILED_OR_ERROR
-            and boundary >= 0
-            and spec.owner == boundary
-            and spec.hook_of < 0
-            and not spec.handled_failure
-            and not (code == P_FAILED and spec.continue_failed)
-            and not (code == P_ERROR and spec.continue_error)
-            and run.nodes[boundary].fail_fast
-            and boundary not in run.stopped
-        ):
-            run.stopped[boundary] = code
-        if not run.dirty and run.sink is not None:  # _mark_dirty's own early return, checked before the call
-            self._mark_dirty(run)
-        if spec.hook >= 0:
-            self._work.append((run, spec.hook))  # the task's onExit runs before its dependents proceed
+    def _kill(self, run: Run, index: int, reason: str, final: bool) -> None:
+        """Timeout/deadline/termination of one node: cancel its attempt (or end it while it waits)."""
+        scheduler = run.scheduler
+        if run.result is not None or scheduler.phase[index] >= P_SUCCEEDED:
             return
-        if spec.hook_of >= 0:
-            self._propagate(run, index)  # the hook itself counts toward its DAG
-            self._propagate(run, spec.hook_of)
+        if final:
+            run.no_retry.add(index)
+        task = run.tasks.get(index)
+        if task is not None:
+            run.kill_reasons[index] = reason
+            task.cancel()
             return
-        self._propagate(run, index)
-
-    def _propagate(self, run: Run, index: int) -> None:
-        spec = run.nodes[index]
-        waiting = run.waiting
-        work = self._work
-        for dependent in spec.dependents:
-            waiting[dependent] -= 1
-            if waiting[dependent] == 0:
-                work.append((run, dependent))
-        owner = spec.owner
-        if owner >= 0:
-            run.outstanding[owner] -= 1
-            if run.outstanding[owner] == 0:
-                self._complete_container(run, owner)
-        elif index == run.plan.root:
-            if run.plan.exit_handler >= 0 and (run.terminated is None or run.run_exit_handler):
-                work.append((run, run.plan.exit_handler))
-            else:
-                self._finish(run)
-        elif index == run.plan.exit_handler:
-            self._finish(run)
-
-    def _complete_container(self, run: Run, index: int) -> None:
-        spec = run.nodes[index]
-        message = ""
-        if spec.type is NodeType.DAG:
-            code = run.stopped.get(index, P_SUCCEEDED)
-            if code == P_SUCCEEDED:
-                for target in spec.targets:
-                    branch = run.branch[target]
-                    if branch in _FAILED_OR_ERROR:
-                        target_spec = run.nodes[target]
-                        if (branch == P_FAILED and target_spec.continue_failed) or (
-                            branch == P_ERROR and target_spec.continue_error
-                        ):
-                            continue
-                        code = branch
-                        message = f"child '{target_spec.name}' {PHASE_OF[branch].value.lower()}"  # type: ignore[union-attr]
-                        break
-            else:
-                message = "failFast: a task failed, no new tasks were started"
-            self._fulfill(run, index, code, message)
+        handle = run.wait_timers.pop(index, None)
+        if handle is not None:
+            handle.cancel()
+            scheduler.done(index, P_FAILED, message=reason, now=self.clock(), final=True)
+            self._node_ended(run, index)
+            self._settle(run)
+            self._schedule_pump()
             return
-        children = run.children_of.get(index) or spec.children
-        code = P_SUCCEEDED
-        any_ok = False
-        all_failed = True
-        results = []
-        for child in children:
-            phase = run.phase[child]
-            any_ok = any_ok or phase == P_SUCCEEDED
-            all_failed = all_failed and phase == P_FAILED
-            if phase in _FAILED_OR_ERROR:
-                code = phase
-            results.append(run.results.get(child))
-        run.any_succeeded[index] = any_ok
-        run.all_failed[index] = all_failed and bool(children)
-        if any(r is not None for r in results):
-            run.results[index] = json.dumps([_parse_json(r) for r in results])
-        self._fulfill(run, index, code, "child failed" if code != P_SUCCEEDED else "")
+        if final:
+            run.kill_reasons[index] = reason  # still queued: failed when it reaches admission
+
+    def _terminate(self, run: Run, reason: str, *, run_exit_handler: bool = True) -> None:
+        """End the run: running attempts are cancelled (they fail with ``reason``), the scheduler starts nothing new."""
+        scheduler = run.scheduler
+        if run.result is not None or scheduler.terminated is not None:
+            return
+        for index in list(run.tasks):
+            self._kill(run, index, reason, final=True)
+        scheduler.terminate(reason, self.clock(), run_exit_handler=run_exit_handler)
+        for index in [i for i in run.wait_timers if not scheduler.is_waiting(i)]:
+            run.wait_timers.pop(index).cancel()  # ended by the termination
+            self._node_ended(run, index)
+        for index, event in list(run.suspended.items()):
+            if index not in run.tasks:
+                event.set()
+        self._settle(run)
+        self._schedule_pump()
 
     def _finish(self, run: Run) -> None:
-        root_phase = _workflow_phase_for(PHASE_OF[run.phase[run.plan.root]])
-        message = run.messages.get(run.plan.root, "")
-        exit_index = run.plan.exit_handler
-        if exit_index >= 0 and run.phase[exit_index] in _FAILED_OR_ERROR and root_phase is WorkflowPhase.SUCCEEDED:
-            root_phase = WorkflowPhase.FAILED
-            message = "exit handler failed"
-        if run.terminated is not None:
-            root_phase = WorkflowPhase.FAILED
-            message = run.terminated
-        run.workflow_phase = root_phase
-        run.message = message
-        run.finished_at = self.clock()
-        run.result = RunResult(phase=root_phase, message=message)
-        if run.deadline_handle is not None:
-            run.deadline_handle.cancel()
+        scheduler = run.scheduler
+        run.result = RunResult(phase=scheduler.run_phase, message=scheduler.message)
+        self._cancel_timers(run)
         self.runs.pop(run.run_id, None)
         if run.sink is not None:
             if run.write_handle is not None:
@@ -966,21 +683,15 @@ class Executor:
         elif not run.done.done():
             run.done.set_result(run.result)
 
-    def _terminate(self, run: Run, reason: str, *, run_exit_handler: bool = True) -> None:
-        if run.result is not None or run.terminated is not None:
-            return
-        run.terminated = reason
-        run.run_exit_handler = run_exit_handler
-        for index in [*run.tasks, *run.retry_timers]:
-            self._kill(run, index, reason, final=True)
-        for waiters in run.b_wait.values():
-            while waiters:
-                index = waiters.popleft()
-                self._fulfill(run, index, P_OMITTED, f"not started: {reason}")
-        for index, event in list(run.suspended.items()):
-            if index not in run.tasks:
-                event.set()
-        self._schedule_pump()
+    @staticmethod
+    def _cancel_timers(run: Run) -> None:
+        for timers in (run.timeouts, run.attempt_deadlines, run.wait_timers):
+            for handle in timers.values():
+                handle.cancel()
+            timers.clear()
+        for maybe in (run.deadline_handle, run.write_handle):
+            if maybe is not None:
+                maybe.cancel()
 
     # -- status writes ----------------------------------------------------------------------------------------------
     def _mark_dirty(self, run: Run) -> None:
@@ -988,7 +699,7 @@ class Executor:
             return
         run.dirty = True
         if run.write_handle is None and not run.writing:
-            delay = max(0.0, run.last_write + self.config.status_interval - time.monotonic())
+            delay = max(0.0, run.last_write + self.config.status_interval - self.loop.time())
             run.write_handle = self.loop.call_later(delay, self._start_write, run)
 
     def _start_write(self, run: Run) -> None:
@@ -997,22 +708,28 @@ class Executor:
             self.loop.create_task(self._write(run, final=False))
 
     async def _write(self, run: Run, *, final: bool) -> None:
+        """One status write. An intermediate write never runs beside another; the final one waits for the one in
+        flight and then writes the newest body, so an older body can never land after it.
+        """
         while run.writing:
-            await asyncio.sleep(0)
             if not final:
                 return
+            await run.write_idle.wait()
         run.writing = True
+        run.write_idle.clear()
         try:
             run.dirty = False
-            status = await self._encode_status(run)
-            run.last_write = time.monotonic()
+            status = await self._status_body(run)
+            run.last_write = self.loop.time()
             assert run.sink is not None
             try:
-                await run.sink.write_status(run, status)
+                if status is not None:
+                    await run.sink.write_status(run, status)
             except Exception:
                 logger.exception("status write for %s failed", run.run_id)
         finally:
             run.writing = False
+            run.write_idle.set()
         if final:
             if not run.done.done():
                 assert run.result is not None
@@ -1020,6 +737,17 @@ class Executor:
         elif run.dirty and run.result is None:
             run.dirty = False
             self._mark_dirty(run)
+
+    async def _status_body(self, run: Run) -> dict[str, Any] | None:
+        """The body to write: the sink's own (composed now, on the loop, from the live run) or the node table."""
+        compose = getattr(run.sink, "compose", None)
+        if compose is None:
+            return await self._encode_status(run)
+        try:
+            return dict(compose(run))
+        except Exception:  # a sink bug costs this write (the next one tries again), never the run
+            logger.exception("composing the status of %s failed", run.run_id)
+            return None
 
     @staticmethod
     async def _encode_status(run: Run) -> dict[str, Any]:
@@ -1033,22 +761,3 @@ class Executor:
             if task is not None and task.cancelling():
                 raise  # the write itself is being cancelled
             return run.status()  # only the encoding future was cancelled (status thread shut down)
-
-
-def _parse_json(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _workflow_phase_for(phase: NodePhase | None) -> WorkflowPhase:
-    if phase is NodePhase.SUCCEEDED or phase is NodePhase.SKIPPED:
-        return WorkflowPhase.SUCCEEDED
-    if phase is NodePhase.ERROR:
-        return WorkflowPhase.ERROR
-    if phase in (NodePhase.FAILED, NodePhase.OMITTED):
-        return WorkflowPhase.FAILED
-    return WorkflowPhase.RUNNING

@@ -5,6 +5,11 @@ its task (timeouts, deadlines, shutdown). A runner may also offer ``run_inline(n
 that completes without waiting (no-op and pure steps): the executor then skips creating an asyncio Task for the node.
 ``uses_slot = False`` marks runners that wait rather than work (``suspend``) and so do not take admission slots.
 
+Periodic work (an analysis metric: measure, assess, measure again at the next due time) is one attempt per period:
+the runner ends an attempt with ``NodeResult.again(after, state=...)`` and the executor runs the node again after
+``after`` seconds, handing ``state`` back as ``NodeContext.state``; the node holds no slot meanwhile. A runner that
+must end the whole run at once (analysis fail-fast) returns a result with ``stop_run=True``.
+
 Runners are registered by kind (``http``, ``container``, ``suspend``; the analysis package adds ``metric``). Blocking
 work goes through ``node.run_blocking`` onto the executor's own bounded thread pool, never kopf's.
 """
@@ -43,14 +48,20 @@ class NodeContext:
     previous: PreviousNode | None = None
     run_blocking: Callable[..., Any] = field(default=lambda fn, *args: fn(*args))
     resumed: asyncio.Event | None = None  # set when a suspend node is resumed by a user
+    state: Any = None  # what the node's previous attempt left (NodeResult.state), or the state seeded at submit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeResult:
+    """How an attempt ended: a final phase, or "not finished, run me again after ``again_after`` seconds"."""
+
     phase: NodePhase
     message: str = ""
     result: str | None = None
     transient: bool = False  # an Error that OnTransientError retries (timeouts, connection resets, 5xx)
+    state: Any = None  # the node's state from now on, handed to its next attempt and kept by the run; None: unchanged
+    again_after: float | None = None  # set by again(): the node is not finished, run it again after this many seconds
+    stop_run: bool = False  # end the whole run now (with ``message`` as the reason), as Run.cancel does; final only
 
     @classmethod
     def succeeded(cls, result: str | None = None, message: str = "") -> NodeResult:
@@ -63,6 +74,11 @@ class NodeResult:
     @classmethod
     def error(cls, message: str, *, transient: bool = False) -> NodeResult:
         return cls(phase=NodePhase.ERROR, message=message, transient=transient)
+
+    @classmethod
+    def again(cls, after: float, *, state: Any = None, message: str = "") -> NodeResult:
+        """Not finished: run this node again after ``after`` seconds (not a retry; no slot held while waiting)."""
+        return cls(phase=NodePhase.RUNNING, again_after=max(0.0, float(after)), state=state, message=message)
 
 
 @runtime_checkable

@@ -1,6 +1,8 @@
 """The architecture is enforced, not just drawn: imports are checked against the layering in docs/architecture.md.
 
 - ``workflows`` depends on nothing of ours; ``analysis`` may use ``workflows``; ``rollouts`` may use both.
+- Inside ``workflows``, the model (``workflows.model*``: spec, compiler, plan, scheduler, status) imports nothing of
+  the runtime (executor, runners, Jobs, controller), not even for type checking: the runtime drives the model.
 - Only ``workflows.runtime.kube`` imports ``kubernetes``: every request of the product goes through its ``Kube``.
 - Only the kopf shells import ``kopf``.
 - Decision modules (the pure core) import no I/O library at all: no clients, sockets, subprocesses or clocks.
@@ -86,6 +88,32 @@ def imported_roots(path: Path, module: str) -> set[str]:
     return roots
 
 
+# Layers inside a package: modules matching the key may not import modules matching any of the values.
+INNER_LAYERS = {
+    ("workflows.model", "workflows.model.*"): ("workflows.runtime", "workflows.runtime.*"),
+}
+
+
+def imported_modules(path: Path, module: str) -> set[str]:
+    """Full dotted names of everything ``path`` imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``),
+    including lazy and ``TYPE_CHECKING`` imports; relative imports are resolved against ``module``.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
 def matches(module: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(module, pattern) for pattern in patterns)
 
@@ -127,6 +155,25 @@ def test_decision_core_does_no_io(module: str, path: Path) -> None:
         return
     used = imported_roots(path, module) & IO_LIBRARIES
     assert not used, f"{module} is part of the pure decision core but imports {sorted(used)}"
+
+
+@pytest.mark.parametrize(("module", "path"), ALL_MODULES, ids=[m for m, _ in ALL_MODULES])
+def test_inner_layers(module: str, path: Path) -> None:
+    for lower, forbidden in INNER_LAYERS.items():
+        if matches(module, lower):
+            used = sorted(name for name in imported_modules(path, module) if matches(name, forbidden))
+            assert not used, f"{module} imports {used}; the model never depends on the runtime that drives it"
+
+
+def test_the_inner_layer_checker_sees_type_checking_and_relative_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from workflows.runtime.executor import Run\n"
+        "from ..runtime import jobs\n"
+    )
+    found = imported_modules(sample, "workflows.model.sample")
+    assert {"workflows.runtime.executor", "workflows.runtime.executor.Run", "workflows.runtime.jobs"} <= found
+    assert any(matches(name, INNER_LAYERS[("workflows.model", "workflows.model.*")]) for name in found)
 
 
 def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:

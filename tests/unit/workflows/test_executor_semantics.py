@@ -22,7 +22,7 @@ from workflows import (
     WorkflowPhase,
 )
 from workflows.model.phases import P_ERROR, P_FAILED, NodePhase
-from workflows.runtime.executor import retry_delay
+from workflows.model.scheduler import retry_delay
 
 DIAMOND = [
     {"name": "A", "template": "work"},

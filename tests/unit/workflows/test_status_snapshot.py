@@ -20,7 +20,7 @@ from workflows import (
     RunnerRegistry,
     decode_nodes,
 )
-from workflows.model.status import NodeIds, node_id, snapshot_run, status_from_snapshot
+from workflows.model.status import NodeIds, node_id, status_from_snapshot
 
 
 def _chain(name: str, count: int, kind: str) -> Any:
@@ -51,7 +51,7 @@ async def test_snapshot_is_isolated_from_later_node_events() -> None:
     executor = Executor(registry=RunnerRegistry({"noop": gate}), config=ExecutorConfig(status_interval=0))
     run = executor.submit(_chain("iso", 4, "noop"))
     await asyncio.wait_for(gate.entered.wait(), timeout=5)
-    snap = snapshot_run(run)
+    snap = run.scheduler.snapshot()
     before = run.status()
     gate.release.set()
     await run.wait()
