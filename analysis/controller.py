@@ -5,18 +5,18 @@ loop (:mod:`analysis.runner`), the verdict (:mod:`analysis.assess`), the status 
 This module only translates between kopf events and those:
 
 - create / operator resume of a run that has not concluded -> resolve ``fieldRef`` args against the AnalysisRun
-  itself, resolve metrics, and :func:`~analysis.runner.run_analysis` on ``engine.executor`` (the executor Workflows
+  itself, resolve metrics, and :func:`~analysis.runner.run_analysis` on the engine's executor (the one Workflows
   use) seeded with ``status.metricResults``, so a restarted controller continues counts and re-attaches to Jobs;
-- every recorded measurement -> a coalesced status write (at most one merge patch of the status subresource per
-  :data:`STATUS_INTERVAL` per run), and one final write with ``completedAt`` when the run concludes;
+- every status body the executor writes for the run (coalesced: at most one per ``status_interval``; the final one,
+  with ``completedAt``, at once) -> one merge patch of the status subresource;
 - ``spec.terminate: true`` -> the run is terminated (Successful unless something already failed: the core's rule);
 - delete -> the run is cancelled; its Jobs are deleted by the provider and, failing that, by their ownerReference;
 - an invalid spec -> phase ``Error`` with the field path in ``status.message`` and a Warning Event; handlers never
   raise for bad input, so nothing crash-loops.
 
-A run is concluded only once ``completedAt`` is stored. Intermediate writes therefore never show a concluded phase
-(they say Running until the final write): a controller that dies between "a metric failed" and the final write
-resumes the run, winds it up and writes the verdict, instead of leaving Jobs behind a run that looks finished.
+A run is concluded only once ``completedAt`` is stored (see :class:`analysis.runner.AnalysisStatusSink`): a
+controller that dies between "a metric failed" and the final write resumes the run, winds it up and writes the
+verdict, instead of leaving Jobs behind a run that looks finished.
 
 Secrets: secret args are read at measurement time by :class:`~analysis.kube.KubeSecretResolver` and exist only in
 the request body; status, Events and logs get the redacted forms.
@@ -25,17 +25,16 @@ the request body; status, Events and logs get the redacted forms.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import kopf
 
 from analysis.args import resolve_field_refs
-from analysis.assess import AnalysisPhase, MetricResult, assess_run
+from analysis.assess import AnalysisPhase, MetricResult
 from analysis.errors import SpecError
 from analysis.kube import KubeJobBackend, KubeSecretResolver, PodIndex, workflow_template_fetcher
 from analysis.providers import default_providers
@@ -43,148 +42,21 @@ from analysis.providers.job import JOB_NAME_KEY, JobProvider
 from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
-from analysis.status import decode_metric_results, encode_run_status
+from analysis.status import decode_metric_results
 from workflows.api import GROUP, VERSION, owner_reference
 from workflows.model.times import format_time, parse_time
 from workflows.runtime.controller import Engine
 from workflows.runtime.kube import ANALYSIS_RUNS, JOBS, ApiError, Kube
 
-__all__ = [
-    "PLURAL",
-    "STATUS_INTERVAL",
-    "StatusBatcher",
-    "install_metric_runner",
-    "register_analysis_handlers",
-]
+__all__ = ["PLURAL", "AnalysisController", "AnalysisOperator", "prepare_run", "register_analysis_handlers"]
 
 logger = logging.getLogger(__name__)
 
 PLURAL = "analysisruns"
-#: Seconds between status writes of one run (Argo reconciles about as often); the final write is immediate.
-STATUS_INTERVAL = 1.0
-_FINAL_WRITE_ATTEMPTS = 5
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Wiring into the shared engine
-
-
-@dataclass
-class _Cluster:
-    """The analysis parts started next to the engine: the pod watch and the metric runner."""
-
-    pods: PodIndex
-    runner: MetricRunner
-
-
-def install_metric_runner(engine: Engine) -> MetricRunner:
-    """Register the ``metric`` step runner (prometheus, web and job providers, Secrets from the API) on the engine.
-
-    Called at operator startup, after :meth:`Engine.start`; the pod watch it starts stops with the engine's
-    ``job_runner.shutting_down`` flag at cleanup (see :func:`register_analysis_handlers`).
-    """
-    pods = PodIndex(engine.kube, loop=asyncio.get_running_loop())
-    backend = KubeJobBackend(
-        engine.kube, jobs=engine.jobs, pods=pods, shutting_down=lambda: engine.job_runner.shutting_down
-    )
-    providers = default_providers()
-    providers.register(ProviderKind.JOB, JobProvider(backend))
-    providers.register(
-        ProviderKind.WORKFLOW,
-        WorkflowTemplateProvider(
-            executor=engine.executor, fetch_template=workflow_template_fetcher(engine.kube), owners=engine.owners
-        ),
-    )
-    runner = MetricRunner(providers=providers, secrets=KubeSecretResolver(engine.kube))
-    engine.executor.registry.register(METRIC_KIND, runner)
-    pods.start()
-    _CLUSTERS[id(engine)] = _Cluster(pods=pods, runner=runner)
-    return runner
-
-
-_CLUSTERS: dict[int, _Cluster] = {}
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Status writes
-
-
-class StatusBatcher:
-    """Coalesces a run's status writes: at most one per ``interval``; ``close`` makes the final write last.
-
-    ``compose`` builds the body when the write happens (not when the change happens), so a burst of measurements
-    costs one serialisation and one PATCH. A write in flight is never cancelled: ``close`` waits for it, so a stale
-    intermediate body can never land after the final one.
-    """
-
-    def __init__(
-        self,
-        *,
-        write: Callable[[dict[str, Any]], Awaitable[None]],
-        compose: Callable[[], dict[str, Any]],
-        interval: float = STATUS_INTERVAL,
-        retry_delay: float = 0.2,
-    ) -> None:
-        self._write = write
-        self._retry_delay = retry_delay
-        self._compose = compose
-        self._interval = interval
-        self._dirty = False
-        self._closed = False
-        self._last = float("-inf")
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.writes = 0
-
-    def _is_closed(self) -> bool:
-        return self._closed  # a method, so the checker re-reads the flag after the await that may have set it
-
-    def mark_dirty(self) -> None:
-        if self._closed:
-            return
-        self._dirty = True
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._dirty and not self._closed:
-            delay = self._last + self._interval - loop.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                if self._is_closed():
-                    return
-            self._dirty = False
-            self._last = loop.time()
-            await self._safe_write(self._compose())
-
-    async def _safe_write(self, body: dict[str, Any]) -> bool:
-        self.writes += 1
-        try:
-            await self._write(body)
-        except Exception:  # a failed write is retried by the next one; it must not end the run
-            logger.warning("status write failed", exc_info=True)
-            return False
-        return True
-
-    async def close(self, final: dict[str, Any] | None = None, *, attempts: int = _FINAL_WRITE_ATTEMPTS) -> bool:
-        """Stop batching; wait for a write in flight; then write ``final`` (retried a few times)."""
-        self._closed = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        if final is None:
-            return True
-        for attempt in range(attempts):
-            if await self._safe_write(final):
-                return True
-            await asyncio.sleep(min(self._retry_delay * 2**attempt, 2.0))
-        return False
 
 
 def _patch_status(kube: Kube, namespace: str, name: str, status: Mapping[str, Any]) -> None:
@@ -207,10 +79,6 @@ def _delete_terminated_jobs(kube: Kube, namespace: str, results: Mapping[str, Me
             logger.warning("cannot delete terminated Job %s/%s: HTTP %s", namespace, name, error.status)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# One run
-
-
 def prepare_run(body: Mapping[str, Any]) -> tuple[AnalysisRunSpec, tuple[Metric, ...]]:
     """Parse and resolve an AnalysisRun object. ``fieldRef`` args read the AnalysisRun itself (Argo does this for
     runs created directly; runs created by a Rollout arrive with values already filled in). Raises SpecError.
@@ -230,26 +98,45 @@ class _ActiveRun:
     run_id: str
     terminate: asyncio.Event
     task: asyncio.Task[None] | None = None
-    results: dict[str, MetricResult] = field(default_factory=dict)
 
 
-class _Handlers:
-    """The handler bodies; ``engine_ref['engine']`` is set at operator startup and shared by every resource."""
+class AnalysisController:
+    """The AnalysisRun handlers' bodies and what they share (one per operator, in its context).
 
-    def __init__(self, engine_ref: dict[str, Engine], *, clock: Callable[[], datetime] = _utc_now) -> None:
-        self._engine_ref = engine_ref
-        self._clock = clock
+    Built with the engine: it registers the ``metric`` step runner (prometheus, web, job and workflow providers,
+    Secrets from the API) on the engine's executor, so AnalysisRuns and Workflows share one executor. The pod watch
+    of job metrics starts with :meth:`start` (on the running loop) and stops with :meth:`stop`.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.pods = PodIndex(engine.kube)
+        backend = KubeJobBackend(
+            engine.kube, jobs=engine.jobs, pods=self.pods, shutting_down=lambda: engine.job_runner.shutting_down
+        )
+        providers = default_providers()
+        providers.register(ProviderKind.JOB, JobProvider(backend))
+        providers.register(
+            ProviderKind.WORKFLOW,
+            WorkflowTemplateProvider(executor=engine.executor, fetch_template=workflow_template_fetcher(engine.kube)),
+        )
+        self.runner = MetricRunner(providers=providers, secrets=KubeSecretResolver(engine.kube), clock=clock)
+        engine.executor.registry.register(METRIC_KIND, self.runner)
         self.active: dict[str, _ActiveRun] = {}
 
-    async def start(self, body: kopf.Body, patch: kopf.Patch) -> None:
-        engine = self._engine_ref.get("engine")
-        if engine is None:
-            raise kopf.TemporaryError("the shared executor is not running yet", delay=1)
+    def start(self) -> None:
+        self.pods.start()
+
+    def stop(self) -> None:
+        self.pods.stop()
+
+    async def start_run(self, body: kopf.Body, patch: kopf.Patch) -> None:
         meta, status = body["metadata"], dict(body.get("status") or {})
         uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
         if (status.get("completedAt") and status.get("phase")) or uid in self.active:
             return
-        now = self._clock()
+        now = self.clock()
         try:
             spec, metrics = prepare_run(body)
         except SpecError as error:
@@ -267,56 +154,37 @@ class _Handlers:
             return
         started_at = parse_time(status.get("startedAt")) or now
         results = decode_metric_results(status, fallback_time=started_at)
-        active = _ActiveRun(run_id=f"analysisrun/{uid}", terminate=asyncio.Event(), results=dict(results))
+        active = _ActiveRun(run_id=f"analysisrun/{uid}", terminate=asyncio.Event())
         if spec.terminate or (body.get("spec") or {}).get("terminate") is True:
             active.terminate.set()
         self.active[uid] = active
-        resumed = bool(results)
         kopf.info(
             body,
             reason="AnalysisRunRunning",
-            message=("Resumed" if resumed else "Started") + f" analysis with {len(metrics)} metric(s)",
+            message=("Resumed" if results else "Started") + f" analysis with {len(metrics)} metric(s)",
         )
         active.task = asyncio.get_running_loop().create_task(
-            self._drive(engine, body, spec, metrics, active, started_at=started_at)
+            self._drive(body, spec, metrics, active, started_at=started_at, results=results)
         )
 
     async def _drive(
         self,
-        engine: Engine,
         body: kopf.Body,
         spec: AnalysisRunSpec,
         metrics: tuple[Metric, ...],
         active: _ActiveRun,
         *,
         started_at: datetime,
+        results: Mapping[str, MetricResult],
     ) -> None:
         meta = body["metadata"]
         uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
-        dry_run = frozenset(metric.name for metric in metrics if spec.is_dry_run(metric.name))
-        names = [metric.name for metric in metrics]
+        engine = self.engine
         loop = asyncio.get_running_loop()
 
-        def compose() -> dict[str, Any]:
-            assessment = assess_run(metrics, active.results, terminate=active.terminate.is_set(), dry_run=dry_run)
-            body = encode_run_status(
-                metric_names=names, results=active.results, assessment=assessment, started_at=started_at
-            )
-            if assessment.phase.completed:  # concluded only by the final write (see the module docstring)
-                body["phase"] = AnalysisPhase.RUNNING.value
-                body["message"] = None
-            return body
-
-        async def write(status: dict[str, Any]) -> None:
+        async def report(status: dict[str, Any]) -> None:
             await loop.run_in_executor(engine.executor.thread_pool, _patch_status, engine.kube, namespace, name, status)
 
-        batcher = StatusBatcher(write=write, compose=compose)
-
-        def on_update(metric: str, result: MetricResult) -> None:
-            active.results[metric] = result
-            batcher.mark_dirty()
-
-        batcher.mark_dirty()  # phase Running and startedAt right away
         outcome: AnalysisOutcome | None = None
         try:
             outcome = await run_analysis(
@@ -326,42 +194,30 @@ class _Handlers:
                 namespace=namespace,
                 metrics=metrics,
                 started_at=started_at,
-                results=active.results,
-                on_update=on_update,
+                results=results,
                 terminate=active.terminate,
                 run_id=active.run_id,
                 owner=owner_reference(body, kind="AnalysisRun"),
-                clock=self._clock,
+                clock=self.clock,
+                report=report,
             )
         except Exception as error:  # never out of the controller: a bug ends this run in Error, visibly
             logger.exception("AnalysisRun %s/%s crashed", namespace, name)
-            await batcher.close(
-                {
-                    "phase": AnalysisPhase.ERROR.value,
-                    "message": f"controller error: {type(error).__name__}",
-                    "completedAt": format_time(self._clock()),
-                }
-            )
-            kopf.warn(body, reason="AnalysisRunError", message=f"controller error: {type(error).__name__}")
+            message = f"controller error: {type(error).__name__}"
+            final = {"phase": AnalysisPhase.ERROR.value, "message": message, "completedAt": format_time(self.clock())}
+            try:
+                await report(final)
+            except Exception:  # already logged above; the next controller resumes the run
+                logger.warning("cannot record the error of AnalysisRun %s/%s", namespace, name, exc_info=True)
+            kopf.warn(body, reason="AnalysisRunError", message=message)
             return
         finally:
-            if outcome is None or outcome.interrupted:
-                await batcher.close()
             self.active.pop(uid, None)
         if outcome.interrupted:  # the controller is stopping: the next one continues from the stored status
             return
-        active.results.update(outcome.results)
         await loop.run_in_executor(
             engine.executor.thread_pool, _delete_terminated_jobs, engine.kube, namespace, outcome.results
         )
-        final = encode_run_status(
-            metric_names=names,
-            results=outcome.results,
-            assessment=outcome.assessment,
-            started_at=started_at,
-            completed_at=outcome.finished_at,
-        )
-        await batcher.close(final)
         phase = outcome.phase
         message = outcome.message or f"Analysis completed {phase}"
         if phase is AnalysisPhase.SUCCESSFUL:
@@ -382,36 +238,36 @@ class _Handlers:
             active.terminate.set()
 
     def cancel(self, uid: str, reason: str) -> None:
-        engine = self._engine_ref.get("engine")
         active = self.active.get(uid)
-        if engine is None or active is None:
+        if active is None:
             return
-        run = engine.executor.runs.get(active.run_id)
+        run = self.engine.executor.runs.get(active.run_id)
         if run is not None:
             run.cancel(reason)
 
 
-def register_analysis_handlers(registry: kopf.OperatorRegistry, engine_ref: dict[str, Engine]) -> None:
-    """Register the AnalysisRun handlers (and the pod watch's cleanup) on ``registry``."""
-    handlers = _Handlers(engine_ref)
+class AnalysisOperator(Protocol):
+    """What the AnalysisRun handlers need from kopf's ``memo`` (the operator's context)."""
+
+    @property
+    def analysis(self) -> AnalysisController: ...
+
+
+def register_analysis_handlers(registry: kopf.OperatorRegistry) -> None:
+    """Register the AnalysisRun handlers on ``registry``; they find their controller in kopf's ``memo``."""
 
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
-    async def analysis_run_created(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await handlers.start(body, patch)
+    async def analysis_run_created(body: kopf.Body, patch: kopf.Patch, memo: AnalysisOperator, **_: Any) -> None:
+        await memo.analysis.start_run(body, patch)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
-    async def analysis_run_resumed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await handlers.start(body, patch)
+    async def analysis_run_resumed(body: kopf.Body, patch: kopf.Patch, memo: AnalysisOperator, **_: Any) -> None:
+        await memo.analysis.start_run(body, patch)
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def analysis_run_event(body: kopf.Body, type: str | None, **_: Any) -> None:  # noqa: A002
-        handlers.observe(body, type)
+    async def analysis_run_event(body: kopf.Body, type: str | None, memo: AnalysisOperator, **_: Any) -> None:  # noqa: A002
+        memo.analysis.observe(body, type)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, optional=True)
-    async def analysis_run_deleted(body: kopf.Body, **_: Any) -> None:
-        handlers.cancel(body["metadata"]["uid"], "AnalysisRun deleted")
-
-    @kopf.on.cleanup(registry=registry)
-    async def analysis_cleanup(**_: Any) -> None:
-        while _CLUSTERS:
-            _CLUSTERS.popitem()[1].pods.stop()
+    async def analysis_run_deleted(body: kopf.Body, memo: AnalysisOperator, **_: Any) -> None:
+        memo.analysis.cancel(body["metadata"]["uid"], "AnalysisRun deleted")

@@ -77,7 +77,7 @@ class PodIndex(WatchIndex[str]):
 
     keep_first = True
 
-    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(
             kube,
             PODS,

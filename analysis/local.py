@@ -238,29 +238,34 @@ def run_analysis_file(
 
 
 async def _run(setup: LocalSetup, *, name: str, console: Console, providers: ProviderRegistry | None) -> int:
-    from analysis.runner import METRIC_KIND, MetricRunner, run_analysis
+    from analysis.runner import METRIC_KIND, MetricRunner, run_analysis, utc_now
+    from analysis.status import decode_metric_results
     from workflows import Executor, ExecutorConfig, RunnerRegistry
 
     runner = MetricRunner(providers=providers or default_providers(), secrets=setup.secrets)
     executor = Executor(registry=RunnerRegistry({METRIC_KIND: runner}), config=ExecutorConfig(status_interval=0))
     seen: dict[str, int] = {}
 
-    def on_update(metric: str, result: MetricResult) -> None:
-        total = result.count + result.error
-        if seen.get(metric) == total or result.last is None:
-            return
-        seen[metric] = total
-        last = result.last
-        style = _STYLE.get(last.phase, "white")
-        stamp = last.started_at.astimezone().strftime("%H:%M:%S")
-        text = f"{stamp} {escape(metric)} #{total} [{style}]{last.phase}[/{style}] value={escape(last.value or '-')}"
-        if last.message:
-            text += f"  {escape(last.message)}"
-        console.print(text)
+    async def report(status: dict[str, Any]) -> None:
+        """Print each measurement once, as the status bodies the executor writes show it."""
+        for metric, result in decode_metric_results(status, fallback_time=utc_now()).items():
+            total = result.count + result.error
+            last = result.last
+            if seen.get(metric) == total or last is None or last.in_flight:
+                continue
+            seen[metric] = total
+            style = _STYLE.get(last.phase, "white")
+            stamp = last.started_at.astimezone().strftime("%H:%M:%S")
+            text = (
+                f"{stamp} {escape(metric)} #{total} [{style}]{last.phase}[/{style}] value={escape(last.value or '-')}"
+            )
+            if last.message:
+                text += f"  {escape(last.message)}"
+            console.print(text)
 
     console.print(f"analysis [bold]{escape(name)}[/bold]: {len(setup.metrics)} metric(s)")
     try:
-        outcome = await run_analysis(executor, setup.run, name=name, metrics=setup.metrics, on_update=on_update)
+        outcome = await run_analysis(executor, setup.run, name=name, metrics=setup.metrics, report=report)
     finally:
         await executor.close()
     console.print(_summary(setup.metrics, outcome))

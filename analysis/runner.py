@@ -1,34 +1,31 @@
-"""Running an AnalysisRun on the shared workflow executor: one ``metric`` node per metric, edges from
-``dependencies``, and a :class:`MetricRunner` that takes a metric's measurements on schedule.
+"""Running an AnalysisRun on the shared workflow executor: one ``metric`` node per metric, ``dependencies`` as DAG
+edges, and one *measurement* as the unit the executor schedules.
 
-Why a DAG: independent metrics then run concurrently on the same executor (and the same bounded thread pool) as
-Workflows, a metric that depends on another starts when that one is Successful, and the engine's admission, restart
-and status machinery is reused instead of re-invented. What the DAG does *not* decide is the analysis outcome: the
-run's phase is always :func:`analysis.assess.assess_run` over the recorded metric results, so the Argo semantics
-live in one place.
+Argo's AnalysisRun controller loops: pick the metrics that are due, measure them, assess, requeue at the next due
+time. Here the executor does the looping: each attempt of a metric node is one pass of that loop for one metric
+(:class:`MetricRunner`): it asks the pure planner (:func:`analysis.assess.plan_run` on that metric alone) what is
+due at ``now``, takes at most one measurement (provider call on the executor's bounded thread pool, secrets resolved
+there too), records it into the metric's :class:`~analysis.assess.MetricResult`, and either finishes the node
+(the metric is assessed completed) or ends the attempt with ``NodeResult.again(after=<next due time>)``. The metric's
+result is the node's *state*: the executor keeps it between attempts, hands it to the next one, shows it to the
+status sink and seeds it back after a controller restart. Nothing sleeps; no node holds an admission slot while it
+waits for its next interval; the payload (:class:`MetricTask`) is immutable.
 
-Per metric, the runner repeats: ask the pure planner (:func:`analysis.assess.plan_run` on that metric alone) whether
-a measurement is due; if so render the provider body (secrets resolved now, on a worker thread), call the provider
-on the executor's thread pool and record the measurement (:func:`analysis.assess.record_measurement`), handing the
-updated :class:`~analysis.assess.MetricResult` to the caller's ``on_update`` so a controller can persist
-``status.metricResults``; otherwise sleep until the planner's ``next_wakeup``. Time comes from an injected clock and
-sleeping from an injected ``sleep``, so tests drive hours of schedule in microseconds.
+What the DAG does *not* decide is the analysis outcome: the run's phase is always :func:`analysis.assess.assess_run`
+over the metrics' results (:func:`conclude`), so Argo's semantics live in one place.
 
-Fail-fast: when a deciding (non-dry-run) metric ends Failed, Error or Inconclusive its node fails and the whole run
-is cancelled at once (other metric nodes are interrupted wherever they wait), as Argo terminates the run.
+Fail-fast: when a deciding (non-dry-run) metric ends Failed, Error or Inconclusive its node ends with ``stop_run``,
+so the executor ends the run at once (the other metrics' waiting or running attempts end), as Argo terminates the run.
 
-Restart seam: :func:`run_analysis` accepts the metric results a previous controller stored. Completed metrics are
-not measured again; running ones continue their counts and their schedule from the last measurement.
-
-Long-running providers (:class:`~analysis.providers.base.AsyncMetricProvider`, the Job provider) take the async
-path instead: secrets are rendered on a worker thread, then the provider's coroutine records a Running measurement
-through :class:`~analysis.providers.base.MeasurementContext` and awaits the outcome on the event loop. When the run
-ends (fail-fast, ``terminate``, deletion) such a measurement is cancelled; :func:`run_analysis` then completes it as
+Long-running providers (:class:`~analysis.providers.base.AsyncMetricProvider`, the Job provider) record a Running
+measurement with ``NodeContext.checkpoint`` (status shows it, a restart resumes it) and await the outcome on the
+event loop. When the run ends (fail-fast, ``terminate``, deletion) such a measurement is cancelled and concluded as
 Argo does (Successful, "Metric Terminated"), while an executor *shutdown* leaves it Running for the next controller.
 
-Metric nodes do not hold executor slots (``uses_slot = False``): a metric spends nearly all its life waiting for its
-next interval, and holding a slot for minutes would starve Workflows. The real work -- provider calls -- is bounded
-by the executor's thread pool.
+Status: :class:`AnalysisStatusSink` composes Argo's AnalysisRun status from the nodes' states when the executor
+writes (coalesced: at most one write per ``status_interval`` per run, the final one immediately and never overtaken);
+:func:`run_analysis` hands each composed body to the caller's ``report`` (the controller patches it, the local CLI
+prints it). Intermediate bodies never show a concluded phase; the final one (with ``completedAt``) does.
 """
 
 from __future__ import annotations
@@ -39,12 +36,12 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from analysis.args import Argument, SecretResolver, render_provider
 from analysis.assess import (
     AnalysisPhase,
     Measurement,
-    MetricAssessment,
     MetricResult,
     RunAssessment,
     assess_metric,
@@ -55,19 +52,22 @@ from analysis.assess import (
 from analysis.errors import SecretResolutionError
 from analysis.providers.base import AsyncMetricProvider, MeasurementContext, ProviderRegistry, error_measurement
 from analysis.spec import DEFAULT_MEASUREMENT_RETENTION, AnalysisRunSpec, Metric, resolve_metrics
-from workflows import DagBuilder, Executor, NodeContext, NodePhase, NodeResult, Plan, PreviousNode
+from analysis.status import encode_run_status
+from workflows import DagBuilder, Executor, NodeContext, NodePhase, NodeResult, Plan, PreviousNode, Run
 
 __all__ = [
     "METRIC_KIND",
     "TERMINATED_MESSAGE",
-    "AnalysisExecution",
     "AnalysisOutcome",
+    "AnalysisStatusSink",
     "Clock",
     "MetricRunner",
+    "MetricState",
     "MetricTask",
-    "Sleep",
-    "UpdateCallback",
+    "Report",
+    "RunContext",
     "compile_analysis",
+    "conclude",
     "measure_once",
     "run_analysis",
     "utc_now",
@@ -78,98 +78,26 @@ logger = logging.getLogger(__name__)
 METRIC_KIND = "metric"
 #: The message of a measurement that was in flight when its run ended (Argo's wording).
 TERMINATED_MESSAGE = "Metric Terminated"
+TERMINATE_REASON = "Run Terminated"
 Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
-#: Called on the event loop after every recorded measurement and when a metric completes.
-UpdateCallback = Callable[[str, MetricResult], None]
+#: Receives each AnalysisRun status body the executor writes (Argo's shape; see :mod:`analysis.status`).
+Report = Callable[[dict[str, Any]], Awaitable[None]]
+_FINAL_WRITE_ATTEMPTS = 5
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AnalysisExecution:
-    """The live state of one AnalysisRun shared by its metric nodes: results so far and the way to stop the run.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContext:
+    """What every metric of one AnalysisRun shares; immutable (the run's changing state lives in the nodes)."""
 
-    Mutated only on the event loop (after a provider call returns), so no locks are needed.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        namespace: str,
-        metrics: Sequence[Metric],
-        args: Sequence[Argument],
-        dry_run: Collection[str],
-        retention: Mapping[str, int],
-        started_at: datetime,
-        results: Mapping[str, MetricResult] | None = None,
-        on_update: UpdateCallback | None = None,
-        owner: Mapping[str, object] | None = None,
-    ) -> None:
-        self.name = name
-        self.owner = owner
-        self.namespace = namespace
-        self.metrics = tuple(metrics)
-        self.args = tuple(args)
-        self.dry_run = frozenset(dry_run)
-        self.retention = dict(retention)
-        self.started_at = started_at
-        self.results: dict[str, MetricResult] = dict(results or {})
-        self.on_update = on_update
-        self.stop_reason: str | None = None
-        self._cancel: Callable[[str], None] | None = None
-
-    def ready_since(self, metric: Metric) -> datetime:
-        """When ``metric`` could start: the run's start, or the last finish among its dependencies."""
-        ready = self.started_at
-        for name in metric.dependencies:
-            result = self.results.get(name)
-            last = result.last if result else None
-            if last is not None and last.finished_at is not None and last.finished_at > ready:
-                ready = last.finished_at
-        return ready
-
-    def record(self, metric: Metric, measurement: Measurement) -> MetricResult:
-        name = metric.name
-        updated = record_measurement(
-            self.results.get(name),
-            measurement,
-            metric_name=name,
-            dry_run=name in self.dry_run,
-            retention=self.retention.get(name, DEFAULT_MEASUREMENT_RETENTION),
-        )
-        self.results[name] = updated
-        self._notify(name, updated)
-        return updated
-
-    def complete(self, metric: Metric, assessment: MetricAssessment) -> MetricResult:
-        current = self.results.get(metric.name) or MetricResult(name=metric.name, dry_run=metric.name in self.dry_run)
-        updated = replace(current, phase=assessment.phase, message=assessment.reason)
-        self.results[metric.name] = updated
-        self._notify(metric.name, updated)
-        return updated
-
-    def bind(self, cancel: Callable[[str], None]) -> None:
-        """Attach the executor run's ``cancel`` so :meth:`stop` can end every metric node."""
-        self._cancel = cancel
-
-    def stop(self, reason: str) -> None:
-        """End the run: every other metric node is cancelled (scheduled, so the caller's node finishes first)."""
-        if self.stop_reason is not None:
-            return
-        self.stop_reason = reason
-        if self._cancel is not None:
-            asyncio.get_running_loop().call_soon(self._cancel, reason)
-
-    def _notify(self, name: str, result: MetricResult) -> None:
-        if self.on_update is None:
-            return
-        try:
-            self.on_update(name, result)
-        except Exception:  # a persistence hiccup must not kill the measurement loop
-            logger.exception("on_update for metric %s of %s failed", name, self.name)
+    name: str
+    namespace: str
+    args: tuple[Argument, ...] = ()
+    dry_run: frozenset[str] = frozenset()
+    retention: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,61 +105,81 @@ class MetricTask:
     """The payload of one ``metric`` node: which metric, in which run."""
 
     metric: Metric
-    execution: AnalysisExecution = field(repr=False)
+    run: RunContext = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricState:
+    """A metric node's state between measurements: its result so far and when it could first be measured.
+
+    ``ready_since`` is the run's start for a metric without dependencies and the moment its dependencies were
+    satisfied otherwise (the DAG starts it then); ``initialDelay`` counts from it.
+    """
+
+    result: MetricResult | None = None
+    ready_since: datetime | None = None
 
 
 class MetricRunner:
-    """The ``metric`` step runner: takes one metric's measurements until the metric completes."""
+    """The ``metric`` step runner: each attempt is one pass of Argo's loop for one metric (see the module docstring)."""
 
-    uses_slot = False
+    uses_slot = False  # a metric spends its life waiting for its next interval; provider calls use the thread pool
 
-    def __init__(
-        self,
-        *,
-        providers: ProviderRegistry,
-        secrets: SecretResolver,
-        clock: Clock = utc_now,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
+    def __init__(self, *, providers: ProviderRegistry, secrets: SecretResolver, clock: Clock = utc_now) -> None:
         self.providers = providers
         self.secrets = secrets
         self.clock = clock
-        self.sleep = sleep
 
     async def run(self, node: NodeContext) -> NodeResult:
         task = node.payload
         if not isinstance(task, MetricTask):
             return NodeResult.error("metric node without a MetricTask payload")
-        metric, execution = task.metric, task.execution
-        name = metric.name
-        # The planner sees this metric alone: the DAG already waited for its dependencies.
-        alone = replace(metric, dependencies=())
-        ready_since = execution.ready_since(metric)
-        while True:
-            result = execution.results.get(name)
-            if assess_metric(metric, result, terminating=False).phase.completed:
-                break
-            now = self.clock()
-            plan = plan_run(metrics=(alone,), results={name: result} if result else {}, started_at=ready_since, now=now)
-            if plan.completed:
-                break
-            if name in plan.measure or name in plan.resume:
-                measurement = await self._measure(node, metric, execution, now)
-                execution.record(metric, replace(measurement, finished_at=max(self.clock(), now)))
-                continue
-            if plan.next_wakeup is None:  # nothing scheduled and not complete: a planner bug, never a hang
-                execution.record(metric, error_measurement("nothing left to schedule for this metric", now=now))
-                continue
-            await self.sleep(max(0.0, (plan.next_wakeup - now).total_seconds()))
-        final = execution.complete(metric, assess_metric(metric, execution.results.get(name), terminating=False))
-        text = f'metric "{name}" assessed {final.phase}' + (f": {final.message}" if final.message else "")
-        if final.phase is AnalysisPhase.SUCCESSFUL or name in execution.dry_run:
-            return NodeResult.succeeded(result=final.phase.value, message=text)
-        execution.stop(text)
-        return NodeResult.failed(text, result=final.phase.value)
+        metric, run = task.metric, task.run
+        state = node.state if isinstance(node.state, MetricState) else MetricState()
+        now = self.clock()
+        if state.ready_since is None:
+            state = replace(state, ready_since=now)  # started by the DAG right as its dependencies were satisfied
+        if not assess_metric(metric, state.result, terminating=False).phase.completed:
+            due = self._due(metric, state, now)
+            if due is not None and due > now:
+                return NodeResult.again((due - now).total_seconds(), state=state)
+            if due is None:  # nothing scheduled and not complete: a planner bug, never a hang
+                measurement = error_measurement("nothing left to schedule for this metric", now=now)
+            else:
+                measurement = await self._measure(node, metric, run, state, now)
+            finished = replace(measurement, finished_at=max(self.clock(), now))
+            state = replace(state, result=_record(metric, run, state.result, finished))
+        assessment = assess_metric(metric, state.result, terminating=False)
+        if not assessment.phase.completed:
+            later = self.clock()
+            due = self._due(metric, state, later)
+            return NodeResult.again(0.0 if due is None else max(0.0, (due - later).total_seconds()), state=state)
+        current = state.result or MetricResult(name=metric.name, dry_run=metric.name in run.dry_run)
+        final = replace(current, phase=assessment.phase, message=assessment.reason)
+        state = replace(state, result=final)
+        text = f'metric "{metric.name}" assessed {final.phase}' + (f": {final.message}" if final.message else "")
+        if final.phase is AnalysisPhase.SUCCESSFUL or metric.name in run.dry_run:
+            return NodeResult(phase=NodePhase.SUCCEEDED, message=text, result=final.phase.value, state=state)
+        return NodeResult(phase=NodePhase.FAILED, message=text, result=final.phase.value, state=state, stop_run=True)
+
+    @staticmethod
+    def _due(metric: Metric, state: MetricState, now: datetime) -> datetime | None:
+        """When the next measurement of ``metric`` is due (``now`` or earlier: at once); None: nothing scheduled."""
+        result = state.result
+        last = result.last if result is not None else None
+        if last is not None and last.in_flight:
+            return now  # resume it (a restarted controller, or the attempt that recorded it)
+        alone = replace(metric, dependencies=())  # the DAG already waited for the dependencies
+        assert state.ready_since is not None
+        plan = plan_run(
+            metrics=(alone,), results={metric.name: result} if result else {}, started_at=state.ready_since, now=now
+        )
+        if metric.name in plan.measure:
+            return now
+        return plan.next_wakeup
 
     async def _measure(
-        self, node: NodeContext, metric: Metric, execution: AnalysisExecution, now: datetime
+        self, node: NodeContext, metric: Metric, run: RunContext, state: MetricState, now: datetime
     ) -> Measurement:
         provider = self.providers.get(metric.provider.kind)
         if provider is None:
@@ -241,16 +189,11 @@ class MetricRunner:
                 now=now,
             )
         if isinstance(provider, AsyncMetricProvider):
-            return await self._measure_async(node, provider, metric, execution, now)
+            return await self._measure_async(node, provider, metric=metric, run=run, state=state, now=now)
         call = partial(
-            _measure_blocking,
-            provider=provider,
-            metric=metric,
-            args=execution.args,
-            namespace=execution.namespace,
-            secrets=self.secrets,
-            now=now,
-        )
+            _measure_blocking, provider=provider, metric=metric, args=run.args, namespace=run.namespace,
+            secrets=self.secrets, now=now,
+        )  # fmt: skip
         measurement: Measurement = await node.run_blocking(call)
         return measurement
 
@@ -258,36 +201,48 @@ class MetricRunner:
         self,
         node: NodeContext,
         provider: AsyncMetricProvider,
+        *,
         metric: Metric,
-        execution: AnalysisExecution,
+        run: RunContext,
+        state: MetricState,
         now: datetime,
     ) -> Measurement:
         """The long-running path: render on a worker thread (secret reads block), then await the provider."""
-        result = execution.results.get(metric.name)
+        result = state.result
         last = result.last if result is not None else None
         in_flight = last if last is not None and last.in_flight else None
         sequence = result.count + result.error + 1 if result is not None else 1
         render = partial(
-            render_provider,
-            metric.provider.body,
-            args=execution.args,
-            namespace=execution.namespace,
-            resolver=self.secrets,
+            render_provider, metric.provider.body, args=run.args, namespace=run.namespace, resolver=self.secrets
         )
         try:
             rendered = await node.run_blocking(render)
         except SecretResolutionError as error:
             return error_measurement(str(error), now=now)
+
+        def started(measurement: Measurement) -> None:
+            node.checkpoint(replace(state, result=_record(metric, run, state.result, measurement)))
+
         context = MeasurementContext(
-            run_name=execution.name,
-            namespace=execution.namespace,
+            run_name=run.name,
+            namespace=run.namespace,
             metric=metric,
             sequence=sequence,
             in_flight=in_flight,
-            owner=execution.owner,
-            started=partial(execution.record, metric),
+            owner=node.owner,
+            started=started,
         )
         return await provider.measure_async(rendered, context=context, now=now, run_blocking=node.run_blocking)
+
+
+def _record(metric: Metric, run: RunContext, result: MetricResult | None, measurement: Measurement) -> MetricResult:
+    return record_measurement(
+        result,
+        measurement,
+        metric_name=metric.name,
+        dry_run=metric.name in run.dry_run,
+        retention=run.retention.get(metric.name, DEFAULT_MEASUREMENT_RETENTION),
+    )
 
 
 def _measure_blocking(
@@ -312,7 +267,7 @@ def _measure_blocking(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Compiling and running
+# Compiling, concluding, status
 
 
 def _node_names(metrics: Sequence[Metric]) -> dict[str, str]:
@@ -323,38 +278,56 @@ def _node_names(metrics: Sequence[Metric]) -> dict[str, str]:
     return names
 
 
-def compile_analysis(execution: AnalysisExecution) -> Plan:
+def compile_analysis(run: RunContext, metrics: Sequence[Metric]) -> Plan:
     """The DAG for a run: one ``metric`` node per metric, ``dependencies`` as edges, failFast on."""
-    names = _node_names(execution.metrics)
-    dag = DagBuilder(execution.name, namespace=execution.namespace, fail_fast=True)
-    for metric in execution.metrics:
+    names = _node_names(metrics)
+    dag = DagBuilder(run.name, namespace=run.namespace, fail_fast=True)
+    for metric in metrics:
         dag.add(
             names[metric.name],
             kind=METRIC_KIND,
-            payload=MetricTask(metric=metric, execution=execution),
+            payload=MetricTask(metric=metric, run=run),
             depends=[names[dependency] for dependency in metric.dependencies] or None,
             pool=f"metric-{metric.provider.kind}",
         )
     return dag.build()
 
 
-def _previous_nodes(execution: AnalysisExecution) -> dict[str, PreviousNode]:
-    """Completed metrics from a previous controller become finished nodes, so they are not measured again."""
-    names = _node_names(execution.metrics)
-    previous: dict[str, PreviousNode] = {}
-    for metric in execution.metrics:
-        result = execution.results.get(metric.name)
-        if result is None or not result.phase.completed:
-            continue
-        good = result.phase is AnalysisPhase.SUCCESSFUL or metric.name in execution.dry_run
-        finished = result.last.finished_at if result.last is not None else None
-        previous[names[metric.name]] = PreviousNode(
-            phase=NodePhase.SUCCEEDED if good else NodePhase.FAILED,
-            finished_at=finished.timestamp() if finished else None,
-            message=result.message,
-            result=result.phase.value,
-        )
-    return previous
+def _results_of(run: Run, metrics: Sequence[Metric]) -> dict[str, MetricResult]:
+    names = _node_names(metrics)
+    results: dict[str, MetricResult] = {}
+    for metric in metrics:
+        state = run.state_of(names[metric.name])
+        if isinstance(state, MetricState) and state.result is not None:
+            results[metric.name] = state.result
+    return results
+
+
+def conclude(
+    metrics: Sequence[Metric],
+    results: Mapping[str, MetricResult],
+    *,
+    terminate: bool,
+    dry_run: Collection[str],
+    now: datetime,
+) -> tuple[RunAssessment, dict[str, MetricResult]]:
+    """The end of a run: measurements still in flight were stopped by it (Successful, "Metric Terminated", as Argo
+    does), every metric is wound up to its final assessment, and the run's verdict is :func:`assess_run` of that."""
+    final = dict(results)
+    for name, result in results.items():
+        last = result.last
+        if last is not None and last.in_flight:
+            ended = replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message=TERMINATED_MESSAGE)
+            final[name] = record_measurement(
+                result, ended, metric_name=name, dry_run=result.dry_run, retention=max(len(result.measurements), 1)
+            )
+    assessment = assess_run(metrics, final, terminate=terminate, dry_run=dry_run)
+    for metric in metrics:
+        current = final.get(metric.name)
+        assessed = assessment.metrics[metric.name]
+        if current is not None and current.phase is not assessed.phase:
+            final[metric.name] = replace(current, phase=assessed.phase, message=assessed.reason)
+    return assessment, final
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -371,6 +344,104 @@ class AnalysisOutcome:
     interrupted: bool = False
 
 
+class AnalysisStatusSink:
+    """The executor's status sink for one AnalysisRun: composes Argo's status from the metric nodes' states.
+
+    Intermediate bodies say Running whatever the assessment (a run is concluded only by the final write, with
+    ``completedAt``: a controller that dies before it resumes the run and winds it up instead of leaving Jobs behind
+    a run that looks finished). The final body (the executor writes it the moment the run ends) carries the
+    conclusion; it is retried a few times, because a lost final write would leave the run Running until a restart.
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics: Sequence[Metric],
+        dry_run: frozenset[str],
+        started_at: datetime,
+        clock: Clock,
+        report: Report | None,
+        retry_delay: float = 0.2,
+    ) -> None:
+        self.metrics = tuple(metrics)
+        self.dry_run = dry_run
+        self.started_at = started_at
+        self.clock = clock
+        self.report = report
+        self.retry_delay = retry_delay
+        self.terminated = False  # spec.terminate: the run ends Successful unless something already failed
+        self.outcome: AnalysisOutcome | None = None  # set by the final compose
+
+    def compose(self, run: Run) -> dict[str, Any]:
+        names = [metric.name for metric in self.metrics]
+        results = _results_of(run, self.metrics)
+        if run.result is None:  # intermediate: never a concluded phase
+            assessment = assess_run(self.metrics, results, terminate=self.terminated, dry_run=self.dry_run)
+            body = encode_run_status(
+                metric_names=names, results=results, assessment=assessment, started_at=self.started_at
+            )
+            if assessment.phase.completed:
+                body["phase"] = AnalysisPhase.RUNNING.value
+                body["message"] = None
+            return body
+        now = self.clock()
+        assessment, final = conclude(self.metrics, results, terminate=self.terminated, dry_run=self.dry_run, now=now)
+        self.outcome = AnalysisOutcome(
+            phase=assessment.phase,
+            message=assessment.message,
+            results=final,
+            assessment=assessment,
+            started_at=self.started_at,
+            finished_at=now,
+        )
+        return encode_run_status(
+            metric_names=names, results=final, assessment=assessment, started_at=self.started_at, completed_at=now
+        )
+
+    async def write_status(self, run: Run, status: dict[str, Any]) -> None:
+        if self.report is not None:
+            await _deliver(self.report, status, final=run.result is not None, retry_delay=self.retry_delay)
+
+
+async def _deliver(report: Report, status: dict[str, Any], *, final: bool, retry_delay: float = 0.2) -> None:
+    """Hand ``status`` to ``report``; a final body is retried a few times (an intermediate one is simply superseded)."""
+    attempts = _FINAL_WRITE_ATTEMPTS if final else 1
+    for attempt in range(attempts):
+        try:
+            await report(status)
+        except Exception:
+            if attempt + 1 == attempts:
+                raise
+            logger.warning("final status write failed; retrying", exc_info=True)
+            await asyncio.sleep(min(retry_delay * 2**attempt, 2.0))
+        else:
+            return
+
+
+def _seeds(
+    metrics: Sequence[Metric], results: Mapping[str, MetricResult], *, started_at: datetime, dry_run: Collection[str]
+) -> tuple[dict[str, MetricState], dict[str, PreviousNode]]:
+    """What a previous controller left, as executor input: states to continue, completed metrics as finished nodes."""
+    names = _node_names(metrics)
+    states: dict[str, MetricState] = {}
+    previous: dict[str, PreviousNode] = {}
+    for metric in metrics:
+        result = results.get(metric.name)
+        ready = started_at if not metric.dependencies else None
+        states[names[metric.name]] = MetricState(result=result, ready_since=ready)
+        if result is None or not result.phase.completed:
+            continue
+        good = result.phase is AnalysisPhase.SUCCESSFUL or metric.name in dry_run
+        finished = result.last.finished_at if result.last is not None else None
+        previous[names[metric.name]] = PreviousNode(
+            phase=NodePhase.SUCCEEDED if good else NodePhase.FAILED,
+            finished_at=finished.timestamp() if finished else None,
+            message=result.message,
+            result=result.phase.value,
+        )
+    return states, previous
+
+
 async def run_analysis(
     executor: Executor,
     run: AnalysisRunSpec,
@@ -380,11 +451,11 @@ async def run_analysis(
     metrics: Sequence[Metric] | None = None,
     started_at: datetime | None = None,
     results: Mapping[str, MetricResult] | None = None,
-    on_update: UpdateCallback | None = None,
     clock: Clock = utc_now,
     terminate: asyncio.Event | None = None,
     run_id: str | None = None,
-    owner: Mapping[str, object] | None = None,
+    owner: Mapping[str, Any] | None = None,
+    report: Report | None = None,
 ) -> AnalysisOutcome:
     """Run an AnalysisRun to completion on ``executor`` (whose registry has a :class:`MetricRunner` for ``metric``).
 
@@ -392,74 +463,91 @@ async def run_analysis(
     ``started_at`` and ``results`` continue a run a previous controller started. Setting ``terminate`` (or
     ``run.terminate``) ends the run as Argo's ``spec.terminate`` does: Successful unless a metric already failed.
     ``run_id`` names the executor run (so a controller can ``executor.cancel(run_id)`` it); ``owner`` is the
-    ownerReference objects created for measurements (Jobs) carry.
+    ownerReference objects created for measurements (Jobs) carry. ``report`` receives every status body the executor
+    writes for the run (coalesced), the last one concluded with ``completedAt``.
     """
     resolved = tuple(metrics if metrics is not None else resolve_metrics(run))
     dry_run = frozenset(metric.name for metric in resolved if run.is_dry_run(metric.name))
     start = started_at or clock()
-    execution = AnalysisExecution(
+    stored = dict(results or {})
+    context = RunContext(
         name=name,
         namespace=namespace,
-        metrics=resolved,
         args=run.args,
         dry_run=dry_run,
         retention={metric.name: run.retention_limit(metric.name) for metric in resolved},
-        started_at=start,
-        results=results,
-        on_update=on_update,
+    )
+    sink = AnalysisStatusSink(metrics=resolved, dry_run=dry_run, started_at=start, clock=clock, report=report)
+    sink.terminated = run.terminate or (terminate is not None and terminate.is_set())
+    before = assess_run(resolved, stored, terminate=sink.terminated, dry_run=dry_run)
+    if before.phase.completed:  # decided before this controller came (no final write yet): conclude, measure nothing
+        now = clock()
+        assessment, final = conclude(resolved, stored, terminate=sink.terminated, dry_run=dry_run, now=now)
+        if report is not None:
+            body = encode_run_status(
+                metric_names=[metric.name for metric in resolved],
+                results=final,
+                assessment=assessment,
+                started_at=start,
+                completed_at=now,
+            )
+            await _deliver(report, body, final=True)
+        return AnalysisOutcome(
+            phase=assessment.phase,
+            message=assessment.message,
+            results=final,
+            assessment=assessment,
+            started_at=start,
+            finished_at=now,
+        )
+    states, previous = _seeds(resolved, stored, started_at=start, dry_run=dry_run)
+    handle = executor.submit(
+        compile_analysis(context, resolved),
+        run_id=run_id,
+        previous=previous or None,
+        states=states,
+        sink=sink,
         owner=owner,
     )
-    interrupted = False
-    terminated = run.terminate or (terminate is not None and terminate.is_set())
-    before = assess_run(resolved, execution.results, terminate=terminated, dry_run=dry_run)
-    if not before.phase.completed:
-        handle = executor.submit(
-            compile_analysis(execution), run_id=run_id, previous=_previous_nodes(execution) or None
+    watcher = None
+    if terminate is not None:
+
+        async def watch() -> None:
+            await terminate.wait()
+            sink.terminated = True
+            handle.cancel(TERMINATE_REASON)
+
+        watcher = asyncio.ensure_future(watch())
+    try:
+        ended = await handle.wait()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    if ended.interrupted:  # the executor stopped: nothing is final, the next controller continues from the status
+        so_far = _results_of(handle, resolved)
+        return AnalysisOutcome(
+            phase=AnalysisPhase.RUNNING,
+            message="interrupted",
+            results=so_far,
+            assessment=assess_run(resolved, so_far, dry_run=dry_run),
+            started_at=start,
+            finished_at=clock(),
+            interrupted=True,
         )
-        execution.bind(handle.cancel)
-        watcher = None
-        if terminate is not None:
-
-            async def watch() -> None:
-                await terminate.wait()
-                handle.cancel("Run Terminated")
-
-            watcher = asyncio.ensure_future(watch())
-        try:
-            interrupted = (await handle.wait()).interrupted
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-        terminated = terminated or (terminate is not None and terminate.is_set())
-    if not interrupted:
-        _terminate_in_flight(execution, now=clock())
-    final = assess_run(resolved, execution.results, terminate=terminated, dry_run=dry_run)
-    for metric in resolved:
-        current = execution.results.get(metric.name)
-        assessed = final.metrics[metric.name]
-        if current is not None and current.phase is not assessed.phase:
-            execution.complete(metric, assessed)
+    if sink.outcome is not None:
+        return sink.outcome
+    # the final compose failed (logged by the executor): conclude here, from the same states
+    assessment, final = conclude(
+        resolved, _results_of(handle, resolved), terminate=sink.terminated, dry_run=dry_run, now=clock()
+    )
     return AnalysisOutcome(
-        phase=final.phase,
-        message=final.message,
-        results=dict(execution.results),
-        assessment=final,
+        phase=assessment.phase,
+        message=assessment.message,
+        results=final,
+        assessment=assessment,
         started_at=start,
         finished_at=clock(),
-        interrupted=interrupted,
     )
-
-
-def _terminate_in_flight(execution: AnalysisExecution, *, now: datetime) -> None:
-    """Measurements still Running when the run ended were stopped by it: Successful, "Metric Terminated" (Argo)."""
-    for metric in execution.metrics:
-        result = execution.results.get(metric.name)
-        last = result.last if result is not None else None
-        if last is not None and last.in_flight:
-            execution.record(
-                metric,
-                replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message=TERMINATED_MESSAGE),
-            )
 
 
 def measure_once(

@@ -13,7 +13,7 @@ restarted controller's re-run are found again (same node ids) instead of duplica
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,12 +48,10 @@ class WorkflowTemplateProvider:
         *,
         executor: Executor,
         fetch_template: TemplateFetcher,
-        owners: MutableMapping[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.executor = executor
         self.fetch_template = fetch_template
-        self.owners = owners if owners is not None else {}
         self.clock = clock
 
     def _load(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,18 +101,15 @@ class WorkflowTemplateProvider:
         except Exception as error:  # noqa: BLE001 -- an API failure is an Error measurement, retried by the runner
             text = rendered.redact(str(getattr(error, "reason", "") or error)) or type(error).__name__
             return error_measurement(f"cannot read WorkflowTemplate {name}: {text}", now=started_at, metadata=metadata)
-        if context.owner is not None:
-            self.owners[run_id] = context.owner  # container steps' Jobs are owned by the AnalysisRun
         if context.in_flight is None:
             context.started(Measurement(phase=AnalysisPhase.RUNNING, started_at=started_at, metadata=metadata))
-        run = self.executor.submit(plan, run_id=run_id)
+        # the template's container steps run as Jobs owned by the AnalysisRun
+        run = self.executor.submit(plan, run_id=run_id, owner=context.owner)
         try:
             result = await run.wait()
         except asyncio.CancelledError:
             run.cancel("analysis run terminated")
             raise
-        finally:
-            self.owners.pop(run_id, None)
         finished = max(self.clock(), started_at)
         value = str(result.phase.value)
         if result.phase is WorkflowPhase.SUCCEEDED:

@@ -1,10 +1,14 @@
 """The operator process: one kopf operator, one shared workflow executor, every controller of the product.
 
-``rollouts controller`` builds a kopf registry, registers the handlers of each package on it (Workflows,
-AnalysisRuns, Rollouts), logs in with the given kubeconfig/context (or in-cluster), starts the
-shared :class:`workflows.runtime.controller.Engine` on kopf's event loop at startup and shuts it down at cleanup.
-The engine's blocking work runs on its own thread pool, never kopf's, so a handler waiting on the engine cannot
-starve kopf's synchronous handlers.
+``rollouts controller`` builds one :class:`Operator` -- the typed, frozen context every handler shares: the one API
+client, the engine (the shared executor and the Job watch), the Workflow, AnalysisRun and Rollout controllers, and
+the thread pools, sized in one place (:class:`ControllerConfig`) -- and hands it to kopf as ``memo``. kopf gives it
+to every handler as is (its ``__copy__`` returns itself), so there are no module globals and no dicts filled at
+start-up. :meth:`Operator.start` binds the watches to kopf's running loop at startup; :meth:`Operator.stop` shuts
+everything down at cleanup without touching what runs in the cluster.
+
+The engine's blocking work runs on the operator's I/O pool, never kopf's, so a handler waiting on the engine cannot
+starve kopf's synchronous handlers; Rollout reconciles (observe/plan/act) have a pool of their own.
 
 Login: kopf's built-in login reads the default kubeconfig once, at import time of the kubernetes client, so a
 controller started with ``--kubeconfig``/``--context`` (or a test pointing at a throwaway cluster) logs in through
@@ -15,20 +19,95 @@ into kopf's :class:`kopf.ConnectionInfo`, so kopf and our client reach the same 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from analysis.controller import install_metric_runner, register_analysis_handlers
+from analysis.controller import AnalysisController, register_analysis_handlers
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
-from workflows.runtime.controller import Engine, register_workflow_handlers
+from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
+from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.kube import Credentials, Kube
 
-__all__ = ["build_registry", "connection_from_kubeconfig", "connection_info", "run_controller"]
+__all__ = [
+    "ControllerConfig",
+    "Operator",
+    "build_registry",
+    "connection_from_kubeconfig",
+    "connection_info",
+    "run_controller",
+]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerConfig:
+    """How much the operator may do at once: every pool and the API connection pool are sized from here."""
+
+    io_threads: int = 16  # the engine's blocking work: provider calls, Job and status writes, Secret reads
+    reconcile_threads: int = 8  # Rollout reconciles running at once (each one observe -> plan -> act)
+    status_interval: float = 1.0  # seconds between status writes of one Workflow/AnalysisRun (the final one at once)
+
+    @property
+    def api_connections(self) -> int:
+        """HTTP connections to the API server: one per thread that may call it, plus the watch streams."""
+        return self.io_threads + self.reconcile_threads + 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operator:
+    """Everything the handlers share, built once before kopf starts (kopf's ``memo``; never copied)."""
+
+    kube: Kube
+    config: ControllerConfig
+    engine: Engine
+    workflows: WorkflowController
+    analysis: AnalysisController
+    rollouts: Reconciler
+    io_pool: concurrent.futures.ThreadPoolExecutor = field(repr=False)
+
+    def __copy__(self) -> Operator:
+        return self  # kopf copies the memo per resource: every handler must see this one context
+
+    @classmethod
+    def create(cls, kube: Kube, config: ControllerConfig | None = None) -> Operator:
+        config = config or ControllerConfig()
+        kube.api.configuration.connection_pool_maxsize = config.api_connections
+        io_pool = concurrent.futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="engine")
+        engine = Engine.create(
+            kube,
+            config=ExecutorConfig(status_interval=config.status_interval, max_threads=config.io_threads),
+            thread_pool=io_pool,
+        )
+        reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
+        return cls(
+            kube=kube,
+            config=config,
+            engine=engine,
+            workflows=WorkflowController(engine),
+            analysis=AnalysisController(engine),  # registers the metric runner on the engine's executor
+            rollouts=Reconciler(kube=kube, pool=reconcile_pool),
+            io_pool=io_pool,
+        )
+
+    async def start(self) -> None:
+        """On kopf's loop, at startup: the watches begin serving it."""
+        self.engine.start()
+        self.analysis.start()
+        logger.info("shared workflow executor started")
+
+    async def stop(self) -> None:
+        """At cleanup: stop reconciling, shut the executor down (Jobs stay for the next controller), close."""
+        await self.rollouts.close()
+        await self.engine.stop()
+        self.analysis.stop()
+        self.io_pool.shutdown(wait=False, cancel_futures=True)
+        self.kube.close()
 
 
 def connection_info(credentials: Credentials) -> kopf.ConnectionInfo:
@@ -53,15 +132,13 @@ def connection_from_kubeconfig(kubeconfig: str | None = None, context: str | Non
         kube.close()
 
 
-def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.OperatorRegistry:
-    """A registry with login, engine lifecycle and every resource's handlers."""
+def build_registry(operator: Operator) -> kopf.OperatorRegistry:
+    """A registry with login, the operator's lifecycle and every resource's handlers."""
     registry = kopf.OperatorRegistry()
-    engine_ref: dict[str, Engine] = {}
-    rollout_state: dict[str, Any] = {}
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        return connection_from_kubeconfig(kubeconfig, context)
+        return connection_info(operator.kube.credentials())
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -70,25 +147,15 @@ def build_registry(*, kubeconfig: str | None, context: str | None) -> kopf.Opera
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="rollouts.dev")
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="rollouts.dev")
         settings.watching.server_timeout = 300
-        engine_ref["engine"] = Engine.start(Kube.from_kubeconfig(kubeconfig, context))
-        install_metric_runner(engine_ref["engine"])  # AnalysisRuns' metric nodes run on the same executor
-        rollout_state["rollouts"] = Reconciler(kube=Kube.from_kubeconfig(kubeconfig, context))
-        logger.info("shared workflow executor started")
+        await operator.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
-        reconciler = rollout_state.pop("rollouts", None)
-        if isinstance(reconciler, Reconciler):
-            await reconciler.close()
-            reconciler.kube.close()
-        engine = engine_ref.pop("engine", None)
-        if engine is not None:
-            await engine.stop()
-            engine.kube.close()
+        await operator.stop()
 
-    register_workflow_handlers(registry, engine_ref)
-    register_analysis_handlers(registry, engine_ref)
-    register_rollout_handlers(registry, rollout_state)
+    register_workflow_handlers(registry)
+    register_analysis_handlers(registry)
+    register_rollout_handlers(registry)
     return registry
 
 
@@ -103,10 +170,11 @@ def run_controller(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    registry = build_registry(kubeconfig=kubeconfig, context=context)
+    operator = Operator.create(Kube.from_kubeconfig(kubeconfig, context))
     asyncio.run(
         kopf.operator(
-            registry=registry,
+            registry=build_registry(operator),
+            memo=operator,
             namespaces=list(namespaces),
             clusterwide=not namespaces,
             standalone=True,

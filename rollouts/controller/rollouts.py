@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import kopf
 
@@ -35,7 +35,7 @@ from rollouts.routers import Routers
 from workflows.api import GROUP, VERSION, owner_reference
 from workflows.runtime.kube import ROLLOUTS, ApiError, ConflictError, Kube
 
-__all__ = ["Reconciler", "register_rollout_handlers"]
+__all__ = ["Reconciler", "RolloutOperator", "register_rollout_handlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Reconciler:
     """Coalescing, per-Rollout-serialised reconciles on the operator's loop; blocking work on our own pool."""
 
     kube: Kube
+    # the reconciles' worker threads (observe, plan, act); sized by the operator (rollouts.controller.ControllerConfig)
     pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="rollouts")
     )
@@ -201,39 +202,36 @@ def _owner_rollout(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def register_rollout_handlers(registry: kopf.OperatorRegistry, state: dict[str, Any]) -> None:
-    """Wire watch events to the reconciler kept in ``state['rollouts']`` (created at operator startup)."""
+class RolloutOperator(Protocol):
+    """What the Rollout handlers need from kopf's ``memo`` (the operator's context)."""
 
-    def reconciler() -> Reconciler | None:
-        found = state.get("rollouts")
-        return found if isinstance(found, Reconciler) else None
+    @property
+    def rollouts(self) -> Reconciler: ...
+
+
+def register_rollout_handlers(registry: kopf.OperatorRegistry) -> None:
+    """Wire watch events to the reconciler in kopf's ``memo``."""
 
     @kopf.on.event(GROUP, VERSION, "rollouts", registry=registry)
-    async def rollout_changed(body: kopf.Body, type: str | None, **_: Any) -> None:  # noqa: A002
-        target = reconciler()
-        if target is None:
-            return
+    async def rollout_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
         meta = body["metadata"]
         if type == "DELETED":
-            target.forget(meta["namespace"], meta["name"])
+            memo.rollouts.forget(meta["namespace"], meta["name"])
             return
-        target.trigger(meta["namespace"], meta["name"])
+        memo.rollouts.trigger(meta["namespace"], meta["name"])
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)
-    async def replica_set_changed(body: kopf.Body, **_: Any) -> None:
-        target, owner = reconciler(), _owner_rollout(body)
-        if target is not None and owner:
-            target.trigger(body["metadata"]["namespace"], owner)
+    async def replica_set_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
+        owner = _owner_rollout(body)
+        if owner:
+            memo.rollouts.trigger(body["metadata"]["namespace"], owner)
 
     @kopf.on.event("apps", "v1", "deployments", registry=registry)
-    async def deployment_changed(body: kopf.Body, **_: Any) -> None:
-        target = reconciler()
-        if target is not None:
-            target.workload_changed(body["metadata"]["namespace"], body["metadata"]["name"])
+    async def deployment_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
+        memo.rollouts.workload_changed(body["metadata"]["namespace"], body["metadata"]["name"])
 
     @kopf.on.event(GROUP, VERSION, "analysisruns", registry=registry)
-    async def analysis_run_changed(body: kopf.Body, **_: Any) -> None:
-        target = reconciler()
+    async def analysis_run_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
         rollout = (body["metadata"].get("labels") or {}).get(ROLLOUT_LABEL)
-        if target is not None and rollout:
-            target.trigger(body["metadata"]["namespace"], rollout)
+        if rollout:
+            memo.rollouts.trigger(body["metadata"]["namespace"], rollout)

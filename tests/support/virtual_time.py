@@ -1,16 +1,26 @@
-"""Virtual time and an inline thread pool: the metric runner on the real executor, with hours of schedule in
-microseconds and no threads, so assertions on exact measurement instants are deterministic."""
+"""Virtual time on the event loop itself, and an inline thread pool: hours of schedule in microseconds, no threads.
+
+:class:`VirtualTimeLoop` is an asyncio loop whose clock only moves when nothing is ready: instead of waiting for the
+next timer it jumps to it. Everything that waits on the loop (``asyncio.sleep``, ``loop.call_later``: the executor's
+retry backoffs, the periods of metric nodes, status intervals) then costs no real time, and assertions on measurement
+instants are exact. A folder's conftest can make pytest-asyncio run its async tests on such loops (the
+``pytest_asyncio_loop_factories`` hook, as ``tests/unit/analysis/conftest.py`` does); :func:`run_virtual` runs one
+coroutine on a fresh one. :class:`VirtualTime` is the wall clock on that loop (``T0`` plus the loop's time), for code
+that takes a ``datetime`` clock.
+
+Use it for code that waits on timers, never on real I/O: with no timer at all, the loop waits for I/O for real.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import heapq
-import itertools
-from collections.abc import Callable
+import selectors
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -26,43 +36,59 @@ class InlinePool(concurrent.futures.Executor):
         return future
 
 
-class VirtualTime:
-    """A clock that only moves when every task is waiting on :meth:`sleep`; then it jumps to the next wake-up."""
+class _JumpingSelector(selectors.DefaultSelector):
+    """Polls without waiting; when nothing is ready, jumps the loop's virtual clock to the next timer instead."""
 
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-        self.sleeps: list[float] = []
+    loop: VirtualTimeLoop
 
-    def clock(self) -> datetime:
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        events = super().select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:  # no timer at all: only I/O can wake the loop, so wait for it for real
+            return super().select(None)
+        self.loop.now += timeout
+        return events
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop on a virtual clock: sleeping and timers cost no real time, and the clock is exact."""
+
+    def __init__(self) -> None:
+        selector = _JumpingSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self.now = 0.0
+
+    def time(self) -> float:
         return self.now
 
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.now + timedelta(seconds=seconds), next(self._seq), future))
-        await future
 
-    async def run(self, awaitable: Any, *, limit: timedelta = timedelta(days=2)) -> Any:
-        """Await ``awaitable`` while advancing virtual time whenever everything else is idle."""
-        task = asyncio.ensure_future(awaitable)
-        end = self.now + limit
-        while not task.done():
-            for _ in range(50):
-                await asyncio.sleep(0)
-                if task.done():
-                    break
-            if task.done():
-                break
-            while self._sleepers and self._sleepers[0][2].done():
-                heapq.heappop(self._sleepers)  # cancelled sleepers (interrupted metric nodes)
-            if not self._sleepers:
-                continue
-            wake, _, future = heapq.heappop(self._sleepers)
-            if wake > end:
-                task.cancel()
-                raise AssertionError(f"virtual time limit reached at {wake}")
-            self.now = max(self.now, wake)
-            future.set_result(None)
-        return task.result()
+def run_virtual(main: Callable[[VirtualTimeLoop], Awaitable[T]]) -> T:
+    """Run ``main(loop)`` to completion on a fresh :class:`VirtualTimeLoop` (starting at t=0)."""
+    loop = VirtualTimeLoop()
+    try:
+        return loop.run_until_complete(main(loop))
+    finally:
+        loop.close()
+
+
+class VirtualTime:
+    """The wall clock of the running virtual loop: ``start`` plus the loop's time (call it on the loop)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.start = start
+
+    def clock(self) -> datetime:
+        return self.start + timedelta(seconds=asyncio.get_running_loop().time())
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def run(self, awaitable: Awaitable[T], *, limit: timedelta = timedelta(days=2)) -> T:
+        """Await ``awaitable``; a run that would need more than ``limit`` of virtual time is a test failure."""
+        try:
+            return await asyncio.wait_for(awaitable, limit.total_seconds())
+        except TimeoutError:
+            raise AssertionError(f"virtual time limit of {limit} reached") from None

@@ -396,6 +396,14 @@ class Scheduler:
             return self._unresolved_states.get(name)
         return self.states.get(index)
 
+    def record_state(self, name: str, state: object) -> bool:
+        """Record the state of the running node ``name`` before its attempt ends (a checkpoint); False if it ended."""
+        index = self.index_of(name)
+        if index is None or self.phase[index] >= P_SUCCEEDED:
+            return False
+        self.states[index] = state
+        return True
+
     def states_by_name(self) -> dict[str, object]:
         return {self.nodes[index].name: state for index, state in self.states.items()}
 

@@ -18,13 +18,14 @@ nothing crash-loops.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import copy
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import kopf
 
@@ -36,9 +37,9 @@ from workflows.model.status import previous_from_status
 from workflows.runtime.executor import Executor, ExecutorConfig, Run
 from workflows.runtime.jobs import JobIndex, JobRunner
 from workflows.runtime.kube import WORKFLOW_TEMPLATES, WORKFLOWS, Kube, Resource
-from workflows.runtime.runners import NodeContext, default_registry
+from workflows.runtime.runners import default_registry
 
-__all__ = ["Engine", "register_workflow_handlers"]
+__all__ = ["Engine", "WorkflowController", "WorkflowOperator", "register_workflow_handlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,32 +47,33 @@ TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 _MAX_TEMPLATE_DEPTH = 10
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Engine:
-    """The process-wide executor with its Kubernetes-facing parts; shared by Workflows and AnalysisRuns."""
+    """The process-wide executor with its Kubernetes-facing parts; shared by Workflows and AnalysisRuns.
+
+    Built before the event loop runs (it is part of the operator's context); :meth:`start` binds the Job watch to the
+    running loop, :meth:`stop` shuts down without cancelling anything in the cluster.
+    """
 
     kube: Kube
     executor: Executor
     jobs: JobIndex
     job_runner: JobRunner
-    owners: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, kube: Kube, *, config: ExecutorConfig | None = None) -> Engine:
-        """Create the executor on the running loop (kopf's) and start the Job watch."""
-        loop = asyncio.get_running_loop()
-        jobs = JobIndex(kube, loop=loop)
-        owners: dict[str, dict[str, Any]] = {}
-
-        def owner_for(node: NodeContext) -> Mapping[str, Any] | None:
-            return owners.get(node.run_id)
-
-        runner = JobRunner(kube, jobs, owner_for=owner_for)
+    def create(
+        cls, kube: Kube, *, config: ExecutorConfig | None = None, thread_pool: concurrent.futures.Executor | None = None
+    ) -> Engine:
+        jobs = JobIndex(kube)
+        runner = JobRunner(kube, jobs)
         registry = default_registry()
         registry.register("container", runner)
-        executor = Executor(registry=registry, config=config or ExecutorConfig())
-        jobs.start()
-        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner, owners=owners)
+        executor = Executor(registry=registry, config=config or ExecutorConfig(), thread_pool=thread_pool)
+        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner)
+
+    def start(self) -> None:
+        """Start the Job watch on the running loop (kopf's)."""
+        self.jobs.start()
 
     async def stop(self) -> None:
         """Shutdown, not cancellation: running Jobs are left alone for the next controller to re-attach."""
@@ -167,15 +169,15 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Handlers:
-    """The handler bodies; ``engine_ref['engine']`` is set at operator startup and shared by every resource."""
+class WorkflowController:
+    """The Workflow handlers' bodies and what they keep between events (one per operator, in its context)."""
 
-    def __init__(self, engine_ref: dict[str, Engine]) -> None:
-        self._engine_ref = engine_ref
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def start(self, body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger) -> None:
-        engine = self._engine_ref["engine"]
+        engine = self.engine
         meta, status = body["metadata"], dict(body.get("status") or {})
         uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
         if status.get("phase") in TERMINAL_PHASES or uid in engine.executor.runs:
@@ -199,19 +201,19 @@ class _Handlers:
         writer = _StatusWriter(engine.kube, namespace=namespace, name=name)
         if "storedTemplates" not in status:
             writer.extra["storedTemplates"] = stored
-        engine.owners[uid] = owner_reference(body, kind="Workflow")
         previous = previous_from_status(status) if status.get("nodes") or status.get("compressedNodes") else None
-        run = engine.executor.submit(plan, run_id=uid, previous=previous, sink=writer)
+        run = engine.executor.submit(
+            plan, run_id=uid, previous=previous, sink=writer, owner=owner_reference(body, kind="Workflow")
+        )
         verb = "Resumed" if previous else "Started"
         kopf.info(body, reason=verb, message=f"{verb} workflow with {len(plan.nodes)} nodes")
-        task = loop.create_task(self._report_end(run, body, engine))
+        task = loop.create_task(self._report_end(run, body))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
 
     @staticmethod
-    async def _report_end(run: Run, body: kopf.Body, engine: Engine) -> None:
+    async def _report_end(run: Run, body: kopf.Body) -> None:
         result = await run.wait()
-        engine.owners.pop(run.run_id, None)
         if result.interrupted:
             return
         if result.phase.value == "Succeeded":
@@ -221,9 +223,9 @@ class _Handlers:
 
     async def resume_requested(self, body: kopf.Body, event_type: str | None) -> None:
         requests = (body.get("status") or {}).get("resume") or []
-        engine = self._engine_ref.get("engine")
-        if not requests or event_type == "DELETED" or engine is None:
+        if not requests or event_type == "DELETED":
             return
+        engine = self.engine
         run = engine.executor.runs.get(body["metadata"]["uid"])
         if run is None:
             return
@@ -238,31 +240,36 @@ class _Handlers:
         )
 
     def deleted(self, body: kopf.Body) -> None:
-        engine = self._engine_ref.get("engine")
-        if engine is None:
-            return
-        uid = body["metadata"]["uid"]
         with contextlib.suppress(WorkflowError):
-            engine.executor.cancel(uid, "workflow deleted")
-        engine.owners.pop(uid, None)
+            self.engine.executor.cancel(body["metadata"]["uid"], "workflow deleted")
 
 
-def register_workflow_handlers(registry: kopf.OperatorRegistry, engine_ref: dict[str, Engine]) -> None:
-    """Register the Workflow handlers on ``registry``."""
-    handlers = _Handlers(engine_ref)
+class WorkflowOperator(Protocol):
+    """What the Workflow handlers need from kopf's ``memo`` (the operator's context)."""
+
+    @property
+    def workflows(self) -> WorkflowController: ...
+
+
+def register_workflow_handlers(registry: kopf.OperatorRegistry) -> None:
+    """Register the Workflow handlers on ``registry``; they find their controller in kopf's ``memo``."""
 
     @kopf.on.create(GROUP, VERSION, "workflows", registry=registry)
-    async def created(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
-        await handlers.start(body, patch, logger)
+    async def created(
+        body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, memo: WorkflowOperator, **_: Any
+    ) -> None:
+        await memo.workflows.start(body, patch, logger)
 
     @kopf.on.resume(GROUP, VERSION, "workflows", registry=registry)
-    async def resumed(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
-        await handlers.start(body, patch, logger)
+    async def resumed(
+        body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, memo: WorkflowOperator, **_: Any
+    ) -> None:
+        await memo.workflows.start(body, patch, logger)
 
     @kopf.on.event(GROUP, VERSION, "workflows", registry=registry)
-    async def resume_requested(body: kopf.Body, type: str | None, **_: Any) -> None:  # noqa: A002
-        await handlers.resume_requested(body, type)
+    async def resume_requested(body: kopf.Body, type: str | None, memo: WorkflowOperator, **_: Any) -> None:  # noqa: A002
+        await memo.workflows.resume_requested(body, type)
 
     @kopf.on.delete(GROUP, VERSION, "workflows", registry=registry, optional=True)
-    async def deleted(body: kopf.Body, **_: Any) -> None:
-        handlers.deleted(body)
+    async def deleted(body: kopf.Body, memo: WorkflowOperator, **_: Any) -> None:
+        memo.workflows.deleted(body)

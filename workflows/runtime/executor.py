@@ -123,11 +123,14 @@ class Run:
         previous: Mapping[str, PreviousNode] | None,
         sink: StatusSink | None,
         states: Mapping[str, object] | None,
+        owner: Mapping[str, Any] | None = None,
     ) -> None:
         self.executor = executor
         self.plan = plan
         self.run_id = run_id
         self.sink = sink
+        self.owner = owner  # handed to runners (NodeContext.owner): what owns the objects the run's steps create
+        self.recorder = partial(executor._record_state, self)  # one per run, not one per launch
         self.scheduler = Scheduler(plan, previous=previous, states=states)
         self.nodes: list[NodeSpec] = self.scheduler.nodes  # the same list, extended in place by the scheduler
         self.ready: deque[int] = self.scheduler.ready()  # the scheduler's admission queue (one deque per run)
@@ -291,16 +294,18 @@ class Executor:
         previous: Mapping[str, PreviousNode] | None = None,
         sink: StatusSink | None = None,
         states: Mapping[str, object] | None = None,
+        owner: Mapping[str, Any] | None = None,
     ) -> Run:
         """Start ``plan``. ``previous`` (node name -> record): finished nodes are kept, not re-run. ``states`` (node
         name -> object): initial ``NodeContext.state`` of periodic nodes, e.g. what a previous controller persisted.
+        ``owner``: the ownerReference of the objects the run's steps create (``NodeContext.owner``).
         """
         if self._closed:
             raise WorkflowError("executor is closed")
         run_id = run_id or f"{plan.namespace}/{plan.name}/{uuid.uuid4().hex[:8]}"
         if run_id in self.runs:
             raise WorkflowError(f"run {run_id!r} is already active")
-        run = Run(self, plan, run_id, previous=previous, sink=sink, states=states)
+        run = Run(self, plan, run_id, previous=previous, sink=sink, states=states, owner=owner)
         self.runs[run_id] = run
         if plan.active_deadline_seconds is not None:
             run.deadline_handle = self.loop.call_later(
@@ -510,6 +515,8 @@ class Executor:
             run_blocking=self._run_blocking_bound,
             resumed=resumed,
             state=scheduler.states.get(index) if scheduler.states else None,
+            owner=run.owner,
+            recorder=run.recorder,
         )
         inline = getattr(runner, "run_inline", None)
         if inline is not None:
@@ -603,6 +610,11 @@ class Executor:
                 self._mark_dirty(run)
             if not scheduler.is_active():
                 self._finish(run)
+
+    def _record_state(self, run: Run, node_name: str, state: object) -> None:
+        """A running attempt's checkpoint (``NodeContext.checkpoint``): kept and written like any other change."""
+        if run.result is None and run.scheduler.record_state(node_name, state):
+            self._mark_dirty(run)
 
     def _wait(self, run: Run, index: int, delay: float) -> None:
         """The node waits ``delay`` seconds (retry backoff or next period) holding nothing, then is admitted again."""

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +118,7 @@ def outcome_of(job: Mapping[str, Any]) -> JobOutcome | None:
 class JobIndex(WatchIndex[JobOutcome]):
     """Terminal outcomes of every Job this process manages, from one list+watch; awaited by many steps."""
 
-    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(
             kube,
             JOBS,
@@ -141,9 +141,6 @@ class JobIndex(WatchIndex[JobOutcome]):
         return await self.wait_for((namespace, name))
 
 
-OwnerResolver = Callable[[NodeContext], Mapping[str, Any] | None]
-
-
 class JobRunner:
     """Runs ``container`` steps as Jobs; see the module docstring for the contract."""
 
@@ -154,18 +151,16 @@ class JobRunner:
         kube: Kube,
         index: JobIndex,
         *,
-        owner_for: OwnerResolver = lambda node: None,
         default_service_account: str = DEFAULT_STEP_SERVICE_ACCOUNT,
     ) -> None:
         self._kube = kube
         self._index = index
-        self._owner_for = owner_for
         self._default_sa = default_service_account
         self._accounts_ready: set[str] = set()
         self.shutting_down = False
 
     async def run(self, node: NodeContext) -> NodeResult:
-        body = build_job(node, owner=self._owner_for(node), default_service_account=self._default_sa)
+        body = build_job(node, owner=node.owner, default_service_account=self._default_sa)
         name = body["metadata"]["name"]
         try:
             if not node.service_account_name and not node.pod.get("serviceAccountName"):

@@ -49,6 +49,15 @@ class NodeContext:
     run_blocking: Callable[..., Any] = field(default=lambda fn, *args: fn(*args))
     resumed: asyncio.Event | None = None  # set when a suspend node is resumed by a user
     state: Any = None  # what the node's previous attempt left (NodeResult.state), or the state seeded at submit
+    owner: Mapping[str, Any] | None = None  # the ownerReference of what the step creates (Jobs): the run's owner
+    recorder: Callable[[str, Any], None] | None = field(default=None, repr=False)  # the run's state recorder
+
+    def checkpoint(self, state: Any) -> None:
+        """Record the node's state now, before this attempt ends, so status writes and a restarted controller see it
+        (a Job measurement records its Running measurement with the Job's name this way while it waits minutes).
+        The next attempt gets ``state`` unless the attempt's result carries a newer one."""
+        if self.recorder is not None:
+            self.recorder(self.node_name, state)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

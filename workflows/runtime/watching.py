@@ -42,12 +42,18 @@ class WatchIndex(Generic[V]):
     watch_timeout = 300
 
     def __init__(
-        self, kube: Kube, resource: Resource, *, selector: str, loop: asyncio.AbstractEventLoop, name: str
+        self,
+        kube: Kube,
+        resource: Resource,
+        *,
+        selector: str,
+        name: str,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._kube = kube
         self._resource = resource
         self._selector = selector
-        self._loop = loop
+        self._loop_bound = loop
         self._name = name
         self._values: dict[Key, V] = {}
         self._waiters: dict[Key, list[asyncio.Future[V]]] = {}
@@ -65,7 +71,18 @@ class WatchIndex(Generic[V]):
         return None
 
     # -- lifecycle (called on the loop) ------------------------------------------------------------------------
-    def start(self) -> None:
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the waiters live on: given at construction, or the running one at :meth:`start`."""
+        if self._loop_bound is None:
+            self._loop_bound = asyncio.get_running_loop()
+        return self._loop_bound
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the stream thread; waiters are served on ``loop`` (default: the running loop)."""
+        if loop is not None:
+            self._loop_bound = loop
+        _ = self._loop  # bind now, on the loop: the thread must never guess it
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 

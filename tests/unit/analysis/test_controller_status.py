@@ -1,9 +1,8 @@
 """The AnalysisRun controller's pure parts: status in Argo's camelCase shape (and back, the restart seam), the run
-status body, spec preparation with field paths, and the coalescing status writer."""
+status body, spec preparation with field paths, and the status the executor writes for a run."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,9 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.assess import AnalysisPhase, Measurement, MetricResult, assess_run
-from analysis.controller import StatusBatcher, prepare_run
+from analysis.controller import prepare_run
 from analysis.errors import SpecError
-from analysis.spec import parse_run_spec, resolve_metrics
+from analysis.providers.base import ProviderRegistry
+from analysis.runner import run_analysis
+from analysis.spec import ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import (
     decode_metric_result,
     decode_metric_results,
@@ -22,6 +23,10 @@ from analysis.status import (
     encode_metric_result,
     encode_run_status,
 )
+from tests.support.fakes import ScriptedProvider
+from tests.support.metric_runner import metric_executor
+from tests.support.virtual_time import VirtualTime
+from workflows import Executor
 
 T0 = datetime(2024, 5, 1, 12, 0, 3, tzinfo=UTC)
 
@@ -208,62 +213,78 @@ def test_invalid_runs_are_refused_with_the_field_path(spec: dict[str, Any], path
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The status writer
+# The status the executor writes for a run (AnalysisStatusSink)
 
 
 class Writes:
+    """A ``report`` that records the bodies written, failing the first ``fail_next`` calls."""
+
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
-        self.gate: asyncio.Event | None = None
         self.fail_next = 0
 
     async def write(self, body: dict[str, Any]) -> None:
-        if self.gate is not None:
-            await self.gate.wait()
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("API hiccup")
         self.bodies.append(body)
 
 
-async def test_a_burst_of_updates_is_one_write_then_the_final_one() -> None:
-    writes = Writes()
-    state = {"n": 0}
-    batcher = StatusBatcher(write=writes.write, compose=lambda: {"n": state["n"]}, interval=3600)
-    for _ in range(50):
-        state["n"] += 1
-        batcher.mark_dirty()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert writes.bodies == [{"n": 50}]  # composed when written, not per update
-    for _ in range(10):
-        batcher.mark_dirty()  # within the interval: held back...
-    await asyncio.sleep(0)
-    assert len(writes.bodies) == 1
-    assert await batcher.close({"final": True})  # ...and superseded by the final write, which is last
-    assert writes.bodies == [{"n": 50}, {"final": True}]
-    batcher.mark_dirty()  # after close: ignored
-    await asyncio.sleep(0)
-    assert writes.bodies[-1] == {"final": True}
+def _executor(vt: VirtualTime, provider: ScriptedProvider) -> Executor:
+    return metric_executor(ProviderRegistry({ProviderKind.PROMETHEUS: provider}), vt=vt)
 
 
-async def test_the_final_write_waits_for_a_write_in_flight() -> None:
-    writes = Writes()
-    writes.gate = asyncio.Event()
-    batcher = StatusBatcher(write=writes.write, compose=lambda: {"stale": True}, interval=0)
-    batcher.mark_dirty()
-    await asyncio.sleep(0)
-    closing = asyncio.ensure_future(batcher.close({"final": True}))
-    await asyncio.sleep(0)
-    assert not closing.done()
-    writes.gate.set()
-    assert await closing
-    assert writes.bodies == [{"stale": True}, {"final": True}]
+async def test_intermediate_writes_never_conclude_and_the_final_one_does(vt: VirtualTime) -> None:
+    provider = ScriptedProvider(scripts={"bad": [1.0, 0.0]})
+    spec = parse_run_spec(
+        {
+            "metrics": [
+                {"name": "bad", "count": 3, "interval": "1m", "successCondition": "result > 0.5",
+                 "provider": {"prometheus": {"query": "q"}}},
+            ]
+        }
+    )  # fmt: skip
+    executor, writes = _executor(vt, provider), Writes()
+    try:
+        outcome = await vt.run(
+            run_analysis(executor, spec, name="r", clock=vt.clock, started_at=vt.start, report=writes.write)
+        )
+    finally:
+        await executor.close()
+    assert outcome.phase is AnalysisPhase.FAILED
+    *intermediate, final = writes.bodies
+    assert intermediate
+    assert all(body["phase"] == "Running" and "completedAt" not in body for body in intermediate)
+    assert final["phase"] == "Failed"
+    assert final["completedAt"] == "2024-01-01T12:01:00Z"  # concluded by the failing measurement at t=60
+    assert final["metricResults"][0]["failed"] == 1
 
 
-async def test_a_failed_final_write_is_retried() -> None:
-    writes = Writes()
-    writes.fail_next = 1
-    batcher = StatusBatcher(write=writes.write, compose=dict, interval=0, retry_delay=0)
-    assert await batcher.close({"final": True}, attempts=2)
-    assert writes.bodies == [{"final": True}]
+async def test_a_failed_final_write_is_retried(vt: VirtualTime) -> None:
+    spec = parse_run_spec({"metrics": [{"name": "m", "provider": {"prometheus": {"query": "q"}}}]})
+    executor, writes = _executor(vt, ScriptedProvider()), Writes()
+    writes.fail_next = 2  # the one intermediate write and the first final attempt
+    try:
+        await vt.run(run_analysis(executor, spec, name="r", clock=vt.clock, report=writes.write))
+    finally:
+        await executor.close()
+    assert writes.bodies[-1]["phase"] == "Successful"
+    assert writes.bodies[-1]["completedAt"]
+
+
+async def test_a_run_decided_before_the_controller_came_writes_only_its_conclusion(vt: VirtualTime) -> None:
+    """A controller that died after a metric failed but before the final write: the next one only concludes."""
+    provider = ScriptedProvider()
+    spec = parse_run_spec({"metrics": [{"name": "m", "provider": {"prometheus": {"query": "q"}}}]})
+    stored = {"m": MetricResult(name="m", phase=AnalysisPhase.FAILED, count=1, failed=1)}
+    executor, writes = _executor(vt, provider), Writes()
+    try:
+        outcome = await vt.run(
+            run_analysis(executor, spec, name="r", clock=vt.clock, results=stored, report=writes.write)
+        )
+    finally:
+        await executor.close()
+    assert outcome.phase is AnalysisPhase.FAILED
+    assert provider.calls == []
+    assert [body["phase"] for body in writes.bodies] == ["Failed"]
+    assert writes.bodies[0]["completedAt"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.support.workflows import ScriptedRunner
 from workflows import (
     DagBuilder,
     Executor,
@@ -14,8 +15,6 @@ from workflows import (
     RunnerRegistry,
     WorkflowPhase,
 )
-
-from .wf_helpers import ScriptedRunner
 
 
 def _wide(name: str, count: int) -> Plan:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.workflows.wf_helpers import ScriptedRunner, dag, execute, leaf, phases, plan_of, workflow
+from tests.support.workflows import ScriptedRunner, dag, execute, leaf, phases, plan_of, workflow
 from workflows import (
     Backoff,
     DagBuilder,

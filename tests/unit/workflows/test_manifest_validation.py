@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.support.corpus import corpus_dir
-from tests.unit.workflows.wf_helpers import dag, leaf, plan_of, workflow
+from tests.support.workflows import dag, leaf, plan_of, workflow
 from workflows import CycleError, DependsSyntaxError, SpecError, SubstitutionError, UnsupportedFieldError
 from workflows.model.compiler import compile_workflow
 from workflows.model.spec import parse_workflow

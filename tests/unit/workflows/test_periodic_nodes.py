@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tests.support.virtual_time import VirtualTimeLoop, run_virtual
 from workflows import (
     DagBuilder,
     Executor,
@@ -25,8 +26,6 @@ from workflows import (
     RunnerRegistry,
     WorkflowPhase,
 )
-
-from .wf_helpers import VirtualTimeLoop, run_virtual
 
 Script = Callable[[NodeContext, float], NodeResult]
 

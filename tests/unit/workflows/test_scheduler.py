@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.workflows.wf_helpers import dag, leaf, plan_of, workflow
+from tests.support.workflows import dag, leaf, plan_of, workflow
 from workflows import DagBuilder, NodePhase, Plan, RetryStrategy, WorkflowPhase, previous_from_status
 from workflows.model.phases import (
     P_ERROR,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +13,8 @@ import pytest
 from analysis.args import REDACTED
 from analysis.assess import AnalysisPhase, Measurement, MetricResult
 from analysis.providers.base import ProviderError, ProviderRegistry
-from analysis.runner import METRIC_KIND, compile_analysis
-from analysis.spec import AnalysisRunSpec, ProviderKind, parse_run_spec
+from analysis.runner import METRIC_KIND, RunContext, compile_analysis
+from analysis.spec import AnalysisRunSpec, ProviderKind, parse_run_spec, resolve_metrics
 from tests.support.fakes import ScriptedProvider
 from tests.support.metric_runner import metric_executor, run_in_virtual_time
 from tests.support.virtual_time import T0, VirtualTime
@@ -55,8 +54,9 @@ async def test_count_and_interval_schedule_measurements_and_succeed(vt, executor
     assert seconds(provider.times("rate")) == [0, 60, 120]
     result = outcome.results["rate"]
     assert (result.count, result.successful, result.phase) == (3, 3, AnalysisPhase.SUCCESSFUL)
-    # every measurement was handed over as it happened, then the completion
-    assert [r.count for _, r in updates] == [1, 2, 3, 3]
+    # the status written as the run went showed every measurement, then the completion
+    assert sorted({r.count for _, r in updates}) == [1, 2, 3]
+    assert [r.count for _, r in updates] == sorted(r.count for _, r in updates)
     assert updates[-1][1].phase is AnalysisPhase.SUCCESSFUL
 
 
@@ -255,26 +255,18 @@ async def test_independent_metrics_measure_concurrently(vt, executor, provider) 
 
 
 def test_compile_makes_one_metric_node_per_metric_with_dependency_edges() -> None:
-    from analysis.runner import AnalysisExecution
-    from analysis.spec import resolve_metrics
-
     spec = run_spec(metric("a.b"), metric("c", dependencies=["a.b"]))
-    metrics = resolve_metrics(spec)
-    execution = AnalysisExecution(
-        name="r", namespace="ns", metrics=metrics, args=(), dry_run=(), retention={}, started_at=T0
-    )
-    plan = compile_analysis(execution)
+    plan = compile_analysis(RunContext(name="r", namespace="ns"), resolve_metrics(spec))
     assert plan.kinds() == frozenset({METRIC_KIND})
     assert plan.leaf_count == 2
+    [dependent] = [node for node in plan.nodes if node.display_name == "c"]
+    assert [plan.nodes[dep].display_name for dep in dependent.deps] == ["a-b-0"]  # '.' cannot be in a node name
 
 
-def test_results_replace_is_not_shared_with_the_caller() -> None:
-    # the runner keeps its own dict: the caller's mapping is a snapshot, never mutated
-    stored: dict[str, MetricResult] = {}
-    from analysis.runner import AnalysisExecution
-
-    execution = AnalysisExecution(
-        name="r", namespace="ns", metrics=(), args=(), dry_run=(), retention={}, started_at=T0, results=stored
-    )
-    execution.results["x"] = replace(MetricResult(name="x"))
-    assert stored == {}
+async def test_one_attempt_is_one_measurement_and_the_result_is_the_node_state(vt, executor, provider) -> None:
+    """Argo's loop on the executor: each attempt measures once and requeues itself at the next due time."""
+    spec = run_spec(metric("rate", count=3, interval="1m"))
+    outcome = await run_in_virtual_time(vt, executor, spec, run_id="r1")
+    assert outcome.phase is AnalysisPhase.SUCCESSFUL
+    assert executor.dispatched == 3  # t=0, 60, 120: no attempt only to sleep, none repeated
+    assert executor.max_observed_running == 0  # waiting for the next interval holds no admission slot

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from workflows import Executor, ExecutorConfig, NodeContext, NodeResult, Plan, RunnerRegistry, RunResult
@@ -109,44 +108,3 @@ def _suspend() -> Any:
 
 def phases(run: Any) -> dict[str, str]:
     return {record.display_name: record.phase.value for record in run.node_table().records()}
-
-
-class _JumpingSelector(selectors.DefaultSelector):
-    """Polls without waiting; when nothing is ready, jumps the loop's virtual clock to the next timer instead."""
-
-    loop: VirtualTimeLoop
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        events = super().select(0)
-        if events or timeout == 0:
-            return events
-        if timeout is None:  # no timer at all: only I/O can wake the loop, so wait for it for real
-            return super().select(None)
-        self.loop.now += timeout
-        return events
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on a virtual clock: sleeping and timers cost no real time, and the clock is exact.
-
-    Hours of retry backoff, periods and status intervals run in microseconds, and assertions on ``loop.time()``
-    are exact rather than timed. Use it for code that waits on timers, not on threads.
-    """
-
-    def __init__(self) -> None:
-        selector = _JumpingSelector()
-        super().__init__(selector)
-        selector.loop = self
-        self.now = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-
-def run_virtual(main: Callable[[VirtualTimeLoop], Awaitable[T]]) -> T:
-    """Run ``main(loop)`` to completion on a fresh :class:`VirtualTimeLoop` (starting at t=0)."""
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(main(loop))
-    finally:
-        loop.close()
