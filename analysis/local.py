@@ -54,7 +54,6 @@ __all__ = [
     "LocalSecrets",
     "LocalSetup",
     "load_template_file",
-    "parse_arg_pairs",
     "prepare_local_run",
     "run_analysis_file",
 ]
@@ -119,21 +118,6 @@ def load_template_file(path: str | Path) -> AnalysisTemplateSpec:
     if not templates:
         raise SpecError.at("kind", f"{path} holds no AnalysisTemplate or ClusterAnalysisTemplate")
     return templates[0] if len(templates) == 1 else merge_templates(templates)
-
-
-def parse_arg_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; a pair without ``=`` is a :class:`SpecError`."""
-    values: dict[str, str] = {}
-    issues: list[FieldIssue] = []
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            issues.append(FieldIssue(f"--arg {pair}", "expected name=value"))
-            continue
-        values[name] = value
-    if issues:
-        raise SpecError(issues)
-    return values
 
 
 class LocalSetup:

@@ -303,14 +303,29 @@ def _results_of(run: Run, metrics: Sequence[Metric]) -> dict[str, MetricResult]:
     return results
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisOutcome:
+    """How a run ended: the run phase and message (``assess_run``), and every metric's final result."""
+
+    phase: AnalysisPhase
+    message: str
+    results: Mapping[str, MetricResult]
+    assessment: RunAssessment
+    started_at: datetime
+    finished_at: datetime
+    #: The executor shut down before the run ended (controller stopping): nothing is final, a restart continues.
+    interrupted: bool = False
+
+
 def conclude(
     metrics: Sequence[Metric],
     results: Mapping[str, MetricResult],
     *,
     terminate: bool,
     dry_run: Collection[str],
+    started_at: datetime,
     now: datetime,
-) -> tuple[RunAssessment, dict[str, MetricResult]]:
+) -> AnalysisOutcome:
     """The end of a run: measurements still in flight were stopped by it (Successful, "Metric Terminated", as Argo
     does), every metric is wound up to its final assessment, and the run's verdict is :func:`assess_run` of that."""
     final = dict(results)
@@ -327,21 +342,25 @@ def conclude(
         assessed = assessment.metrics[metric.name]
         if current is not None and current.phase is not assessed.phase:
             final[metric.name] = replace(current, phase=assessed.phase, message=assessed.reason)
-    return assessment, final
+    return AnalysisOutcome(
+        phase=assessment.phase,
+        message=assessment.message,
+        results=final,
+        assessment=assessment,
+        started_at=started_at,
+        finished_at=now,
+    )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AnalysisOutcome:
-    """How a run ended: the run phase and message (``assess_run``), and every metric's final result."""
-
-    phase: AnalysisPhase
-    message: str
-    results: Mapping[str, MetricResult]
-    assessment: RunAssessment
-    started_at: datetime
-    finished_at: datetime
-    #: The executor shut down before the run ended (controller stopping): nothing is final, a restart continues.
-    interrupted: bool = False
+def _final_body(metrics: Sequence[Metric], outcome: AnalysisOutcome) -> dict[str, Any]:
+    """The concluding status body: the final results, the verdict and ``completedAt``."""
+    return encode_run_status(
+        metric_names=[metric.name for metric in metrics],
+        results=outcome.results,
+        assessment=outcome.assessment,
+        started_at=outcome.started_at,
+        completed_at=outcome.finished_at,
+    )
 
 
 class AnalysisStatusSink:
@@ -373,30 +392,28 @@ class AnalysisStatusSink:
         self.outcome: AnalysisOutcome | None = None  # set by the final compose
 
     def compose(self, run: Run) -> dict[str, Any]:
-        names = [metric.name for metric in self.metrics]
         results = _results_of(run, self.metrics)
         if run.result is None:  # intermediate: never a concluded phase
             assessment = assess_run(self.metrics, results, terminate=self.terminated, dry_run=self.dry_run)
             body = encode_run_status(
-                metric_names=names, results=results, assessment=assessment, started_at=self.started_at
+                metric_names=[metric.name for metric in self.metrics],
+                results=results,
+                assessment=assessment,
+                started_at=self.started_at,
             )
             if assessment.phase.completed:
                 body["phase"] = AnalysisPhase.RUNNING.value
                 body["message"] = None
             return body
-        now = self.clock()
-        assessment, final = conclude(self.metrics, results, terminate=self.terminated, dry_run=self.dry_run, now=now)
-        self.outcome = AnalysisOutcome(
-            phase=assessment.phase,
-            message=assessment.message,
-            results=final,
-            assessment=assessment,
+        self.outcome = conclude(
+            self.metrics,
+            results,
+            terminate=self.terminated,
+            dry_run=self.dry_run,
             started_at=self.started_at,
-            finished_at=now,
+            now=self.clock(),
         )
-        return encode_run_status(
-            metric_names=names, results=final, assessment=assessment, started_at=self.started_at, completed_at=now
-        )
+        return _final_body(self.metrics, self.outcome)
 
     async def write_status(self, run: Run, status: dict[str, Any]) -> None:
         if self.report is not None:
@@ -481,25 +498,10 @@ async def run_analysis(
     sink.terminated = run.terminate or (terminate is not None and terminate.is_set())
     before = assess_run(resolved, stored, terminate=sink.terminated, dry_run=dry_run)
     if before.phase.completed:  # decided before this controller came (no final write yet): conclude, measure nothing
-        now = clock()
-        assessment, final = conclude(resolved, stored, terminate=sink.terminated, dry_run=dry_run, now=now)
+        outcome = conclude(resolved, stored, terminate=sink.terminated, dry_run=dry_run, started_at=start, now=clock())
         if report is not None:
-            body = encode_run_status(
-                metric_names=[metric.name for metric in resolved],
-                results=final,
-                assessment=assessment,
-                started_at=start,
-                completed_at=now,
-            )
-            await _deliver(report, body, final=True)
-        return AnalysisOutcome(
-            phase=assessment.phase,
-            message=assessment.message,
-            results=final,
-            assessment=assessment,
-            started_at=start,
-            finished_at=now,
-        )
+            await _deliver(report, _final_body(resolved, outcome), final=True)
+        return outcome
     states, previous = _seeds(resolved, stored, started_at=start, dry_run=dry_run)
     handle = executor.submit(
         compile_analysis(context, resolved),
@@ -537,16 +539,13 @@ async def run_analysis(
     if sink.outcome is not None:
         return sink.outcome
     # the final compose failed (logged by the executor): conclude here, from the same states
-    assessment, final = conclude(
-        resolved, _results_of(handle, resolved), terminate=sink.terminated, dry_run=dry_run, now=clock()
-    )
-    return AnalysisOutcome(
-        phase=assessment.phase,
-        message=assessment.message,
-        results=final,
-        assessment=assessment,
+    return conclude(
+        resolved,
+        _results_of(handle, resolved),
+        terminate=sink.terminated,
+        dry_run=dry_run,
         started_at=start,
-        finished_at=clock(),
+        now=clock(),
     )
 
 

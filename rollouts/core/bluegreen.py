@@ -61,16 +61,8 @@ def _settled(ctx: Context, strategy: BlueGreenStrategy) -> None:
 
 
 def _aborted(ctx: Context, strategy: BlueGreenStrategy) -> None:
-    if ctx.aborted_at is None:
-        ctx.aborted_at = ctx.now
-    if not ctx.message:
-        ctx.message = f"Rollout aborted update to revision {ctx.revision}"
-    ctx.promote_full = False
-    ctx.pauses.clear()
-    ctx.controller_pause = False
     ctx.scale_up_preview = False
-    ctx.supersede_runs(final_only=False)
-    ctx.report_aborted_runs()
+    ctx.enter_aborted()
     ctx.keep_up(ctx.stable_rs, ctx.replicas, "stable takes all traffic back")
     ctx.point(strategy.active_service, ctx.stable_hash)
     ctx.point(strategy.preview_service, ctx.stable_hash)
@@ -117,10 +109,7 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
         else ctx.failed_run([(AnalysisKind.PRE_PROMOTION, None), (AnalysisKind.POST_PROMOTION, None)])
     )
     if failed is not None:
-        detail = f": {failed.message}" if failed.message else ""
-        ctx.start_abort(
-            f"Rollout aborted update to revision {ctx.revision}: AnalysisRun {failed.name} {failed.phase.value}{detail}"
-        )
+        ctx.abort_for_failed_run(failed)
         _aborted(ctx, strategy)
         return
     ctx.keep_up(ctx.stable_rs, n, "active version")

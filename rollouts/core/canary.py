@@ -127,16 +127,8 @@ def _retire_older(ctx: Context, max_unavailable: int) -> None:
 
 def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
     n = ctx.replicas
-    if ctx.aborted_at is None:
-        ctx.aborted_at = ctx.now
-    if not ctx.message:
-        ctx.message = f"Rollout aborted update to revision {ctx.revision}"
     ctx.step_index = 0 if strategy.steps else None
-    ctx.promote_full = False
-    ctx.pauses.clear()
-    ctx.controller_pause = False
-    ctx.supersede_runs(final_only=False)
-    ctx.report_aborted_runs()
+    ctx.enter_aborted()
     surge, max_unavailable = fence_posts(strategy.max_surge, strategy.max_unavailable, n)
     stable = _counts(ctx.stable_rs)
     if strategy.routed:
@@ -370,10 +362,7 @@ def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
         checks.append((AnalysisKind.BACKGROUND, None))
     failed = ctx.failed_run(checks) if not ctx.promote_full else None
     if failed is not None:
-        detail = f": {failed.message}" if failed.message else ""
-        ctx.start_abort(
-            f"Rollout aborted update to revision {ctx.revision}: AnalysisRun {failed.name} {failed.phase.value}{detail}"
-        )
+        ctx.abort_for_failed_run(failed)
         _aborted(ctx, strategy)
         return
 

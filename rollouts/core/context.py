@@ -420,6 +420,25 @@ class Context:
 
     # --- abort -------------------------------------------------------------------------------------------------
 
+    def enter_aborted(self) -> None:
+        """What every strategy does while an update is aborted: no promotion, no pauses, the update's runs retired."""
+        if self.aborted_at is None:
+            self.aborted_at = self.now
+        if not self.message:
+            self.message = f"Rollout aborted update to revision {self.revision}"
+        self.promote_full = False
+        self.pauses.clear()
+        self.controller_pause = False
+        self.supersede_runs(final_only=False)
+        self.report_aborted_runs()
+
+    def abort_for_failed_run(self, run: AnalysisRunView) -> None:
+        """Start the abort a failed (or errored) AnalysisRun of this update calls for, naming it and its verdict."""
+        detail = f": {run.message}" if run.message else ""
+        self.start_abort(
+            f"Rollout aborted update to revision {self.revision}: AnalysisRun {run.name} {run.phase.value}{detail}"
+        )
+
     def start_abort(self, message: str) -> None:
         if not self.abort:
             self.event("RolloutAborted", message, warning=True)

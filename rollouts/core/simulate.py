@@ -11,7 +11,7 @@ is called. No I/O, no clock, no randomness of its own: callers pass functions fo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -325,6 +325,3 @@ class SimCluster:
             self.router_weight,
             repr(sorted(self.status.items())),
         )
-
-    def copy_run(self, name: str, **changes: Any) -> None:
-        self.runs[name] = replace(self.runs[name], **changes)

@@ -42,7 +42,6 @@ __all__ = [
     "without_managed_routes",
 ]
 
-Destination = dict[str, Any]
 Classifier = Callable[[Mapping[str, Any]], str | None]  # "stable", "canary" or None for a routed destination
 
 

@@ -15,10 +15,10 @@ from .schema import (
     array,
     boolean,
     duration,
-    exactly_one,
     int_or_string,
     integer,
     name,
+    needs_exactly_one,
     obj,
     open_object,
     rule,
@@ -82,12 +82,7 @@ def analysis_argument() -> Schema:
             "valueFrom": obj(
                 "Where to read the value from.",
                 {"secretKeyRef": secret_key_ref(), "fieldRef": field_ref()},
-                rules=[
-                    rule(
-                        exactly_one(["secretKeyRef", "fieldRef"]),
-                        "valueFrom needs exactly one of secretKeyRef or fieldRef",
-                    )
-                ],
+                rules=[needs_exactly_one("valueFrom", ["secretKeyRef", "fieldRef"])],
             ),
         },
         required=["name"],
@@ -200,9 +195,8 @@ def provider() -> Schema:
             **unsupported_fields(UNSUPPORTED_PROVIDERS),
         },
         rules=[
-            rule(
-                exactly_one([*SUPPORTED_PROVIDERS, *UNSUPPORTED_PROVIDERS]),
-                "a metric provider needs exactly one of prometheus, web, job or workflow",
+            needs_exactly_one(
+                "a metric provider", [*SUPPORTED_PROVIDERS, *UNSUPPORTED_PROVIDERS], named=SUPPORTED_PROVIDERS
             )
         ],
     )
@@ -414,12 +408,7 @@ def rollout_argument() -> Schema:
                     ),
                     "fieldRef": field_ref(),
                 },
-                rules=[
-                    rule(
-                        exactly_one(["podTemplateHashValue", "fieldRef"]),
-                        "valueFrom needs exactly one of podTemplateHashValue or fieldRef",
-                    )
-                ],
+                rules=[needs_exactly_one("valueFrom", ["podTemplateHashValue", "fieldRef"])],
             ),
         },
         required=["name"],

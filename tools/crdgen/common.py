@@ -9,7 +9,6 @@ from workflows.api import GROUP, VERSION
 
 from .schema import (
     Schema,
-    array,
     integer,
     obj,
     string,
@@ -142,11 +141,3 @@ def crd(
 def message(description: str = "Human-readable explanation of the current phase.") -> Schema:
     """A status message: written by the controller, never bounded (a failed status write helps nobody)."""
     return string(description)
-
-
-def status_list(items: Schema, description: str) -> Schema:
-    return unbounded_array(items, description)
-
-
-def names_list(description: str) -> Schema:
-    return array(string(max_length=253), description)

@@ -17,11 +17,11 @@ from .schema import (
     Schema,
     array,
     boolean,
-    exactly_one,
     int_or_string,
     integer,
     map_of,
     name,
+    needs_exactly_one,
     obj,
     open_object,
     rule,
@@ -66,7 +66,7 @@ def _string_match(description: str) -> Schema:
             "prefix": string("Prefix match."),
             "regex": string("RE2 regular expression match."),
         },
-        rules=[rule(exactly_one(["exact", "prefix", "regex"]), "a match needs exactly one of exact, prefix or regex")],
+        rules=[needs_exactly_one("a match", ["exact", "prefix", "regex"])],
     )
 
 
@@ -95,12 +95,7 @@ def _set_canary_scale() -> Schema:
             "replicas": integer("Absolute canary replicas.", minimum=0),
             "matchTrafficWeight": boolean("Go back to scaling the canary with its traffic weight."),
         },
-        rules=[
-            rule(
-                exactly_one(["weight", "replicas", "matchTrafficWeight"]),
-                "setCanaryScale needs exactly one of weight, replicas or matchTrafficWeight",
-            )
-        ],
+        rules=[needs_exactly_one("setCanaryScale", ["weight", "replicas", "matchTrafficWeight"])],
     )
 
 
@@ -157,13 +152,7 @@ def canary_step() -> Schema:
             "setMirrorRoute": _set_mirror_route(),
             **unsupported_fields(UNSUPPORTED_STEP_ACTIONS),
         },
-        rules=[
-            rule(
-                exactly_one([*STEP_ACTIONS, *UNSUPPORTED_STEP_ACTIONS]),
-                "a canary step needs exactly one of setWeight, pause, setCanaryScale, analysis, setHeaderRoute or "
-                "setMirrorRoute",
-            )
-        ],
+        rules=[needs_exactly_one("a canary step", [*STEP_ACTIONS, *UNSUPPORTED_STEP_ACTIONS], named=STEP_ACTIONS)],
     )
 
 
@@ -177,12 +166,7 @@ def _nginx() -> Schema:
             "additionalIngressAnnotations": string_map("Extra canary annotations, e.g. canary-by-header."),
             "canaryIngressAnnotations": string_map("Annotations copied onto the generated canary Ingress."),
         },
-        rules=[
-            rule(
-                exactly_one(["stableIngress", "stableIngresses"]),
-                "nginx needs exactly one of stableIngress or stableIngresses",
-            )
-        ],
+        rules=[needs_exactly_one("nginx", ["stableIngress", "stableIngresses"])],
     )
 
 
@@ -230,12 +214,7 @@ def _istio() -> Schema:
                 required=["name", "canarySubsetName", "stableSubsetName"],
             ),
         },
-        rules=[
-            rule(
-                exactly_one(["virtualService", "virtualServices"]),
-                "istio needs exactly one of virtualService or virtualServices",
-            )
-        ],
+        rules=[needs_exactly_one("istio", ["virtualService", "virtualServices"])],
     )
 
 
@@ -261,12 +240,7 @@ def gateway_api() -> Schema:
             "namespace": name("Namespace of the HTTPRoute(s); defaults to the Rollout's.", max_length=SHORT_NAME_MAX),
             "useHeaderRoutes": boolean("Add header-based routes for setHeaderRoute steps."),
         },
-        rules=[
-            rule(
-                exactly_one(["httpRoute", "httpRoutes"]),
-                "gatewayAPI needs exactly one of httpRoute or httpRoutes",
-            )
-        ],
+        rules=[needs_exactly_one("gatewayAPI", ["httpRoute", "httpRoutes"])],
     )
 
 
@@ -492,12 +466,7 @@ def spec() -> Schema:
             "strategy": obj(
                 "The update strategy: exactly one of canary or blueGreen.",
                 {"canary": canary(), "blueGreen": blue_green()},
-                rules=[
-                    rule(
-                        exactly_one(["canary", "blueGreen"]),
-                        "strategy needs exactly one of canary or blueGreen",
-                    )
-                ],
+                rules=[needs_exactly_one("strategy", ["canary", "blueGreen"])],
             ),
             **unsupported_fields({"rollbackWindow": "rollbackWindow"}),
         },

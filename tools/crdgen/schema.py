@@ -22,7 +22,6 @@ Schema = dict[str, Any]
 # makes the whole CRD unacceptable.
 NAME_MAX = 253  # a DNS subdomain: Service, Ingress, template and object names
 SHORT_NAME_MAX = 63  # a DNS label: metric, task, route and parameter names
-EXPRESSION_MAX = 4096  # conditions, queries, URLs and other free text that rules never inspect
 LIST_MAX = 64  # default bound for small lists (args, headers, routes)
 
 # A Go ``time.ParseDuration`` string ("30s", "1h30m", "1.5h") or a plain number of seconds ("20"): the pattern comes
@@ -284,6 +283,9 @@ def exactly_one(fields: Sequence[str]) -> str:
     return " + ".join(f"(has(self.{field}) ? 1 : 0)" for field in fields) + " == 1"
 
 
-def at_most_one(fields: Sequence[str]) -> str:
-    """CEL: at most one of ``fields`` is present on ``self``."""
-    return " + ".join(f"(has(self.{field}) ? 1 : 0)" for field in fields) + " <= 1"
+def needs_exactly_one(what: str, fields: Sequence[str], *, named: Sequence[str] | None = None) -> Schema:
+    """The rule "``what`` needs exactly one of a, b or c"; ``named`` lists the fields the message offers when some of
+    ``fields`` are only there to be refused elsewhere with their own message."""
+    offered = list(named if named is not None else fields)
+    listed = offered[0] if len(offered) == 1 else ", ".join(offered[:-1]) + " or " + offered[-1]
+    return rule(exactly_one(fields), f"{what} needs exactly one of {listed}")

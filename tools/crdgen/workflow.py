@@ -16,11 +16,11 @@ from .schema import (
     any_value,
     array,
     boolean,
-    exactly_one,
     int_or_string,
     integer,
     map_of,
     name,
+    needs_exactly_one,
     obj,
     open_object,
     rule,
@@ -142,10 +142,7 @@ def dag_task() -> Schema:
         },
         required=["name"],
         rules=[
-            rule(
-                exactly_one(["template", "templateRef", "inline"]),
-                "a task needs exactly one of template or templateRef",
-            ),
+            needs_exactly_one("a task", ["template", "templateRef", "inline"], named=["template", "templateRef"]),
             rule(
                 "!(has(self.dependencies) && has(self.depends))",
                 "a task uses dependencies or depends, not both",
@@ -302,10 +299,7 @@ def template() -> Schema:
         },
         required=["name"],
         rules=[
-            rule(
-                exactly_one([*TEMPLATE_KINDS, *UNSUPPORTED_TEMPLATE_KINDS]),
-                "a template needs exactly one of dag, container, http or suspend",
-            ),
+            needs_exactly_one("a template", [*TEMPLATE_KINDS, *UNSUPPORTED_TEMPLATE_KINDS], named=TEMPLATE_KINDS),
             rule(
                 "has(self.container) || !(" + " || ".join(f"has(self.{f})" for f in POD_FIELDS) + ")",
                 f"{', '.join(POD_FIELDS)} apply only to container templates",

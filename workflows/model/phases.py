@@ -66,4 +66,3 @@ PHASE_OF: tuple[NodePhase | None, ...] = (
     NodePhase.OMITTED,
 )
 CODE_OF: dict[NodePhase, int] = {phase: code for code, phase in enumerate(PHASE_OF) if phase is not None}
-FULFILLED_FROM = P_SUCCEEDED  # codes >= this are final

@@ -74,10 +74,6 @@ class NodeSpec:
     hook_of: int = -1
     in_exit_handler: bool = False
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.step is not None
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:

@@ -435,7 +435,3 @@ def status_from_snapshot(snap: RunSnapshot, *, budget_bytes: int) -> dict[str, A
     }
     status.update(encode_nodes(table, budget_bytes=budget_bytes))
     return status
-
-
-def records_by_name(records: Sequence[NodeRecord]) -> dict[str, NodeRecord]:
-    return {record.name: record for record in records}

@@ -197,6 +197,3 @@ def item_label(item: Any) -> str:
     if isinstance(item, Mapping):
         return ",".join(f"{key}:{_stringify(item[key])}" for key in sorted(item))
     return _stringify(item)
-
-
-stringify = _stringify

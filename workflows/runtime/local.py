@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import yaml
 from rich.console import Console
@@ -141,14 +141,3 @@ def run_workflow_file(
     """Entry point for ``rollouts workflow run FILE [-p k=v] [--resume-all]``; returns the exit code."""
     console = Console(file=out or sys.stdout)
     return asyncio.run(run_workflow(Path(path), params, console=console, resume_all=resume_all))
-
-
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; a pair without ``=`` is an error naming it."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise WorkflowError(f"-p {pair!r}: expected name=value")
-        out[key] = value
-    return out
