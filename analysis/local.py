@@ -42,13 +42,13 @@ from analysis.spec import (
     parse_template_manifest,
     resolve_metrics,
 )
+from workflows.api import ARGO_API_VERSION
 from workflows.errors import FieldIssue
 
 if TYPE_CHECKING:
     from analysis.runner import AnalysisOutcome
 
 __all__ = [
-    "ARGO_API_VERSION",
     "EXIT_CODES",
     "EXIT_INVALID",
     "LocalSecrets",
@@ -58,7 +58,6 @@ __all__ = [
     "run_analysis_file",
 ]
 
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
 EXIT_CODES = {
     AnalysisPhase.SUCCESSFUL: 0,
     AnalysisPhase.FAILED: 1,

@@ -24,7 +24,7 @@ from typing import Any
 
 from analysis.args import Argument, FieldRef, SecretKeyRef, find_placeholders, merge_args, substitute
 from analysis.errors import SpecError
-from workflows.api import API_VERSION
+from workflows.api import API_VERSION, ARGO_API_VERSION
 from workflows.errors import DurationError, ExpressionSyntaxError, Issues
 from workflows.model.durations import parse_duration
 from workflows.model.expr import check_pattern, compile_condition, search_pattern
@@ -179,7 +179,7 @@ def parse_template_manifest(manifest: Mapping[str, Any]) -> AnalysisTemplateSpec
     issues = Issues()
     api_version = manifest.get("apiVersion")
     if api_version != API_VERSION:
-        hint = " (change argoproj.io/v1alpha1 to it)" if api_version == "argoproj.io/v1alpha1" else ""
+        hint = " (change argoproj.io/v1alpha1 to it)" if api_version == ARGO_API_VERSION else ""
         issues.add("apiVersion", f"must be {API_VERSION}, got {api_version!r}{hint}")
     if manifest.get("kind") not in TEMPLATE_KINDS:
         issues.add("kind", f"must be one of {', '.join(TEMPLATE_KINDS)}, got {manifest.get('kind')!r}")

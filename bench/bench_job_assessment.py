@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from rollouts.devcluster import running_cluster
-from workflows.runtime.jobs import MANAGED_LABEL, MANAGER, JobIndex, outcome_of
+from workflows.api import MANAGED_LABEL, MANAGER
+from workflows.runtime.jobs import JobIndex, outcome_of
 from workflows.runtime.kube import JOBS, NAMESPACES, Kube
 
 

@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["API_VERSION", "GROUP", "VERSION", "owner_reference"]
+__all__ = ["API_VERSION", "ARGO_API_VERSION", "GROUP", "MANAGED_LABEL", "MANAGER", "VERSION", "owner_reference"]
 
 GROUP = "rollouts.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+#: Argo's group/version, accepted as an alias where a manifest is read (Workflows, AnalysisTemplates).
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+#: Every Job the engine runs (workflow container steps, analysis job metrics) carries this label, so one watch sees
+#: them all (``workflows.runtime.jobs.JobIndex``).
+MANAGED_LABEL = "workflows.rollouts.dev/managed-by"
+MANAGER = "rollouts"
 
 
 def owner_reference(owner: Mapping[str, Any], *, kind: str, api_version: str = API_VERSION) -> dict[str, Any]:

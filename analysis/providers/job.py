@@ -39,6 +39,7 @@ from typing import Any, Protocol
 from analysis.args import RenderedProvider
 from analysis.assess import AnalysisPhase, Measurement
 from analysis.providers.base import MeasurementContext, error_measurement
+from workflows.api import MANAGED_LABEL, MANAGER
 
 __all__ = [
     "JOB_NAME_KEY",
@@ -63,9 +64,6 @@ RUN_NAME_ANNOTATION = "analysis.rollouts.dev/run-name"
 METRIC_ANNOTATION = "analysis.rollouts.dev/metric-name"
 #: On the pod template: which Job a pod belongs to, for the pod watch (label values fit: Job names are <= 63).
 JOB_POD_LABEL = "analysis.rollouts.dev/job"
-# The shared JobIndex watches Jobs carrying this label (workflows.runtime.jobs.MANAGED_LABEL / MANAGER).
-MANAGED_LABEL = "workflows.rollouts.dev/managed-by"
-MANAGER = "rollouts"
 #: Waiting reasons of a container that will not start without someone changing something.
 UNSTARTABLE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"})
 _MAX_NAME = 63

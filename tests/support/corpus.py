@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from workflows.api import API_VERSION
+from workflows.api import API_VERSION, ARGO_API_VERSION
 
 __all__ = [
     "ARGO_API_VERSION",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 
 def corpus_dir() -> Path:

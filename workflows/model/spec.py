@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from workflows.api import API_VERSION
+from workflows.api import API_VERSION, ARGO_API_VERSION
 from workflows.errors import DurationError, Issues, SpecError, UnsupportedFieldError
 from workflows.model.depends import DependsExpr, from_dependencies, parse_depends
 from workflows.model.durations import parse_seconds
-
-ARGO_API_VERSION = "argoproj.io/v1alpha1"
 
 
 class TemplateKind(StrEnum):

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.api import MANAGED_LABEL, MANAGER
 from workflows.runtime.kube import JOBS, SERVICE_ACCOUNTS, ApiError, ConflictError, Kube
 from workflows.runtime.runners import NodeContext, NodeResult
 from workflows.runtime.watching import Key, WatchIndex
@@ -32,8 +33,6 @@ __all__ = ["DEFAULT_STEP_SERVICE_ACCOUNT", "JobIndex", "JobOutcome", "JobRunner"
 
 logger = logging.getLogger(__name__)
 
-MANAGED_LABEL = "workflows.rollouts.dev/managed-by"
-MANAGER = "rollouts"
 WORKFLOW_LABEL = "workflows.rollouts.dev/workflow"
 NODE_ANNOTATION = "workflows.rollouts.dev/node-name"
 NODE_ID_LABEL = "workflows.rollouts.dev/node-id"

@@ -18,7 +18,6 @@ from analysis.assess import AnalysisPhase, Measurement, MetricResult
 from analysis.providers.base import ProviderRegistry
 from analysis.providers.job import (
     JOB_POD_LABEL,
-    MANAGED_LABEL,
     RUN_UID_LABEL,
     JobOwnershipError,
     JobProvider,
@@ -33,6 +32,7 @@ from tests.support.fakes import ScriptedProvider
 from tests.support.metric_runner import metric_executor, run_in_virtual_time
 from tests.support.virtual_time import T0, VirtualTime
 from workflows import Executor
+from workflows.api import MANAGED_LABEL
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 OWNER = {
