@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from workflows.errors import CycleError, Issues, SpecError
+from workflows.errors import CycleError, Issues, IssuesError, SpecError
 from workflows.model import collector
 from workflows.model.phases import NodeType
 from workflows.model.plan import NodeSpec, Plan, Step
@@ -35,7 +35,31 @@ Draft = dict[str, Any]
 
 
 def _find_cycle(tasks: Sequence[DagTask]) -> tuple[str, ...] | None:
-    """The first dependency cycle among ``tasks`` (first == last), as :mod:`graphlib` finds it; None when acyclic."""
+    """The first dependency cycle among ``tasks`` (first == last), as :mod:`graphlib` finds it; None when acyclic.
+
+    Whether there is a cycle at all is decided first by Kahn's algorithm over task positions (integer lists, a few
+    operations per edge): building graphlib's per-node records cost ~20% of a 1,000-task compile. Only a graph that
+    has a cycle goes to graphlib, so the cycle reported is exactly graphlib's.
+    """
+    position = {task.name: index for index, task in enumerate(tasks)}
+    unfinished = [0] * len(tasks)
+    dependents: list[list[int]] = [[] for _ in tasks]
+    for index, task in enumerate(tasks):
+        for name in task.depends.tasks if task.depends else ():
+            dependency = position.get(name)  # unknown names are reported elsewhere; they cannot close a cycle
+            if dependency is not None:
+                unfinished[index] += 1
+                dependents[dependency].append(index)
+    ready = [index for index, count in enumerate(unfinished) if count == 0]
+    sorted_count = 0
+    while ready:
+        sorted_count += 1
+        for dependent in dependents[ready.pop()]:
+            unfinished[dependent] -= 1
+            if unfinished[dependent] == 0:
+                ready.append(dependent)
+    if sorted_count == len(tasks):
+        return None
     graph = {task.name: task.depends.tasks if task.depends else () for task in tasks}
     try:
         graphlib.TopologicalSorter(graph).prepare()
@@ -107,8 +131,11 @@ class _Compiler:
         by_name = {task.name: task for task in tasks}
         issues = Issues()
         for task in tasks:
-            with issues.collecting():
+            try:  # not a collecting() block per task: entering one costs more than checking a plain task
                 self.check_task(source, task, by_name, inputs=inputs, params=params, in_exit=in_exit)
+            except IssuesError:
+                with issues.collecting():  # recorded exactly as collecting() records it
+                    raise
         issues.raise_if_any(SpecError)
 
     def check_task(
@@ -123,9 +150,9 @@ class _Compiler:
     ) -> None:
         """Every problem of one task (raised together): inputs it must supply, references out of scope."""
         _callee_source, callee = self.resolve(source, task)
-        issues = Issues()
         if not (callee.inputs or task.arguments or task.on_exit is not None or task.when or task.with_param):
             return  # nothing to check: no inputs to supply, no strings that could reference anything
+        issues = Issues()
         given = {p.name for p in task.arguments}
         for declared in callee.inputs:
             if declared.value is None and declared.name not in given:

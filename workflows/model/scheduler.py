@@ -316,8 +316,13 @@ class Scheduler:
                     return delay
         self._now = now
         self._fulfil(index, phase, message)
-        if self._undecided:  # _drain(), inlined: this is the per-node hot path
-            self._drain()
+        undecided = self._undecided
+        if undecided:  # _drain(), inlined: this is the per-node hot path
+            decide = self._decide
+            while undecided:
+                dependent = undecided.popleft()
+                if not self._ended:
+                    decide(dependent)
         return None
 
     def again(self, index: int, *, state: object = None, message: str = "", now: float) -> bool:

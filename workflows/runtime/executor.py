@@ -408,7 +408,8 @@ class Executor:
                 run.blocked = True
                 continue
             index = ready.popleft()
-            step = run.nodes[index].step
+            spec = run.nodes[index]
+            step = spec.step
             assert step is not None
             runner = runner_for(step.kind)
             uses_slot = runner is None or getattr(runner, "uses_slot", True)
@@ -417,7 +418,7 @@ class Executor:
                 self._pool_wait.setdefault(step.pool, deque()).append((run, index))
             else:
                 launched += 1
-                launch(run, index, runner, uses_slot)
+                launch(run, index, spec, runner, uses_slot)
             if ready and not run.queued and run.result is None:
                 run.queued = True
                 runs_ready.append(run)
@@ -451,7 +452,7 @@ class Executor:
             self._finish(run)
 
     # -- running a leaf -------------------------------------------------------------------------------------------
-    def _launch(self, run: Run, index: int, runner: StepRunner | None, uses_slot: bool) -> None:
+    def _launch(self, run: Run, index: int, spec: NodeSpec, runner: StepRunner | None, uses_slot: bool) -> None:
         scheduler = run.scheduler
         now = self.clock()
         payload = scheduler.begin(index, now)
@@ -462,14 +463,12 @@ class Executor:
             scheduler.done(index, P_FAILED, message=run.kill_reasons.pop(index), now=now, final=True)
             self._settle(run)
             return
-        if runner is None:
-            step_kind = run.nodes[index].step.kind  # type: ignore[union-attr]
-            scheduler.done(index, P_ERROR, message=f"no runner registered for kind {step_kind!r}", now=now, final=True)
-            self._settle(run)
-            return
-        spec = run.nodes[index]
         step = spec.step
         assert step is not None
+        if runner is None:
+            scheduler.done(index, P_ERROR, message=f"no runner registered for kind {step.kind!r}", now=now, final=True)
+            self._settle(run)
+            return
         # the template timeout covers all attempts (and periods): armed at the first one only
         if step.timeout is not None and index not in run.timeouts:
             seconds = scheduler.timeout_seconds(index)
@@ -591,7 +590,7 @@ class Executor:
             result=result.result,
             now=now,
             transient=result.transient,
-            final=result.stop_run or (bool(run.no_retry) and index in run.no_retry),
+            final=result.stop_run or (index in run.no_retry if run.no_retry else False),
             state=result.state,
         )
         if delay is not None:  # retried: the backoff holds no slot
@@ -608,7 +607,7 @@ class Executor:
                 self._runs_ready.append(run)
             if not run.dirty and run.sink is not None:
                 self._mark_dirty(run)
-            if not scheduler.is_active():
+            if scheduler.run_phase is not WorkflowPhase.RUNNING:  # not scheduler.is_active(), without the call
                 self._finish(run)
 
     def _record_state(self, run: Run, node_name: str, state: object) -> None:
