@@ -43,10 +43,10 @@ from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results
-from workflows.api import GROUP, VERSION, owner_reference
+from workflows.api import ROLLOUTS_DEV, ApiMode, Resource, owner_reference
 from workflows.model.times import format_time, parse_time
 from workflows.runtime.controller import Engine
-from workflows.runtime.kube import ANALYSIS_RUNS, JOBS, ApiError, Kube
+from workflows.runtime.kube import JOBS, ApiError, Kube
 
 __all__ = ["PLURAL", "AnalysisController", "AnalysisOperator", "prepare_run", "register_analysis_handlers"]
 
@@ -59,9 +59,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _patch_status(kube: Kube, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+def _patch_status(kube: Kube, runs: Resource, namespace: str, name: str, status: Mapping[str, Any]) -> None:
     # None (deleted meanwhile) needs nothing: there is nothing left to report to.
-    kube.patch(ANALYSIS_RUNS, name, {"status": dict(status)}, namespace, subresource="status")
+    kube.patch(runs, name, {"status": dict(status)}, namespace, subresource="status")
 
 
 def _delete_terminated_jobs(kube: Kube, namespace: str, results: Mapping[str, MetricResult]) -> None:
@@ -108,8 +108,11 @@ class AnalysisController:
     of job metrics starts with :meth:`start` (on the running loop) and stops with :meth:`stop`.
     """
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self, engine: Engine, *, mode: ApiMode = ROLLOUTS_DEV, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         self.engine = engine
+        self.runs = mode.analysis_runs  # the AnalysisRun kind of the group this operator serves
         self.clock = clock
         self.pods = PodIndex(engine.kube)
         backend = KubeJobBackend(
@@ -183,7 +186,9 @@ class AnalysisController:
         loop = asyncio.get_running_loop()
 
         async def report(status: dict[str, Any]) -> None:
-            await loop.run_in_executor(engine.executor.thread_pool, _patch_status, engine.kube, namespace, name, status)
+            await loop.run_in_executor(
+                engine.executor.thread_pool, _patch_status, engine.kube, self.runs, namespace, name, status
+            )
 
         outcome: AnalysisOutcome | None = None
         try:
@@ -253,21 +258,25 @@ class AnalysisOperator(Protocol):
     def analysis(self) -> AnalysisController: ...
 
 
-def register_analysis_handlers(registry: kopf.OperatorRegistry) -> None:
-    """Register the AnalysisRun handlers on ``registry``; they find their controller in kopf's ``memo``."""
+def register_analysis_handlers(
+    registry: kopf.OperatorRegistry, *, mode: ApiMode = ROLLOUTS_DEV, labels: Mapping[str, Any] | None = None
+) -> None:
+    """Register the AnalysisRun handlers for ``mode``'s group on ``registry`` (only objects matching ``labels``: the
+    controller instance's filter); they find their controller in kopf's ``memo``."""
+    group, version, only = mode.group, mode.version, dict(labels or {})
 
-    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.create(group, version, PLURAL, registry=registry, labels=only)
     async def analysis_run_created(body: kopf.Body, patch: kopf.Patch, memo: AnalysisOperator, **_: Any) -> None:
         await memo.analysis.start_run(body, patch)
 
-    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.resume(group, version, PLURAL, registry=registry, labels=only)
     async def analysis_run_resumed(body: kopf.Body, patch: kopf.Patch, memo: AnalysisOperator, **_: Any) -> None:
         await memo.analysis.start_run(body, patch)
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.event(group, version, PLURAL, registry=registry, labels=only)
     async def analysis_run_event(body: kopf.Body, type: str | None, memo: AnalysisOperator, **_: Any) -> None:  # noqa: A002
         memo.analysis.observe(body, type)
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, optional=True)
+    @kopf.on.delete(group, version, PLURAL, registry=registry, labels=only, optional=True)
     async def analysis_run_deleted(body: kopf.Body, memo: AnalysisOperator, **_: Any) -> None:
         memo.analysis.cancel(body["metadata"]["uid"], "AnalysisRun deleted")

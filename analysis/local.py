@@ -31,7 +31,6 @@ from analysis.assess import AnalysisPhase, MetricResult
 from analysis.errors import AnalysisError, SecretResolutionError, SpecError
 from analysis.providers import ProviderRegistry, default_providers
 from analysis.spec import (
-    API_VERSION,
     TEMPLATE_KINDS,
     AnalysisRunSpec,
     AnalysisTemplateSpec,
@@ -42,7 +41,6 @@ from analysis.spec import (
     parse_template_manifest,
     resolve_metrics,
 )
-from workflows.api import ARGO_API_VERSION
 from workflows.errors import FieldIssue
 
 if TYPE_CHECKING:
@@ -104,11 +102,8 @@ def load_template_file(path: str | Path) -> AnalysisTemplateSpec:
     for index, document in enumerate(documents):
         if not isinstance(document, dict) or document.get("kind") not in TEMPLATE_KINDS:
             continue
-        manifest: dict[str, Any] = dict(document)
-        if manifest.get("apiVersion") == ARGO_API_VERSION:
-            manifest["apiVersion"] = API_VERSION
         try:
-            templates.append(parse_template_manifest(manifest))
+            templates.append(parse_template_manifest(document))
         except SpecError as error:
             prefix = f"documents[{index}]." if len(documents) > 1 else ""
             issues.extend(FieldIssue(prefix + issue.path, issue.message) for issue in error.issues)

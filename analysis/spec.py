@@ -178,9 +178,8 @@ def parse_template_manifest(manifest: Mapping[str, Any]) -> AnalysisTemplateSpec
     """Parse a whole AnalysisTemplate / ClusterAnalysisTemplate object (``apiVersion``, ``kind``, ``spec``)."""
     issues = Issues()
     api_version = manifest.get("apiVersion")
-    if api_version != API_VERSION:
-        hint = " (change argoproj.io/v1alpha1 to it)" if api_version == ARGO_API_VERSION else ""
-        issues.add("apiVersion", f"must be {API_VERSION}, got {api_version!r}{hint}")
+    if api_version not in (API_VERSION, ARGO_API_VERSION):  # ours, or Argo's in drop-in mode
+        issues.add("apiVersion", f"must be {API_VERSION} or {ARGO_API_VERSION}, got {api_version!r}")
     if manifest.get("kind") not in TEMPLATE_KINDS:
         issues.add("kind", f"must be one of {', '.join(TEMPLATE_KINDS)}, got {manifest.get('kind')!r}")
     spec = manifest.get("spec")

@@ -8,6 +8,7 @@ the outcome to an exit code. Heavy imports (kubernetes, kopf) happen inside the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -58,10 +59,12 @@ def _cluster_env(args: argparse.Namespace) -> int:
 
 
 def _controller(args: argparse.Namespace) -> int:
-    from rollouts.controller import run_controller
+    from rollouts.controller import ControllerConfig, run_controller
+    from workflows.api import api_mode
 
+    config = ControllerConfig(mode=api_mode(args.api_group), instance_id=args.instance_id)
     return run_controller(
-        kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose
+        kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config
     )
 
 
@@ -112,11 +115,12 @@ def _workflow_resume(args: argparse.Namespace) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     from rollouts.kube.install import install
+    from workflows.api import api_mode
     from workflows.runtime.kube import Kube
 
     kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
     try:
-        applied = install(kube, rbac=not args.crds_only)
+        applied = install(kube, rbac=not args.crds_only, mode=api_mode(_api_group(args)))
     finally:
         kube.close()
     for item in applied:
@@ -130,6 +134,20 @@ def _key_value(item: str, flag: str) -> tuple[str, str]:
     if not sep or not key:
         raise SystemExit(f"{flag} expects name=value, got {item!r}")
     return key, value
+
+
+def _add_api_group_flag(parser: argparse.ArgumentParser, **extra: Any) -> None:
+    parser.add_argument(
+        "--api-group",
+        choices=("rollouts.dev", "argoproj.io"),
+        help="the group Rollouts are served under: ours, or Argo Rollouts' in drop-in mode "
+        "(default: $ROLLOUTS_API_GROUP, else rollouts.dev)",
+        **extra,
+    )
+
+
+def _api_group(args: argparse.Namespace) -> str:
+    return str(getattr(args, "api_group", None) or os.environ.get("ROLLOUTS_API_GROUP") or "rollouts.dev")
 
 
 def _add_kube_flags(parser: argparse.ArgumentParser) -> None:
@@ -166,11 +184,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
     )
     controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_api_group_flag(controller)
+    controller.add_argument(
+        "--instance-id",
+        default="",
+        help="serve only objects labelled argo-rollouts.argoproj.io/controller-instance-id=ID "
+        "(default: only objects without that label), as Argo's --instance-id",
+    )
     controller.set_defaults(handler=_controller)
 
     install = commands.add_parser("install", help="apply the CRDs and the controller's RBAC to the current cluster")
     _add_kube_flags(install)
     install.add_argument("--crds-only", action="store_true", help="apply only the CRDs")
+    _add_api_group_flag(install)
     install.set_defaults(handler=_install)
 
     workflow = commands.add_parser("workflow", help="Workflows (Argo-style DAGs)")
@@ -218,10 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _rollout_client(args: argparse.Namespace) -> Any:
     from rollouts.commands.rollouts import RolloutClient
+    from workflows.api import api_mode
     from workflows.runtime.kube import Kube
 
     kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
-    return RolloutClient(kube=kube, namespace=args.namespace or kube.namespace)
+    return RolloutClient(kube=kube, namespace=args.namespace or kube.namespace, mode=api_mode(_api_group(args)))
 
 
 def _rollout_command(args: argparse.Namespace) -> int:
@@ -318,9 +345,11 @@ def _kubectl_parser() -> argparse.ArgumentParser:
     # `kubectl rollouts get x -n ns`. The copies on subcommands leave the value alone unless given there.
     parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     _add_kube_flags(parser)
+    _add_api_group_flag(parser)
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     _add_kube_flags(common)
+    _add_api_group_flag(common)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -36,23 +36,12 @@ from rollouts.core.actions import (
 )
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.core.observed import (
-    ANALYSIS_KIND_LABEL,
-    EPHEMERAL_METADATA_ANNOTATION,
-    ROLLOUT_LABEL,
-    STEP_INDEX_LABEL,
-    SUPERSEDED_LABEL,
-)
 from rollouts.core.routing import ROUTING_PATH, ManagedRoute
-from workflows.api import API_VERSION, owner_reference
+from workflows.api import ApiMode, owner_reference
 from workflows.runtime.kube import (
-    ANALYSIS_RUNS,
-    ANALYSIS_TEMPLATES,
-    CLUSTER_ANALYSIS_TEMPLATES,
     DEPLOYMENTS,
     PODS,
     REPLICA_SETS,
-    ROLLOUTS,
     SERVICES,
     ConflictError,
     InvalidError,
@@ -71,13 +60,20 @@ class TrafficRouter(Protocol):
 
 
 class _Applier:
-    def __init__(self, kube: Kube, rollout: Mapping[str, Any], router: TrafficRouter | None) -> None:
+    def __init__(self, kube: Kube, rollout: Mapping[str, Any], router: TrafficRouter | None, mode: ApiMode) -> None:
         self.kube = kube
+        self.mode = mode
         self.rollout = rollout
         self.namespace: str = rollout["metadata"]["namespace"]
         self.owner = owner_reference(rollout, kind="Rollout")
         self.router = router
         self.events: list[EmitEvent] = []
+
+    def _instance_label(self) -> dict[str, str]:
+        """A Rollout of one controller instance (``--instance-id``) passes its label on to the runs it creates, so
+        that instance's AnalysisRun controller picks them up (as Argo does)."""
+        instance = (self.rollout["metadata"].get("labels") or {}).get(self.mode.instance_id_label)
+        return {self.mode.instance_id_label: str(instance)} if instance else {}
 
     # -- ReplicaSets ---------------------------------------------------------------------------------------------
     def adopt_replica_set(self, action: AdoptReplicaSet) -> None:
@@ -112,7 +108,7 @@ class _Applier:
         }
         annotations = dict(action.annotations)
         if not action.pod_metadata.empty:
-            annotations[EPHEMERAL_METADATA_ANNOTATION] = json.dumps(
+            annotations[self.mode.ephemeral_metadata_annotation] = json.dumps(
                 {"labels": dict(action.pod_metadata.labels), "annotations": dict(action.pod_metadata.annotations)},
                 sort_keys=True,
             )
@@ -154,7 +150,7 @@ class _Applier:
         )
         pod_meta = {"labels": labels, "annotations": annotations}
         rs_patch = {
-            "metadata": {"annotations": {EPHEMERAL_METADATA_ANNOTATION: record}},
+            "metadata": {"annotations": {self.mode.ephemeral_metadata_annotation: record}},
             "spec": {"template": {"metadata": pod_meta}},
         }
         rs = self.kube.patch(REPLICA_SETS, action.name, rs_patch, self.namespace)
@@ -176,7 +172,7 @@ class _Applier:
 
     # -- AnalysisRuns --------------------------------------------------------------------------------------------
     def _template(self, name: str, cluster_scope: bool) -> Mapping[str, Any]:
-        resource = CLUSTER_ANALYSIS_TEMPLATES if cluster_scope else ANALYSIS_TEMPLATES
+        resource = self.mode.cluster_analysis_templates if cluster_scope else self.mode.analysis_templates
         body = self.kube.get(resource, name, None if cluster_scope else self.namespace)
         if body is None:
             raise InvalidSpecError.at("analysis.templates", f"{resource.kind} {name!r} not found")
@@ -208,47 +204,39 @@ class _Applier:
         for name, value in action.args:
             if name not in seen and value is not None:
                 args.append({"name": name, "value": value})
-        labels = {
-            **action.labels,
-            ROLLOUT_LABEL: self.rollout["metadata"]["name"],
-            ANALYSIS_KIND_LABEL: str(action.kind),
-            POD_TEMPLATE_HASH_LABEL: action.pod_hash,
-        }
-        if action.step_index is not None:
-            labels[STEP_INDEX_LABEL] = str(action.step_index)
         spec_out: dict[str, Any] = {"metrics": metrics, "args": args}
         if dry_run:
             spec_out["dryRun"] = dry_run
         if retention:
             spec_out["measurementRetention"] = retention
         body_out = {
-            "apiVersion": API_VERSION,
+            "apiVersion": self.mode.api_version,
             "kind": "AnalysisRun",
             "metadata": {
                 "name": action.name,
                 "namespace": self.namespace,
-                "labels": labels,
+                "labels": {**action.labels, **self._instance_label()},
                 "annotations": dict(action.annotations),
                 "ownerReferences": [self.owner],
             },
             "spec": spec_out,
         }
         try:
-            self.kube.create(ANALYSIS_RUNS, body_out, self.namespace)
+            self.kube.create(self.mode.analysis_runs, body_out, self.namespace)
         except InvalidError as error:
             raise InvalidSpecError.at("analysis", f"AnalysisRun {action.name} rejected: {error.message}") from None
         except ConflictError:
             pass  # created before a restart
 
     def terminate_run(self, action: TerminateAnalysisRun) -> None:
-        self.kube.patch(ANALYSIS_RUNS, action.name, {"spec": {"terminate": True}}, self.namespace)
+        self.kube.patch(self.mode.analysis_runs, action.name, {"spec": {"terminate": True}}, self.namespace)
 
     def delete_run(self, action: DeleteAnalysisRun) -> None:
-        self.kube.delete(ANALYSIS_RUNS, action.name, self.namespace)
+        self.kube.delete(self.mode.analysis_runs, action.name, self.namespace)
 
     def supersede_run(self, action: MarkAnalysisRunSuperseded) -> None:
-        patch = {"metadata": {"labels": {SUPERSEDED_LABEL: "true"}}}
-        self.kube.patch(ANALYSIS_RUNS, action.name, patch, self.namespace)
+        patch = {"metadata": {"labels": {self.mode.superseded_label: "true"}}}
+        self.kube.patch(self.mode.analysis_runs, action.name, patch, self.namespace)
 
     def scale_workload(self, action: ScaleWorkload) -> None:
         patch = {"spec": {"replicas": action.replicas}}
@@ -306,18 +294,19 @@ def apply_plan(
     plan: Plan,
     *,
     router: TrafficRouter | None = None,
+    mode: ApiMode,
     write_status: bool = True,
 ) -> Sequence[EmitEvent]:
     """Apply ``plan.actions`` in order, then merge-patch ``plan.status``; returns the events to post."""
-    applier = _Applier(kube, rollout, router)
+    applier = _Applier(kube, rollout, router, mode)
     for action in plan.actions:
         applier.apply(action)
     if write_status and plan.status:
-        write_status_patch(kube, rollout, dict(plan.status))
+        write_status_patch(kube, rollout, dict(plan.status), mode=mode)
     return applier.events
 
 
-def write_status_patch(kube: Kube, rollout: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+def write_status_patch(kube: Kube, rollout: Mapping[str, Any], status: Mapping[str, Any], *, mode: ApiMode) -> None:
     """Merge-patch the status, guarded by the resourceVersion the plan was made from.
 
     Operator commands (``abort``, ``promoteFull``, cleared ``pauseConditions``) live in the same status; a blind write
@@ -327,4 +316,4 @@ def write_status_patch(kube: Kube, rollout: Mapping[str, Any], status: Mapping[s
     """
     meta = rollout["metadata"]
     body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": dict(status)}
-    kube.patch(ROLLOUTS, meta["name"], body, meta["namespace"], subresource="status")
+    kube.patch(mode.rollouts, meta["name"], body, meta["namespace"], subresource="status")

@@ -26,7 +26,8 @@ from typing import Any
 from rollouts.commands import CommandError
 from rollouts.core.hashing import strip_hash_label
 from rollouts.core.observed import replica_set_view_from
-from workflows.runtime.kube import REPLICA_SETS, ROLLOUTS, ApiError, Kube
+from workflows.api import ROLLOUTS_DEV, ApiMode
+from workflows.runtime.kube import REPLICA_SETS, ApiError, Kube
 
 __all__ = ["RolloutClient"]
 
@@ -37,6 +38,7 @@ class RolloutClient:
 
     kube: Kube
     namespace: str
+    mode: ApiMode = ROLLOUTS_DEV  # which group's Rollouts (``--api-group argoproj.io``: Argo's, in drop-in mode)
 
     def _refused(self, name: str, error: ApiError) -> CommandError:
         # The server's own message names the object and the rule (RBAC, validation): what the terminal should show.
@@ -47,7 +49,7 @@ class RolloutClient:
 
     def get(self, name: str) -> dict[str, Any]:
         try:
-            body = self.kube.get(ROLLOUTS, name, self.namespace)
+            body = self.kube.get(self.mode.rollouts, name, self.namespace)
         except ApiError as error:
             raise self._refused(name, error) from None
         if body is None:
@@ -75,7 +77,7 @@ class RolloutClient:
     ) -> None:
         try:
             patched = self.kube.patch(
-                ROLLOUTS, name, patch, self.namespace, subresource=subresource, patch_type=patch_type
+                self.mode.rollouts, name, patch, self.namespace, subresource=subresource, patch_type=patch_type
             )
         except ApiError as error:
             raise self._refused(name, error) from None
@@ -147,7 +149,7 @@ class RolloutClient:
         owned = [
             rs for rs in listing.items if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
         ]
-        return sorted(owned, key=lambda rs: replica_set_view_from(rs).revision)
+        return sorted(owned, key=lambda rs: replica_set_view_from(rs, mode=self.mode).revision)
 
     def undo(self, name: str, *, to_revision: int | None = None) -> str:
         rollout = self.get(name)
@@ -155,11 +157,11 @@ class RolloutClient:
         current = (rollout.get("status") or {}).get("currentPodHash")
 
         def revision(rs: Mapping[str, Any]) -> int:
-            return replica_set_view_from(rs).revision
+            return replica_set_view_from(rs, mode=self.mode).revision
 
         target: Mapping[str, Any] | None
         if to_revision is None:
-            candidates = [rs for rs in history if replica_set_view_from(rs).pod_hash != current]
+            candidates = [rs for rs in history if replica_set_view_from(rs, mode=self.mode).pod_hash != current]
             if not candidates:
                 raise CommandError(f"rollout {self.namespace}/{name}: no previous revision to go back to")
             target = candidates[-1]
@@ -170,7 +172,7 @@ class RolloutClient:
                 raise CommandError(f"rollout {self.namespace}/{name}: no revision {to_revision} (known: {known})")
         # Drop what the controller added to the ReplicaSet's pods: the hash label and ephemeral canary/stable metadata.
         template = strip_hash_label(target["spec"]["template"])
-        ephemeral = replica_set_view_from(target).pod_metadata
+        ephemeral = replica_set_view_from(target, mode=self.mode).pod_metadata
         meta = template.get("metadata") or {}
         for key in ephemeral.labels:
             (meta.get("labels") or {}).pop(key, None)

@@ -18,8 +18,8 @@ from rich.text import Text
 from rollouts.commands import CommandError
 from rollouts.commands.rollouts import RolloutClient
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.core.observed import ANALYSIS_KIND_LABEL, REVISION_ANNOTATION, ROLLOUT_LABEL
-from workflows.runtime.kube import ANALYSIS_RUNS, ApiError
+from workflows.api import ROLLOUTS_DEV, ApiMode
+from workflows.runtime.kube import ApiError
 
 __all__ = ["RolloutView", "read_view", "render_rollout", "wait_for_status"]
 
@@ -31,15 +31,21 @@ class RolloutView:
     rollout: Mapping[str, Any]
     replica_sets: Sequence[Mapping[str, Any]] = ()
     analysis_runs: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    mode: ApiMode = ROLLOUTS_DEV
 
 
 def read_view(rollouts: RolloutClient, name: str) -> RolloutView:
     rollout = rollouts.get(name)
+    mode = rollouts.mode
     try:
-        runs = rollouts.kube.list(ANALYSIS_RUNS, rollouts.namespace, label_selector=f"{ROLLOUT_LABEL}={name}")
+        listed = rollouts.kube.list(mode.analysis_runs, rollouts.namespace, label_selector=mode.analysis_kind_label)
     except ApiError as error:
         raise CommandError(f"analysis runs of rollout {rollouts.namespace}/{name}: {error}") from None
-    return RolloutView(rollout=rollout, replica_sets=rollouts.history(name), analysis_runs=runs.items)
+    uid = rollout["metadata"].get("uid")
+    runs = [
+        run for run in listed.items if any(o.get("uid") == uid for o in run["metadata"].get("ownerReferences") or [])
+    ]
+    return RolloutView(rollout=rollout, replica_sets=rollouts.history(name), analysis_runs=runs, mode=mode)
 
 
 def _step_text(rollout: Mapping[str, Any]) -> str:
@@ -84,7 +90,7 @@ def render_rollout(view: RolloutView) -> RenderableType:
         table.add_column(column)
     for rs in sorted(
         view.replica_sets,
-        key=lambda r: -int((r["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)),
+        key=lambda r: -int((r["metadata"].get("annotations") or {}).get(view.mode.revision_annotation, 0)),
     ):
         pod_hash = (rs["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL)
         roles = []
@@ -99,7 +105,7 @@ def render_rollout(view: RolloutView) -> RenderableType:
         )
         rs_status = rs.get("status") or {}
         table.add_row(
-            str((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, "?")),
+            str((rs["metadata"].get("annotations") or {}).get(view.mode.revision_annotation, "?")),
             rs["metadata"]["name"],
             ",".join(roles) or "old",
             images,
@@ -116,7 +122,7 @@ def render_rollout(view: RolloutView) -> RenderableType:
             run_phase = str((run.get("status") or {}).get("phase") or "Pending")
             runs.add_row(
                 run["metadata"]["name"],
-                str((run["metadata"].get("labels") or {}).get(ANALYSIS_KIND_LABEL, "")),
+                str((run["metadata"].get("labels") or {}).get(view.mode.analysis_kind_label, "")),
                 Text(run_phase, style={"Successful": "green", "Failed": "red", "Error": "red"}.get(run_phase, "")),
                 str((run.get("status") or {}).get("message") or ""),
             )

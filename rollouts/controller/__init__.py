@@ -29,6 +29,7 @@ import kopf
 
 from analysis.controller import AnalysisController, register_analysis_handlers
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
+from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
 from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.kube import Credentials, Kube
@@ -52,6 +53,12 @@ class ControllerConfig:
     io_threads: int = 16  # the engine's blocking work: provider calls, Job and status writes, Secret reads
     reconcile_threads: int = 8  # Rollout reconciles running at once (each one observe -> plan -> act)
     status_interval: float = 1.0  # seconds between status writes of one Workflow/AnalysisRun (the final one at once)
+    mode: ApiMode = ROLLOUTS_DEV  # the group the Rollout kinds are served under and the names written (drop-in: Argo's)
+    instance_id: str = ""  # only objects labelled with this instance id (empty: only objects without the label)
+
+    def label_filter(self) -> dict[str, Any]:
+        """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
+        return {self.mode.instance_id_label: self.instance_id or kopf.ABSENT}
 
     @property
     def api_connections(self) -> int:
@@ -90,8 +97,8 @@ class Operator:
             config=config,
             engine=engine,
             workflows=WorkflowController(engine),
-            analysis=AnalysisController(engine),  # registers the metric runner on the engine's executor
-            rollouts=Reconciler(kube=kube, pool=reconcile_pool),
+            analysis=AnalysisController(engine, mode=config.mode),  # registers the metric runner on the executor
+            rollouts=Reconciler(kube=kube, mode=config.mode, pool=reconcile_pool),
             io_pool=io_pool,
         )
 
@@ -153,9 +160,10 @@ def build_registry(operator: Operator) -> kopf.OperatorRegistry:
     async def cleanup(**_: Any) -> None:
         await operator.stop()
 
-    register_workflow_handlers(registry)
-    register_analysis_handlers(registry)
-    register_rollout_handlers(registry)
+    config = operator.config
+    register_workflow_handlers(registry, labels=config.label_filter())
+    register_analysis_handlers(registry, mode=config.mode, labels=config.label_filter())
+    register_rollout_handlers(registry, mode=config.mode, labels=config.label_filter())
     return registry
 
 
@@ -165,12 +173,16 @@ def run_controller(
     context: str | None = None,
     namespaces: Sequence[str] = (),
     verbose: bool = False,
+    config: ControllerConfig | None = None,
 ) -> int:
     """Run until interrupted (SIGINT/SIGTERM). Watches ``namespaces``, or the whole cluster when empty."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    operator = Operator.create(Kube.from_kubeconfig(kubeconfig, context))
+    operator = Operator.create(Kube.from_kubeconfig(kubeconfig, context), config)
+    logger.info(
+        "serving %s (instance %s)", operator.config.mode.api_version, operator.config.instance_id or "without an id"
+    )
     asyncio.run(
         kopf.operator(
             registry=build_registry(operator),

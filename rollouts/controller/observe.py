@@ -2,8 +2,8 @@
 
 Reads: the ReplicaSets the Rollout controls (by ownerReference) and the orphans whose template is the Rollout's
 (marked for adoption: the planner plans it, the act layer does it, as a Deployment adopts), the AnalysisRuns it
-created (by label), the Services its strategy names, its pods (only when a restart is requested), the weights its
-traffic routers express now (so the planner verifies a step's weight, as Argo's VerifyWeight does) and, for
+controls (by ownerReference), the Services its strategy names, its pods (only when a restart is requested), the
+weights its traffic routers express now (so the planner verifies a step's weight, as Argo's VerifyWeight does) and, for
 ``workloadRef``, the referenced Deployment's template. The conversions themselves are the pure ``*_from`` helpers of
 :mod:`rollouts.core.observed`.
 """
@@ -16,7 +16,6 @@ from typing import Any
 
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, templates_equal
 from rollouts.core.observed import (
-    ROLLOUT_LABEL,
     Observed,
     analysis_run_view_from,
     pod_view_from,
@@ -26,7 +25,8 @@ from rollouts.core.observed import (
 )
 from rollouts.core.spec import RolloutSpec
 from rollouts.routers import Routers
-from workflows.runtime.kube import ANALYSIS_RUNS, DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, Kube
+from workflows.api import ApiMode
+from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, Kube
 
 __all__ = ["observe", "read_workload"]
 
@@ -51,8 +51,15 @@ def _service_names(spec: RolloutSpec) -> set[str]:
     return {name for name in names if name}
 
 
-def observe(kube: Kube, rollout: Mapping[str, Any], spec: RolloutSpec, *, router: Routers | None = None) -> Observed:
-    """One consistent-enough read of the Rollout's world (each list is one request)."""
+def _controlled_by(body: Mapping[str, Any], uid: str) -> bool:
+    owners = body["metadata"].get("ownerReferences") or []
+    return any(owner.get("controller") and owner.get("uid") == uid for owner in owners)
+
+
+def observe(
+    kube: Kube, rollout: Mapping[str, Any], spec: RolloutSpec, *, mode: ApiMode, router: Routers | None = None
+) -> Observed:
+    """One consistent-enough read of the Rollout's world (each list is one request), in ``mode``'s names."""
     meta = rollout["metadata"]
     namespace, uid = meta["namespace"], meta["uid"]
     match_labels = spec.selector.get("matchLabels") or {}
@@ -62,10 +69,16 @@ def observe(kube: Kube, rollout: Mapping[str, Any], spec: RolloutSpec, *, router
         owners = rs["metadata"].get("ownerReferences") or []
         controller = next((o for o in owners if o.get("controller")), None)
         if controller is not None and controller.get("uid") == uid:
-            views.append(replica_set_view_from(rs))
+            views.append(replica_set_view_from(rs, mode=mode))
         elif controller is None and spec.template and templates_equal(rs["spec"].get("template") or {}, spec.template):
-            views.append(replace(replica_set_view_from(rs), orphan=True))
-    runs = kube.list(ANALYSIS_RUNS, namespace, label_selector=f"{ROLLOUT_LABEL}={spec.name}")
+            views.append(replace(replica_set_view_from(rs, mode=mode), orphan=True))
+    # Runs a Rollout controller made carry the kind label; ours are the ones this Rollout controls (also those Argo's
+    # controller made before a take-over).
+    runs = [
+        r
+        for r in kube.list(mode.analysis_runs, namespace, label_selector=mode.analysis_kind_label).items
+        if _controlled_by(r, uid)
+    ]
     services: dict[str, Mapping[str, Any]] = {}
     for name in sorted(_service_names(spec)):
         body = kube.get(SERVICES, name, namespace)
@@ -79,9 +92,10 @@ def observe(kube: Kube, rollout: Mapping[str, Any], spec: RolloutSpec, *, router
             pods = kube.list(PODS, namespace, label_selector=selector).items
     return Observed(
         replica_sets=tuple(views),
-        analysis_runs=tuple(v for v in (analysis_run_view_from(r) for r in runs.items) if v),
+        analysis_runs=tuple(v for v in (analysis_run_view_from(r, mode=mode) for r in runs) if v),
         services={n: service_view_from(body) for n, body in services.items()},
         pods=tuple(v for v in (pod_view_from(p) for p in pods) if v),
         status=status_from(rollout.get("status")),
         traffic_weights=router.weights() if router is not None else (),
+        mode=mode,
     )

@@ -27,13 +27,13 @@ from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.observe import observe, read_workload
 from rollouts.core.actions import EmitEvent, EventType
 from rollouts.core.errors import InvalidSpecError
-from rollouts.core.observed import ROLLOUT_LABEL, Observed, status_from
+from rollouts.core.observed import Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
 from rollouts.core.spec import parse_rollout
 from rollouts.routers import Routers
-from workflows.api import GROUP, VERSION, owner_reference
-from workflows.runtime.kube import ROLLOUTS, ApiError, ConflictError, Kube
+from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
+from workflows.runtime.kube import ApiError, ConflictError, Kube
 
 __all__ = ["Reconciler", "RolloutOperator", "register_rollout_handlers"]
 
@@ -60,6 +60,7 @@ class Reconciler:
     """Coalescing, per-Rollout-serialised reconciles on the operator's loop; blocking work on our own pool."""
 
     kube: Kube
+    mode: ApiMode = ROLLOUTS_DEV  # the group served and the names written (drop-in mode: Argo's)
     # the reconciles' worker threads (observe, plan, act); sized by the operator (rollouts.controller.ControllerConfig)
     pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="rollouts")
@@ -151,7 +152,7 @@ class Reconciler:
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
-        rollout = self.kube.get(ROLLOUTS, name, namespace)
+        rollout = self.kube.get(self.mode.rollouts, name, namespace)
         if rollout is None:
             return None, [], None
         now = dt.datetime.now(dt.UTC)
@@ -173,15 +174,15 @@ class Reconciler:
                 if routing is not None
                 else None
             )
-            observed = observe(self.kube, rollout, spec, router=router)
+            observed = observe(self.kube, rollout, spec, router=router, mode=self.mode)
             if workload is not None:
                 observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
             plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
-            events = list(apply_plan(self.kube, rollout, plan, router=router, write_status=False))
+            events = list(apply_plan(self.kube, rollout, plan, router=router, mode=self.mode, write_status=False))
         except InvalidSpecError as issues:
-            observed = Observed(status=status_from(rollout.get("status")))
+            observed = Observed(status=status_from(rollout.get("status")), mode=self.mode)
             plan = plan_invalid(issues, observed, now=now, generation=int(rollout["metadata"].get("generation") or 0))
             already = (rollout.get("status") or {}).get("message") == plan.status.get("message")
             events = [] if already else [EmitEvent(type=EventType.WARNING, reason="InvalidSpec", message=str(issues))]
@@ -189,15 +190,16 @@ class Reconciler:
         changes = _status_changes(rollout.get("status") or {}, plan.status)
         if changes:
             try:
-                write_status_patch(self.kube, rollout, changes)
+                write_status_patch(self.kube, rollout, changes, mode=self.mode)
             except ConflictError:
                 requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
         return rollout, events, requeue
 
 
-def _owner_rollout(body: Mapping[str, Any]) -> str | None:
+def _owner_rollout(body: Mapping[str, Any], mode: ApiMode) -> str | None:
+    """The Rollout of ``mode``'s group that controls ``body`` (a ReplicaSet or an AnalysisRun), if any."""
     for owner in body.get("metadata", {}).get("ownerReferences") or []:
-        if owner.get("kind") == "Rollout" and owner.get("apiVersion", "").startswith(f"{GROUP}/"):
+        if owner.get("controller") and owner.get("kind") == "Rollout" and owner.get("apiVersion") == mode.api_version:
             return str(owner.get("name"))
     return None
 
@@ -209,10 +211,14 @@ class RolloutOperator(Protocol):
     def rollouts(self) -> Reconciler: ...
 
 
-def register_rollout_handlers(registry: kopf.OperatorRegistry) -> None:
-    """Wire watch events to the reconciler in kopf's ``memo``."""
+def register_rollout_handlers(
+    registry: kopf.OperatorRegistry, *, mode: ApiMode = ROLLOUTS_DEV, labels: Mapping[str, Any] | None = None
+) -> None:
+    """Wire watch events to the reconciler in kopf's ``memo``: Rollouts of ``mode``'s group matching ``labels`` (the
+    controller instance's filter), and the ReplicaSets and AnalysisRuns they control."""
+    only = dict(labels or {})
 
-    @kopf.on.event(GROUP, VERSION, "rollouts", registry=registry)
+    @kopf.on.event(mode.group, mode.version, "rollouts", registry=registry, labels=only)
     async def rollout_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
         meta = body["metadata"]
         if type == "DELETED":
@@ -222,7 +228,7 @@ def register_rollout_handlers(registry: kopf.OperatorRegistry) -> None:
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)
     async def replica_set_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        owner = _owner_rollout(body)
+        owner = _owner_rollout(body, mode)
         if owner:
             memo.rollouts.trigger(body["metadata"]["namespace"], owner)
 
@@ -230,8 +236,8 @@ def register_rollout_handlers(registry: kopf.OperatorRegistry) -> None:
     async def deployment_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
         memo.rollouts.workload_changed(body["metadata"]["namespace"], body["metadata"]["name"])
 
-    @kopf.on.event(GROUP, VERSION, "analysisruns", registry=registry)
+    @kopf.on.event(mode.group, mode.version, "analysisruns", registry=registry, labels=only)
     async def analysis_run_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        rollout = (body["metadata"].get("labels") or {}).get(ROLLOUT_LABEL)
+        rollout = _owner_rollout(body, mode)
         if rollout:
             memo.rollouts.trigger(body["metadata"]["namespace"], rollout)

@@ -30,11 +30,6 @@ from rollouts.core.actions import (
 )
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, steps_hash, templates_equal
 from rollouts.core.observed import (
-    ANALYSIS_KIND_LABEL,
-    REVISION_ANNOTATION,
-    ROLLOUT_LABEL,
-    SCALE_DOWN_DEADLINE_ANNOTATION,
-    STEP_INDEX_LABEL,
     AnalysisKind,
     AnalysisRunView,
     Observed,
@@ -59,6 +54,7 @@ class Context:
     def __init__(self, spec: RolloutSpec, observed: Observed, now: datetime) -> None:
         self.spec = spec
         self.observed = observed
+        self.mode = observed.mode  # the label/annotation names this cluster speaks
         self.now = now
         self.actions: list[Action] = []
         self.reasons: list[str] = []
@@ -99,7 +95,7 @@ class Context:
             self.revision = top + 1
         elif self.new_rs.revision < top or self.new_rs.revision == 0:
             self.revision = top + 1  # a rollback to an older template becomes the newest revision, as in Argo
-            self.annotate(self.new_rs, {REVISION_ANNOTATION: str(self.revision)})
+            self.annotate(self.new_rs, {self.mode.revision_annotation: str(self.revision)})
         else:
             self.revision = self.new_rs.revision
 
@@ -182,7 +178,7 @@ class Context:
                     template=template,
                     replicas=replicas,
                     revision=self.revision,
-                    annotations={REVISION_ANNOTATION: str(self.revision)},
+                    annotations={self.mode.revision_annotation: str(self.revision)},
                     pod_metadata=metadata,
                 )
             )
@@ -190,7 +186,7 @@ class Context:
             return
         self.set_metadata(self.new_rs, metadata)
         if self.new_rs.scale_down_deadline is not None:
-            self.annotate(self.new_rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+            self.annotate(self.new_rs, {self.mode.scale_down_deadline_annotation: None})
         self.scale(self.new_rs, replicas, "new version")
 
     def scale(self, rs: ReplicaSetView | None, replicas: int, why: str) -> None:
@@ -213,7 +209,7 @@ class Context:
         """
         if rs.replicas == 0:
             if rs.scale_down_deadline is not None:
-                self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+                self.annotate(rs, {self.mode.scale_down_deadline_annotation: None})
             return
         if delay_seconds is None:
             return
@@ -223,7 +219,7 @@ class Context:
         deadline = rs.scale_down_deadline
         if deadline is None:
             deadline = self.now + timedelta(seconds=delay_seconds)
-            self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: format_time(deadline)})
+            self.annotate(rs, {self.mode.scale_down_deadline_annotation: format_time(deadline)})
             self.reason(f"{rs.name} scales down at {format_time(deadline)} ({why})")
         if self.now >= deadline:
             self.scale(rs, 0, why)
@@ -235,7 +231,7 @@ class Context:
         if rs is None:
             return
         if rs.scale_down_deadline is not None:
-            self.annotate(rs, {SCALE_DOWN_DEADLINE_ANNOTATION: None})
+            self.annotate(rs, {self.mode.scale_down_deadline_annotation: None})
         self.scale(rs, replicas, why)
 
     # --- Services -----------------------------------------------------------------------------------------------
@@ -315,12 +311,11 @@ class Context:
         name = f"{self.spec.name}-{self.new_hash}-{self.revision}-{tag}" + (f"-{attempt}" if attempt > 1 else "")
         labels = {
             **ref.run_labels,
-            ROLLOUT_LABEL: self.spec.name,
-            ANALYSIS_KIND_LABEL: kind.value,
+            self.mode.analysis_kind_label: kind.value,
             POD_TEMPLATE_HASH_LABEL: self.new_hash,
         }
         if step_index is not None:
-            labels[STEP_INDEX_LABEL] = str(step_index)
+            labels[self.mode.step_index_label] = str(step_index)
         self.actions.append(
             CreateAnalysisRun(
                 name=name,

@@ -18,16 +18,10 @@ from typing import Any
 from analysis.assess import AnalysisPhase
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.spec import PodMetadata
+from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.model.times import parse_time
 
 __all__ = [
-    "ANALYSIS_KIND_LABEL",
-    "EPHEMERAL_METADATA_ANNOTATION",
-    "REVISION_ANNOTATION",
-    "ROLLOUT_LABEL",
-    "SCALE_DOWN_DEADLINE_ANNOTATION",
-    "STEP_INDEX_LABEL",
-    "SUPERSEDED_LABEL",
     "AnalysisKind",
     "AnalysisRunView",
     "Observed",
@@ -43,17 +37,9 @@ __all__ = [
     "status_from",
 ]
 
-REVISION_ANNOTATION = "rollouts.dev/revision"
-SCALE_DOWN_DEADLINE_ANNOTATION = "rollouts.dev/scale-down-deadline"
-EPHEMERAL_METADATA_ANNOTATION = "rollouts.dev/ephemeral-metadata"
-ROLLOUT_LABEL = "rollouts.dev/rollout"
-ANALYSIS_KIND_LABEL = "rollouts.dev/analysis-kind"
-STEP_INDEX_LABEL = "rollouts.dev/step-index"
-SUPERSEDED_LABEL = "rollouts.dev/superseded"
-
 
 class AnalysisKind(StrEnum):
-    """Why an AnalysisRun exists; recorded in the ``rollouts.dev/analysis-kind`` label of the runs we create."""
+    """Why an AnalysisRun exists; recorded in the mode's ``analysis_kind_label`` (Argo's ``rollout-type``)."""
 
     STEP = "Step"
     BACKGROUND = "Background"
@@ -81,7 +67,7 @@ class ReplicaSetView:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnalysisRunView:
-    """One AnalysisRun created for the Rollout (found by the ``rollouts.dev/rollout`` label)."""
+    """One AnalysisRun the Rollout controls (found by its controller ownerReference)."""
 
     name: str
     kind: AnalysisKind
@@ -164,6 +150,8 @@ class Observed:
     # The canary weight each routed object (Ingress, VirtualService route, HTTPRoute rule) expresses now, read back
     # from the cluster; empty when not routed or not read. The planner verifies a step's weight against it.
     traffic_weights: tuple[int, ...] = ()
+    # The names the cluster speaks (our group's or Argo's): the labels and annotations the planner writes.
+    mode: ApiMode = ROLLOUTS_DEV
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -197,7 +185,7 @@ def _ephemeral(text: object) -> PodMetadata:
     return PodMetadata(labels=dict(_map(raw.get("labels"))), annotations=dict(_map(raw.get("annotations"))))
 
 
-def replica_set_view_from(body: Mapping[str, Any]) -> ReplicaSetView:
+def replica_set_view_from(body: Mapping[str, Any], *, mode: ApiMode) -> ReplicaSetView:
     metadata = _map(body.get("metadata"))
     labels = _map(metadata.get("labels"))
     annotations = _map(metadata.get("annotations"))
@@ -211,19 +199,19 @@ def replica_set_view_from(body: Mapping[str, Any]) -> ReplicaSetView:
         ready=_int(status.get("readyReplicas")),
         pods=_int(status.get("replicas")),
         template=_map(spec.get("template")),
-        revision=_int(annotations.get(REVISION_ANNOTATION)),
-        scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
-        pod_metadata=_ephemeral(annotations.get(EPHEMERAL_METADATA_ANNOTATION)),
+        revision=_int(annotations.get(mode.revision_annotation)),
+        scale_down_deadline=parse_time(annotations.get(mode.scale_down_deadline_annotation)),
+        pod_metadata=_ephemeral(annotations.get(mode.ephemeral_metadata_annotation)),
         created_at=parse_time(metadata.get("creationTimestamp")),
     )
 
 
-def analysis_run_view_from(body: Mapping[str, Any]) -> AnalysisRunView | None:
-    """None for a run without our kind label (not created by this controller for a Rollout)."""
+def analysis_run_view_from(body: Mapping[str, Any], *, mode: ApiMode) -> AnalysisRunView | None:
+    """None for a run without the mode's kind label (not created by a Rollout controller for a Rollout)."""
     metadata = _map(body.get("metadata"))
     labels = _map(metadata.get("labels"))
     try:
-        kind = AnalysisKind(str(labels.get(ANALYSIS_KIND_LABEL, "")))
+        kind = AnalysisKind(str(labels.get(mode.analysis_kind_label, "")))
     except ValueError:
         return None
     status = _map(body.get("status"))
@@ -231,7 +219,7 @@ def analysis_run_view_from(body: Mapping[str, Any]) -> AnalysisRunView | None:
         phase = AnalysisPhase(status.get("phase") or "Pending")
     except ValueError:
         phase = AnalysisPhase.ERROR
-    step = labels.get(STEP_INDEX_LABEL)
+    step = labels.get(mode.step_index_label)
     return AnalysisRunView(
         name=str(metadata.get("name", "")),
         kind=kind,
@@ -239,7 +227,7 @@ def analysis_run_view_from(body: Mapping[str, Any]) -> AnalysisRunView | None:
         phase=phase,
         step_index=_int(step) if step is not None else None,
         message=str(status.get("message") or ""),
-        superseded=labels.get(SUPERSEDED_LABEL) == "true",
+        superseded=labels.get(mode.superseded_label) == "true",
         terminating=bool(_map(body.get("spec")).get("terminate", False)),
         created_at=parse_time(metadata.get("creationTimestamp")),
     )

@@ -34,8 +34,6 @@ from rollouts.core.actions import (
 )
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import (
-    REVISION_ANNOTATION,
-    SCALE_DOWN_DEADLINE_ANNOTATION,
     AnalysisKind,
     AnalysisRunView,
     Observed,
@@ -46,6 +44,7 @@ from rollouts.core.observed import (
 )
 from rollouts.core.planner import plan
 from rollouts.core.spec import PodMetadata, RolloutSpec
+from workflows.api import ROLLOUTS_DEV
 from workflows.model.times import parse_time
 
 __all__ = ["SimCluster", "SimPod", "SimReplicaSet", "SimRun", "merge_status"]
@@ -145,8 +144,8 @@ class SimCluster:
                 ready=self.available(rs),
                 pods=len(rs.pods),
                 template=rs.template,
-                revision=int(rs.annotations.get(REVISION_ANNOTATION, "0")),
-                scale_down_deadline=parse_time(rs.annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
+                revision=int(rs.annotations.get(ROLLOUTS_DEV.revision_annotation, "0")),
+                scale_down_deadline=parse_time(rs.annotations.get(ROLLOUTS_DEV.scale_down_deadline_annotation)),
                 pod_metadata=rs.pod_metadata,
                 created_at=rs.created_at,
             )

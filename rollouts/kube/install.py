@@ -7,6 +7,12 @@ read from the source tree's ``crds/`` and ``deploy/`` folders. This module never
 :func:`install_routing_crds` installs the *published* CRDs of the data planes our routers write to (Gateway API,
 Istio), for clusters that have none (the demo, local experiments). They are never vendored: ``fetch.sh`` downloads
 them at pinned versions through the Go module proxy (verified by go.sum) into a cache, once.
+
+Drop-in mode (``rollouts install --api-group argoproj.io``) installs Argo Rollouts' own *published* CRDs for the kinds
+we serve (Rollout, AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate; fetched the same way, pinned to the Argo
+release in ``tools/cluster/crds/argo-rollouts/go.mod``) instead of ours, our Workflow kinds (which stay in
+``rollouts.dev``), and the RBAC for both groups. Argo's Experiment CRD is not installed: we do not serve Experiments,
+so applying one fails at the API server instead of being silently ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from workflows.api import ARGO, ROLLOUTS_DEV, ApiMode
 from workflows.runtime.kube import CRDS, Kube
 
 __all__ = [
@@ -41,11 +48,17 @@ FETCH_SCRIPT = REPO / "tools" / "cluster" / "crds" / "fetch.sh"
 ROUTING_CRD_SETS = {
     "gateway-api": "gateway-api/*.yaml",
     "istio": "istio/customresourcedefinitions.gen.yaml",
+    "argo-rollouts": "argo-rollouts/*-crd.yaml",
 }
+# Argo's CRDs for the kinds drop-in mode serves (file names as published in argo-rollouts' manifests/crds/).
+ARGO_SERVED_CRDS = ("rollout-crd.yaml", "analysis-run-crd.yaml", "analysis-template-crd.yaml",
+                    "cluster-analysis-template-crd.yaml")  # fmt: skip
+# Ours that drop-in mode still needs: the Workflow kinds (the workflow metric provider runs WorkflowTemplates).
+OWN_CRDS_IN_DROP_IN = ("workflows.yaml", "workflowtemplates.yaml")
 
 
 class RoutingCrdsUnavailableError(RuntimeError):
-    """The published routing CRDs could not be fetched (no Go and no cached copy, or the download failed)."""
+    """The published CRDs could not be fetched (no Go and no cached copy, or the download failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +68,18 @@ class Applied:
     namespace: str | None
 
 
-def manifest_files(*, rbac: bool = True) -> list[Path]:
+def manifest_files(*, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV) -> list[Path]:
     """The CRDs first (so RBAC and custom resources can refer to them), then the controller's identity."""
     files = sorted((REPO / "crds").glob("*.yaml"))
     if not files:
         raise FileNotFoundError(f"no CRDs found in {REPO / 'crds'}; run from a source checkout")
+    if mode is ARGO:
+        published = {path.name: path for path in routing_crd_files(fetch_routing_crds(), ("argo-rollouts",))}
+        files = [published[name] for name in ARGO_SERVED_CRDS] + [f for f in files if f.name in OWN_CRDS_IN_DROP_IN]
     if rbac:
         files.append(REPO / "deploy" / "rbac.yaml")
+        if mode is ARGO:
+            files.append(REPO / "deploy" / "rbac-argoproj.yaml")
     return files
 
 
@@ -72,9 +90,9 @@ def _documents(files: list[Path]) -> Iterator[dict[str, Any]]:
                 yield doc
 
 
-def install(kube: Kube, *, rbac: bool = True, timeout: float = 60.0) -> list[Applied]:
-    """Apply every manifest and wait for the CRDs to be Established; returns what was applied, in order."""
-    return _apply_and_wait(kube, manifest_files(rbac=rbac), timeout=timeout)
+def install(kube: Kube, *, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV, timeout: float = 60.0) -> list[Applied]:
+    """Apply every manifest of ``mode`` and wait for the CRDs to be Established; returns what was applied, in order."""
+    return _apply_and_wait(kube, manifest_files(rbac=rbac, mode=mode), timeout=timeout)
 
 
 def fetch_routing_crds(*, script: Path = FETCH_SCRIPT, timeout: float = 600.0) -> Path:

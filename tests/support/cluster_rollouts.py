@@ -121,7 +121,16 @@ def service_selector(kube: Kube, namespace: str, name: str) -> dict[str, str]:
 
 
 def analysis_runs(kube: Kube, namespace: str, rollout_name: str) -> list[dict[str, Any]]:
-    runs = list_custom(kube, namespace, "analysisruns", label_selector=f"rollouts.dev/rollout={rollout_name}")
+    """The AnalysisRuns the Rollout controls (found by ownerReference, as the controller finds them)."""
+    listed = list_custom(kube, namespace, "analysisruns", label_selector="rollouts.dev/analysis-kind")
+    runs = [
+        run
+        for run in listed
+        if any(
+            o.get("kind") == "Rollout" and o.get("name") == rollout_name
+            for o in run["metadata"].get("ownerReferences") or []
+        )
+    ]
     return sorted(runs, key=lambda r: str(r["metadata"]["creationTimestamp"]) + str(r["metadata"]["name"]))
 
 

@@ -251,25 +251,27 @@ class WorkflowOperator(Protocol):
     def workflows(self) -> WorkflowController: ...
 
 
-def register_workflow_handlers(registry: kopf.OperatorRegistry) -> None:
-    """Register the Workflow handlers on ``registry``; they find their controller in kopf's ``memo``."""
+def register_workflow_handlers(registry: kopf.OperatorRegistry, *, labels: Mapping[str, Any] | None = None) -> None:
+    """Register the Workflow handlers on ``registry`` (only Workflows matching ``labels``: the controller instance's
+    filter); they find their controller in kopf's ``memo``."""
+    only = dict(labels or {})
 
-    @kopf.on.create(GROUP, VERSION, "workflows", registry=registry)
+    @kopf.on.create(GROUP, VERSION, "workflows", registry=registry, labels=only)
     async def created(
         body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, memo: WorkflowOperator, **_: Any
     ) -> None:
         await memo.workflows.start(body, patch, logger)
 
-    @kopf.on.resume(GROUP, VERSION, "workflows", registry=registry)
+    @kopf.on.resume(GROUP, VERSION, "workflows", registry=registry, labels=only)
     async def resumed(
         body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, memo: WorkflowOperator, **_: Any
     ) -> None:
         await memo.workflows.start(body, patch, logger)
 
-    @kopf.on.event(GROUP, VERSION, "workflows", registry=registry)
+    @kopf.on.event(GROUP, VERSION, "workflows", registry=registry, labels=only)
     async def resume_requested(body: kopf.Body, type: str | None, memo: WorkflowOperator, **_: Any) -> None:  # noqa: A002
         await memo.workflows.resume_requested(body, type)
 
-    @kopf.on.delete(GROUP, VERSION, "workflows", registry=registry, optional=True)
+    @kopf.on.delete(GROUP, VERSION, "workflows", registry=registry, labels=only, optional=True)
     async def deleted(body: kopf.Body, memo: WorkflowOperator, **_: Any) -> None:
         memo.workflows.deleted(body)

@@ -23,13 +23,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
 
 from kubernetes import client, config
 from kubernetes.client import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from workflows.api import GROUP, VERSION
+from workflows.api import ARGO, GROUP, ROLLOUTS_DEV, VERSION, Resource
 
 __all__ = [
     "ANALYSIS_RUNS",
@@ -72,32 +71,6 @@ PATCH_TYPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """A kind the product reads or writes: where it lives in the API (``/apis/<group>/<version>/.../<plural>``)."""
-
-    group: str  # "" for the core API
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, *, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        if name is not None:
-            base += f"/{quote(name, safe='')}"
-        if subresource:
-            base += f"/{subresource}"
-        return base
-
-
 PODS = Resource("", "v1", "pods", "Pod")
 SERVICES = Resource("", "v1", "services", "Service")
 SECRETS = Resource("", "v1", "secrets", "Secret")
@@ -110,12 +83,11 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 INGRESSES = Resource("networking.k8s.io", "v1", "ingresses", "Ingress")
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False)
 HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")  # Gateway API (the demo's route)
-ROLLOUTS = Resource(GROUP, VERSION, "rollouts", "Rollout")
-ANALYSIS_RUNS = Resource(GROUP, VERSION, "analysisruns", "AnalysisRun")
-ANALYSIS_TEMPLATES = Resource(GROUP, VERSION, "analysistemplates", "AnalysisTemplate")
-CLUSTER_ANALYSIS_TEMPLATES = Resource(
-    GROUP, VERSION, "clusteranalysistemplates", "ClusterAnalysisTemplate", namespaced=False
-)
+# Our own group's Rollout kinds; a controller in drop-in mode uses its ``ApiMode``'s (``mode.rollouts``, ...).
+ROLLOUTS = ROLLOUTS_DEV.rollouts
+ANALYSIS_RUNS = ROLLOUTS_DEV.analysis_runs
+ANALYSIS_TEMPLATES = ROLLOUTS_DEV.analysis_templates
+CLUSTER_ANALYSIS_TEMPLATES = ROLLOUTS_DEV.cluster_analysis_templates
 WORKFLOWS = Resource(GROUP, VERSION, "workflows", "Workflow")
 WORKFLOW_TEMPLATES = Resource(GROUP, VERSION, "workflowtemplates", "WorkflowTemplate")
 
@@ -128,6 +100,7 @@ _KNOWN = (
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     Resource("coordination.k8s.io", "v1", "leases", "Lease"),
     Resource("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", namespaced=False),
+    ARGO.rollouts, ARGO.analysis_runs, ARGO.analysis_templates, ARGO.cluster_analysis_templates,
 )  # fmt: skip
 _BY_KIND = {(resource.api_version, resource.kind): resource for resource in _KNOWN}
 

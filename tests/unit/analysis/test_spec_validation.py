@@ -76,10 +76,12 @@ def test_corpus_template_with_an_unsupported_provider_is_refused_with_the_path(p
     )
 
 
-def test_argo_api_version_is_refused_with_the_fix() -> None:
+def test_both_served_api_versions_are_read_and_others_refused() -> None:
     _, document = CORPUS_TEMPLATES[0]
-    with pytest.raises(SpecError, match=r"change argoproj\.io/v1alpha1"):
-        parse_template_manifest({**document, "apiVersion": "argoproj.io/v1alpha1"})
+    ours = parse_template_manifest({**document, "apiVersion": "rollouts.dev/v1alpha1"})
+    assert parse_template_manifest({**document, "apiVersion": "argoproj.io/v1alpha1"}) == ours  # drop-in mode
+    with pytest.raises(SpecError, match=r"apiVersion: must be rollouts\.dev/v1alpha1 or argoproj\.io/v1alpha1"):
+        parse_template_manifest({**document, "apiVersion": "example.com/v1"})
 
 
 def test_metric_fields_parse_to_typed_values() -> None:

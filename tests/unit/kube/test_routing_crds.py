@@ -35,7 +35,8 @@ def test_gateway_api_means_every_file_of_its_folder_sorted(tmp_path: Path) -> No
 
 
 def test_an_unknown_set_is_refused_with_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"unknown routing CRD set 'linkerd'; known: gateway-api, istio"):
+    known = "argo-rollouts, gateway-api, istio"
+    with pytest.raises(ValueError, match=rf"unknown routing CRD set 'linkerd'; known: {known}"):
         routing_crd_files(_layout(tmp_path), ["linkerd"])
 
 

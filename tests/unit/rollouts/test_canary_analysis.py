@@ -73,7 +73,7 @@ def test_a_step_analysis_run_gets_templates_and_resolved_args() -> None:
         "app": "app",
         "missing": None,
     }
-    assert run.labels["rollouts.dev/rollout"] == "app"
+    assert run.labels["rollouts.dev/analysis-kind"] == "Step"
     assert run.labels["rollouts-pod-template-hash"] == new
     assert run.labels["rollouts.dev/step-index"] == "1"
     assert sim.status["phase"] == "Healthy"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from analysis.assess import AnalysisPhase
 from rollouts.core import (
     AnalysisKind,
@@ -13,9 +15,20 @@ from rollouts.core import (
 )
 from rollouts.core.planner import selector_string
 from tests.support.rollouts import T0
+from workflows.api import ARGO, ROLLOUTS_DEV
+
+# The names each mode reads: ours, and Argo's (drop-in mode) exactly as Argo Rollouts writes them.
+NAMES = {
+    "rollouts.dev": (ROLLOUTS_DEV, "rollouts.dev/revision", "rollouts.dev/scale-down-deadline",
+                     "rollouts.dev/ephemeral-metadata", "rollouts.dev/analysis-kind", "rollouts.dev/step-index"),
+    "argoproj.io": (ARGO, "rollout.argoproj.io/revision", "scale-down-deadline",
+                    "rollout.argoproj.io/ephemeral-metadata", "rollout-type", "step-index"),
+}  # fmt: skip
 
 
-def test_replica_set_view() -> None:
+@pytest.mark.parametrize("group", sorted(NAMES))
+def test_replica_set_view(group: str) -> None:
+    mode, revision, deadline, ephemeral, _, _ = NAMES[group]
     view = replica_set_view_from(
         {
             "metadata": {
@@ -23,14 +36,15 @@ def test_replica_set_view() -> None:
                 "creationTimestamp": "2026-01-01T00:00:00Z",
                 "labels": {"rollouts-pod-template-hash": "abc"},
                 "annotations": {
-                    "rollouts.dev/revision": "3",
-                    "rollouts.dev/scale-down-deadline": "2026-01-01T00:00:30Z",
-                    "rollouts.dev/ephemeral-metadata": '{"labels": {"role": "canary"}}',
+                    revision: "3",
+                    deadline: "2026-01-01T00:00:30Z",
+                    ephemeral: '{"labels": {"role": "canary"}}',
                 },
             },
             "spec": {"replicas": 4, "template": {"metadata": {}}},
             "status": {"replicas": 4, "readyReplicas": 3, "availableReplicas": 2},
-        }
+        },
+        mode=mode,
     )
     assert (view.name, view.pod_hash, view.replicas, view.pods, view.ready, view.available) == (
         "app-abc",
@@ -47,10 +61,12 @@ def test_replica_set_view() -> None:
     assert view.pod_metadata.labels == {"role": "canary"}
 
 
-def test_analysis_run_view_reads_our_labels_and_ignores_foreign_runs() -> None:
+@pytest.mark.parametrize("group", sorted(NAMES))
+def test_analysis_run_view_reads_the_modes_labels_and_ignores_foreign_runs(group: str) -> None:
+    mode, _, _, _, kind_label, step_label = NAMES[group]
     labels = {
-        "rollouts.dev/analysis-kind": "Step",
-        "rollouts.dev/step-index": "2",
+        kind_label: "Step",
+        step_label: "2",
         "rollouts-pod-template-hash": "abc",
         "rollouts.dev/superseded": "true",
     }
@@ -59,7 +75,8 @@ def test_analysis_run_view_reads_our_labels_and_ignores_foreign_runs() -> None:
             "metadata": {"name": "r", "labels": labels},
             "spec": {"terminate": True},
             "status": {"phase": "Failed", "message": "m"},
-        }
+        },
+        mode=mode,
     )
     assert view is not None
     assert (view.kind, view.step_index, view.phase, view.superseded, view.terminating) == (
@@ -69,7 +86,9 @@ def test_analysis_run_view_reads_our_labels_and_ignores_foreign_runs() -> None:
         True,
         True,
     )
-    assert analysis_run_view_from({"metadata": {"name": "other", "labels": {}}}) is None
+    assert analysis_run_view_from({"metadata": {"name": "other", "labels": {}}}, mode=mode) is None
+    other = ARGO if mode is ROLLOUTS_DEV else ROLLOUTS_DEV
+    assert analysis_run_view_from({"metadata": {"name": "r", "labels": labels}}, mode=other) is None
 
 
 def test_service_and_pod_views() -> None:
