@@ -62,7 +62,7 @@ def _controller(args: argparse.Namespace) -> int:
     from rollouts.controller import ControllerConfig, run_controller
     from workflows.api import api_mode
 
-    config = ControllerConfig(mode=api_mode(args.api_group), instance_id=args.instance_id)
+    config = ControllerConfig(mode=api_mode(_api_group(args)), instance_id=args.instance_id)
     return run_controller(
         kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config
     )

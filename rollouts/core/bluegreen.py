@@ -49,11 +49,14 @@ def _settled(ctx: Context, strategy: BlueGreenStrategy) -> None:
     ctx.controller_pause = False
     ctx.scale_up_preview = False
     ctx.ensure_new(n, strategy.active_metadata)
-    ctx.point(strategy.active_service, ctx.new_hash)
-    ctx.point(strategy.preview_service, ctx.new_hash)
+    new = ctx.new_rs
+    if new is not None and new.available >= n:
+        # Traffic moves once every pod can take it (a first deploy too, as in Argo); until then the Services keep
+        # whatever they select.
+        ctx.point(strategy.active_service, ctx.new_hash)
+        ctx.point(strategy.preview_service, ctx.new_hash)
     for rs in ctx.older:
         ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "previous version, after scaleDownDelaySeconds")
-    new = ctx.new_rs
     if new is not None and new.replicas == n and new.available >= n:
         ctx.complete = True
     else:
@@ -164,7 +167,6 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
     # Every pod of the new version is available: switch the active Service.
     ctx.point(strategy.active_service, ctx.new_hash)
     ctx.set_metadata(new, strategy.active_metadata)
-    ctx.event("RolloutPromoted", f"Active Service {strategy.active_service} switched to {ctx.new_hash}")
     if strategy.post_promotion_analysis is None or ctx.promote_full:
         _make_stable(ctx)
     else:
@@ -174,4 +176,3 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
 def _make_stable(ctx: Context) -> None:
     ctx.stable_hash = ctx.new_hash
     ctx.reason(f"{ctx.rs_name(ctx.new_hash)} is stable")
-    ctx.event("RolloutCompleted", f"Rollout completed update to revision {ctx.revision}: {ctx.new_hash} is stable")

@@ -44,6 +44,15 @@ def _counts(rs: ReplicaSetView | None) -> ReplicaCounts:
 
 
 def plan_canary(ctx: Context, strategy: CanaryStrategy) -> None:
+    if ctx.stable_rs is None and ctx.new_rs is None and not ctx.older:
+        # The very first revision: create its ReplicaSet now; it becomes stable on the next pass, once observed (as
+        # Argo does, so the Events read RolloutNotCompleted, ScalingReplicaSet, RolloutCompleted "Initial deploy").
+        ctx.ensure_new(ctx.replicas, strategy.stable_metadata)
+        ctx.point(strategy.stable_service, ctx.new_hash)
+        ctx.point(strategy.canary_service, ctx.new_hash)
+        ctx.step_index = len(strategy.steps) if strategy.steps else None  # a first deploy runs no steps
+        ctx.progress_message = "updated replicas are still becoming available"
+        return
     if ctx.stable_rs is None:
         ctx.reason("no stable ReplicaSet: this version becomes stable without steps")
         ctx.stable_hash = ctx.new_hash
@@ -400,7 +409,6 @@ def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
         ctx.stable_hash = ctx.new_hash
         ctx.point(strategy.stable_service, ctx.new_hash)
         ctx.reason(f"promote {ctx.rs_name(ctx.new_hash)} to stable")
-        ctx.event("RolloutCompleted", f"Rollout completed update to revision {ctx.revision}: {ctx.new_hash} is stable")
     else:
         ctx.progress_message = ctx.progress_message or "waiting for the new version to take over"
 

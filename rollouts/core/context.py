@@ -435,8 +435,6 @@ class Context:
         )
 
     def start_abort(self, message: str) -> None:
-        if not self.abort:
-            self.event("RolloutAborted", message, warning=True)
         self.abort = True
         self.message = message
         self.reason(f"abort: {message}")

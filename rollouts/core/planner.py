@@ -23,11 +23,12 @@ from enum import StrEnum
 from typing import Any
 
 from analysis.assess import AnalysisPhase
-from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, Plan, RestartPod, ScaleWorkload
+from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, EmitEvent, Plan, RestartPod, ScaleWorkload
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
+from rollouts.core.events import plan_events
 from rollouts.core.observed import AnalysisKind, Observed
 from rollouts.core.replicas import fence_posts
 from rollouts.core.spec import RolloutSpec
@@ -224,7 +225,12 @@ def _progress(ctx: Context, conditions: _Conditions, memory: Mapping[str, Any]) 
     spec, now = ctx.spec, ctx.now
     rs_label = f'ReplicaSet "{ctx.rs_name(ctx.new_hash)}"'
     if ctx.abort:
-        conditions.set("Progressing", "False", "RolloutAborted", ctx.message or "Rollout aborted")
+        conditions.set(
+            "Progressing",
+            "False",
+            "RolloutAborted",
+            ctx.message or f"Rollout aborted update to revision {ctx.revision}",
+        )
         return False
     if spec.paused or ctx.pauses:
         conditions.set("Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
@@ -283,9 +289,12 @@ def _health_conditions(ctx: Context, conditions: _Conditions, phase: str, availa
         conditions.set("Available", "False", "AvailableReason", "Rollout does not have minimum availability")
     if phase == Phase.HEALTHY:
         conditions.set("Healthy", "True", "RolloutHealthy", "Rollout is healthy")
-        conditions.set("Completed", "True", "RolloutCompleted", "Rollout is completed")
     else:
         conditions.set("Healthy", "False", "RolloutHealthy", "Rollout is not healthy")
+    # Argo's meaning: the update is done when the current version is the stable one (Healthy may come later).
+    if ctx.stable_hash and ctx.stable_hash == ctx.new_hash:
+        conditions.set("Completed", "True", "RolloutCompleted", "Rollout is completed")
+    else:
         conditions.set("Completed", "False", "RolloutCompleted", "Rollout is not completed")
 
 
@@ -403,4 +412,17 @@ def _finish(ctx: Context) -> Plan:
     }
     waits = [max(0.0, (when - now).total_seconds()) for when in ctx.timers]
     requeue = 0.0 if abort_now else (min(waits) if waits else None)
-    return Plan(actions=tuple(ctx.actions), status=status, requeue_after=requeue, reasons=tuple(ctx.reasons))
+    events = plan_events(
+        observed, ctx.actions, status, revision=ctx.revision, completed_because=_completed_because(ctx)
+    )
+    actions = [action for action in ctx.actions if not isinstance(action, EmitEvent)] + events
+    return Plan(actions=tuple(actions), status=status, requeue_after=requeue, reasons=tuple(ctx.reasons))
+
+
+def _completed_because(ctx: Context) -> str:
+    """How Argo ends its ``RolloutCompleted`` message."""
+    if not ctx.observed.status.stable_rs:
+        return "Initial deploy"
+    if ctx.spec.canary is not None:
+        return f"Completed all {len(ctx.spec.canary.steps)} canary steps"
+    return "Completed blue-green update"

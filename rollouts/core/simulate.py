@@ -22,6 +22,7 @@ from rollouts.core.actions import (
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
+    EmitEvent,
     MarkAnalysisRunSuperseded,
     Plan,
     RestartPod,
@@ -211,6 +212,9 @@ class SimCluster:
         self.status = merge_status(self.status, decided.status)
 
     def apply_action(self, action: object) -> None:
+        if isinstance(action, EmitEvent):
+            self.events.append(action.reason)  # posted Events, by reason, in order
+            return
         if isinstance(action, CreateReplicaSet):
             if action.name not in self.replica_sets:
                 rs = SimReplicaSet(

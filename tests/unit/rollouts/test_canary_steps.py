@@ -27,12 +27,18 @@ def test_the_first_deploy_goes_straight_to_healthy_without_steps() -> None:
     assert created[0].replicas == 10
     assert created[0].name == f"app-{created[0].pod_hash}"
     assert created[0].template["metadata"]["labels"]["rollouts-pod-template-hash"] == created[0].pod_hash
-    assert first.status["stableRS"] == created[0].pod_hash
+    assert first.status["stableRS"] is None  # stable once its ReplicaSet is observed, on the next pass (as Argo)
     assert first.status["currentStepIndex"] == len(STEPS)
     sim = cluster()
     final = settle(sim, spec)
     assert final.status["phase"] == "Healthy"
+    assert final.status["stableRS"] == created[0].pod_hash
     assert sim.services["stable"] == sim.services["canary"] == created[0].pod_hash
+    # Argo's Events for a first deploy, in Argo's order.
+    assert sim.events == [
+        "RolloutUpdated", "NewReplicaSetCreated", "RolloutNotCompleted", "ScalingReplicaSet", "SwitchService",
+        "SwitchService", "RolloutCompleted",
+    ]  # fmt: skip
 
 
 def test_steps_advance_one_at_a_time_and_stop_at_an_indefinite_pause() -> None:
