@@ -75,7 +75,7 @@ def plan_invalid(error: InvalidSpecError, observed: Observed, *, now: datetime, 
         status={
             "phase": Phase.DEGRADED,
             "message": f"InvalidSpec: {message}",
-            "observedGeneration": generation,
+            "observedGeneration": str(generation),
             "conditions": conditions.result(),
         },
         reasons=(f"invalid spec: {message}",),
@@ -372,6 +372,9 @@ def _finish(ctx: Context) -> Plan:
         "readyReplicas": sum(rs.ready for rs in sets),
         "availableReplicas": sum(rs.available for rs in sets),
     }
+    # The scale subresource's replicas (what an HPA reads): pods of every version, or only the active Service's
+    # during a blue-green update (its preview must not make the HPA scale the whole Rollout), as in Argo.
+    counts["HPAReplicas"] = _active_pods(ctx) if spec.blue_green is not None else counts["replicas"]
     memory: dict[str, Any] = {
         "currentPodHash": ctx.new_hash,
         "currentStepIndex": ctx.step_index,
@@ -390,7 +393,7 @@ def _finish(ctx: Context) -> Plan:
     phase, message = _phase(ctx, exceeded=exceeded)
     _health_conditions(ctx, conditions, phase, counts["availableReplicas"])
     status: dict[str, Any] = {
-        "observedGeneration": spec.generation,
+        "observedGeneration": str(spec.generation),  # a string, as in Argo's schema
         "phase": phase,
         "message": message,
         **memory,
@@ -417,6 +420,13 @@ def _finish(ctx: Context) -> Plan:
     )
     actions = [action for action in ctx.actions if not isinstance(action, EmitEvent)] + events
     return Plan(actions=tuple(actions), status=status, requeue_after=requeue, reasons=tuple(ctx.reasons))
+
+
+def _active_pods(ctx: Context) -> int:
+    assert ctx.spec.blue_green is not None
+    active = ctx.service_hash(ctx.spec.blue_green.active_service)
+    rs = next((rs for rs in ctx.observed.replica_sets if active and rs.pod_hash == active), None)
+    return rs.pods if rs is not None else sum(rs.pods for rs in ctx.observed.replica_sets)
 
 
 def _completed_because(ctx: Context) -> str:

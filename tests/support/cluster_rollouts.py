@@ -223,7 +223,7 @@ def wait_observed(kube: Kube, namespace: str, name: str, *, timeout: float = 20)
     def probe() -> dict[str, Any] | None:
         body = get_rollout(kube, namespace, name)
         current = dict(body.get("status") or {})
-        return current if current.get("observedGeneration") == body["metadata"]["generation"] else None
+        return current if str(current.get("observedGeneration")) == str(body["metadata"]["generation"]) else None
 
     return wait_for(probe, timeout=timeout, what=f"{name}: the controller to observe the spec")
 

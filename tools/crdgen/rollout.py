@@ -546,7 +546,9 @@ def status() -> Schema:
             "updatedReplicas": integer("Pods of the desired version."),
             "readyReplicas": integer("Ready pods."),
             "availableReplicas": integer("Available pods."),
-            "HPAReplicas": integer("Pods receiving active traffic."),
+            "HPAReplicas": integer(
+                "Pods receiving active traffic (the scale subresource's replicas, what an HPA reads)."
+            ),
             "collisionCount": integer("Hash collisions seen when naming ReplicaSets."),
             "selector": string("Label selector of the pods, for the scale subresource."),
             "observedGeneration": observed_generation(),
@@ -602,7 +604,7 @@ def rollout_crd() -> dict[str, object]:
         ],
         scale={
             "specReplicasPath": ".spec.replicas",
-            "statusReplicasPath": ".status.replicas",
+            "statusReplicasPath": ".status.HPAReplicas",
             "labelSelectorPath": ".status.selector",
         },
     )

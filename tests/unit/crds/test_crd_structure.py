@@ -72,7 +72,7 @@ def test_rollout_scale_subresource_points_at_declared_fields(crds: dict[str, dic
     scale = version["subresources"]["scale"]
     assert scale == {
         "specReplicasPath": ".spec.replicas",
-        "statusReplicasPath": ".status.replicas",
+        "statusReplicasPath": ".status.HPAReplicas",
         "labelSelectorPath": ".status.selector",
     }
     properties = root_schema(crds["Rollout"])["properties"]

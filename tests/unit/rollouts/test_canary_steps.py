@@ -220,6 +220,6 @@ def test_status_fields_use_argo_names() -> None:
     for key in ("phase", "currentPodHash", "stableRS", "currentStepIndex", "currentStepHash", "replicas"):
         assert key in status
     assert status["selector"] == "app=x"
-    assert status["observedGeneration"] == 1
+    assert status["observedGeneration"] == "1"  # a string, as in Argo
     assert {c["type"] for c in status["conditions"]} == {"Available", "Completed", "Healthy", "Progressing"}
     assert RolloutStatus().abort is False

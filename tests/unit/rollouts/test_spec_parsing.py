@@ -155,7 +155,7 @@ def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
     assert decided.actions == ()
     assert decided.status["phase"] == "Degraded"
     assert decided.status["message"].startswith("InvalidSpec: spec.strategy.canary.maxSurge")
-    assert decided.status["observedGeneration"] == 3
+    assert decided.status["observedGeneration"] == "3"
     condition = decided.status["conditions"][0]
     assert (condition["type"], condition["status"]) == ("InvalidSpec", "True")
     # Once fixed, the condition goes away.
