@@ -116,7 +116,10 @@ class Context:
         self.restarted_at = status.restarted_at
         self.selectors: dict[str, str] = {}  # service name -> hash it points at after this plan
         canary = spec.canary
-        self.steps_hash = steps_hash(list(canary.steps_raw)) if canary is not None else ""
+        if canary is None:
+            self.steps_hash = ""
+        else:
+            self.steps_hash = steps_hash(list(canary.steps_raw) if canary.steps_raw is not None else None)
         self.template_changed = bool(status.current_pod_hash) and status.current_pod_hash != self.new_hash
         steps_changed = bool(status.current_step_hash) and status.current_step_hash != self.steps_hash
         recorded = str(status.raw.get("message") or "")

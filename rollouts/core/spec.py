@@ -113,7 +113,7 @@ class CanaryStep:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CanaryStrategy:
     steps: tuple[CanaryStep, ...] = ()
-    steps_raw: tuple[Mapping[str, Any], ...] = ()  # hashed into status.currentStepHash
+    steps_raw: tuple[Mapping[str, Any], ...] | None = None  # hashed into status.currentStepHash (None: no field)
     canary_service: str | None = None
     stable_service: str | None = None
     traffic_routing: RoutingSpec | None = None  # None: the weight is replica-based
@@ -323,8 +323,8 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
             issues=issues,
             path=f"{path}.trafficRouting",
         )
-    steps_raw = tuple(_map(s) for s in raw.get("steps") or ())
-    steps = [_step(s, f"{path}.steps[{i}]", issues, routing) for i, s in enumerate(steps_raw)]
+    steps_raw = tuple(_map(s) for s in raw["steps"] or ()) if raw.get("steps") is not None else None
+    steps = [_step(s, f"{path}.steps[{i}]", issues, routing) for i, s in enumerate(steps_raw or ())]
     max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)
     max_unavailable = _intstr(raw.get("maxUnavailable"), "25%", f"{path}.maxUnavailable", issues)
     background = _analysis(raw.get("analysis"), f"{path}.analysis", issues)
