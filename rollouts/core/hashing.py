@@ -151,7 +151,8 @@ def _go_json(value: object, shape: object) -> str:
             return _go_string(value)
         return json.dumps(value)
     if isinstance(shape, _List):
-        return "null" if value is None else "[" + ",".join(_go_json(item, shape.item) for item in value or ()) + "]"
+        items = value if isinstance(value, list | tuple) else ()
+        return "null" if value is None else "[" + ",".join(_go_json(item, shape.item) for item in items) + "]"
     if isinstance(shape, _Map):
         items = value if isinstance(value, Mapping) else {}
         pairs = (f"{_go_string(str(k))}:{_go_json(items[k], shape.value)}" for k in sorted(items))
@@ -175,7 +176,7 @@ def _go_json(value: object, shape: object) -> str:
 
 def go_steps_json(steps: object) -> str:
     """What Go's ``json.Marshal`` writes for ``steps`` decoded into Argo's ``[]CanaryStep`` (``null`` for none)."""
-    if steps is None:
+    if not isinstance(steps, list | tuple):
         return "null"
     return "[" + ",".join(_go_json(step, _STEP) for step in steps if isinstance(step, Mapping)) + "]"
 
