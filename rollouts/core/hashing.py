@@ -151,8 +151,8 @@ def _go_json(value: object, shape: object) -> str:
             return _go_string(value)
         return json.dumps(value)
     if isinstance(shape, _List):
-        items = value if isinstance(value, list | tuple) else ()
-        return "null" if value is None else "[" + ",".join(_go_json(item, shape.item) for item in items) + "]"
+        listed = value if isinstance(value, list | tuple) else ()
+        return "null" if value is None else "[" + ",".join(_go_json(item, shape.item) for item in listed) + "]"
     if isinstance(shape, _Map):
         items = value if isinstance(value, Mapping) else {}
         pairs = (f"{_go_string(str(k))}:{_go_json(items[k], shape.value)}" for k in sorted(items))
