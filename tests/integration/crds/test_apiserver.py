@@ -181,7 +181,9 @@ def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: lis
 
     # scale subresource: kubectl scale (and an HPA) write .spec.replicas through it.
     kube.kubectl("scale", "rollout/demo", "--replicas=3", f"--namespace={namespace}")
-    status_patch = {"status": {"phase": "Paused", "replicas": 3, "selector": "app=demo", "currentStepIndex": 1}}
+    status_patch = {
+        "status": {"phase": "Paused", "replicas": 3, "HPAReplicas": 2, "selector": "app=demo", "currentStepIndex": 1}
+    }
     kube.kubectl(
         "patch",
         "rollout",
@@ -195,7 +197,9 @@ def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: lis
         kube.kubectl("get", "--raw", f"/apis/rollouts.dev/v1alpha1/namespaces/{namespace}/rollouts/demo/scale").stdout
     )
     assert scale["spec"]["replicas"] == 3
-    assert scale["status"] == {"replicas": 3, "selector": "app=demo"}
+    # As in Argo, the scale subresource reports status.HPAReplicas (the pods that count for an HPA), not
+    # status.replicas.
+    assert scale["status"] == {"replicas": 2, "selector": "app=demo"}
 
     # status subresource: a spec update cannot write status.
     kube.kubectl(
