@@ -7,9 +7,10 @@ reference alone, in the kubelet's order:
    github.com/distribution/reference: ``[domain[:port]/]path[:tag][@digest]``, lowercase path components joined by
    ``.``, ``_``, ``__`` or dashes, a tag of at most 128 word characters, dots and dashes, a name of at most 255
    characters, and no 64-hex-digit repository name). The message is the kubelet's.
-2. ``ErrImagePull``: a valid reference whose domain, path or tag names something missing
-   (:func:`~rollouts.devcluster.podsim.names.missing_marker`: ``rollouts-demo:does-not-exist``,
-   ``nonexistent-image:latest``, ``nginx:1.19-alpine-argo-error``). The digest is never read for words.
+2. ``ErrImagePull``: a valid reference whose registry host, path or tag names something missing
+   (:func:`~rollouts.devcluster.podsim.names.image_marker`: ``rollouts-demo:does-not-exist``,
+   ``nonexistent-image:latest``, ``registry.invalid/app``, ``nginx:1.19-alpine-argo-error``). The digest is never
+   read for words; a tag the user did not write (the default ``latest``) neither.
 3. Anything else pulls.
 
 Pure: no I/O.
@@ -21,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from rollouts.devcluster.podsim.names import missing_marker
+from rollouts.devcluster.podsim.names import image_marker
 
 __all__ = ["ImageNotFound", "ImageOk", "ImageVerdict", "InvalidImage", "check_image"]
 
@@ -74,7 +75,9 @@ def check_image(reference: str) -> ImageVerdict:
         return InvalidImage(message=f"Failed to apply default image tag {_quote(reference)}: {parsed}")
     domain, path, tag, digest = parsed
     normalized = f"{domain}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
-    marker = missing_marker(reference.split("@", 1)[0])
+    written_name = reference.split("@", 1)[0]
+    written_tag = tag if written_name.endswith(f":{tag}") else ""
+    marker = image_marker(written_name.removesuffix(f":{written_tag}" if written_tag else ""), written_tag)
     if marker is None:
         return ImageOk(normalized=normalized)
     return ImageNotFound(

@@ -11,10 +11,11 @@ Decisions, in the order a kubelet meets them (the docs list them for users: ``do
   ``ErrImagePull``/``ImagePullBackOff`` (:mod:`.images`); the pod stays Pending, never Ready.
 - **start**: a command whose executable cannot exist fails to start (``StartError``, exit 128; :mod:`.programs`):
   the pod crash-loops (``CrashLoopBackOff``) unless ``restartPolicy`` is ``Never``, when it fails.
-- **run**: Running after the ``postStart`` hooks' time; Ready after ``startupProbe`` + ``readinessProbe``
-  ``initialDelaySeconds``, or never when a readiness probe recognisably fails; containers whose programs end
-  (``sleep 2 && exit 1``) terminate with their exit codes, and the pod then completes, fails or restarts as its
-  ``restartPolicy`` says.
+- **run**: Running after the ``postStart`` hooks' time; Ready once the ``startupProbe`` and then the
+  ``readinessProbe`` first pass (:func:`probe_pass_time`: ``initialDelaySeconds`` rounded up to the probe's
+  ``periodSeconds``, plus ``successThreshold``), or never when a readiness probe recognisably fails; containers
+  whose programs end (``sleep 2 && exit 1``) terminate with their exit codes, and the pod then completes, fails or
+  restarts as its ``restartPolicy`` says.
 - **stop**: deletion waits for the ``preStop`` hooks' time, at most ``terminationGracePeriodSeconds``.
 
 Steering annotations (``kwok.rollouts.dev/*``, on the pod or its template) are explicit and win over inference:
@@ -61,6 +62,7 @@ __all__ = [
     "Problem",
     "Refusal",
     "plan_pod",
+    "probe_pass_time",
 ]
 
 ANNOTATION_PREFIX = "kwok.rollouts.dev/"
@@ -75,6 +77,7 @@ INFER = f"{ANNOTATION_PREFIX}infer"
 STEERING_ANNOTATIONS = (READY_DELAY, UNREADY, IMAGE_PULL_ERROR, RUN_DURATION, EXIT_CODE, INFER)
 PLAN_VERSION = 1
 _DEFAULT_GRACE = timedelta(seconds=30)
+_DEFAULT_PROBE_PERIOD = 10
 _START_ERROR_CODE = 128
 
 
@@ -418,10 +421,10 @@ def _timing(
             for kind in ("startupProbe", "readinessProbe"):
                 probe = container.get(kind)
                 if probe:
-                    delay += timedelta(seconds=int(probe.get("initialDelaySeconds") or 0))
+                    delay += probe_pass_time(probe)
                     probes_pass = _probe_passes(name, kind, probe, why) and probes_pass
             if delay:
-                why.append(f"{name}: probes' initialDelaySeconds: Ready {go_duration(delay)} after start")
+                why.append(f"{name}: probes first pass {go_duration(delay)} after start: Ready then")
             ready_after = max(ready_after, delay)
             liveness = container.get("livenessProbe")
             if liveness and not _probe_passes(name, "livenessProbe", liveness, []):
@@ -434,6 +437,18 @@ def _timing(
         why.append(f"{UNREADY}: {str(steering.unready).lower()}")
         ready = not steering.unready
     return start_after, ready_after, ready
+
+
+def probe_pass_time(probe: Mapping[str, Any]) -> timedelta:
+    """When a passing probe first counts as passed, from the container's start, the way the kubelet's prober ticks:
+    a probe runs at once and then every ``periodSeconds`` (default 10), a tick before ``initialDelaySeconds`` is
+    skipped, and ``successThreshold`` (default 1) passes in a row are needed. So ``initialDelaySeconds: 5`` with the
+    default period passes at 10s, with ``periodSeconds: 1`` at 5s; ``successThreshold: 3``, period 2: at 4s."""
+    initial = max(0, int(probe.get("initialDelaySeconds") or 0))
+    period = max(1, int(probe.get("periodSeconds") or _DEFAULT_PROBE_PERIOD))
+    successes = max(1, int(probe.get("successThreshold") or 1))
+    first_tick = -(-initial // period) * period  # the first tick at or after the initial delay
+    return timedelta(seconds=first_tick + (successes - 1) * period)
 
 
 def _probe_passes(name: str, kind: str, probe: Mapping[str, Any], why: list[str]) -> bool:

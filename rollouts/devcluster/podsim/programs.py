@@ -16,7 +16,7 @@ Recognised command lines (``argv`` is ``command`` followed by ``args``; the exec
 - a shell (``sh``, ``bash``, ``ash``, ``dash``, ``ksh``, ``zsh``) with ``-c SCRIPT``, options among ``-c -e -x -u -v
   -l``, ``-o errexit|nounset|xtrace|verbose|pipefail`` and bash's ``--login --norc --noprofile``: the script subset
   below.
-- an executable whose name says it does not exist (:func:`~rollouts.devcluster.podsim.names.missing_marker`:
+- an executable whose name says it does not exist (:func:`~rollouts.devcluster.podsim.names.command_marker`:
   ``/bad-command``, ``non-existent-tool``), or a shell builtin that is no executable (``exit``, ``cd``, ``export``,
   ...): :class:`NotFound`, because ``exec`` of it fails.
 
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from rollouts.devcluster.podsim.names import missing_marker
+from rollouts.devcluster.podsim.names import command_marker
 
 __all__ = [
     "SHELLS",
@@ -137,7 +137,7 @@ def recognise(argv: Sequence[str], *, _depth: int = 0) -> Program:
         return Unrecognised(reason=f"shells nested more than {_MAX_DEPTH} deep")
     executable = argv[0]
     name = executable.rsplit("/", 1)[-1]
-    marker = missing_marker(executable)
+    marker = command_marker(executable)
     if marker is not None:
         return NotFound(executable=executable, why=f"its name says it does not exist ({marker!r})")
     if name in SHELLS:
@@ -468,7 +468,7 @@ class _Interpreter:
 
     def _program(self, words: tuple[_Word, ...]) -> _Step | RunsForever:
         name = words[0].text
-        if missing_marker(name) is not None:
+        if command_marker(name) is not None:
             return _Step(timedelta(0), 127)  # "sh: /bad-command: not found"
         needs_literal_operands = name.rsplit("/", 1)[-1] not in ("echo", "printf")
         if needs_literal_operands and not all(word.literal for word in words):
