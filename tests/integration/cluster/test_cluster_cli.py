@@ -35,7 +35,7 @@ def test_up_env_down_round_trip_leaves_no_processes(tmp_path: Path) -> None:
         state = json.loads((state_dir / "state.json").read_text())
         pids = list(state["processes"].values())
         assert sorted(state["processes"]) == sorted(
-            ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+            ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "pod-planner"]
         )
         assert all(alive(pid) for pid in pids)
 
