@@ -361,6 +361,14 @@ class LocalCluster:
         pgid = state.get("processes", {}).get("kube-apiserver")
         return isinstance(pgid, int) and _alive(pgid)
 
+    def stopped_components(self) -> list[str]:
+        """Components recorded for this cluster whose processes have exited since the start (a crash, an OOM kill, a
+        stray signal): the cluster still answers, but e.g. without its pod planner no pod ever leaves Pending."""
+        state = self.read_state() or {}
+        groups = {**state.get("processes", {}), **{p.name: p.pgid for p in self._processes}}
+        self._reap()
+        return [name for name, pgid in groups.items() if isinstance(pgid, int) and not _alive(pgid)]
+
     def _refuse_if_running(self) -> None:
         if self.running():
             raise ClusterError(f"a cluster from {self.state_dir} is already running; `rollouts cluster down` stops it")
@@ -523,5 +531,9 @@ def running_cluster(state_dir: Path, *, nodes: int = 1) -> Iterator[ClusterInfo]
     info = cluster.start(tie_to_parent=True)
     try:
         yield info
+        stopped = cluster.stopped_components()
     finally:
         cluster.stop()
+    if stopped:  # whatever failed in the block may have been this: say so rather than leave it to be guessed
+        logs = "\n".join(f"--- {name}: {state_dir / 'logs' / f'{name}.log'}" for name in stopped)
+        raise ClusterError(f"{', '.join(stopped)} exited while the cluster was in use; their logs:\n{logs}")
