@@ -53,6 +53,13 @@ def _cluster_env(args: argparse.Namespace) -> int:
     if not state or not cluster.running():
         print("no local cluster is running; start one with `rollouts cluster up`", file=sys.stderr)
         return 1
+    for name in cluster.stopped_components():
+        log = cluster.state_dir / "logs" / f"{name}.log"
+        print(
+            f"warning: {name} is no longer running (its log: {log}); "
+            "`rollouts cluster down` then `up` restarts the cluster",
+            file=sys.stderr,
+        )
     print(f"export KUBECONFIG={state['kubeconfig']}")
     print(f"export PATH={state['bin_dir']}:$PATH")
     return 0

@@ -1,9 +1,10 @@
 """A real, container-less Kubernetes control plane run as plain processes: the local cluster for tests and users.
 
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the upstream binaries; KWOK plays kubelet for
-fake nodes (pods are scheduled for real and then marked Running/Ready by KWOK's stages, Job pods complete). Every
-component authenticates with its own client certificate and the API server authorises with RBAC, so permission
-checks in tests are the real ones.
+fake nodes: pods are scheduled for real, the pod planner (:mod:`rollouts.devcluster.podsim.planner`, a Python
+process of the cluster) decides from each pod's spec how a real kubelet would run it, and KWOK's stages play that out
+(Running/Ready, exit codes, crash loops, image pull errors, preStop delays). Every component authenticates with its
+own client certificate and the API server authorises with RBAC, so permission checks in tests are the real ones.
 
 Two ways to hold a cluster:
 - ``LocalCluster.start(tie_to_parent=True)`` for test sessions: the processes die with the Python process, even when
@@ -23,6 +24,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,14 +45,22 @@ SERVICE_IP = "10.96.0.1"
 _STAGES = Path(__file__).with_name("kwok-stages.yaml")
 _STATE_FILE = "state.json"
 # Start order; teardown runs in reverse, so nothing loses its API server or etcd while still running.
-_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "pod-planner")
+_PLANNER_USER = "rollouts-pod-planner"
+_PLANNER_READY = "pod-planner.ready"
 _CLIENTS = (
     ClientIdentity(file_stem="admin", user="rollouts-admin", groups=("system:masters",)),
     ClientIdentity(file_stem="controller-manager", user="system:kube-controller-manager"),
     ClientIdentity(file_stem="scheduler", user="system:kube-scheduler"),
     # KWOK writes node and pod status for every fake node; a kubelet would need as much.
     ClientIdentity(file_stem="kwok", user="kwok", groups=("system:masters",)),
+    # The pod planner only reads pods and writes their plan annotation (and Events): see _PLANNER_RULES.
+    ClientIdentity(file_stem="pod-planner", user=_PLANNER_USER),
 )
+_PLANNER_RULES = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
 _PR_SET_PDEATHSIG = 1
 
 
@@ -246,7 +256,19 @@ class LocalCluster:
                 "--node-ip=10.240.0.1",
                 "--node-lease-duration-seconds=40",
             ],
+            "pod-planner": [
+                sys.executable,
+                "-m",
+                "rollouts.devcluster.podsim.planner",
+                f"--server={server}",
+                f"--ca={pki.ca_cert}",
+                f"--cert={pki.client_cert('pod-planner')}",
+                f"--key={pki.client_key('pod-planner')}",
+                f"--ready-file={state / _PLANNER_READY}",
+            ],
         }
+        with contextlib.suppress(FileNotFoundError):
+            (state / _PLANNER_READY).unlink()
         session = _ApiSession(server=server, pki=pki)
         try:
             self._spawn("etcd", commands["etcd"], tie_to_parent=tie_to_parent)
@@ -258,7 +280,8 @@ class LocalCluster:
             )
             self._spawn("kube-apiserver", commands["kube-apiserver"], tie_to_parent=tie_to_parent)
             _wait("kube-apiserver /readyz", session.ready, deadline=deadline, watch=self._processes)
-            for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            session.grant_cluster_role("rollouts:pod-planner", user=_PLANNER_USER, rules=_PLANNER_RULES)
+            for name in ("kube-controller-manager", "kube-scheduler", "kwok", "pod-planner"):
                 self._spawn(name, commands[name], tie_to_parent=tie_to_parent)
             self._write_state(server=server, kubeconfig=user_kubeconfig, bin_dir=bin_dir)
             node_names = tuple(f"kwok-node-{index}" for index in range(self.nodes))
@@ -267,6 +290,12 @@ class LocalCluster:
             _wait(
                 f"{len(node_names)} Ready node(s)",
                 lambda: all(session.node_ready(node) for node in node_names),
+                deadline=deadline,
+                watch=self._processes,
+            )
+            _wait(
+                "the pod planner (it decides how every pod runs; KWOK starts none before)",
+                (state / _PLANNER_READY).exists,
                 deadline=deadline,
                 watch=self._processes,
             )
@@ -289,9 +318,15 @@ class LocalCluster:
 
     def _spawn(self, name: str, command: list[str], *, tie_to_parent: bool) -> None:
         log = self.state_dir / "logs" / f"{name}.log"
+        env = None
+        if command[0] == sys.executable:  # our own Python component: import this very copy of the package
+            package_root = str(Path(__file__).resolve().parents[2])
+            inherited = os.environ.get("PYTHONPATH")
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, *([inherited] if inherited else [])])}
         with log.open("ab") as sink:
             popen = subprocess.Popen(  # noqa: S603
                 command,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -325,6 +360,14 @@ class LocalCluster:
             return False
         pgid = state.get("processes", {}).get("kube-apiserver")
         return isinstance(pgid, int) and _alive(pgid)
+
+    def stopped_components(self) -> list[str]:
+        """Components recorded for this cluster whose processes have exited since the start (a crash, an OOM kill, a
+        stray signal): the cluster still answers, but e.g. without its pod planner no pod ever leaves Pending."""
+        state = self.read_state() or {}
+        groups = {**state.get("processes", {}), **{p.name: p.pgid for p in self._processes}}
+        self._reap()
+        return [name for name, pgid in groups.items() if isinstance(pgid, int) and not _alive(pgid)]
 
     def _refuse_if_running(self) -> None:
         if self.running():
@@ -451,6 +494,28 @@ class _ApiSession:
         if response.status_code not in (201, 409):
             raise ClusterError(f"creating node {name}: HTTP {response.status_code}: {response.text[:300]}")
 
+    def grant_cluster_role(self, name: str, *, user: str, rules: list[dict[str, Any]]) -> None:
+        """A ClusterRole with ``rules`` bound to ``user`` (an existing one of that name is kept)."""
+        role = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": rules,
+        }
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }  # fmt: skip
+        for kind, body in (("clusterroles", role), ("clusterrolebindings", binding)):
+            response = self._http.post(
+                f"{self._server}/apis/rbac.authorization.k8s.io/v1/{kind}", json=body, timeout=10
+            )
+            if response.status_code not in (201, 409):
+                raise ClusterError(f"creating {kind} {name}: HTTP {response.status_code}: {response.text[:300]}")
+
     def node_ready(self, name: str) -> bool:
         response = self._http.get(f"{self._server}/api/v1/nodes/{name}", timeout=5)
         if response.status_code != 200:
@@ -466,5 +531,9 @@ def running_cluster(state_dir: Path, *, nodes: int = 1) -> Iterator[ClusterInfo]
     info = cluster.start(tie_to_parent=True)
     try:
         yield info
+        stopped = cluster.stopped_components()
     finally:
         cluster.stop()
+    if stopped:  # whatever failed in the block may have been this: say so rather than leave it to be guessed
+        logs = "\n".join(f"--- {name}: {state_dir / 'logs' / f'{name}.log'}" for name in stopped)
+        raise ClusterError(f"{', '.join(stopped)} exited while the cluster was in use; their logs:\n{logs}")

@@ -37,6 +37,7 @@ __all__ = [
     "jobs",
     "list_custom",
     "patch_custom",
+    "read_pod",
     "run_cli",
     "wait_for",
 ]
@@ -203,6 +204,18 @@ def ingress(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
         response: Any = client.NetworkingV1Api(kube.api_client).read_namespaced_ingress(
             name, namespace, _preload_content=False
         )
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    body: dict[str, Any] = json.loads(response.data)
+    return body
+
+
+def read_pod(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    """The Pod as a plain dict, or None when there is none of that name."""
+    try:
+        response: Any = client.CoreV1Api(kube.api_client).read_namespaced_pod(name, namespace, _preload_content=False)
     except client.ApiException as error:
         if error.status == 404:
             return None

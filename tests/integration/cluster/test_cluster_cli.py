@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import run_cli
+from tests.support.cluster import run_cli, wait_for
 from tests.support.components import require_cluster_binaries
 
 
@@ -35,7 +36,7 @@ def test_up_env_down_round_trip_leaves_no_processes(tmp_path: Path) -> None:
         state = json.loads((state_dir / "state.json").read_text())
         pids = list(state["processes"].values())
         assert sorted(state["processes"]) == sorted(
-            ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+            ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "pod-planner"]
         )
         assert all(alive(pid) for pid in pids)
 
@@ -46,6 +47,14 @@ def test_up_env_down_round_trip_leaves_no_processes(tmp_path: Path) -> None:
         again = rollouts("up", state_dir=state_dir)
         assert again.returncode == 1
         assert "already running" in again.stderr
+
+        # A component that dies later is not left to be guessed from pods that never start.
+        os.killpg(state["processes"]["pod-planner"], signal.SIGKILL)
+        wait_for(lambda: not alive(state["processes"]["pod-planner"]), timeout=10, what="the pod planner to exit")
+        warned = rollouts("env", state_dir=state_dir)
+        assert warned.returncode == 0
+        assert "warning: pod-planner is no longer running" in warned.stderr
+        assert "pod-planner.log" in warned.stderr
     finally:
         down = rollouts("down", state_dir=state_dir)
     assert down.returncode == 0, down.stderr
