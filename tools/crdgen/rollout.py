@@ -7,10 +7,11 @@ APISIX and plugin routers other than Gateway API, and experiment steps.
 
 from __future__ import annotations
 
+from workflows.model.durations import DURATION_PATTERN
+
 from .analysis import rollout_analysis
 from .common import conditions, crd, labels_and_annotations, message, observed_generation, printer_column
 from .schema import (
-    DURATION_PATTERN,
     NAME_MAX,
     PERCENT_OR_COUNT_PATTERN,
     SHORT_NAME_MAX,
