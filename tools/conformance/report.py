@@ -21,7 +21,6 @@ BEGIN = "<!-- BEGIN conformance results: written by `python -m tools.conformance
 END = "<!-- END conformance results -->"
 _ORDER = ("argo", "ours")
 _NOT_MEASURED = "—"
-_OUT_OF_SCOPE = " (out of scope)"
 _SUITE_COLUMNS = ("passed", "failed", "n/a", "pass rate", "time")
 
 
@@ -77,10 +76,6 @@ def _suite_rank(suite: str) -> int:
     return names.index(suite) if suite in names else len(names)
 
 
-def _in_scope(suite: str) -> bool:
-    return all(known.in_scope for known in SUITES if known.name == suite)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 def render(measurements: Sequence[Measurement]) -> str:
     """The generated block, markers included."""
@@ -110,7 +105,7 @@ def render(measurements: Sequence[Measurement]) -> str:
     header = ["suite"] + [f"{name} {kind}" for name in controllers for kind in _SUITE_COLUMNS]
     lines += ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     for suite in sorted({t.suite for t in tests}, key=_suite_rank):
-        row = [suite if _in_scope(suite) else f"{suite}{_OUT_OF_SCOPE}"]
+        row = [suite]
         for name in controllers:
             suite_results = [r for t, r in results[name].items() if t.suite == suite]
             if not suite_results:
@@ -121,21 +116,15 @@ def render(measurements: Sequence[Measurement]) -> str:
             row += [str(outcomes.count(kind)) for kind in Outcome]
             row += [pass_rate(suite_results), _duration(seconds) if seconds is not None else _NOT_MEASURED]
         lines.append("| " + " | ".join(row) + " |")
-    for title, chosen in (
-        ("### Per test", [t for t in tests if _in_scope(t.suite)]),
-        ("### Per test, out of scope for now (Experiment)", [t for t in tests if not _in_scope(t.suite)]),
-    ):
-        if not chosen:
-            continue
-        lines += ["", title, ""]
-        header = ["suite", "test"] + [f"{name}{extra}" for name in controllers for extra in ("", ": reason")]
-        lines += ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-        for test in chosen:
-            row = [test.suite, test.name]
-            for name in controllers:
-                result = results[name].get(test)
-                row += [result.outcome.value, _cell(result.reason)] if result else [_NOT_MEASURED, ""]
-            lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "### Per test", ""]
+    header = ["suite", "test"] + [f"{name}{extra}" for name in controllers for extra in ("", ": reason")]
+    lines += ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    for test in tests:
+        row = [test.suite, test.name]
+        for name in controllers:
+            result = results[name].get(test)
+            row += [result.outcome.value, _cell(result.reason)] if result else [_NOT_MEASURED, ""]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [END]
     return "\n".join(lines) + "\n"
 
@@ -166,7 +155,7 @@ def parse(document: str) -> list[Measurement]:
         if header and header[0] == "controller":
             summaries[cells[0]] = dict(zip(header, cells, strict=False))
         elif header[:1] == ["suite"] and header[1:2] != ["test"]:
-            suite = cells[0].removesuffix(_OUT_OF_SCOPE)
+            suite = cells[0]
             for column, name in enumerate(header):
                 if name.endswith(" time") and column < len(cells) and cells[column] != _NOT_MEASURED:
                     suite_seconds.setdefault(name.removesuffix(" time"), {})[suite] = _seconds(cells[column])
