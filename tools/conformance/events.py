@@ -1,7 +1,7 @@
 """One e2e invocation's ``test2json`` events -> what happened to each test, and why a failed one failed. Pure.
 
 The e2e binary runs with ``-test.v=test2json`` and its output goes through Go's ``test2json -t``, which turns it into
-one JSON event per line: ``{"Action": "run"|"output"|"pass"|"fail"|"skip", "Test": "TestCanarySuite/TestX", ...}``.
+one JSON event per line: ``{"Action": "run"|"output"|"pass"|"fail"|"skip"|"pause"|"cont", "Test": ...}``.
 Output that the binary writes outside Go's framing (the suite's logrus lines, on stderr) is attributed to the test
 running at the time, so every test's output is its own and a failure reason can be read from it.
 
@@ -96,8 +96,10 @@ class Invocation:
         if current is None:
             current = self._tests[test] = _Open()
             self._order.append(test)
-        if action == "run":
+        if action in {"run", "cont"}:  # "cont": a parallel test (t.Parallel) resumes after the sequential ones
             self.running = test
+        elif action == "pause" and self.running == test:
+            self.running = None
         elif action == "output":
             current.output.append(str(event.get("Output", "")))
         elif action in _FINAL and "/" not in method:

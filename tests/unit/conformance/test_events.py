@@ -81,6 +81,21 @@ def test_a_test_without_a_final_event_is_unfinished_and_still_running() -> None:
     assert invocation.runs()[TestId("BlueGreen", "TestEphemeralMetadata")].status is Status.UNFINISHED
 
 
+def test_a_parallel_test_is_running_again_once_it_continues() -> None:
+    parallel, sequential = f"{SUITE}/TestBlueGreenPreviewReplicaCount", f"{SUITE}/TestEphemeralMetadata"
+    rows: list[tuple[str, str | None, str | None]] = [("run", SUITE, None), ("run", parallel, None)]
+    invocation, _ = _feed(_events(*rows, ("pause", parallel, None)))
+    assert invocation.running is None
+
+    invocation, finished = _feed(
+        _events(*rows, ("pause", parallel, None), ("run", sequential, None), ("pass", sequential, None))
+        + _events(("cont", parallel, None))
+    )
+
+    assert finished == ["TestEphemeralMetadata:pass"]
+    assert invocation.running == TestId("BlueGreen", "TestBlueGreenPreviewReplicaCount")
+
+
 def test_events_of_other_suites_and_subtests_do_not_end_a_test() -> None:
     test = f"{SUITE}/TestEphemeralMetadata"
     invocation, finished = _feed(
