@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=4 * 3600.0, metavar="S", help="bound of each controller's run (default 4 h)"
     )
     parser.add_argument(
+        "--reruns",
+        type=int,
+        default=2,
+        metavar="N",
+        help="run a failed test again up to N times; passing then, it passes as flaky (default 2; Argo's CI: 5)",
+    )
+    parser.add_argument(
         "--wait-timeout", type=int, default=90, metavar="S", help="E2E_WAIT_TIMEOUT: each wait of the suite (90)"
     )
     parser.add_argument(
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         test_timeout=args.test_timeout,
         run_timeout=args.timeout,
         wait_timeout=args.wait_timeout,
+        reruns=args.reruns,
         admin=not args.argo_rbac,
     )
     try:

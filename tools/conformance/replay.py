@@ -3,8 +3,9 @@
 A run keeps the binary's raw events (``e2e-<Suite>-<n>.jsonl``) and its judged results (``results.json``) in its
 work directory. When ``applicability.py`` changes (an entry added from a measured failure, or a stale one removed),
 :func:`rejudge` gives the results that run would have had, without running the hours-long suite again: every test
-that ran is judged again from its own output; a test that never started keeps its recorded reason (or becomes
-not applicable when the table now says not to run it). Reads files, runs nothing.
+that ran is judged again from its own output (its first run: reruns are not read, and a test that passed on a
+rerun keeps that result); a test that never started keeps its recorded reason (or becomes not applicable when the
+table now says not to run it). Reads files, runs nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from tools.conformance import applicability
 from tools.conformance.catalog import TestId, suite_named
 from tools.conformance.events import Invocation, Status, TestRun, parse_event
-from tools.conformance.results import Measurement, Outcome, TestResult, judge, not_applicable
+from tools.conformance.results import FLAKY, Measurement, Outcome, TestResult, judge, not_applicable
 
 __all__ = ["load", "rejudge", "replay_events"]
 
@@ -42,6 +43,9 @@ def rejudge(recorded: dict[str, Any], runs: dict[TestId, TestRun]) -> Measuremen
         test = TestId.parse(row["test"])
         before = TestResult(test=test, outcome=Outcome(row["outcome"]), reason=row["reason"], seconds=row["seconds"])
         run = runs.get(test)
+        if before.reason.startswith(FLAKY):
+            results.append(before)  # passed on a rerun: its first failure is not what decides it
+            continue
         if run is None:
             rule = applicability.not_run([test]).get(test)
             results.append(not_applicable(test, rule) if rule else before)

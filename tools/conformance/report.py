@@ -3,8 +3,8 @@
 The file keeps a hand-written top (usage, method) and a generated block between two markers. Rewriting the block
 keeps what was not measured this time: the columns of other controllers (``--against ours`` adds our column next to
 the Argo column measured earlier; ``--against both`` writes both from one invocation), and, within a controller's
-column, the suites not run this time (``--suite Canary`` replaces the Canary rows only; a note names the suites
-carried over and when they were measured).
+column, the tests not run this time (``--suite Canary`` replaces the Canary rows only, ``--run X`` the rows of the
+tests it matched; a note says what was carried over and when it was measured).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def parse(document: str) -> list[Measurement]:
 
 
 def merge(existing: Iterable[Measurement], new: Iterable[Measurement]) -> list[Measurement]:
-    """``existing`` updated by ``new``: per controller, the suites measured anew replace the same suites."""
+    """``existing`` updated by ``new``: per controller, the tests measured anew replace the same tests."""
     merged: dict[str, Measurement] = {m.controller: m for m in existing}
     for measurement in new:
         earlier = merged.get(measurement.controller)
@@ -194,26 +194,34 @@ def merge(existing: Iterable[Measurement], new: Iterable[Measurement]) -> list[M
 
 
 def _carry_over(earlier: Measurement, new: Measurement) -> Measurement:
-    """``new`` plus the suites of ``earlier`` that ``new`` did not measure (with a note saying so)."""
-    measured = {result.test.suite for result in new.results}
-    kept = [result for result in earlier.results if result.test.suite not in measured]
+    """``new`` plus the tests of ``earlier`` that ``new`` did not measure (with a note saying so).
+
+    A suite's time adds up when only some of its tests were measured again, and is replaced when all were.
+    """
+    measured = {result.test for result in new.results}
+    kept = [result for result in earlier.results if result.test not in measured]
     if not kept:
         return new
-    kept_suites = sorted({result.test.suite for result in kept}, key=_suite_rank)
+    partly = {result.test.suite for result in kept}
+    kept_suites = sorted(partly, key=_suite_rank)
     source = f"measured {earlier.date}"
     if earlier.description != new.description:
         source += f" with {earlier.description}"
     notes = [new.note] if new.note else []
-    notes.append(f"{', '.join(kept_suites)} carried over from an earlier run ({source})")
-    suite_seconds = {suite: earlier.suite_seconds[suite] for suite in kept_suites if suite in earlier.suite_seconds}
+    what = f"{len(kept)} test(s) of {', '.join(kept_suites)}"
+    notes.append(f"{what} carried over from an earlier run ({source})")
+    suite_seconds = {suite: seconds for suite, seconds in earlier.suite_seconds.items() if suite in partly}
+    for suite, seconds in new.suite_seconds.items():
+        suite_seconds[suite] = suite_seconds.get(suite, 0.0) + seconds
+    carried = sum(seconds for suite, seconds in earlier.suite_seconds.items() if suite in partly)
     return Measurement(
         controller=new.controller,
         description=new.description,
         date=new.date,
-        seconds=new.seconds + sum(suite_seconds.values()),
+        seconds=new.seconds + carried,
         results=tuple(kept) + new.results,
         note="; ".join(notes),
-        suite_seconds=suite_seconds | dict(new.suite_seconds),
+        suite_seconds=suite_seconds,
     )
 
 

@@ -16,7 +16,10 @@ from tools.conformance import applicability
 from tools.conformance.catalog import TestId
 from tools.conformance.events import Status, TestRun, failure_summary
 
-__all__ = ["Measurement", "Outcome", "TestResult", "judge", "not_applicable", "pass_rate"]
+__all__ = ["FLAKY", "Measurement", "Outcome", "TestResult", "judge", "not_applicable", "pass_rate"]
+
+
+FLAKY = "flaky: "  # the reason of a test that failed, then passed when run again
 
 
 class Outcome(StrEnum):

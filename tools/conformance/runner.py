@@ -8,9 +8,14 @@ relative to it). Two watchdogs keep a run from hanging:
 - the run's bound: past it, what has not run is reported as not run.
 ``-test.timeout`` is set as a backstop behind both. Every child dies with the harness (``processes``).
 
+A test that ran to a failure the applicability table does not excuse runs again, up to ``--reruns`` times, as
+Argo's own CI reruns its failures (gotestsum ``--rerun-fails=5``): several tests race the controller and fail now
+and then against Argo too. Passing on a rerun, it passes, its reason saying it is flaky and how it failed first.
+
 Files of a run (``--work-dir``, by default ``~/.cache/rollouts/conformance/<time>/<controller>/``): the cluster's
-state and component logs, ``controller.log``, per suite invocation the raw events (``e2e-<Suite>-<n>.jsonl``) and
-their text (``e2e-<Suite>-<n>.log``), and ``results.json`` (every result with its duration).
+state and component logs, ``controller.log``, per suite invocation the raw events (``e2e-<Suite>-<n>.jsonl``,
+reruns ``e2e-<Suite>-rerun<k>-<n>.jsonl``) and their text (``.log``), and ``results.json`` (every result with its
+duration).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -33,7 +38,7 @@ from tools.conformance.controllers import ControllerStartError, RunningControlle
 from tools.conformance.environment import Environment, fresh_cluster
 from tools.conformance.events import Invocation, Status, exit_summary, failure_summary, parse_event
 from tools.conformance.peer import Peer, test2json
-from tools.conformance.results import Measurement, Outcome, TestResult, judge, not_applicable
+from tools.conformance.results import FLAKY, Measurement, Outcome, TestResult, judge, not_applicable
 
 __all__ = ["Options", "measure", "select_tests"]
 
@@ -49,6 +54,7 @@ class Options:
     test_timeout: float = 600.0  # the per-test bound, seconds
     run_timeout: float = 4 * 3600.0  # the bound of one controller's measurement, seconds
     wait_timeout: int = 90  # E2E_WAIT_TIMEOUT: how long each of the suite's waits lasts (Argo's default)
+    reruns: int = 2  # a failed test runs again up to this often; passing then, it passes as flaky (Argo's CI: 5)
     instance_id: str = "conformance-e2e"
     admin: bool = True  # the controller runs as the cluster admin; False: as Argo's ClusterRole (least privilege)
     nodes: int = 2
@@ -178,8 +184,26 @@ class _Session:
     work: Path
 
     def run_suite(self, suite: Suite, tests: Sequence[TestId]) -> dict[TestId, TestResult]:
-        """Every test of ``suite`` in ``tests``, judged; the binary is restarted after a test is cut short."""
+        """Every test of ``suite`` in ``tests``, judged, with the failures run again (``Options.reruns``)."""
+        results, failed = self._run_tests(suite, tests, stem=f"e2e-{suite.name}")
+        for rerun in range(1, self.options.reruns + 1):
+            if not failed or self._stop_reason():
+                break
+            _print(self.controller.spec.name, f"{suite.name}: running {len(failed)} failed test(s) again ({rerun})")
+            again, failed = self._run_tests(suite, failed, stem=f"e2e-{suite.name}-rerun{rerun}")
+            for test, result in again.items():
+                if result.outcome is Outcome.PASSED:
+                    first = results[test].reason
+                    results[test] = replace(result, reason=f"{FLAKY}passed on rerun {rerun} after: {first}")
+        return results
+
+    def _run_tests(
+        self, suite: Suite, tests: Sequence[TestId], *, stem: str
+    ) -> tuple[dict[TestId, TestResult], list[TestId]]:
+        """``tests`` judged, and those that ran to a failure (the ones worth running again); the binary is started
+        again after a test is cut short."""
         results: dict[TestId, TestResult] = {}
+        failed: list[TestId] = []
         remaining = list(tests)
         attempt = 0
         while remaining:
@@ -188,20 +212,22 @@ class _Session:
                 results.update({t: judge(t, None, not_run_reason=stop_reason, cut_reason="") for t in remaining})
                 break
             attempt += 1
-            ended = self._invoke(suite, remaining, attempt)
+            ended = self._invoke(suite, remaining, self.work / f"{stem}-{attempt}")
             runs = ended.invocation.runs()
             for test, run in runs.items():
                 if test in remaining:
                     result = results[test] = judge(test, run, not_run_reason="", cut_reason=ended.cut_reason())
                     if run.status is Status.UNFINISHED:  # the finished ones were printed as they finished
                         _print(self.controller.spec.name, f"{test} {result.outcome.value}: {result.reason}")
+                    elif result.outcome is Outcome.FAILED:
+                        failed.append(test)  # not the ones cut short: they would hold the run up again
             remaining = [t for t in remaining if t not in runs]
             if ended.cut is not None and runs:
                 continue  # killed mid-suite: start the binary again for the tests after the one cut short
             reason = ended.why_not_run()
             results.update({t: judge(t, None, not_run_reason=reason, cut_reason="") for t in remaining})
             break
-        return results
+        return results, failed
 
     def _stop_reason(self) -> str | None:
         if time.monotonic() >= self.deadline:
@@ -210,7 +236,7 @@ class _Session:
             return f"the controller under test exited (code {self.controller.exit_code})"
         return None
 
-    def _invoke(self, suite: Suite, tests: Sequence[TestId], attempt: int) -> _Ended:
+    def _invoke(self, suite: Suite, tests: Sequence[TestId], stem: Path) -> _Ended:
         """Run the e2e binary once over ``tests`` of ``suite``, feeding its events to an :class:`Invocation`."""
         options = self.options
         backstop = min(options.test_timeout * len(tests), max(self.deadline - time.monotonic(), 1)) + 120
@@ -240,7 +266,6 @@ class _Session:
         reader = threading.Thread(target=_pump, args=(converter.stdout, lines), daemon=True)
         reader.start()
         watch = _Watch(session=self, binary=binary, invocation=Invocation(suite=suite))
-        stem = self.work / f"e2e-{suite.name}-{attempt}"
         with stem.with_suffix(".jsonl").open("wb") as raw, stem.with_suffix(".log").open("w") as text:
             while (line := _next(lines)) is not None:
                 if line:

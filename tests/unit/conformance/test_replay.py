@@ -120,3 +120,19 @@ def test_a_test_the_table_now_says_not_to_run_becomes_not_applicable(
 
     assert by_test[NEVER].outcome is Outcome.NOT_APPLICABLE
     assert by_test[NEVER].reason == "needs the internet: queries a public host"
+
+
+def test_a_test_that_passed_on_a_rerun_keeps_its_result_and_reruns_are_not_read(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = json.loads((run_dir / "results.json").read_text())
+    flaky = "flaky: passed on rerun 1 after: timeout after 1m30s (when.go:555)"
+    recorded["results"][1] |= {"outcome": "passed", "reason": flaky}
+    (run_dir / "results.json").write_text(json.dumps(recorded))
+    (run_dir / "e2e-Functional-rerun1-1.jsonl").write_text(_event("fail", "TestControllerMetrics") + "\n")
+    monkeypatch.setattr(applicability, "RULES", (RULE,))
+
+    by_test = {r.test: r for r in load(run_dir).results}
+
+    assert (by_test[RESTART].outcome, by_test[RESTART].reason) == (Outcome.PASSED, flaky)
+    assert by_test[METRICS].outcome is Outcome.PASSED

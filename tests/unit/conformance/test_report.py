@@ -108,7 +108,7 @@ def test_a_first_update_appends_the_block_after_the_prose() -> None:
     assert updated.startswith("# Conformance\n\n" + BEGIN)
 
 
-def test_measuring_some_suites_again_replaces_only_those_and_says_what_was_carried_over() -> None:
+def test_measuring_a_suite_again_replaces_only_its_rows_and_says_what_was_carried_over() -> None:
     canary_again = Measurement(
         controller="argo",
         description=ARGO.description,
@@ -126,7 +126,28 @@ def test_measuring_some_suites_again_replaces_only_those_and_says_what_was_carri
     assert merged.suite_seconds == {"Functional": 1800.0, "Analysis": 700.0, "Canary": 590.0}
     assert merged.seconds == 600.0 + 1800.0 + 700.0
     assert merged.date == "2026-12-08 09:00"
-    assert merged.note == "Functional, Analysis carried over from an earlier run (measured 2026-12-07 06:45)"
+    carried = "3 test(s) of Functional, Analysis carried over from an earlier run (measured 2026-12-07 06:45)"
+    assert merged.note == carried
+
+
+def test_measuring_one_test_again_keeps_the_rest_of_its_suite_and_adds_up_the_suites_time() -> None:
+    restart_again = Measurement(
+        controller="argo",
+        description="Argo Rollouts v1.10.2",
+        date="2026-12-08 09:00",
+        seconds=100.0,
+        results=(_result("Functional/TestRolloutRestart", Outcome.PASSED),),
+        suite_seconds={"Functional": 90.0},
+    )
+
+    (merged,) = merge([ARGO], [restart_again])
+
+    by_test = {str(r.test): r.outcome for r in merged.results}
+    assert by_test["Functional/TestRolloutRestart"] is Outcome.PASSED
+    assert by_test["Functional/TestControllerMetrics"] is Outcome.PASSED  # carried over
+    assert len(merged.results) == len(ARGO.results)
+    assert merged.suite_seconds["Functional"] == 1890.0
+    assert "(measured 2026-12-07 06:45 with Argo Rollouts v1.10.1 (rollouts-controller))" in merged.note
 
 
 def test_measuring_every_suite_again_replaces_the_whole_column() -> None:
