@@ -1,6 +1,8 @@
 # The two entry points the README promises, plus the pieces they are made of.
 #   make demo   the main job: a real local cluster (and, as the project grows, a metric-gated canary on it)
 #   make test   lint + type check + every test tier CI runs (unit and integration on the real local cluster)
+#   make conformance      Argo Rollouts' own e2e suite against Argo's controller and ours (hours; not in `make test`)
+#   make conformance-ci   its fixed subset, at most 10 minutes, that must pass (docs/conformance.md)
 # Both install everything they need on a fresh machine: virtualenv, Python packages, cluster binaries, Prometheus.
 
 SHELL := /bin/bash
@@ -11,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean
+.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci
 
 all: test
 
@@ -52,6 +54,17 @@ test: deps lint typecheck
 
 demo: deps
 	$(BIN)/python -m rollouts.demo
+
+# Argo's e2e binary, controller and plugin are built from the pinned Go module on first use (~25 min, cached in
+# ~/.cache/rollouts/argo-rollouts-<version>). The CI subset runs against CONFORMANCE_CI_AGAINST (argo until ours
+# passes it); its run bound keeps it within 10 minutes, cluster start included.
+CONFORMANCE_CI_AGAINST ?= argo
+
+conformance: $(STAMP) cluster-bin
+	$(BIN)/python -m tools.conformance --against both --report docs/conformance.md
+
+conformance-ci: $(STAMP) cluster-bin
+	$(BIN)/python -m tools.conformance --against $(CONFORMANCE_CI_AGAINST) --subset ci --timeout 600
 
 clean:
 	-$(BIN)/rollouts cluster down
