@@ -28,9 +28,15 @@ from workflows.model.plan import PreviousNode
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class NodeContext:
-    """Everything a runner may know about one attempt of one node. ``node_id`` is stable across restarts."""
+    """Everything a runner may know about one attempt of one node. ``node_id`` is stable across restarts.
+
+    Built by the executor once per attempt and handed to one runner; nothing reads it back, so a runner has no reason
+    to change it. It is deliberately not ``frozen``: a frozen dataclass sets each of its 19 fields through
+    ``object.__setattr__``, which made building it ~3x as costly and was the largest single item of the engine's
+    per-node hot path (bench/README.md).
+    """
 
     run_id: str
     workflow_name: str
