@@ -11,6 +11,7 @@ Pure (any tier):
   validation that the unit tier checks them with.
 - ``analysis_manifests``: metrics (prometheus, web, job), AnalysisRuns and job AnalysisTemplates as users write them.
 - ``fakes``: a scripted metric provider, a dict of secrets; ``virtual_time``: a virtual clock and an inline pool.
+- ``fake_kube``: an in-memory API for the kubectl plugin's commands (patches applied, requests recorded).
 - ``metric_runner``: whole analyses through the real metric runner and executor, in virtual time or for real.
 - ``http``: loopback JSON servers; ``prometheus``: a real Prometheus scraping an exporter the test controls.
 
