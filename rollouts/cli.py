@@ -249,6 +249,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# -- kubectl rollouts -------------------------------------------------------------------------------------------------
+# The plugin accepts the command forms of Argo's ``kubectl argo rollouts`` verbatim (docs/kubectl-plugin.md), plus our
+# older short forms (``get NAME``, ``retry NAME``). Each command has its own ``_add_*`` function and handler.
+
+_ROLLOUT_ALIASES = ("ro", "rollouts")
+_EXPERIMENT_ALIASES = ("exp", "experiments")
+_NO_EXPERIMENTS = "experiments are not supported yet (this controller has no Experiment kind)"
+
+
 def _rollout_client(args: argparse.Namespace) -> Any:
     from rollouts.commands.rollouts import RolloutClient
     from workflows.api import api_mode
@@ -258,9 +267,37 @@ def _rollout_client(args: argparse.Namespace) -> Any:
     return RolloutClient(kube=kube, namespace=args.namespace or kube.namespace, mode=api_mode(_api_group(args)))
 
 
-def _rollout_command(args: argparse.Namespace) -> int:
-    import datetime as dt
+def _analysis_run_client(args: argparse.Namespace) -> Any:
+    from rollouts.commands.analysisruns import AnalysisRunClient
+    from workflows.api import api_mode
+    from workflows.runtime.kube import Kube
 
+    kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
+    return AnalysisRunClient(kube=kube, namespace=args.namespace or kube.namespace, mode=api_mode(_api_group(args)))
+
+
+def _fail(command: str, message: object) -> int:
+    print(f"kubectl rollouts {command}: {message}", file=sys.stderr)
+    return 1
+
+
+def _each_rollout(args: argparse.Namespace, command: str, act: Any) -> int:
+    """Run ``act(client, name)`` for every name given (Argo's abort/pause/retry take several), printing each line."""
+    from rollouts.commands import CommandError
+
+    rollouts = _rollout_client(args)
+    try:
+        for name in args.names:
+            print(act(rollouts, name))
+    except CommandError as error:
+        return _fail(command, error)
+    finally:
+        rollouts.kube.close()
+    return 0
+
+
+def _rollout_command(args: argparse.Namespace) -> int:
+    """promote, undo, set image: one Rollout, one patch (or two)."""
     from rollouts.commands import CommandError
 
     rollouts = _rollout_client(args)
@@ -268,32 +305,36 @@ def _rollout_command(args: argparse.Namespace) -> int:
         match args.command:
             case "promote":
                 message = rollouts.promote(args.name, full=args.full)
-            case "abort":
-                message = rollouts.abort(args.name)
-            case "retry":
-                message = rollouts.retry(args.name)
-            case "pause":
-                message = rollouts.pause(args.name)
-            case "resume":
-                message = rollouts.resume(args.name)
-            case "restart":
-                message = rollouts.restart(args.name, now=dt.datetime.now(dt.UTC))
             case "undo":
-                message = rollouts.undo(args.name, to_revision=args.to_revision)
+                message = rollouts.undo(args.name, to_revision=args.to_revision or None)
             case "set":
                 container, sep, image = args.assignment.partition("=")
-                if not sep or not container or not image:
+                if not sep or not container or not image or "=" in image:
                     print("kubectl rollouts set image: expected CONTAINER=IMAGE", file=sys.stderr)
                     return 2
                 message = rollouts.set_image(args.name, container, image)
             case _:
                 raise AssertionError(args.command)
     except CommandError as error:
-        print(f"kubectl rollouts {args.command}: {error}", file=sys.stderr)
-        return 1
+        return _fail(args.command, error)
     finally:
         rollouts.kube.close()
     print(message)
+    return 0
+
+
+def _rollout_restart(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rollouts.commands import CommandError
+
+    rollouts = _rollout_client(args)
+    try:
+        print(rollouts.restart(args.name, now=dt.datetime.now(dt.UTC), delay=args.delay))
+    except CommandError as error:
+        return _fail("restart", error)
+    finally:
+        rollouts.kube.close()
     return 0
 
 
@@ -305,98 +346,419 @@ def _rollout_get(args: argparse.Namespace) -> int:
     from rollouts.commands.view import read_view, render_rollout
 
     rollouts = _rollout_client(args)
-    console = Console()
+    console = Console(no_color=args.no_color or None)
+    deadline = time.monotonic() + args.timeout_seconds if args.timeout_seconds else None
     try:
         if not args.watch:
             console.print(render_rollout(read_view(rollouts, args.name)))
             return 0
         with Live(render_rollout(read_view(rollouts, args.name)), console=console, refresh_per_second=4) as live:
-            while True:
+            while deadline is None or time.monotonic() < deadline:
                 time.sleep(1)
                 live.update(render_rollout(read_view(rollouts, args.name)))
     except CommandError as error:
-        print(f"kubectl rollouts get: {error}", file=sys.stderr)
-        return 1
+        return _fail("get", error)
     except KeyboardInterrupt:
         return 0
     finally:
         rollouts.kube.close()
+    return 0
+
+
+def _rollout_list(args: argparse.Namespace) -> int:
+    from rollouts.commands import CommandError
+    from rollouts.commands.listing import format_rollout_table, rollout_row
+
+    rollouts = _rollout_client(args)
+    try:
+        items = rollouts.list_rollouts(all_namespaces=args.all_namespaces, name=args.only_name)
+        if not items and not args.watch:
+            print("No resources found.", file=sys.stderr)
+            return 0
+        table = format_rollout_table(items, all_namespaces=args.all_namespaces)
+        print(table, end="", flush=True)
+        if args.watch:
+            # Argo prints a line again whenever a Rollout's row changes; a 1 s poll gives the same lines.
+            seen = {(r.namespace, r.name): r for r in map(rollout_row, items)}
+            while True:
+                time.sleep(1)
+                for item in rollouts.list_rollouts(all_namespaces=args.all_namespaces, name=args.only_name):
+                    row = rollout_row(item)
+                    if seen.get((row.namespace, row.name)) != row:
+                        seen[(row.namespace, row.name)] = row
+                        print("  ".join(row.cells(all_namespaces=args.all_namespaces)), flush=True)
+    except CommandError as error:
+        return _fail("list", error)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        rollouts.kube.close()
+    return 0
 
 
 def _rollout_status(args: argparse.Namespace) -> int:
     from rollouts.commands import CommandError
-    from rollouts.commands.view import wait_for_status
+    from rollouts.commands.status import rollout_phase, status_line, status_verdict, watch_status
 
     rollouts = _rollout_client(args)
     try:
-        if not args.watch:
-            status = rollouts.get(args.name).get("status") or {}
-            print(f"{status.get('phase', 'Unknown')}" + (f" - {status['message']}" if status.get("message") else ""))
-            return {"Healthy": 0, "Degraded": 1}.get(str(status.get("phase")), 2)
-        return wait_for_status(
-            lambda: rollouts.get(args.name),
-            timeout=args.timeout,
-            report=lambda phase, message: print(phase + (f" - {message}" if message else ""), flush=True),
-        )
+        if args.watch:
+            phase, message = watch_status(
+                lambda: rollouts.get(args.name), timeout=args.timeout, report=lambda line: print(line, flush=True)
+            )
+        else:
+            phase, message = rollout_phase(rollouts.get(args.name))
+            print(status_line(phase, message, watching=False))
     except CommandError as error:
-        print(f"kubectl rollouts status: {error}", file=sys.stderr)
+        return _fail("status", error)
+    except KeyboardInterrupt:
         return 1
     finally:
         rollouts.kube.close()
+    verdict = status_verdict(phase, message, watched=args.watch)
+    if verdict.error:
+        print(f"Error: {verdict.error}", file=sys.stderr)
+    return verdict.code
+
+
+def _experiments_unsupported(args: argparse.Namespace) -> int:
+    return _fail(args.command, _NO_EXPERIMENTS)
+
+
+def _analysisrun_create(args: argparse.Namespace) -> int:
+    from rollouts.commands import CommandError
+    from rollouts.commands.analysisruns import analysis_run_from_template, parse_arguments, read_template_file
+
+    if (args.from_template is None) == (args.from_file is None):
+        return _fail("create analysisrun", "one of --from or --from-file must be specified")
+    runs = _analysis_run_client(args)
+    try:
+        if args.from_file is not None:
+            template = read_template_file(args.from_file)
+        else:
+            template = runs.read_template(args.from_template, cluster=args.cluster_template)
+        run = analysis_run_from_template(
+            template,
+            args=parse_arguments(args.argument),
+            name=args.run_name,
+            generate_name=args.generate_name,
+            namespace=runs.namespace,
+            mode=runs.mode,
+            instance_id=args.instance_id,
+        )
+        print(runs.create(run))
+    except CommandError as error:
+        return _fail("create analysisrun", error)
+    finally:
+        runs.kube.close()
+    return 0
+
+
+def _analysisrun_terminate(args: argparse.Namespace) -> int:
+    from rollouts.commands import CommandError
+
+    runs = _analysis_run_client(args)
+    try:
+        for name in args.names:
+            print(runs.terminate(name))
+    except CommandError as error:
+        return _fail("terminate analysisrun", error)
+    finally:
+        runs.kube.close()
+    return 0
+
+
+def _plugin_version(args: argparse.Namespace) -> int:
+    import platform
+
+    print(f"kubectl-rollouts: v{version('rollouts')}")
+    if not args.short:
+        print(f"  Python: {platform.python_version()}")
+        print(f"  Platform: {platform.system().lower()}/{platform.machine()}")
+        print("  API groups: rollouts.dev/v1alpha1, argoproj.io/v1alpha1 (--api-group)")
+    return 0
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from rollouts.commands.completion import completion_script
+
+    print(completion_script(_kubectl_parser(), args.shell, command="kubectl-rollouts"), end="")
+    return 0
+
+
+def _go_duration(text: str) -> Any:
+    """A duration flag as Go spells it (``90s``, ``5m``, ``1h30m``; a plain number is seconds), as a timedelta."""
+    from workflows.errors import DurationError
+    from workflows.model.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_get(commands: Any, common: argparse.ArgumentParser) -> None:
+    get = commands.add_parser(
+        "get",
+        help="show a Rollout: steps, ReplicaSets, analysis (get rollout NAME; get NAME works too)",
+        parents=[common],
+    )
+    kinds = get.add_subparsers(dest="kind", required=True, metavar="KIND")
+    rollout = kinds.add_parser("rollout", aliases=list(_ROLLOUT_ALIASES), help="a Rollout", parents=[common])
+    rollout.add_argument("name", help="the Rollout")
+    rollout.add_argument("-w", "--watch", action="store_true", help="keep refreshing")
+    rollout.add_argument("--no-color", action="store_true", help="do not colorize output")
+    rollout.add_argument("--timeout-seconds", type=int, default=0, help="stop watching after this many seconds")
+    rollout.set_defaults(handler=_rollout_get)
+    experiment = kinds.add_parser(
+        "experiment", aliases=list(_EXPERIMENT_ALIASES), help="(not supported yet)", parents=[common]
+    )
+    experiment.add_argument("name")
+    experiment.set_defaults(handler=_experiments_unsupported)
+
+
+def _add_list(commands: Any, common: argparse.ArgumentParser) -> None:
+    listing = commands.add_parser("list", help="list Rollouts (list rollouts [-A])", parents=[common])
+    kinds = listing.add_subparsers(dest="kind", required=True, metavar="KIND")
+    rollouts = kinds.add_parser("rollouts", aliases=["ro", "rollout"], help="Rollouts, one per line", parents=[common])
+    rollouts.add_argument("-A", "--all-namespaces", action="store_true", help="include all namespaces")
+    rollouts.add_argument("--name", dest="only_name", help="only show the Rollout with this name")
+    rollouts.add_argument("-w", "--watch", action="store_true", help="print a line again whenever a Rollout changes")
+    rollouts.set_defaults(handler=_rollout_list)
+    experiments = kinds.add_parser(
+        "experiments", aliases=["exp", "experiment"], help="(not supported yet)", parents=[common]
+    )
+    experiments.set_defaults(handler=_experiments_unsupported)
+
+
+def _add_status(commands: Any, common: argparse.ArgumentParser) -> None:
+    status = commands.add_parser(
+        "status",
+        help="watch a Rollout until Healthy (exit 0) or Degraded (1); --watch=false for one look",
+        parents=[common],
+    )
+    status.add_argument("name", help="the Rollout")
+    status.add_argument(
+        "-w",
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="watch until it is done (default; --watch=false or --no-watch prints the status once)",
+    )
+    status.add_argument(
+        "-t",
+        "--timeout",
+        type=_go_duration,
+        default=None,
+        help="give up watching after this long (5m, 90s, 1h30m; 0 waits forever, the default): exit 1",
+    )
+    status.set_defaults(handler=_rollout_status)
+
+
+def _add_retry(commands: Any, common: argparse.ArgumentParser) -> None:
+    retry = commands.add_parser(
+        "retry", help="retry an aborted Rollout (retry rollout NAME; retry NAME works too)", parents=[common]
+    )
+    kinds = retry.add_subparsers(dest="kind", required=True, metavar="KIND")
+    rollout = kinds.add_parser(
+        "rollout", aliases=list(_ROLLOUT_ALIASES), help="retry an aborted update from the first step", parents=[common]
+    )
+    rollout.add_argument("names", nargs="+", metavar="NAME", help="the Rollout(s)")
+    rollout.set_defaults(handler=lambda args: _each_rollout(args, "retry", lambda c, n: c.retry(n)))
+    experiment = kinds.add_parser(
+        "experiment", aliases=list(_EXPERIMENT_ALIASES), help="(not supported yet)", parents=[common]
+    )
+    experiment.add_argument("names", nargs="+", metavar="NAME")
+    experiment.set_defaults(handler=_experiments_unsupported)
+
+
+def _add_rollout_actions(commands: Any, common: argparse.ArgumentParser) -> None:
+    """abort, pause, resume (several names, as Argo's), promote, undo, restart."""
+    for name, help_text, act in (
+        ("abort", "abort the update: all traffic and capacity back to stable", lambda c, n: c.abort(n)),
+        ("pause", "pause the Rollout (spec.paused)", lambda c, n: c.pause(n)),
+        ("resume", "resume a paused Rollout (spec.paused=false)", lambda c, n: c.resume(n)),
+    ):
+        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub.add_argument("names", nargs="+", metavar="NAME", help="the Rollout(s)")
+        sub.set_defaults(handler=lambda args, name=name, act=act: _each_rollout(args, name, act))
+    promote = commands.add_parser(
+        "promote", help="release the current pause (or skip the current step)", parents=[common]
+    )
+    promote.add_argument("name", help="the Rollout")
+    promote.add_argument("--full", action="store_true", help="skip every remaining step, analysis and pause")
+    promote.set_defaults(handler=_rollout_command)
+    undo = commands.add_parser("undo", help="roll back to the previous (or a given) revision", parents=[common])
+    undo.add_argument("name", help="the Rollout")
+    undo.add_argument("--to-revision", type=int, default=0, help="the revision to go back to (default: the previous)")
+    undo.set_defaults(handler=_rollout_command)
+    restart = commands.add_parser("restart", help="restart every pod, respecting maxUnavailable", parents=[common])
+    restart.add_argument("name", help="the Rollout")
+    restart.add_argument(
+        "-i",
+        "--in",
+        dest="delay",
+        type=_go_duration,
+        default=_go_duration("0s"),
+        help="restart after this long (30s, 5m)",
+    )
+    restart.set_defaults(handler=_rollout_restart)
+
+
+def _add_set(commands: Any, common: argparse.ArgumentParser) -> None:
+    set_parser = commands.add_parser("set", help="update a Rollout field", parents=[common])
+    set_commands = set_parser.add_subparsers(dest="set_command", required=True, metavar="FIELD")
+    image = set_commands.add_parser(
+        "image", help="set a container's image (a workloadRef Rollout: its Deployment's)", parents=[common]
+    )
+    image.add_argument("name", help="the Rollout")
+    image.add_argument("assignment", metavar="CONTAINER=IMAGE", help="container name (or *) = image")
+    image.set_defaults(handler=_rollout_command)
+
+
+def _add_analysisrun_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    create = commands.add_parser("create", help="create an AnalysisRun from a template", parents=[common])
+    kinds = create.add_subparsers(dest="kind", required=True, metavar="KIND")
+    run = kinds.add_parser(
+        "analysisrun",
+        aliases=["ar"],
+        help="an AnalysisRun from an AnalysisTemplate (or a cluster one)",
+        parents=[common],
+    )
+    run.add_argument("--from", dest="from_template", metavar="TEMPLATE", help="the AnalysisTemplate in the cluster")
+    run.add_argument("--from-file", type=Path, help="an AnalysisTemplate (or ClusterAnalysisTemplate) file")
+    run.add_argument(
+        "--global", dest="cluster_template", action="store_true", help="--from names a ClusterAnalysisTemplate"
+    )
+    run.add_argument("--name", dest="run_name", help="the run's name")
+    run.add_argument("--generate-name", help="the run's generateName (default: the template's name and '-')")
+    run.add_argument("--instance-id", help="the controller instance-id label for the run")
+    run.add_argument(
+        "-a", "--argument", action="append", default=[], metavar="NAME=VALUE", help="a template arg (repeatable)"
+    )
+    run.set_defaults(handler=_analysisrun_create)
+    terminate = commands.add_parser("terminate", help="terminate a running AnalysisRun", parents=[common])
+    targets = terminate.add_subparsers(dest="kind", required=True, metavar="KIND")
+    analysis_run = targets.add_parser(
+        "analysisrun", aliases=["ar", "analysisruns"], help="set spec.terminate on the run(s)", parents=[common]
+    )
+    analysis_run.add_argument("names", nargs="+", metavar="NAME", help="the AnalysisRun(s)")
+    analysis_run.set_defaults(handler=_analysisrun_terminate)
+    experiment = targets.add_parser(
+        "experiment", aliases=list(_EXPERIMENT_ALIASES), help="(not supported yet)", parents=[common]
+    )
+    experiment.add_argument("names", nargs="+", metavar="NAME")
+    experiment.set_defaults(handler=_experiments_unsupported)
+
+
+def _add_version_and_completion(commands: Any, common: argparse.ArgumentParser) -> None:
+    plugin_version = commands.add_parser("version", help="print the plugin's version", parents=[common])
+    plugin_version.add_argument("--short", action="store_true", help="print just the version")
+    plugin_version.set_defaults(handler=_plugin_version)
+    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh)", parents=[common])
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    completion.set_defaults(handler=_completion)
+
+
+class _ExactFlagsParser(argparse.ArgumentParser):
+    """No abbreviated long flags (``--time`` for ``--timeout``), as pflag; its subcommands inherit the class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def _kubectl_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kubectl rollouts", description="Operate Rollouts from kubectl.")
+    parser = _ExactFlagsParser(prog="kubectl rollouts", description="Operate Rollouts from kubectl.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('rollouts')}")
     # Like kubectl, the connection flags go before or after the command: `kubectl rollouts -n ns get x` or
     # `kubectl rollouts get x -n ns`. The copies on subcommands leave the value alone unless given there.
     parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     _add_kube_flags(parser)
     _add_api_group_flag(parser)
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = _ExactFlagsParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     _add_kube_flags(common)
     _add_api_group_flag(common)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, parents=[common])
-        sub.add_argument("name", help="the Rollout")
-        return sub
-
-    get = command("get", "show a Rollout: steps, ReplicaSets, analysis")
-    get.add_argument("-w", "--watch", action="store_true", help="keep refreshing")
-    get.set_defaults(handler=_rollout_get)
-    status = command("status", "print the phase; with --watch wait: exit 0 Healthy, 1 Degraded, 2 timed out")
-    status.add_argument("-w", "--watch", action="store_true")
-    status.add_argument("-t", "--timeout", type=float, help="seconds to wait with --watch")
-    status.set_defaults(handler=_rollout_status)
-    promote = command("promote", "release the current pause (or skip the current step)")
-    promote.add_argument("--full", action="store_true", help="skip every remaining step and analysis")
-    promote.set_defaults(handler=_rollout_command)
-    for name, help_text in (
-        ("abort", "abort the update: all traffic and capacity back to stable"),
-        ("retry", "retry an aborted update from the first step"),
-        ("pause", "pause the Rollout (spec.paused)"),
-        ("resume", "resume a paused Rollout (spec.paused=false)"),
-        ("restart", "restart every pod, respecting maxUnavailable"),
-    ):
-        command(name, help_text).set_defaults(handler=_rollout_command)
-    undo = command("undo", "roll back to the previous (or a given) revision")
-    undo.add_argument("--to-revision", type=int)
-    undo.set_defaults(handler=_rollout_command)
-    set_parser = commands.add_parser("set", help="update a Rollout field")
-    set_commands = set_parser.add_subparsers(dest="set_command", required=True, metavar="FIELD")
-    image = set_commands.add_parser("image", help="set a container's image", parents=[common])
-    image.add_argument("name", help="the Rollout")
-    image.add_argument("assignment", metavar="CONTAINER=IMAGE", help="container name (or *) = image")
-    image.set_defaults(handler=_rollout_command)
+    _add_get(commands, common)
+    _add_list(commands, common)
+    _add_status(commands, common)
+    _add_rollout_actions(commands, common)
+    _add_retry(commands, common)
+    _add_set(commands, common)
+    _add_analysisrun_commands(commands, common)
+    _add_version_and_completion(commands, common)
     return parser
+
+
+# Go's strconv.ParseBool, which pflag uses for `--flag=value` on a boolean flag.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(_parsers(child))
+    return found
+
+
+def _argo_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """Argo's spellings that argparse does not read, rewritten into ours before parsing:
+
+    - a boolean flag with a value, as pflag allows (``--watch=false``, ``-w=true``): the flag, its ``--no-`` form,
+      or nothing (a false store_true flag is its default);
+    - our older forms without a kind: ``get NAME`` and ``retry NAME`` mean ``get rollout NAME``/``retry rollout NAME``.
+    """
+    valued: set[str] = set()
+    negations: dict[str, str | None] = {}
+    for each in _parsers(parser):
+        for action in each._actions:
+            if not action.option_strings or isinstance(action, argparse._SubParsersAction):
+                continue
+            if action.nargs == 0:
+                negative = next((o for o in action.option_strings if o.startswith("--no-")), None)
+                for option in action.option_strings:
+                    negations[option] = negative
+            else:
+                valued.update(action.option_strings)
+    tokens: list[str] = []
+    for token in argv:
+        option, sep, value = token.partition("=")
+        if sep and option in negations and option not in valued and (value in _GO_TRUE or value in _GO_FALSE):
+            if value in _GO_TRUE:
+                tokens.append(option)
+            elif negations[option]:
+                tokens.append(str(negations[option]))
+            continue
+        tokens.append(token)
+
+    def positionals() -> list[int]:
+        found, skip = [], False
+        for index, token in enumerate(tokens):
+            if skip:
+                skip = False
+            elif token.startswith("-"):
+                skip = "=" not in token and token in valued
+            else:
+                found.append(index)
+        return found
+
+    words = positionals()
+    if len(words) >= 2 and tokens[words[0]] in ("get", "retry"):
+        kinds = {"rollout", *_ROLLOUT_ALIASES, "experiment", *_EXPERIMENT_ALIASES}
+        if tokens[words[1]] not in kinds:
+            tokens.insert(words[1], "rollout")
+    return tokens
 
 
 def kubectl_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kubectl-rollouts`` (so ``kubectl rollouts ...`` works once it is on PATH)."""
-    args = _kubectl_parser().parse_args(argv)
+    parser = _kubectl_parser()
+    args = parser.parse_args(_argo_argv(parser, sys.argv[1:] if argv is None else argv))
     code: int = args.handler(args)
     return code
 

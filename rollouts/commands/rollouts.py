@@ -11,9 +11,13 @@ Each command records intent on the object exactly where Argo Rollouts records it
 | promote --full     | status: ``promoteFull: true``; spec: ``paused: false``                                  |
 | abort / retry      | status: ``abort: true`` / ``abort: false``                                             |
 | pause / resume     | spec: ``paused: true`` / ``paused: false``                                             |
-| restart            | spec: ``restartAt: <now>``                                                             |
-| set image          | spec: the container's ``image`` (JSON patch at its index)                             |
-| undo               | spec: ``template`` replaced by an earlier revision's ReplicaSet template               |
+| restart [--in D]   | spec: ``restartAt: <now + D>``                                                         |
+| set image          | the container's ``image`` (JSON patch at its index, guarded by a test of its name)     |
+| undo               | ``template`` replaced by an earlier revision's ReplicaSet template                     |
+
+``set image`` and ``undo`` edit the pod template where it lives: the Rollout's own ``spec.template``, or, for a
+Rollout with ``spec.workloadRef``, the referenced Deployment's (as Argo's plugin does; the controller follows the
+Deployment's edits).
 """
 
 from __future__ import annotations
@@ -23,29 +27,61 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rollouts.commands import CommandError
+from rollouts.commands import CommandError, CommandKube
 from rollouts.core.hashing import strip_hash_label
 from rollouts.core.observed import replica_set_view_from
-from workflows.api import ROLLOUTS_DEV, ApiMode
-from workflows.runtime.kube import REPLICA_SETS, ApiError, Kube
+from workflows.api import ROLLOUTS_DEV, ApiMode, Resource
+from workflows.model.durations import format_duration
+from workflows.runtime.kube import DEPLOYMENTS, REPLICA_SETS, ApiError
 
-__all__ = ["RolloutClient"]
+__all__ = ["RolloutClient", "TemplateOwner", "image_patch"]
+
+# Where a pod template's containers live, in the order Argo's ``set image`` visits them.
+_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateOwner:
+    """The object whose ``spec.template`` is the Rollout's pod template: the Rollout, or its workloadRef Deployment."""
+
+    resource: Resource
+    name: str
+    body: Mapping[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind.lower()
+
+
+def image_patch(template_owner: Mapping[str, Any], container: str, image: str) -> list[dict[str, Any]]:
+    """The JSON patch setting ``container``'s image (``*``: every container's) in ``spec.template``; empty when no
+    container has that name. Each replace is preceded by a test of the container's name at that index, so a template
+    reordered since it was read is refused instead of patched in the wrong place."""
+    pod = ((template_owner.get("spec") or {}).get("template") or {}).get("spec") or {}
+    operations: list[dict[str, Any]] = []
+    for field_name in _CONTAINER_FIELDS:
+        for index, item in enumerate(pod.get(field_name) or []):
+            if item.get("name") == container or container == "*":
+                path = f"/spec/template/spec/{field_name}/{index}"
+                operations.append({"op": "test", "path": f"{path}/name", "value": item.get("name")})
+                operations.append({"op": "replace", "path": f"{path}/image", "value": image})
+    return operations
 
 
 @dataclass
 class RolloutClient:
     """Reads and patches one namespace's Rollouts; every method raises :class:`CommandError` on API refusal."""
 
-    kube: Kube
+    kube: CommandKube
     namespace: str
     mode: ApiMode = ROLLOUTS_DEV  # which group's Rollouts (``--api-group argoproj.io``: Argo's, in drop-in mode)
 
-    def _refused(self, name: str, error: ApiError) -> CommandError:
+    def _refused(self, name: str, error: ApiError, *, kind: str = "rollout") -> CommandError:
         # The server's own message names the object and the rule (RBAC, validation): what the terminal should show.
-        return CommandError(f"rollout {self.namespace}/{name}: {error}")
+        return CommandError(f"{kind} {self.namespace}/{name}: {error}")
 
-    def _not_found(self, name: str) -> CommandError:
-        return CommandError(f"rollout {self.namespace}/{name} not found")
+    def _not_found(self, name: str, *, kind: str = "rollout") -> CommandError:
+        return CommandError(f"{kind} {self.namespace}/{name} not found")
 
     def get(self, name: str) -> dict[str, Any]:
         try:
@@ -56,33 +92,66 @@ class RolloutClient:
             raise self._not_found(name)
         return body
 
+    def list_rollouts(self, *, all_namespaces: bool = False, name: str | None = None) -> list[dict[str, Any]]:
+        """The namespace's Rollouts (every namespace's with ``all_namespaces``), only ``name`` when given."""
+        namespace = None if all_namespaces else self.namespace
+        try:
+            listing = self.kube.list(
+                self.mode.rollouts, namespace, field_selector=f"metadata.name={name}" if name else None
+            )
+        except ApiError as error:
+            raise CommandError(f"rollouts in {namespace or 'all namespaces'}: {error}") from None
+        return listing.items
+
+    def template_owner(self, rollout: Mapping[str, Any]) -> TemplateOwner:
+        """Where ``rollout``'s pod template is edited: the Rollout itself, or its ``workloadRef`` Deployment."""
+        name = str(rollout["metadata"]["name"])
+        ref = (rollout.get("spec") or {}).get("workloadRef")
+        if not ref:
+            return TemplateOwner(self.mode.rollouts, name, rollout)
+        if ref.get("kind") != "Deployment":
+            raise CommandError(
+                f"rollout {self.namespace}/{name}: spec.workloadRef.kind {ref.get('kind')!r} is not supported "
+                "(only Deployment)"
+            )
+        deployment_name = str(ref.get("name") or "")
+        try:
+            deployment = self.kube.get(DEPLOYMENTS, deployment_name, self.namespace)
+        except ApiError as error:
+            raise self._refused(deployment_name, error, kind="deployment") from None
+        if deployment is None:
+            raise CommandError(
+                f"rollout {self.namespace}/{name}: its spec.workloadRef names deployment "
+                f"{self.namespace}/{deployment_name}, which does not exist"
+            )
+        return TemplateOwner(DEPLOYMENTS, deployment_name, deployment)
+
     def _patch(
         self, name: str, *, spec: Mapping[str, Any] | None = None, status: Mapping[str, Any] | None = None
     ) -> None:
         if spec:
-            self._send(name, {"spec": spec})
+            self._send(self.mode.rollouts, name, {"spec": spec})
         if status:
-            self._send(name, {"status": status}, subresource="status")
-
-    def _json_patch(self, name: str, operations: Sequence[Mapping[str, Any]]) -> None:
-        self._send(name, operations, patch_type="json")
+            self._send(self.mode.rollouts, name, {"status": status}, subresource="status")
 
     def _send(
         self,
+        resource: Resource,
         name: str,
         patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
         subresource: str | None = None,
         patch_type: str = "merge",
     ) -> None:
+        kind = resource.kind.lower()
         try:
             patched = self.kube.patch(
-                self.mode.rollouts, name, patch, self.namespace, subresource=subresource, patch_type=patch_type
+                resource, name, patch, self.namespace, subresource=subresource, patch_type=patch_type
             )
         except ApiError as error:
-            raise self._refused(name, error) from None
+            raise self._refused(name, error, kind=kind) from None
         if patched is None:
-            raise self._not_found(name)
+            raise self._not_found(name, kind=kind)
 
     # -- commands -------------------------------------------------------------------------------------------------
     def promote(self, name: str, *, full: bool = False) -> str:
@@ -118,30 +187,28 @@ class RolloutClient:
         self._patch(name, spec={"paused": False})
         return f"rollout '{name}' resumed"
 
-    def restart(self, name: str, *, now: dt.datetime) -> str:
-        self._patch(name, spec={"restartAt": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
-        return f"rollout '{name}' restarts pods created before {now:%Y-%m-%dT%H:%M:%SZ}"
+    def restart(self, name: str, *, now: dt.datetime, delay: dt.timedelta = dt.timedelta(0)) -> str:
+        """``spec.restartAt = now + delay`` (Argo's ``restart --in``): pods created before it are replaced then."""
+        at = now.astimezone(dt.UTC) + delay
+        self._patch(name, spec={"restartAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return f"rollout '{name}' restarts in {format_duration(delay)}"
 
     def set_image(self, name: str, container: str, image: str) -> str:
-        rollout = self.get(name)
-        pod = ((rollout.get("spec") or {}).get("template") or {}).get("spec") or {}
-        for field_name in ("containers", "initContainers", "ephemeralContainers"):
-            for index, item in enumerate(pod.get(field_name) or []):
-                if item.get("name") == container or container == "*":
-                    self._json_patch(
-                        name,
-                        [{"op": "replace", "path": f"/spec/template/spec/{field_name}/{index}/image", "value": image}],
-                    )
-                    if container != "*":
-                        return f"rollout '{name}' image updated: {container}={image}"
-        if container == "*":
-            return f"rollout '{name}' images updated to {image}"
-        raise CommandError(f"rollout {self.namespace}/{name}: no container named {container!r}")
+        owner = self.template_owner(self.get(name))
+        operations = image_patch(owner.body, container, image)
+        if not operations:
+            raise CommandError(
+                f"{owner.kind} {self.namespace}/{owner.name}: unable to find container named {container!r}"
+            )
+        self._send(owner.resource, owner.name, operations, patch_type="json")
+        return f'{owner.kind} "{owner.name}" image updated'
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """The Rollout's ReplicaSets, oldest revision first."""
-        rollout = self.get(name)
-        uid = rollout["metadata"]["uid"]
+        return self._history(self.get(name))
+
+    def _history(self, rollout: Mapping[str, Any]) -> list[dict[str, Any]]:
+        name, uid = rollout["metadata"]["name"], rollout["metadata"]["uid"]
         try:
             listing = self.kube.list(REPLICA_SETS, self.namespace)
         except ApiError as error:
@@ -152,8 +219,13 @@ class RolloutClient:
         return sorted(owned, key=lambda rs: replica_set_view_from(rs, mode=self.mode).revision)
 
     def undo(self, name: str, *, to_revision: int | None = None) -> str:
+        """Put an earlier revision's template back where the template lives (see :meth:`template_owner`).
+
+        Without ``to_revision``: the newest revision that is not the current one. A revision whose template is the
+        current one is skipped with a message, as Argo does.
+        """
         rollout = self.get(name)
-        history = self.history(name)
+        history = self._history(rollout)
         current = (rollout.get("status") or {}).get("currentPodHash")
 
         def revision(rs: Mapping[str, Any]) -> int:
@@ -170,6 +242,9 @@ class RolloutClient:
             if target is None:
                 known = ", ".join(str(revision(rs)) for rs in history) or "none"
                 raise CommandError(f"rollout {self.namespace}/{name}: no revision {to_revision} (known: {known})")
+            if replica_set_view_from(target, mode=self.mode).pod_hash == current:
+                return f"skipped rollback (current template already matches revision {to_revision})"
+        owner = self.template_owner(rollout)
         # Drop what the controller added to the ReplicaSet's pods: the hash label and ephemeral canary/stable metadata.
         template = strip_hash_label(target["spec"]["template"])
         ephemeral = replica_set_view_from(target, mode=self.mode).pod_metadata
@@ -178,5 +253,11 @@ class RolloutClient:
             (meta.get("labels") or {}).pop(key, None)
         for key in ephemeral.annotations:
             (meta.get("annotations") or {}).pop(key, None)
-        self._json_patch(name, [{"op": "replace", "path": "/spec/template", "value": template}])
-        return f"rollout '{name}' rolled back to revision {revision(target)}"
+        self._send(
+            owner.resource,
+            owner.name,
+            [{"op": "replace", "path": "/spec/template", "value": template}],
+            patch_type="json",
+        )
+        where = "" if owner.resource == self.mode.rollouts else f" (deployment '{owner.name}')"
+        return f"rollout '{name}' rolled back to revision {revision(target)}{where}"

@@ -1,4 +1,4 @@
-"""``kubectl rollouts get`` and ``status``: what a Rollout is doing, read from its status and owned objects.
+"""``kubectl rollouts get rollout``: what a Rollout is doing, read from its status and owned objects.
 
 Rendering is a pure function of plain dicts (:func:`render_rollout`), so it is tested without a cluster; the
 reading is a GET and two list calls.
@@ -6,8 +6,7 @@ reading is a GET and two list calls.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +16,12 @@ from rich.text import Text
 
 from rollouts.commands import CommandError
 from rollouts.commands.rollouts import RolloutClient
+from rollouts.commands.status import rollout_phase
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.kube import ApiError
 
-__all__ = ["RolloutView", "read_view", "render_rollout", "wait_for_status"]
+__all__ = ["RolloutView", "read_view", "render_rollout"]
 
 _PHASE_STYLE = {"Healthy": "green", "Progressing": "yellow", "Paused": "cyan", "Degraded": "red"}
 
@@ -61,15 +61,15 @@ def render_rollout(view: RolloutView) -> RenderableType:
     rollout = view.rollout
     meta, spec, status = rollout["metadata"], rollout.get("spec") or {}, rollout.get("status") or {}
     strategy = "BlueGreen" if "blueGreen" in (spec.get("strategy") or {}) else "Canary"
-    phase = str(status.get("phase") or "Unknown")
+    phase, message = rollout_phase(rollout)  # as Argo's plugin reads it: an unobserved spec is still Progressing
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
     summary.add_row("Name:", str(meta["name"]))
     summary.add_row("Namespace:", str(meta["namespace"]))
     summary.add_row("Status:", Text(phase, style=_PHASE_STYLE.get(phase, "")))
-    if status.get("message"):
-        summary.add_row("Message:", str(status["message"]))
+    if message:
+        summary.add_row("Message:", message)
     summary.add_row("Strategy:", strategy)
     if strategy == "Canary":
         summary.add_row("Step:", _step_text(rollout))
@@ -128,31 +128,3 @@ def render_rollout(view: RolloutView) -> RenderableType:
             )
         parts.append(runs)
     return Group(*parts)
-
-
-def wait_for_status(
-    read: Callable[[], Mapping[str, Any]],
-    *,
-    timeout: float | None,
-    interval: float = 1.0,
-    report: Callable[[str, str], None],
-) -> int:
-    """``status --watch``: 0 once Healthy (and the spec observed), 1 when Degraded, 2 on timeout."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last = None
-    while True:
-        rollout = read()
-        status = rollout.get("status") or {}
-        phase = str(status.get("phase") or "Progressing")
-        observed = str(status.get("observedGeneration", "")) == str(rollout["metadata"].get("generation", ""))
-        line = (phase, str(status.get("message") or ""))
-        if line != last:
-            report(*line)
-            last = line
-        if phase == "Healthy" and observed:
-            return 0
-        if phase == "Degraded":
-            return 1
-        if deadline is not None and time.monotonic() >= deadline:
-            return 2
-        time.sleep(interval)

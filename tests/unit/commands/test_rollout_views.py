@@ -1,13 +1,12 @@
-"""`kubectl rollouts get/status` render and wait from plain dicts; no cluster needed."""
+"""`kubectl rollouts get rollout` renders from plain dicts; no cluster needed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from rich.console import Console
 
-from rollouts.commands.view import RolloutView, render_rollout, wait_for_status
+from rollouts.commands.view import RolloutView, render_rollout
 
 
 def rollout(phase: str, *, generation: int = 2, observed: int = 2, step: int = 1) -> dict[str, Any]:
@@ -69,24 +68,9 @@ def test_get_shows_step_roles_and_analysis() -> None:
     assert text.index("web-bbb") < text.index("web-aaa")
 
 
-@pytest.mark.parametrize(
-    ("phases", "expected"),
-    [
-        (["Progressing", "Paused", "Healthy"], 0),
-        (["Progressing", "Degraded"], 1),
-    ],
-)
-def test_status_watch_exit_codes(phases: list[str], expected: int) -> None:
-    sequence = iter(phases)
-    reported: list[str] = []
-    code = wait_for_status(
-        lambda: rollout(next(sequence)), timeout=None, interval=0, report=lambda p, m: reported.append(p)
-    )
-    assert code == expected
-    assert reported == phases
-
-
-def test_status_watch_waits_for_the_new_generation_and_times_out() -> None:
-    # Healthy but not yet observed the latest spec: not done; with no time left it reports a timeout (2).
-    code = wait_for_status(lambda: rollout("Healthy", generation=3, observed=2), timeout=0, interval=0, report=print)
-    assert code == 2
+def test_get_shows_an_unobserved_spec_as_progressing_as_argo() -> None:
+    console = Console(width=140, record=True)
+    console.print(render_rollout(RolloutView(rollout=rollout("Healthy", generation=3, observed=2))))
+    text = console.export_text()
+    assert "Progressing" in text
+    assert "waiting for rollout spec update to be observed" in text
