@@ -655,8 +655,12 @@ def _add_version_and_completion(commands: Any, common: argparse.ArgumentParser) 
     plugin_version = commands.add_parser("version", help="print the plugin's version", parents=[common])
     plugin_version.add_argument("--short", action="store_true", help="print just the version")
     plugin_version.set_defaults(handler=_plugin_version)
-    completion = commands.add_parser("completion", help="print a shell completion script (bash, zsh)", parents=[common])
-    completion.add_argument("shell", choices=("bash", "zsh"))
+    from rollouts.commands.completion import SHELLS
+
+    completion = commands.add_parser(
+        "completion", help=f"print a shell completion script ({', '.join(SHELLS)})", parents=[common]
+    )
+    completion.add_argument("shell", choices=SHELLS)
     completion.set_defaults(handler=_completion)
 
 

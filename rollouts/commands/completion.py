@@ -1,12 +1,12 @@
-"""``kubectl rollouts completion bash|zsh``: shell completion generated from the argparse parser itself.
+"""``kubectl rollouts completion bash|zsh|fish``: shell completion generated from the argparse parser itself.
 
 The parser is the one description of the command line, so the script is derived from it and can never offer a
 command that does not exist: a walk over the parser tree gives, for each command path (``get rollout``), its
 subcommands (aliases included), its flags, the flags that take a value, and the values a flag or positional is
 limited to (``--api-group``, the shells). Those tables become small ``case`` functions written in the common subset
-of bash and zsh; a short wrapper per shell reads the words typed so far, finds the command path (skipping flags and
-their values, so ``-n shop get ro<TAB>`` works) and offers what fits. ``--kubeconfig`` and ``-f`` complete file
-names. Pure: text in, text out.
+of bash and zsh (``switch`` functions in fish's own syntax); a short wrapper per shell reads the words typed so far,
+finds the command path (skipping flags and their values, so ``-n shop get ro<TAB>`` works) and offers what fits.
+``--kubeconfig`` and ``--from-file`` complete file names. Pure: text in, text out.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["SHELLS", "completion_script"]
 
-SHELLS = ("bash", "zsh")
-_FILE_FLAGS = frozenset({"--kubeconfig", "-f", "--filename", "--from-file"})
+SHELLS = ("bash", "zsh", "fish")
+_FILE_FLAGS = frozenset({"--kubeconfig", "--from-file"})
 
 
 @dataclass
@@ -127,6 +127,89 @@ def _core(parser: argparse.ArgumentParser, prefix: str) -> str:
     )
 
 
+def _fish_switch(function: str, table: dict[str, list[str]]) -> str:
+    lines = [f"function {function}", "    switch $argv[1]"]
+    for key, words in table.items():
+        if words:
+            lines += [f"        case '{key}'", f"            printf '%s\\n' {' '.join(words)}"]
+    lines += ["    end", "end"]
+    return "\n".join(lines)
+
+
+def _fish(parser: argparse.ArgumentParser, prefix: str, command: str, header: str) -> str:
+    nodes, values = _tables(parser)
+    tables = "\n\n".join(
+        (
+            _fish_switch(f"{prefix}_commands", {key: node.commands for key, node in nodes.items()}),
+            _fish_switch(f"{prefix}_options", {key: node.options for key, node in nodes.items()}),
+            _fish_switch(f"{prefix}_valued", {key: node.valued for key, node in nodes.items()}),
+            _fish_switch(f"{prefix}_values", values),
+        )
+    )
+    files = " ".join(sorted(_FILE_FLAGS))
+    return f"""{header}
+# Load it with: {command} completion fish | source
+
+{tables}
+
+# The command path of the words given (flags and their values skipped), e.g. "get rollout".
+function {prefix}_path
+    set -l path ''
+    set -l skip 0
+    for word in $argv
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $word
+            case '-*=*'
+            case '-*'
+                if contains -- $word ({prefix}_valued "$path")
+                    set skip 1
+                end
+            case '*'
+                if contains -- $word ({prefix}_commands "$path")
+                    set -l next (string trim -- "$path $word")
+                    set -l options ({prefix}_options "$next")
+                    if test (count $options) -gt 0
+                        set path $next
+                    end
+                end
+        end
+    end
+    echo $path
+end
+
+# What fits the word being typed: a file, a flag's values, flags, or commands.
+function {prefix}_candidates
+    set -l words (commandline -opc)
+    set -e words[1]
+    set -l current (commandline -ct)
+    set -l previous ''
+    if test (count $words) -gt 0
+        set previous $words[-1]
+    end
+    if contains -- $previous {files}
+        __fish_complete_path $current
+        return
+    end
+    set -l path ({prefix}_path $words)
+    if contains -- $previous ({prefix}_valued "$path")
+        {prefix}_values $previous
+        return
+    end
+    switch $current
+        case '-*'
+            {prefix}_options "$path"
+        case '*'
+            {prefix}_commands "$path"
+    end
+end
+
+complete -c {command} -f -a '({prefix}_candidates)'
+"""
+
+
 def completion_script(parser: argparse.ArgumentParser, shell: str, *, command: str) -> str:
     """The completion script for ``command`` (the executable's name, e.g. ``kubectl-rollouts``) in ``shell``."""
     prefix = "_" + _function_name(command)
@@ -165,4 +248,6 @@ complete -F {entry} {command}
 }}
 compdef {entry} {command}
 """
+    if shell == "fish":
+        return _fish(parser, prefix, command, header)
     raise ValueError(f"unsupported shell {shell!r}: expected one of {', '.join(SHELLS)}")
