@@ -147,7 +147,7 @@ def test_a_boolean_value_on_a_valued_flag_is_left_alone() -> None:
         ["status", "web", "--api-group", "example.com"],
         ["list"],
         ["get"],
-        ["completion", "fish"],
+        ["completion", "powershell"],
         ["status", "web", "--time", "5m"],  # no abbreviations, as pflag
     ],
     ids=" ".join,
