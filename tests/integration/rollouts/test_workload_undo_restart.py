@@ -70,6 +70,43 @@ def test_workload_ref_takes_the_deployments_template_and_follows_its_edits(
     assert deployment.spec.replicas == 0
 
 
+def test_set_image_and_undo_of_a_workload_ref_rollout_edit_its_deployment(
+    kube: Kube, namespace: str, controller: ControllerProcess
+) -> None:
+    # As Argo's plugin: the template lives in the Deployment, so that is what `set image` and `undo` write.
+    name = "ref-cli"
+    apply(kube, namespace, _deployment(name, "demo:blue"))
+    body = rollout(name, replicas=2, strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}})
+    del body["spec"]["template"], body["spec"]["selector"]
+    body["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    apply(kube, namespace, body)
+    blue = str(wait_healthy(kube, namespace, name)["stableRS"])
+    generation = get_rollout(kube, namespace, name)["metadata"]["generation"]
+    apps = client.AppsV1Api(kube.api_client)
+
+    def deployment_image() -> str:
+        return str(apps.read_namespaced_deployment(name, namespace).spec.template.spec.containers[0].image)
+
+    out = kubectl_rollouts(kube, namespace, "set", "image", name, "app=demo:green")
+    assert out == f'deployment "{name}" image updated\n'
+    assert deployment_image() == "demo:green"
+    assert get_rollout(kube, namespace, name)["metadata"]["generation"] == generation  # the Rollout is untouched
+    paused = wait_status(kube, namespace, name, what="canary of green", phase="Paused", timeout=20)
+    green = str(paused["currentPodHash"])
+    assert green != blue
+    kubectl_rollouts(kube, namespace, "promote", name)
+    kubectl_rollouts(kube, namespace, "status", name, "--timeout", "30s")  # exits 0 once Healthy
+    assert get_rollout(kube, namespace, name)["status"]["stableRS"] == green
+
+    out = kubectl_rollouts(kube, namespace, "undo", name)
+    assert out == f"rollout '{name}' rolled back to revision 1 (deployment '{name}')\n"
+    assert deployment_image() == "demo:blue"
+    back = wait_status(kube, namespace, name, what="undo paused at step 1", phase="Paused", currentStepIndex=1)
+    assert back["currentPodHash"] == blue  # the old ReplicaSet is reused, no new one
+    owned = {pod_hash for pod_hash, rs in replica_sets(kube, namespace, name).items() if rs["owners"] == ["Rollout"]}
+    assert owned == {blue, green}
+
+
 def test_undo_goes_back_a_revision_and_undo_to_stable_skips_the_steps(
     kube: Kube, namespace: str, controller: ControllerProcess
 ) -> None:
