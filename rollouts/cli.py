@@ -468,6 +468,22 @@ def _analysisrun_terminate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from rollouts.commands import CommandError
+    from rollouts.commands.lint import lint_documents, read_documents
+
+    try:
+        result = lint_documents(read_documents(args.filename))
+    except CommandError as error:
+        return _fail("lint", error)
+    for line in (*result.problems, *result.notes):
+        print(line)
+    if result.problems:
+        print(f"Error: {result.problems[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _plugin_version(args: argparse.Namespace) -> int:
     import platform
 
@@ -651,6 +667,14 @@ def _add_analysisrun_commands(commands: Any, common: argparse.ArgumentParser) ->
     experiment.set_defaults(handler=_experiments_unsupported)
 
 
+def _add_lint(commands: Any, common: argparse.ArgumentParser) -> None:
+    lint = commands.add_parser(
+        "lint", help="check the Rollouts of a file with the controller's own parser (no cluster)", parents=[common]
+    )
+    lint.add_argument("-f", "--filename", type=Path, required=True, help="the manifest file (YAML or JSON)")
+    lint.set_defaults(handler=_lint)
+
+
 def _add_version_and_completion(commands: Any, common: argparse.ArgumentParser) -> None:
     plugin_version = commands.add_parser("version", help="print the plugin's version", parents=[common])
     plugin_version.add_argument("--short", action="store_true", help="print just the version")
@@ -692,6 +716,7 @@ def _kubectl_parser() -> argparse.ArgumentParser:
     _add_retry(commands, common)
     _add_set(commands, common)
     _add_analysisrun_commands(commands, common)
+    _add_lint(commands, common)
     _add_version_and_completion(commands, common)
     return parser
 

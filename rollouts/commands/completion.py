@@ -6,7 +6,7 @@ subcommands (aliases included), its flags, the flags that take a value, and the 
 limited to (``--api-group``, the shells). Those tables become small ``case`` functions written in the common subset
 of bash and zsh (``switch`` functions in fish's own syntax); a short wrapper per shell reads the words typed so far,
 finds the command path (skipping flags and their values, so ``-n shop get ro<TAB>`` works) and offers what fits.
-``--kubeconfig`` and ``--from-file`` complete file names. Pure: text in, text out.
+``--kubeconfig``, ``--from-file`` and ``-f`` complete file names. Pure: text in, text out.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 __all__ = ["SHELLS", "completion_script"]
 
 SHELLS = ("bash", "zsh", "fish")
-_FILE_FLAGS = frozenset({"--kubeconfig", "--from-file"})
+_FILE_FLAGS = frozenset({"--kubeconfig", "--from-file", "-f", "--filename"})
 
 
 @dataclass

@@ -13,6 +13,8 @@ from rollouts.cli import _kubectl_parser
 from rollouts.commands.completion import completion_script
 from tests.support.fake_kube import FakeKube, Plugin
 
+COMMANDS = "get list status abort pause resume promote undo restart retry set create terminate lint version completion"
+
 
 def test_version(api: FakeKube, plugin: Plugin) -> None:
     code, out, _ = plugin("version")
@@ -28,7 +30,7 @@ def test_completion_offers_every_command_alias_and_flag(plugin: Plugin, shell: s
     code, script, _ = plugin("completion", shell)
     assert code == 0
     assert script == completion_script(_kubectl_parser(), shell, command="kubectl-rollouts")
-    commands = "get list status abort pause resume promote undo restart retry set create terminate version completion"
+    commands = COMMANDS
     assert f'"") echo "{commands}" ;;' in script
     assert '"get") echo "rollout ro rollouts experiment exp experiments" ;;' in script
     assert '"--api-group") echo "rollouts.dev argoproj.io" ;;' in script
@@ -57,12 +59,12 @@ def test_each_shell_registers_its_function() -> None:
 def test_fish_tables_are_the_same_as_bashs(plugin: Plugin) -> None:
     code, script, _ = plugin("completion", "fish")
     assert code == 0
-    commands = "get list status abort pause resume promote undo restart retry set create terminate version completion"
+    commands = COMMANDS
     assert f"        case ''\n            printf '%s\\n' {commands}\n" in script
     assert "        case 'get'\n            printf '%s\\n' rollout ro rollouts experiment exp experiments\n" in script
     assert "        case '--api-group'\n            printf '%s\\n' rollouts.dev argoproj.io\n" in script
     assert "        case 'completion'\n            printf '%s\\n' bash zsh fish\n" in script
-    assert "if contains -- $previous --from-file --kubeconfig" in script
+    assert "if contains -- $previous --filename --from-file --kubeconfig -f" in script
 
 
 @pytest.mark.parametrize(
