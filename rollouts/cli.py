@@ -530,6 +530,9 @@ def _add_get(commands: Any, common: argparse.ArgumentParser) -> None:
         "experiment", aliases=list(_EXPERIMENT_ALIASES), help="(not supported yet)", parents=[common]
     )
     experiment.add_argument("name")
+    # Argo's flags, accepted so that the refusal says why rather than a usage error.
+    experiment.add_argument("-w", "--watch", action="store_true", help=argparse.SUPPRESS)
+    experiment.add_argument("--no-color", action="store_true", help=argparse.SUPPRESS)
     experiment.set_defaults(handler=_experiments_unsupported)
 
 
@@ -544,6 +547,7 @@ def _add_list(commands: Any, common: argparse.ArgumentParser) -> None:
     experiments = kinds.add_parser(
         "experiments", aliases=["exp", "experiment"], help="(not supported yet)", parents=[common]
     )
+    experiments.add_argument("-A", "--all-namespaces", action="store_true", help=argparse.SUPPRESS)
     experiments.set_defaults(handler=_experiments_unsupported)
 
 

@@ -83,14 +83,19 @@ FORMS: list[tuple[list[str], dict[str, Any]]] = [
     (["version", "--short"], {"short": True}),
     (["completion", "bash"], {"command": "completion", "shell": "bash"}),
     (["completion", "zsh"], {"shell": "zsh"}),
+    (["completion", "fish"], {"shell": "fish"}),
+    # lint
+    (["lint", "-f", "r.yaml"], {"command": "lint", "filename": "r.yaml"}),
+    (["lint", "--filename=r.yaml"], {"filename": "r.yaml"}),
 ]
 
 
 @pytest.mark.parametrize(("argv", "expected"), FORMS, ids=[" ".join(argv) for argv, _ in FORMS])
 def test_each_form_parses(argv: list[str], expected: dict[str, Any]) -> None:
     parsed = parse(*argv)
-    if "from_file" in expected and expected["from_file"] is not None:
-        parsed["from_file"] = str(parsed["from_file"])
+    for path_flag in ("from_file", "filename"):
+        if expected.get(path_flag) is not None:
+            parsed[path_flag] = str(parsed[path_flag])
     assert {key: parsed[key] for key in expected} == expected
 
 

@@ -352,7 +352,9 @@ def test_undo_reads_the_history_from_the_rollouts_own_replica_sets(api: FakeKube
     [
         ["retry", "experiment", "e"],
         ["get", "experiment", "e"],
+        ["get", "exp", "e", "-w", "--no-color"],  # Argo's flags reach the refusal, not a usage error
         ["list", "experiments"],
+        ["list", "experiments", "-A"],
         ["terminate", "experiment", "e"],
     ],
 )
