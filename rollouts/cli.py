@@ -491,7 +491,9 @@ def _plugin_version(args: argparse.Namespace) -> int:
     if not args.short:
         print(f"  Python: {platform.python_version()}")
         print(f"  Platform: {platform.system().lower()}/{platform.machine()}")
-        print("  API groups: rollouts.dev/v1alpha1, argoproj.io/v1alpha1 (--api-group)")
+        from workflows.api import ARGO, ROLLOUTS_DEV
+
+        print(f"  API groups: {ROLLOUTS_DEV.api_version}, {ARGO.api_version} (--api-group)")
     return 0
 
 

@@ -23,7 +23,10 @@ __all__ = ["StatusVerdict", "rollout_phase", "status_line", "status_verdict", "w
 HEALTHY = "Healthy"
 DEGRADED = "Degraded"
 PROGRESSING = "Progressing"
-#: Argo's annotation on a Rollout recording the workloadRef Deployment's generation it was resolved from.
+#: Argo's controller's annotation on a Rollout recording the workloadRef Deployment's generation it resolved, compared
+#: with ``status.workloadObservedGeneration``. Our controller writes neither (in either mode: it follows Deployment
+#: edits by watching them), so this reads only what Argo's controller left on a Rollout, whatever the group; the
+#: check applies only when both are present, as in Argo's plugin.
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
 
 
