@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from kubernetes import client, config
 from kubernetes.client import ApiException
@@ -52,6 +52,7 @@ __all__ = [
     "ApiError",
     "ConflictError",
     "Credentials",
+    "FieldValidation",
     "InvalidError",
     "Kube",
     "Listing",
@@ -64,6 +65,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _JSON = "application/json"
+#: What the API server does with undeclared fields on a write (``fieldValidation``).
+FieldValidation = Literal["Strict", "Warn", "Ignore"]
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
@@ -403,10 +406,27 @@ class Kube:
             response.release_conn()
 
     # -- writes -------------------------------------------------------------------------------------------------
-    def create(self, resource: Resource, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
-        """Create ``body``; :class:`ConflictError` when it already exists."""
+    def create(
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        namespace: str | None = None,
+        *,
+        dry_run: bool = False,
+        field_validation: FieldValidation | None = None,
+    ) -> dict[str, Any]:
+        """Create ``body``; :class:`ConflictError` when it already exists.
+
+        ``dry_run``: the server validates and defaults the object and returns it, storing nothing (``dryRun=All``).
+        ``field_validation``: what the server does with fields the schema does not declare -- ``Strict`` refuses the
+        request (400, ``strict decoding error: unknown field "spec.x"``), ``Warn`` prunes them with a warning,
+        ``Ignore`` prunes them silently; the server's default is ``Warn``.
+        """
         namespace = namespace or (body.get("metadata") or {}).get("namespace")
-        return cast("dict[str, Any]", self._request("POST", resource.path(namespace=namespace), body=dict(body)))
+        query = self._query(dryRun="All" if dry_run else None, fieldValidation=field_validation)
+        return cast(
+            "dict[str, Any]", self._request("POST", resource.path(namespace=namespace), query=query, body=dict(body))
+        )
 
     def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """PUT ``body``, guarded by its ``metadata.resourceVersion`` when set (:class:`ConflictError` if it moved)."""

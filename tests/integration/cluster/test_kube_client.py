@@ -27,6 +27,7 @@ from workflows.runtime.kube import (
     SERVICE_ACCOUNTS,
     SERVICES,
     WORKFLOWS,
+    ApiError,
     ConflictError,
     InvalidError,
     NotServedError,
@@ -136,6 +137,22 @@ def test_validation_refusals_carry_the_servers_message(
         kube_client.create(WORKFLOWS, bad, namespace)  # our CRD's schema, enforced by the API server
     assert "spec.entrypoint" in schema.value.message
     assert schema.value.details.get("kind") == "Workflow"
+
+
+def test_a_dry_run_create_stores_nothing_and_strict_validation_refuses_undeclared_fields(
+    kube_client: Client, namespace: str, crds_installed: list[str]
+) -> None:
+    created = kube_client.create(WORKFLOWS, workflow("dry"), namespace, dry_run=True, field_validation="Strict")
+    assert created["metadata"]["name"] == "dry"
+    assert kube_client.get(WORKFLOWS, "dry", namespace) is None
+    typo = workflow("typo")
+    typo["spec"]["entrypont"] = "main"
+    with pytest.raises(ApiError) as strict:
+        kube_client.create(WORKFLOWS, typo, namespace, dry_run=True, field_validation="Strict")
+    assert strict.value.status == 400
+    assert 'unknown field "spec.entrypont"' in strict.value.message
+    pruned = kube_client.create(WORKFLOWS, typo, namespace, dry_run=True, field_validation="Ignore")
+    assert "entrypont" not in pruned["spec"]
 
 
 # -- patches ----------------------------------------------------------------------------------------------------------
