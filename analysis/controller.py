@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import kopf
@@ -59,9 +60,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _patch_status(kube: Kube, runs: Resource, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+def _patch_status(
+    kube: Kube, runs: Resource, namespace: str, name: str, status: Mapping[str, Any], *, subresource: bool
+) -> None:
     # None (deleted meanwhile) needs nothing: there is nothing left to report to.
-    kube.patch(runs, name, {"status": dict(status)}, namespace, subresource="status")
+    kube.patch(runs, name, {"status": dict(status)}, namespace, subresource="status" if subresource else None)
 
 
 def _delete_terminated_jobs(kube: Kube, namespace: str, results: Mapping[str, MetricResult]) -> None:
@@ -113,6 +116,7 @@ class AnalysisController:
     ) -> None:
         self.engine = engine
         self.runs = mode.analysis_runs  # the AnalysisRun kind of the group this operator serves
+        self.mode = mode
         self.clock = clock
         self.pods = PodIndex(engine.kube)
         backend = KubeJobBackend(
@@ -186,8 +190,9 @@ class AnalysisController:
         loop = asyncio.get_running_loop()
 
         async def report(status: dict[str, Any]) -> None:
+            write = partial(_patch_status, subresource=self.mode.analysis_run_status_subresource)
             await loop.run_in_executor(
-                engine.executor.thread_pool, _patch_status, engine.kube, self.runs, namespace, name, status
+                engine.executor.thread_pool, write, engine.kube, self.runs, namespace, name, status
             )
 
         outcome: AnalysisOutcome | None = None

@@ -106,6 +106,9 @@ class ApiMode:
     superseded_label: str = "rollouts.dev/superseded"
     #: Objects of one controller instance (``--instance-id``) carry this label with the instance's id.
     instance_id_label: str = "argo-rollouts.argoproj.io/controller-instance-id"
+    #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
+    #: written through the object itself).
+    analysis_run_status_subresource: bool = True
 
     @property
     def api_version(self) -> str:
@@ -146,6 +149,7 @@ ARGO = ApiMode(
     ephemeral_metadata_annotation="rollout.argoproj.io/ephemeral-metadata",
     analysis_kind_label="rollout-type",
     step_index_label="step-index",
+    analysis_run_status_subresource=False,
 )
 
 

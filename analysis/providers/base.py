@@ -42,6 +42,7 @@ __all__ = [
     "Observation",
     "ProviderError",
     "ProviderRegistry",
+    "configured",
     "error_measurement",
     "format_go_float",
     "is_loopback_url",
@@ -139,6 +140,16 @@ class ProviderRegistry:
 
     def kinds(self) -> frozenset[ProviderKind]:
         return frozenset(self._providers)
+
+
+def configured(value: object) -> bool:
+    """Whether ``value`` sets anything: Argo's controller writes unset nested structs as ``{}`` (a web metric's
+    ``authentication: {oauth2: {}, sigv4: {}}`` on every AnalysisRun it made), which means "not configured"."""
+    if isinstance(value, Mapping):
+        return any(configured(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(configured(item) for item in value)
+    return value is not None and value is not False and value != ""
 
 
 def error_measurement(

@@ -29,6 +29,7 @@ from analysis.assess import Measurement
 from analysis.providers.base import (
     Observation,
     ProviderError,
+    configured,
     format_go_float,
     measure_with,
     new_session,
@@ -113,7 +114,7 @@ class PrometheusProvider:
             raise ProviderError("prometheus address is not configured: set provider.prometheus.address")
         if not address.startswith(("http://", "https://")):
             raise ProviderError(f"prometheus address {address!r} is not an http(s) URL")
-        if body.get("authentication"):
+        if configured(body.get("authentication")):
             raise ProviderError("provider.prometheus.authentication (sigv4/oauth2) is not supported; use headers")
         timeout = _timeout(body.get("timeout"))
         client = self._client(address.rstrip("/"), insecure=bool(body.get("insecure")), headers=_headers(body))

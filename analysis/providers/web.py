@@ -24,6 +24,7 @@ from analysis.assess import Measurement
 from analysis.providers.base import (
     Observation,
     ProviderError,
+    configured,
     is_loopback_url,
     measure_with,
     new_session,
@@ -104,7 +105,7 @@ class WebProvider:
         method = str(body.get("method") or "GET").upper()
         if method not in _METHODS:
             raise ProviderError(f"provider.web.method {method!r} is not supported (GET, POST or PUT)")
-        if body.get("authentication"):
+        if configured(body.get("authentication")):
             raise ProviderError("provider.web.authentication (sigv4/oauth2) is not supported; use headers")
         headers = _headers(body.get("headers"))
         data = _request_body(body, method, headers)

@@ -10,11 +10,13 @@ weights its traffic routers express now (so the planner verifies a step's weight
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, templates_equal
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, templates_equal
 from rollouts.core.observed import (
     Observed,
     analysis_run_view_from,
@@ -26,9 +28,16 @@ from rollouts.core.observed import (
 from rollouts.core.spec import RolloutSpec
 from rollouts.routers import Routers
 from workflows.api import ApiMode
-from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, Kube
+from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube
 
-__all__ = ["observe", "read_workload"]
+__all__ = ["observe", "read_workload", "stored_template"]
+
+logger = logging.getLogger(__name__)
+
+# (namespace, rollout, template hash) -> the template as a ReplicaSet stores it; a template's stored form only
+# changes with the API server's version, so entries never go stale in practice and the bound keeps memory flat.
+_STORED: OrderedDict[tuple[str, str, str], Mapping[str, Any]] = OrderedDict()
+_STORED_LIMIT = 1024
 
 
 def _selector_string(match_labels: Mapping[str, Any]) -> str:
@@ -40,6 +49,34 @@ def read_workload(kube: Kube, namespace: str, ref: Mapping[str, Any]) -> Mapping
     if ref.get("kind") != "Deployment":
         return None
     return kube.get(DEPLOYMENTS, str(ref.get("name", "")), namespace)
+
+
+def stored_template(kube: Kube, namespace: str, spec: RolloutSpec, template_hash: str) -> Mapping[str, Any] | None:
+    """``spec.template`` as the API server stores it in a ReplicaSet, defaults filled in (a dry-run create: nothing
+    is stored, one request per template, cached). None when the server refuses it (the create later will say why)."""
+    key = (namespace, spec.name, template_hash)
+    cached = _STORED.get(key)
+    if cached is not None:
+        _STORED.move_to_end(key)
+        return cached
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"generateName": f"{spec.name}-", "namespace": namespace},
+        "spec": {"replicas": 0, "selector": dict(spec.selector), "template": dict(spec.template)},
+    }
+    try:
+        created = kube.create(REPLICA_SETS, body, namespace, dry_run=True)
+    except ApiError as exc:
+        logger.debug("dry-run of %s/%s's pod template refused: %s", namespace, spec.name, exc)
+        return None
+    template = (created.get("spec") or {}).get("template")
+    if not isinstance(template, Mapping):
+        return None
+    _STORED[key] = template
+    if len(_STORED) > _STORED_LIMIT:
+        _STORED.popitem(last=False)
+    return template
 
 
 def _service_names(spec: RolloutSpec) -> set[str]:
@@ -64,13 +101,24 @@ def observe(
     namespace, uid = meta["namespace"], meta["uid"]
     match_labels = spec.selector.get("matchLabels") or {}
     listed = kube.list(REPLICA_SETS, namespace, label_selector=_selector_string(match_labels))
+    status = status_from(rollout.get("status"))
+    # No ReplicaSet named for the template's own hash, but some exist: one of them may hold the same template under
+    # another controller's hash (Argo's, after a take-over); compare with the template as the server stores it.
+    stored: Mapping[str, Any] | None = None
+    if listed.items and spec.template:
+        wanted = pod_template_hash(spec.template, collision_count=status.collision_count)
+        if not any(rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items):
+            stored = stored_template(kube, namespace, spec, wanted)
+    templates = [template for template in (spec.template, stored) if template]
     views = []
     for rs in listed.items:
         owners = rs["metadata"].get("ownerReferences") or []
         controller = next((o for o in owners if o.get("controller")), None)
         if controller is not None and controller.get("uid") == uid:
             views.append(replica_set_view_from(rs, mode=mode))
-        elif controller is None and spec.template and templates_equal(rs["spec"].get("template") or {}, spec.template):
+        elif controller is None and any(
+            templates_equal(rs["spec"].get("template") or {}, template) for template in templates
+        ):
             views.append(replace(replica_set_view_from(rs, mode=mode), orphan=True))
     # Runs a Rollout controller made carry the kind label; ours are the ones this Rollout controls (also those Argo's
     # controller made before a take-over).
@@ -95,7 +143,8 @@ def observe(
         analysis_runs=tuple(v for v in (analysis_run_view_from(r, mode=mode) for r in runs) if v),
         services={n: service_view_from(body) for n, body in services.items()},
         pods=tuple(v for v in (pod_view_from(p) for p in pods) if v),
-        status=status_from(rollout.get("status")),
+        status=status,
         traffic_weights=router.weights() if router is not None else (),
         mode=mode,
+        stored_template=stored,
     )

@@ -79,7 +79,22 @@ class Context:
         wanted = pod_template_hash(spec.template, collision_count=status.collision_count)
         by_name = next((rs for rs in sets if rs.name == f"{spec.name}-{wanted}"), None)
         if by_name is None:
-            equal = [rs for rs in sets if rs.pod_hash and templates_equal(rs.template, spec.template)]
+            stored = self.observed.stored_template
+            equal = [
+                rs
+                for rs in sets
+                if rs.pod_hash
+                and any(
+                    templates_equal(
+                        rs.template,
+                        template,
+                        ephemeral_labels=rs.pod_metadata.labels,
+                        ephemeral_annotations=rs.pod_metadata.annotations,
+                    )
+                    for template in (spec.template, stored)
+                    if template is not None
+                )
+            ]
             by_name = max(equal, key=lambda rs: (rs.revision, rs.name), default=None)
         self.new_rs: ReplicaSetView | None = by_name
         self.new_hash = by_name.pod_hash if by_name is not None else wanted

@@ -20,7 +20,7 @@ step, it is exactly Argo's: FNV-1a over Go's ``encoding/json`` of the typed ``[]
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +197,28 @@ def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def templates_equal(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
-    """Equal pod templates up to the hash label: how an existing ReplicaSet is adopted for a template."""
-    return strip_hash_label(left) == strip_hash_label(right)
+def templates_equal(
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    *,
+    ephemeral_labels: Iterable[str] = (),
+    ephemeral_annotations: Iterable[str] = (),
+) -> bool:
+    """Equal pod templates up to the hash label: how an existing ReplicaSet is adopted for a template.
+
+    ``ephemeral_labels``/``ephemeral_annotations``: keys a controller put on ``left`` (a ReplicaSet's template) for
+    the role its pods have (canary/stable/active/preview metadata); they are not part of the user's template.
+    """
+    live = strip_hash_label(left)
+    metadata = live.get("metadata")
+    if isinstance(metadata, dict):
+        for key, names in (("labels", ephemeral_labels), ("annotations", ephemeral_annotations)):
+            values = metadata.get(key)
+            if isinstance(values, dict):
+                for name in names:
+                    values.pop(name, None)
+                if not values:
+                    metadata.pop(key)
+        if not metadata:
+            live.pop("metadata")
+    return live == strip_hash_label(right)

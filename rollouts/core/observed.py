@@ -152,6 +152,11 @@ class Observed:
     traffic_weights: tuple[int, ...] = ()
     # The names the cluster speaks (our group's or Argo's): the labels and annotations the planner writes.
     mode: ApiMode = ROLLOUTS_DEV
+    # The Rollout's pod template as the API server stores it in a ReplicaSet (its defaults filled in: imagePullPolicy,
+    # terminationMessagePath, dnsPolicy, ...), read by a dry-run create when no ReplicaSet carries the template's own
+    # hash; None when not needed or not readable. With it a ReplicaSet made by another controller for the same
+    # template (Argo's, named by Argo's hash) is recognised, as Argo does by defaulting before comparing.
+    stored_template: Mapping[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------------

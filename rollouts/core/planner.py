@@ -29,7 +29,8 @@ from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.events import plan_events
-from rollouts.core.observed import AnalysisKind, Observed
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView
 from rollouts.core.replicas import fence_posts
 from rollouts.core.spec import RolloutSpec
 from workflows.model.times import format_time, parse_time
@@ -371,13 +372,19 @@ def _finish(ctx: Context) -> Plan:
         "updatedReplicas": ctx.new_rs.pods if ctx.new_rs is not None else 0,
         "readyReplicas": sum(rs.ready for rs in sets),
         "availableReplicas": sum(rs.available for rs in sets),
+        "HPAReplicas": sum(rs.pods for rs in sets),  # the scale subresource's replicas: what an HPA reads
     }
-    # The scale subresource's replicas (what an HPA reads): pods of every version, or only the active Service's
-    # during a blue-green update (its preview must not make the HPA scale the whole Rollout), as in Argo.
-    counts["HPAReplicas"] = _active_pods(ctx) if spec.blue_green is not None else counts["replicas"]
+    selector = selector_string(spec.selector)
+    active = _active_rs(ctx) if spec.blue_green is not None else None
+    if active is not None:
+        # Blue-green counts what the active Service serves (its preview must not make an HPA scale the whole
+        # Rollout), and the selector (an HPA's pod selector) names the active hash, as in Argo.
+        counts |= {"readyReplicas": active.ready, "availableReplicas": active.available, "HPAReplicas": active.pods}
+        labels = {**(spec.selector.get("matchLabels") or {}), POD_TEMPLATE_HASH_LABEL: active.pod_hash}
+        selector = selector_string({**spec.selector, "matchLabels": labels})
     memory: dict[str, Any] = {
         "currentPodHash": ctx.new_hash,
-        "currentStepIndex": ctx.step_index,
+        "currentStepIndex": ctx.step_index if spec.canary is not None else None,  # Argo has none for blue-green
         "stableRS": ctx.stable_hash or None,
         **counts,
     }
@@ -407,7 +414,7 @@ def _finish(ctx: Context) -> Plan:
         "abort": ctx.abort or None,
         "abortedAt": format_time(ctx.aborted_at) if ctx.abort and ctx.aborted_at is not None else None,
         "promoteFull": ctx.promote_full or None,
-        "selector": selector_string(spec.selector),
+        "selector": selector,
         "restartedAt": format_time(ctx.restarted_at) if ctx.restarted_at is not None else None,
         "collisionCount": observed.status.collision_count or None,
         "conditions": conditions.result(),
@@ -422,11 +429,10 @@ def _finish(ctx: Context) -> Plan:
     return Plan(actions=tuple(actions), status=status, requeue_after=requeue, reasons=tuple(ctx.reasons))
 
 
-def _active_pods(ctx: Context) -> int:
+def _active_rs(ctx: Context) -> ReplicaSetView | None:
     assert ctx.spec.blue_green is not None
     active = ctx.service_hash(ctx.spec.blue_green.active_service)
-    rs = next((rs for rs in ctx.observed.replica_sets if active and rs.pod_hash == active), None)
-    return rs.pods if rs is not None else sum(rs.pods for rs in ctx.observed.replica_sets)
+    return next((rs for rs in ctx.observed.replica_sets if active and rs.pod_hash == active), None)
 
 
 def _completed_because(ctx: Context) -> str:

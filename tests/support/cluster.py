@@ -114,13 +114,15 @@ class ControllerProcess:
     log: Path
     process: subprocess.Popen[bytes] | None = None
     kubeconfig: Path | None = None  # another identity than the admin's, e.g. the controller's ServiceAccount
+    args: tuple[str, ...] = ()  # more flags, e.g. ("--api-group=argoproj.io",) for drop-in mode
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "controller already running"
         sink = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rollouts.cli", "controller",
-             f"--kubeconfig={self.kubeconfig or self.kube.kubeconfig}", f"--namespace={self.namespace}"],
+             f"--kubeconfig={self.kubeconfig or self.kube.kubeconfig}", f"--namespace={self.namespace}",
+             *self.args],
             stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
         sink.close()
