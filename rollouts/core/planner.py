@@ -311,7 +311,7 @@ def _strategy_status(ctx: Context) -> dict[str, Any]:
                     "serviceName": canary.canary_service or "",
                 },
                 "stable": {
-                    "weight": 100 - ctx.canary_weight,
+                    "weight": canary.max_weight - ctx.canary_weight,
                     "podTemplateHash": ctx.stable_hash,
                     "serviceName": canary.stable_service or "",
                 },
