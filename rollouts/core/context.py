@@ -8,7 +8,6 @@ itself; :meth:`Context.finish` turns it into an immutable :class:`~rollouts.core
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from rollouts.core.actions import (
     SetServiceSelector,
     TerminateAnalysisRun,
 )
+from rollouts.core.affinity import inject_anti_affinity
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, steps_hash, templates_equal
 from rollouts.core.observed import (
     AnalysisKind,
@@ -168,7 +168,13 @@ class Context:
     def ensure_new(self, replicas: int, metadata: PodMetadata) -> None:
         """Create the new ReplicaSet with ``replicas`` pods, or scale it; keep its ephemeral metadata current."""
         if self.new_rs is None:
-            template = copy.deepcopy(dict(self.spec.template))
+            template = inject_anti_affinity(
+                self.spec.template,
+                self.spec.anti_affinity,
+                stable_hash=self.stable_hash,
+                new_hash=self.new_hash,
+                namespace=self.spec.namespace,
+            )
             meta = dict(template.get("metadata") or {})
             labels = dict(meta.get("labels") or {})
             labels[POD_TEMPLATE_HASH_LABEL] = self.new_hash
