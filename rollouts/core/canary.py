@@ -95,9 +95,12 @@ def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
             _lower_weight(ctx, 0, stable_available=new.available, canary_hash=ctx.new_hash)
         if ctx.canary_weight == 0:
             ctx.point(strategy.canary_service, ctx.new_hash)
-        for rs in ctx.older:
-            if not _serving(ctx, strategy, rs):
-                ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
+        ctx.scale_down_older_after(
+            [rs for rs in ctx.older if not _serving(ctx, strategy, rs)],
+            strategy.scale_down_delay_seconds,
+            strategy.scale_down_delay_revision_limit,
+            "old version, after scaleDownDelaySeconds",
+        )
         pending = ctx.canary_weight != 0 or any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
     else:
         room = n + surge - (new.spec + ctx.older_spec())

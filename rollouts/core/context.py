@@ -235,6 +235,22 @@ class Context:
         else:
             self.timer(deadline)
 
+    def scale_down_older_after(
+        self, sets: Iterable[ReplicaSetView], delay_seconds: int | None, limit: int | None, why: str
+    ) -> None:
+        """:meth:`scale_down_after` for old versions, with ``scaleDownDelayRevisionLimit`` (Argo's
+        ``scaleDownDelayHelper``): newest revision first, only the first ``limit`` ReplicaSets that still have pods
+        wait out the delay; the older ones are scaled down now. ``limit`` ``None``: every one waits; 0: none does.
+        """
+        waiting = 0
+        for rs in sorted(sets, key=lambda rs: (rs.revision, rs.name), reverse=True):
+            if rs.replicas > 0 and limit is not None:
+                if waiting >= limit:
+                    self.scale_down_after(rs, 0, f"{why}, beyond scaleDownDelayRevisionLimit {limit}")
+                    continue
+                waiting += 1
+            self.scale_down_after(rs, delay_seconds, why)
+
     def keep_up(self, rs: ReplicaSetView | None, replicas: int, why: str) -> None:
         """A ReplicaSet that must stay at ``replicas``: cancel a pending scale-down and scale it back if needed."""
         if rs is None:
