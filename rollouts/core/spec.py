@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
+from rollouts.core.refused import refuse_unimplemented
 from rollouts.core.routing import (
     ManagedRoute,
     RoutingSpec,
@@ -44,6 +45,7 @@ __all__ = [
     "parse_rollout",
 ]
 
+_REFUSED_STEPS = ("experiment", "plugin")  # Argo step kinds refused by name (rollouts.core.refused)
 _INTSTR = re.compile(r"^[0-9]+%?$")
 DEFAULT_MAX_TRAFFIC_WEIGHT = 100  # the total of a weight when trafficRouting.maxTrafficWeight is not set
 
@@ -336,6 +338,8 @@ def _max_weight(routing: RoutingSpec | None) -> int:
 
 def _step(raw: Mapping[str, Any], path: str, issues: Issues, routing: RoutingSpec | None) -> CanaryStep | None:
     present = [kind for kind in StepKind if kind.value in raw]
+    if not present and any(key in raw for key in _REFUSED_STEPS):
+        return None  # refused by name (rollouts.core.refused), not as a malformed step
     if len(present) != 1:
         issues.add(path, "needs exactly one of " + ", ".join(kind.value for kind in StepKind))
         return None
@@ -538,6 +542,7 @@ def parse_rollout(
         restart_at = parse_time(spec.get("restartAt"))
         if restart_at is None:
             issues.add("spec.restartAt", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z")
+    refuse_unimplemented(body, issues)
     issues.raise_if_any(InvalidSpecError)
     return RolloutSpec(
         name=str(metadata.get("name", "")),
