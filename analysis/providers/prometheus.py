@@ -6,8 +6,10 @@ Result shapes (what conditions see as ``result`` / what is stored as the measure
   ``len(result) == 0`` and ``default(result[0], 0)``-style conditions decide, as in Argo -- no special casing);
 - scalar -> float (``0.5``); NaN stays NaN (stored ``NaN``) for ``isNaN(result)`` to test, as Argo does;
 - string -> str (Argo refuses this type; a string literal query is harmless, so we pass it on);
-- range vector (matrix) -> Error measurement: a condition over a matrix has no single meaning; use an instant
-  query (``sum(rate(x[5m]))``).
+- range vector (matrix) from an instant query -> Error measurement: a condition over a matrix has no single meaning;
+  use an instant query (``sum(rate(x[5m]))``);
+- ``rangeQuery`` (``start``/``end`` as ``now()``, ``now() - duration("1h")``, ``step`` a duration) runs a range query;
+  as in Argo, every sample of every series becomes one flat list of floats (``[0.99,0.97,...]``).
 
 prometheus-api-client returns ``data.result`` without ``resultType``; the shape tells vector (``value``) from matrix
 (``values``) exactly. A scalar and a string share the ``[time, "text"]`` shape; text that parses as a Prometheus float
@@ -18,10 +20,11 @@ is read as a scalar, so a string literal that looks like a number (``"1"``) is r
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from analysis.args import RenderedProvider
@@ -36,8 +39,17 @@ from analysis.providers.base import (
     request_failures,
 )
 from analysis.spec import Metric
+from workflows.errors import DurationError
+from workflows.model.durations import parse_duration
 
-__all__ = ["DEFAULT_QUERY_TIMEOUT", "RESOLVED_QUERY", "PrometheusProvider", "convert_result"]
+__all__ = [
+    "DEFAULT_QUERY_TIMEOUT",
+    "RESOLVED_QUERY",
+    "PrometheusProvider",
+    "convert_range_result",
+    "convert_result",
+    "eval_time",
+]
 
 #: Argo's default when ``timeout`` is not set: 30 seconds for the whole query.
 DEFAULT_QUERY_TIMEOUT = 30.0
@@ -67,6 +79,37 @@ def convert_result(data: object) -> Observation:
             return Observation(value=data[1], text=data[1])
         return Observation(value=number, text=format_go_float(number))
     raise ProviderError(f"unexpected Prometheus result shape: {type(data).__name__}")
+
+
+def convert_range_result(data: object) -> Observation:
+    """``data.result`` of a range query -> every sample of every series as one list, as Argo flattens a matrix."""
+    if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
+        raise ProviderError("unexpected Prometheus range result shape")
+    values = [_sample(sample) for item in data for sample in item.get("values") or []]
+    return Observation(value=values, text="[" + ",".join(format_go_float(v) for v in values) + "]")
+
+
+_TIME = re.compile(r'^\s*now\(\)\s*(?:([+-])\s*duration\(\s*"([^"]*)"\s*\)\s*)?$')
+
+
+def eval_time(expression: object, now: datetime) -> datetime:
+    """``rangeQuery.start``/``end``: ``now()``, ``now() - duration("1h")`` or ``now() + duration("5m")``. Pure.
+
+    The forms Argo documents for its expr ``EvalTime``; anything else is a :class:`ProviderError` naming the form.
+    """
+    match = _TIME.match(expression) if isinstance(expression, str) else None
+    if match is None:
+        raise ProviderError(
+            f'rangeQuery time {expression!r}: use now(), now() - duration("1h") or now() + duration(..)'
+        )
+    sign, text = match.groups()
+    if sign is None:
+        return now
+    try:
+        delta = parse_duration(text)
+    except DurationError as error:
+        raise ProviderError(f"rangeQuery time {expression!r}: {error}") from None
+    return now - delta if sign == "-" else now + delta
 
 
 def _sample(value: object) -> float:
@@ -100,10 +143,17 @@ class PrometheusProvider:
     ) -> Measurement:
         query = rendered.redacted.get("query")
         metadata = {RESOLVED_QUERY: str(query)} if query else {}
-        return measure_with(metric, rendered, lambda: self.observe(rendered.body, at=at), now=now, metadata=metadata)
+        return measure_with(
+            metric, rendered, lambda: self.observe(rendered.body, at=at, now=now), now=now, metadata=metadata
+        )
 
-    def observe(self, body: Mapping[str, object], *, at: datetime | None = None) -> Observation:
-        """Run the query of a rendered provider body; raises :class:`ProviderError` on any failure."""
+    def observe(
+        self, body: Mapping[str, object], *, at: datetime | None = None, now: datetime | None = None
+    ) -> Observation:
+        """Run the query of a rendered provider body; raises :class:`ProviderError` on any failure.
+
+        A ``rangeQuery``'s ``now()`` is ``at`` (a backtest's instant), else ``now``, else the clock.
+        """
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
         query = body.get("query")
@@ -118,17 +168,42 @@ class PrometheusProvider:
             raise ProviderError("provider.prometheus.authentication (sigv4/oauth2) is not supported; use headers")
         timeout = _timeout(body.get("timeout"))
         client = self._client(address.rstrip("/"), insecure=bool(body.get("insecure")), headers=_headers(body))
+        range_query = body.get("rangeQuery")
+        if range_query is not None and not isinstance(range_query, Mapping):
+            raise ProviderError("provider.prometheus.rangeQuery must be a map of start, end and step")
         params: dict[str, str] = {}
-        if at is not None:
+        if at is not None and range_query is None:
             params["time"] = f"{at.timestamp():.3f}"
         try:
             with request_failures(target=f"Prometheus at {address}", timeout=timeout, what="Prometheus query"):
+                if range_query is not None:
+                    return convert_range_result(
+                        self._range(
+                            client, query, range_query, reference=at or now or datetime.now(UTC), timeout=timeout
+                        )
+                    )
                 data = client.custom_query(query, params=params, timeout=timeout)
         except PrometheusApiClientException as error:
             raise ProviderError(f"Prometheus refused the query: {str(error)[:_MAX_MESSAGE]}") from None
         except ValueError:  # the body was not JSON (a proxy's HTML page, a wrong address)
             raise ProviderError(f"{address} did not answer like a Prometheus server (response is not JSON)") from None
         return convert_result(data)
+
+    @staticmethod
+    def _range(
+        client: Any, query: str, range_query: Mapping[str, object], *, reference: datetime, timeout: float
+    ) -> object:
+        start = eval_time(range_query.get("start"), reference)
+        end = eval_time(range_query.get("end"), reference)
+        try:
+            step = parse_duration(str(range_query.get("step") or ""))
+        except DurationError as error:
+            raise ProviderError(f"provider.prometheus.rangeQuery.step: {error}") from None
+        if step.total_seconds() <= 0 or end < start:
+            raise ProviderError("provider.prometheus.rangeQuery needs start <= end and a positive step")
+        return client.custom_query_range(
+            query, start_time=start, end_time=end, step=f"{step.total_seconds():g}s", timeout=timeout
+        )
 
     def _client(self, address: str, *, insecure: bool, headers: tuple[tuple[str, str], ...]) -> Any:
         from prometheus_api_client.prometheus_connect import PrometheusConnect

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollouts.commands import CommandError, CommandKube
-from rollouts.core.hashing import strip_hash_label
+from rollouts.core.hashing import strip_hash_label, without_injected_anti_affinity
 from rollouts.core.observed import replica_set_view_from
 from workflows.api import ROLLOUTS_DEV, ApiMode, Resource
 from workflows.model.durations import format_duration
@@ -246,7 +246,7 @@ class RolloutClient:
                 return f"skipped rollback (current template already matches revision {to_revision})"
         owner = self.template_owner(rollout)
         # Drop what the controller added to the ReplicaSet's pods: the hash label and ephemeral canary/stable metadata.
-        template = strip_hash_label(target["spec"]["template"])
+        template = strip_hash_label(without_injected_anti_affinity(target["spec"]["template"]))
         ephemeral = replica_set_view_from(target, mode=self.mode).pod_metadata
         meta = template.get("metadata") or {}
         for key in ephemeral.labels:

@@ -55,8 +55,12 @@ def _settled(ctx: Context, strategy: BlueGreenStrategy) -> None:
         # whatever they select.
         ctx.point(strategy.active_service, ctx.new_hash)
         ctx.point(strategy.preview_service, ctx.new_hash)
-    for rs in ctx.older:
-        ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "previous version, after scaleDownDelaySeconds")
+    ctx.scale_down_older_after(
+        ctx.older,
+        strategy.scale_down_delay_seconds,
+        strategy.scale_down_delay_revision_limit,
+        "previous version, after scaleDownDelaySeconds",
+    )
     if new is not None and new.replicas == n and new.available >= n:
         ctx.complete = True
     else:
@@ -122,8 +126,12 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
         if rs.pod_hash == active:
             # Still serving production (a newer template arrived before it became stable): keep it whole.
             ctx.keep_up(rs, n, "selected by the active Service")
-        else:
-            ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "older version")
+    ctx.scale_down_older_after(
+        [rs for rs in ctx.older if rs.pod_hash != active],
+        strategy.scale_down_delay_seconds,
+        strategy.scale_down_delay_revision_limit,
+        "older version",
+    )
     active_is_new = ctx.service_hash(strategy.active_service) == ctx.new_hash
     target = preview_target(
         replicas=n,

@@ -22,17 +22,25 @@ from rollouts.core.observed import AnalysisKind, ReplicaSetView
 from rollouts.core.replicas import (
     ReplicaCounts,
     basic_canary_targets,
-    ceil_percent,
+    ceil_share,
     dynamic_stable_target,
     fence_posts,
+    lowest_servable_canary_weight,
     old_replica_set_targets,
     routed_canary_target,
     servable_weight,
     weighted_counts,
+    with_min_pods,
 )
 from rollouts.core.spec import CanaryStep, CanaryStrategy, StepKind
 
 __all__ = ["plan_canary"]
+
+
+def _max_weight(ctx: Context) -> int:
+    """The total a weight counts in: ``trafficRouting.maxTrafficWeight``, else 100 (Argo's ``MaxTrafficWeight``)."""
+    canary = ctx.spec.canary
+    return canary.max_weight if canary is not None else 100
 
 
 def _counts(rs: ReplicaSetView | None) -> ReplicaCounts:
@@ -87,9 +95,12 @@ def _settled(ctx: Context, strategy: CanaryStrategy) -> None:
             _lower_weight(ctx, 0, stable_available=new.available, canary_hash=ctx.new_hash)
         if ctx.canary_weight == 0:
             ctx.point(strategy.canary_service, ctx.new_hash)
-        for rs in ctx.older:
-            if not _serving(ctx, strategy, rs):
-                ctx.scale_down_after(rs, strategy.scale_down_delay_seconds, "old version, after scaleDownDelaySeconds")
+        ctx.scale_down_older_after(
+            [rs for rs in ctx.older if not _serving(ctx, strategy, rs)],
+            strategy.scale_down_delay_seconds,
+            strategy.scale_down_delay_revision_limit,
+            "old version, after scaleDownDelaySeconds",
+        )
         pending = ctx.canary_weight != 0 or any(rs.replicas > 0 and rs.scale_down_deadline is None for rs in ctx.older)
     else:
         room = n + surge - (new.spec + ctx.older_spec())
@@ -205,7 +216,10 @@ def _declare_traffic(ctx: Context, *, canary_hash: str | None = None) -> None:
     restating = canary_hash is None
     if canary_hash is None:
         canary_hash = ctx.traffic_hash if weight > 0 and ctx.traffic_hash else ctx.new_hash
-    if restating and not (_hash_serves(ctx, ctx.stable_hash, 100 - weight) and _hash_serves(ctx, canary_hash, weight)):
+    total = _max_weight(ctx)
+    if restating and not (
+        _hash_serves(ctx, ctx.stable_hash, total - weight) and _hash_serves(ctx, canary_hash, weight)
+    ):
         ctx.reason("routing not declared yet: the pods it would name cannot serve their share")
         return
     finished = weight == 0 and (ctx.new_hash == ctx.stable_hash or ctx.abort)
@@ -218,7 +232,7 @@ def _declare_traffic(ctx: Context, *, canary_hash: str | None = None) -> None:
 
 def _hash_serves(ctx: Context, pod_hash: str, weight: int) -> bool:
     available = sum(rs.available for rs in ctx.observed.replica_sets if rs.pod_hash == pod_hash)
-    return servable_weight(replicas=ctx.replicas, available=available, wanted=weight)
+    return servable_weight(replicas=ctx.replicas, available=available, wanted=weight, max_weight=_max_weight(ctx))
 
 
 def _weight_hash(ctx: Context, strategy: CanaryStrategy) -> str:
@@ -230,23 +244,17 @@ def _weight_hash(ctx: Context, strategy: CanaryStrategy) -> str:
 
 def _lower_weight(ctx: Context, target: int, *, stable_available: int, canary_hash: str) -> None:
     """Move the canary weight down towards ``target`` as far as the stable's available pods can take the rest."""
-    n = ctx.replicas
-    feasible = next(
-        (
-            w
-            for w in range(target, ctx.canary_weight)
-            if servable_weight(replicas=n, available=stable_available, wanted=100 - w)
-        ),
-        None,
+    feasible = lowest_servable_canary_weight(
+        replicas=ctx.replicas, stable_available=stable_available, target=target, max_weight=_max_weight(ctx)
     )
-    if feasible is not None:
+    if feasible < ctx.canary_weight:
         _set_weight(ctx, feasible, canary_hash=canary_hash)
 
 
 def _desired_weight(strategy: CanaryStrategy, index: int) -> int:
-    """The last ``setWeight`` at or before ``index``; 100 once every step is done; 0 before the first one."""
+    """The last ``setWeight`` at or before ``index``; ``maxTrafficWeight`` (100) once every step is done; 0 before."""
     if index >= len(strategy.steps):
-        return 100
+        return strategy.max_weight
     for step in reversed(strategy.steps[: index + 1]):
         if step.kind is StepKind.SET_WEIGHT and step.weight is not None:
             return step.weight
@@ -269,6 +277,8 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
     Returns whether the step's target is reached as observed (weight recorded and canary pods available).
     """
     n = ctx.replicas
+    total = strategy.max_weight
+    min_pods = strategy.min_pods_per_replica_set
     new = _counts(ctx.new_rs)
     stable = _counts(ctx.stable_rs)
     scale = _canary_scale(strategy, index)
@@ -277,18 +287,21 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
         weight=weight,
         scale_weight=scale.scale_weight if scale is not None else None,
         scale_replicas=scale.scale_replicas if scale is not None else None,
+        max_weight=total,
+        min_pods=min_pods,
     )
     previous = ctx.service_hash(strategy.canary_service)
     if previous == ctx.new_hash:
         # Pods still serving the weight already sent stay until the weight has come down.
-        new_target = max(new_target, ceil_percent(n, ctx.canary_weight))
+        still = with_min_pods(ceil_share(n, ctx.canary_weight, total), min_pods=min_pods, replicas=n)
+        new_target = max(new_target, still)
     ctx.ensure_new(new_target, strategy.canary_metadata)
     switching = previous not in {None, ctx.new_hash}  # the canary Service still selects an older canary
     lowest = 0 if switching else min(weight, ctx.canary_weight)
     stable_target = n
     if strategy.dynamic_stable_scale:
         # The stable shrinks only after traffic has left it, and grows back before traffic returns to it.
-        stable_target = dynamic_stable_target(replicas=n, canary_weight=lowest)
+        stable_target = dynamic_stable_target(replicas=n, canary_weight=lowest, max_weight=total, min_pods=min_pods)
     ctx.keep_up(ctx.stable_rs, stable_target, "stable")
     ctx.point(strategy.stable_service, ctx.stable_hash)
     if switching and ctx.canary_weight > 0:
@@ -298,9 +311,9 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
     for rs in ctx.older:
         if not _serving(ctx, strategy, rs):
             ctx.scale_down_after(rs, 0, "older version")
-    servable = servable_weight(replicas=n, available=new.available, wanted=weight) and servable_weight(
-        replicas=n, available=stable.available, wanted=100 - weight
-    )
+    servable = servable_weight(
+        replicas=n, available=new.available, wanted=weight, max_weight=total
+    ) and servable_weight(replicas=n, available=stable.available, wanted=total - weight, max_weight=total)
     pointed = not strategy.canary_service or ctx.service_hash(strategy.canary_service) == ctx.new_hash
     if weight < ctx.canary_weight and pointed:
         _lower_weight(ctx, weight, stable_available=stable.available, canary_hash=ctx.new_hash)

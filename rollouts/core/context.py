@@ -8,7 +8,6 @@ itself; :meth:`Context.finish` turns it into an immutable :class:`~rollouts.core
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from rollouts.core.actions import (
     SetServiceSelector,
     TerminateAnalysisRun,
 )
+from rollouts.core.affinity import inject_anti_affinity
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, steps_hash, templates_equal
 from rollouts.core.observed import (
     AnalysisKind,
@@ -183,7 +183,13 @@ class Context:
     def ensure_new(self, replicas: int, metadata: PodMetadata) -> None:
         """Create the new ReplicaSet with ``replicas`` pods, or scale it; keep its ephemeral metadata current."""
         if self.new_rs is None:
-            template = copy.deepcopy(dict(self.spec.template))
+            template = inject_anti_affinity(
+                self.spec.template,
+                self.spec.anti_affinity,
+                stable_hash=self.stable_hash,
+                new_hash=self.new_hash,
+                namespace=self.spec.namespace,
+            )
             meta = dict(template.get("metadata") or {})
             labels = dict(meta.get("labels") or {})
             labels[POD_TEMPLATE_HASH_LABEL] = self.new_hash
@@ -243,6 +249,22 @@ class Context:
             self.scale(rs, 0, why)
         else:
             self.timer(deadline)
+
+    def scale_down_older_after(
+        self, sets: Iterable[ReplicaSetView], delay_seconds: int | None, limit: int | None, why: str
+    ) -> None:
+        """:meth:`scale_down_after` for old versions, with ``scaleDownDelayRevisionLimit`` (Argo's
+        ``scaleDownDelayHelper``): newest revision first, only the first ``limit`` ReplicaSets that still have pods
+        wait out the delay; the older ones are scaled down now. ``limit`` ``None``: every one waits; 0: none does.
+        """
+        waiting = 0
+        for rs in sorted(sets, key=lambda rs: (rs.revision, rs.name), reverse=True):
+            if rs.replicas > 0 and limit is not None:
+                if waiting >= limit:
+                    self.scale_down_after(rs, 0, f"{why}, beyond scaleDownDelayRevisionLimit {limit}")
+                    continue
+                waiting += 1
+            self.scale_down_after(rs, delay_seconds, why)
 
     def keep_up(self, rs: ReplicaSetView | None, replicas: int, why: str) -> None:
         """A ReplicaSet that must stay at ``replicas``: cancel a pending scale-down and scale it back if needed."""

@@ -19,6 +19,7 @@ step, it is exactly Argo's: FNV-1a over Go's ``encoding/json`` of the typed ``[]
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "steps_hash",
     "strip_hash_label",
     "templates_equal",
+    "without_injected_anti_affinity",
 ]
 
 POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
@@ -197,6 +199,7 @@ def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
+<<<<<<< HEAD
 def templates_equal(
     left: Mapping[str, Any],
     right: Mapping[str, Any],
@@ -222,3 +225,50 @@ def templates_equal(
         if not metadata:
             live.pop("metadata")
     return live == strip_hash_label(right)
+=======
+def templates_equal(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
+    """Equal pod templates up to the hash label and the injected anti-affinity term: how an existing ReplicaSet is
+    recognised and adopted for a template."""
+    return strip_hash_label(without_injected_anti_affinity(left)) == strip_hash_label(
+        without_injected_anti_affinity(right)
+    )
+
+
+def _is_injected(term: Any) -> bool:
+    if not isinstance(term, Mapping):
+        return False
+    selector = term.get("labelSelector") or {}
+    expressions = selector.get("matchExpressions") if isinstance(selector, Mapping) else None
+    return any(isinstance(e, Mapping) and e.get("key") == POD_TEMPLATE_HASH_LABEL for e in expressions or [])
+
+
+def without_injected_anti_affinity(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``template`` without the injected terms (any term selecting on the pod-template hash), emptied maps
+    removed as Argo's ``RemoveInjectedAntiAffinityRule`` removes them."""
+    out = copy.deepcopy(dict(template))
+    spec = out.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("affinity"), dict):
+        return out
+    affinity = spec["affinity"]
+    pod_anti = affinity.get("podAntiAffinity")
+    if not isinstance(pod_anti, dict):
+        return out
+    preferred = [
+        t for t in pod_anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        if not (isinstance(t, Mapping) and _is_injected(t.get("podAffinityTerm")))
+    ]  # fmt: skip
+    required = [t for t in pod_anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [] if not _is_injected(t)]
+    for key, kept in (
+        ("preferredDuringSchedulingIgnoredDuringExecution", preferred),
+        ("requiredDuringSchedulingIgnoredDuringExecution", required),
+    ):
+        if kept:
+            pod_anti[key] = kept
+        else:
+            pod_anti.pop(key, None)
+    if not pod_anti:
+        affinity.pop("podAntiAffinity")
+    if not affinity:
+        spec.pop("affinity")
+    return out
+>>>>>>> helper-i

@@ -31,7 +31,7 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.events import plan_events
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView
-from rollouts.core.replicas import fence_posts
+from rollouts.core.replicas import fence_posts, resolve_int_or_percent
 from rollouts.core.spec import RolloutSpec
 from workflows.model.times import format_time, parse_time
 
@@ -87,10 +87,13 @@ def plan_invalid(error: InvalidSpecError, observed: Observed, *, now: datetime, 
 
 
 def _max_unavailable(ctx: Context) -> int:
-    canary = ctx.spec.canary
-    if canary is None:
-        return 1
-    return fence_posts(canary.max_surge, canary.max_unavailable, ctx.replicas)[1]
+    """Argo's ``MaxUnavailable``: the canary's fence posts; ``blueGreen.maxUnavailable`` (default 25%, rounded down)
+    resolved against ``replicas``; never more than ``replicas``. Only ``restartAt`` uses it for blue-green."""
+    canary, blue_green = ctx.spec.canary, ctx.spec.blue_green
+    if canary is not None:
+        return fence_posts(canary.max_surge, canary.max_unavailable, ctx.replicas)[1]
+    assert blue_green is not None
+    return min(resolve_int_or_percent(blue_green.max_unavailable, ctx.replicas, round_up=False), ctx.replicas)
 
 
 def _restart(ctx: Context) -> None:
@@ -312,7 +315,7 @@ def _strategy_status(ctx: Context) -> dict[str, Any]:
                     "serviceName": canary.canary_service or "",
                 },
                 "stable": {
-                    "weight": 100 - ctx.canary_weight,
+                    "weight": canary.max_weight - ctx.canary_weight,
                     "podTemplateHash": ctx.stable_hash,
                     "serviceName": canary.stable_service or "",
                 },

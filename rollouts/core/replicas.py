@@ -4,10 +4,11 @@ Why a module of its own: these are the numbers users reason about ("10 replicas,
 pods?") and the ones the safety properties are about (capacity never below ``replicas - maxUnavailable``, pods never
 above ``replicas + maxSurge``). Every function is small, has worked examples, and is table-tested.
 
-Conventions: a weight is a percentage 0..100; ``spec`` is a ReplicaSet's ``spec.replicas`` (what we asked for),
-``available`` its ``status.availableReplicas``. A ReplicaSet that is scaled down deletes its not-available pods
-first (the ReplicaSet controller ranks unready pods first), which is what makes "count the unavailable ones as free
-to remove" safe.
+Conventions: a weight counts in units of ``max_weight`` (``trafficRouting.maxTrafficWeight``, 100 by default: a
+percentage), so with ``max_weight`` 1000 a weight of 5 is 0.5%; ``spec`` is a ReplicaSet's ``spec.replicas`` (what
+we asked for), ``available`` its ``status.availableReplicas``. A ReplicaSet that is scaled down deletes its
+not-available pods first (the ReplicaSet controller ranks unready pods first), which is what makes "count the
+unavailable ones as free to remove" safe.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ __all__ = [
     "ReplicaCounts",
     "basic_canary_targets",
     "ceil_percent",
+    "ceil_share",
     "dynamic_stable_target",
     "fence_posts",
+    "lowest_servable_canary_weight",
     "old_replica_set_targets",
     "preview_target",
     "resolve_int_or_percent",
     "routed_canary_target",
     "servable_weight",
     "weighted_counts",
+    "with_min_pods",
 ]
 
 
@@ -45,7 +49,26 @@ class ReplicaCounts:
 
 def ceil_percent(total: int, percent: int) -> int:
     """``ceil(total * percent / 100)`` in integers: ``ceil_percent(10, 25) == 3``, ``ceil_percent(10, 0) == 0``."""
-    return -((-total * percent) // 100)
+    return ceil_share(total, percent, 100)
+
+
+def ceil_share(total: int, weight: int, max_weight: int) -> int:
+    """``ceil(total * weight / max_weight)`` in integers: the pods a weight needs (Argo's ``trafficWeightToReplicas``).
+
+    ``(10, 25, 100) -> 3``; ``(10, 5, 1000) -> 1`` (0.5% of 10 pods still needs one); ``(10, 0, 1000) -> 0``.
+    """
+    return -((-total * weight) // max_weight)
+
+
+def with_min_pods(count: int, *, min_pods: int | None, replicas: int) -> int:
+    """``minPodsPerReplicaSet``: a ReplicaSet that has pods has at least ``min_pods`` (capped at ``replicas``).
+
+    Argo's ``CheckMinPodsPerReplicaSet``: ``(1, 2, 10) -> 2``; ``(0, 2, 10) -> 0`` (an empty side stays empty);
+    ``(1, 5, 3) -> 3``; ``(4, 2, 10) -> 4``; without ``min_pods`` the count is unchanged.
+    """
+    if count == 0 or min_pods is None:
+        return count
+    return max(count, min(min_pods, replicas))
 
 
 def resolve_int_or_percent(value: int | str, total: int, *, round_up: bool) -> int:
@@ -159,30 +182,58 @@ def old_replica_set_targets(
     return targets
 
 
-def routed_canary_target(*, replicas: int, weight: int, scale_weight: int | None, scale_replicas: int | None) -> int:
+def routed_canary_target(
+    *,
+    replicas: int,
+    weight: int,
+    scale_weight: int | None,
+    scale_replicas: int | None,
+    max_weight: int = 100,
+    min_pods: int | None = None,
+) -> int:
     """Canary pods when a traffic router splits traffic: enough for ``weight`` unless ``setCanaryScale`` says else.
 
-    10 @ 25 -> 3; setCanaryScale weight 50 -> 5 whatever the traffic weight; setCanaryScale replicas 2 -> 2.
+    10 @ 25 -> 3; 10 @ 5 of 1000 -> 1; setCanaryScale weight 50 -> 5 whatever the traffic weight; setCanaryScale
+    replicas 2 -> 2 (an explicit count, never raised by ``min_pods``); 10 @ 5 with min_pods 3 -> 3.
     """
     if scale_replicas is not None:
         return scale_replicas
-    if scale_weight is not None:
-        return ceil_percent(replicas, scale_weight)
-    return ceil_percent(replicas, weight)
+    share = weight if scale_weight is None else scale_weight
+    return with_min_pods(ceil_share(replicas, share, max_weight), min_pods=min_pods, replicas=replicas)
 
 
-def servable_weight(*, replicas: int, available: int, wanted: int) -> bool:
-    """Whether ``available`` pods can serve ``wanted`` percent of traffic of a ``replicas``-sized app.
+def servable_weight(*, replicas: int, available: int, wanted: int, max_weight: int = 100) -> bool:
+    """Whether ``available`` pods can serve ``wanted`` (of ``max_weight``) of the traffic of a ``replicas``-sized app.
 
-    A weight is servable when the pods it needs by :func:`ceil_percent` are available: 10 replicas, 3 available ->
-    25 yes (needs 3), 30 yes (3), 31 no (4). Weight 0 is always servable.
+    A weight is servable when the pods it needs by :func:`ceil_share` are available: 10 replicas, 3 available ->
+    25 yes (needs 3), 30 yes (3), 31 no (4); with max_weight 1000, 1 available -> 100 yes, 101 no. Weight 0 is
+    always servable.
     """
-    return wanted <= 0 or available >= ceil_percent(replicas, wanted)
+    return wanted <= 0 or available >= ceil_share(replicas, wanted, max_weight)
 
 
-def dynamic_stable_target(*, replicas: int, canary_weight: int) -> int:
-    """Stable pods under ``dynamicStableScale``: what the traffic still sent to stable needs (10 @ 30 -> 7)."""
-    return ceil_percent(replicas, 100 - canary_weight)
+def lowest_servable_canary_weight(*, replicas: int, stable_available: int, target: int, max_weight: int = 100) -> int:
+    """The lowest canary weight, at least ``target``, whose rest (``max_weight - w``) the stable pods can serve.
+
+    Moving the canary weight down only moves as far as the stable's available pods allow; this solves
+    ``servable_weight(max_weight - w)`` for the smallest ``w`` directly (a scan over weights would take a million
+    steps with ``maxTrafficWeight`` 1000000). 10 replicas, 7 stable available, target 0 -> 30; 10 available -> 0;
+    with max_weight 1000 and 7 available -> 300; 0 replicas -> ``target``.
+    """
+    if replicas <= 0:
+        return target
+    # servable(max - w)  <=>  replicas * (max - w) <= available * max  <=>  w >= max - floor(available * max / replicas)
+    return max(target, max_weight - (stable_available * max_weight) // replicas)
+
+
+def dynamic_stable_target(
+    *, replicas: int, canary_weight: int, max_weight: int = 100, min_pods: int | None = None
+) -> int:
+    """Stable pods under ``dynamicStableScale``: what the traffic still sent to stable needs (10 @ 30 -> 7;
+    10 @ 995 of 1000 -> 1; with min_pods 2 -> 2)."""
+    return with_min_pods(
+        ceil_share(replicas, max_weight - canary_weight, max_weight), min_pods=min_pods, replicas=replicas
+    )
 
 
 def preview_target(*, replicas: int, preview_replica_count: int | None, scale_up: bool) -> int:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
+from rollouts.core.refused import refuse_unimplemented
 from rollouts.core.routing import (
     ManagedRoute,
     RoutingSpec,
@@ -30,8 +31,10 @@ from workflows.model.durations import parse_duration
 from workflows.model.times import parse_time
 
 __all__ = [
+    "DEFAULT_MAX_TRAFFIC_WEIGHT",
     "AnalysisArg",
     "AnalysisRef",
+    "AntiAffinity",
     "BlueGreenStrategy",
     "CanaryStep",
     "CanaryStrategy",
@@ -42,7 +45,19 @@ __all__ = [
     "parse_rollout",
 ]
 
+_REFUSED_STEPS = ("experiment", "plugin")  # Argo step kinds refused by name (rollouts.core.refused)
 _INTSTR = re.compile(r"^[0-9]+%?$")
+DEFAULT_MAX_TRAFFIC_WEIGHT = 100  # the total of a weight when trafficRouting.maxTrafficWeight is not set
+
+# Argo's validation messages (pkg/apis/rollouts/validation), so a manifest refused by Argo reads the same here.
+SCALE_DOWN_DELAY_NEEDS_ROUTING = "Canary scaleDownDelaySeconds can only be used with traffic routing"
+DYNAMIC_STABLE_SCALE_NEEDS_ROUTING = "Canary dynamicStableScale can only be used with traffic routing"
+DYNAMIC_STABLE_SCALE_WITH_DELAY = "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds"
+SET_CANARY_SCALE_NEEDS_ROUTING = "SetCanaryScale requires TrafficRouting to be set"
+MIN_PODS_NEEDS_ROUTING = "minPodsPerReplicaSet can only be used with traffic routing"
+SCALE_DOWN_LIMIT_ABOVE_HISTORY = (
+    "This rollout's revision history limit can not be smaller than the rollout's scale down limit"
+)
 
 
 class HashSource(StrEnum):
@@ -71,6 +86,17 @@ class PodMetadata:
     @property
     def empty(self) -> bool:
         return not self.labels and not self.annotations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AntiAffinity:
+    """``antiAffinity``: keep the pods of an update off the nodes that run the stable version's pods.
+
+    Injected into the new ReplicaSet's pod template as a pod anti-affinity term against the stable hash (topology
+    ``kubernetes.io/hostname``): preferred with ``weight`` (1..100), or required when ``weight`` is ``None``.
+    """
+
+    weight: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,11 +151,26 @@ class CanaryStrategy:
     canary_metadata: PodMetadata = field(default_factory=PodMetadata)
     stable_metadata: PodMetadata = field(default_factory=PodMetadata)
     dynamic_stable_scale: bool = False
+    min_pods_per_replica_set: int | None = None  # routed only: a non-empty canary/stable has at least this many
+    anti_affinity: AntiAffinity | None = None
+    scale_down_delay_revision_limit: int | None = None  # None: every old version waits its scaleDownDelaySeconds
 
     @property
     def routed(self) -> bool:
         """A traffic router splits traffic: the weight is traffic, not replicas."""
         return self.traffic_routing is not None
+
+    @property
+    def max_weight(self) -> int:
+        """The total every weight counts in: ``trafficRouting.maxTrafficWeight``, else 100 (a percentage).
+
+        ``setWeight``, ``setCanaryScale.weight``, the weight sent to the routers and ``status.canary.weights`` are all
+        in these units, as in Argo: with ``maxTrafficWeight: 1000``, ``setWeight: 5`` is 0.5% of the traffic.
+        """
+        routing = self.traffic_routing
+        if routing is not None and routing.max_traffic_weight is not None:
+            return routing.max_traffic_weight
+        return DEFAULT_MAX_TRAFFIC_WEIGHT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +186,9 @@ class BlueGreenStrategy:
     abort_scale_down_delay_seconds: int = 30
     active_metadata: PodMetadata = field(default_factory=PodMetadata)
     preview_metadata: PodMetadata = field(default_factory=PodMetadata)
+    max_unavailable: int | str = "25%"  # only paces restartAt (pods evicted at once), as in Argo
+    anti_affinity: AntiAffinity | None = None
+    scale_down_delay_revision_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +222,10 @@ class RolloutSpec:
     @property
     def blue_green(self) -> BlueGreenStrategy | None:
         return self.strategy if isinstance(self.strategy, BlueGreenStrategy) else None
+
+    @property
+    def anti_affinity(self) -> AntiAffinity | None:
+        return self.strategy.anti_affinity
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -214,6 +262,30 @@ def _metadata(value: object) -> PodMetadata:
         labels={str(k): str(v) for k, v in _map(raw.get("labels")).items()},
         annotations={str(k): str(v) for k, v in _map(raw.get("annotations")).items()},
     )
+
+
+def _anti_affinity(value: object, path: str, issues: Issues) -> AntiAffinity | None:
+    """Exactly one of preferred (with a weight of 1..100) or required, as Argo validates it."""
+    if value is None:
+        return None
+    raw = _map(value)
+    preferred, required = (
+        raw.get("preferredDuringSchedulingIgnoredDuringExecution"),
+        raw.get("requiredDuringSchedulingIgnoredDuringExecution"),
+    )
+    if (preferred is None) == (required is None):
+        issues.add(path, "AntiAffinity must have exactly one strategy listed")
+        return None
+    if preferred is None:
+        return AntiAffinity()
+    weight = _opt_int(_map(preferred).get("weight"))
+    if weight is None or not 1 <= weight <= 100:
+        issues.add(
+            f"{path}.preferredDuringSchedulingIgnoredDuringExecution.weight",
+            "AntiAffinity weight must be between 1-100",
+        )
+        return None
+    return AntiAffinity(weight=weight)
 
 
 def _analysis(value: object, path: str, issues: Issues) -> AnalysisRef | None:
@@ -258,17 +330,28 @@ def _analysis(value: object, path: str, issues: Issues) -> AnalysisRef | None:
     )
 
 
+def _max_weight(routing: RoutingSpec | None) -> int:
+    if routing is not None and routing.max_traffic_weight is not None:
+        return routing.max_traffic_weight
+    return DEFAULT_MAX_TRAFFIC_WEIGHT
+
+
 def _step(raw: Mapping[str, Any], path: str, issues: Issues, routing: RoutingSpec | None) -> CanaryStep | None:
     present = [kind for kind in StepKind if kind.value in raw]
+    if not present and any(key in raw for key in _REFUSED_STEPS):
+        return None  # refused by name (rollouts.core.refused), not as a malformed step
     if len(present) != 1:
         issues.add(path, "needs exactly one of " + ", ".join(kind.value for kind in StepKind))
         return None
     kind = present[0]
     payload = raw[kind.value]
+    total = _max_weight(routing)
     if kind is StepKind.SET_WEIGHT:
         weight = _opt_int(payload)
-        if weight is None or not 0 <= weight <= 100:
-            issues.add(f"{path}.setWeight", "must be a percentage from 0 to 100")
+        if weight is None or not 0 <= weight <= total:
+            issues.add(
+                f"{path}.setWeight", f"SetWeight needs to be between 0 and {total} (trafficRouting.maxTrafficWeight)"
+            )
             return None
         return CanaryStep(kind=kind, weight=weight)
     if kind is StepKind.PAUSE:
@@ -282,7 +365,16 @@ def _step(raw: Mapping[str, Any], path: str, issues: Issues, routing: RoutingSpe
             return None
         return CanaryStep(kind=kind, pause_duration=parsed)
     if kind is StepKind.SET_CANARY_SCALE:
+        if routing is None:
+            issues.add(f"{path}.setCanaryScale", SET_CANARY_SCALE_NEEDS_ROUTING)
+            return None
         scale = _map(payload)
+        scale_weight = _opt_int(scale.get("weight"))
+        if scale_weight is not None and not 0 <= scale_weight <= total:
+            issues.add(
+                f"{path}.setCanaryScale.weight", f"must be between 0 and {total} (trafficRouting.maxTrafficWeight)"
+            )
+            return None
         return CanaryStep(
             kind=kind,
             scale_weight=_opt_int(scale.get("weight")),
@@ -330,6 +422,18 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
     background = _analysis(raw.get("analysis"), f"{path}.analysis", issues)
     if background is not None and background.starting_step is not None and background.starting_step >= len(steps):
         issues.add(f"{path}.analysis.startingStep", "must be the index of a step")
+    dynamic = bool(raw.get("dynamicStableScale", False))
+    min_pods = _opt_int(raw.get("minPodsPerReplicaSet"))
+    if raw_routing is None:
+        # Argo refuses these without a router rather than ignoring them: each only means something for traffic.
+        if raw.get("scaleDownDelaySeconds") is not None:
+            issues.add(f"{path}.scaleDownDelaySeconds", SCALE_DOWN_DELAY_NEEDS_ROUTING)
+        if dynamic:
+            issues.add(f"{path}.dynamicStableScale", DYNAMIC_STABLE_SCALE_NEEDS_ROUTING)
+        if min_pods is not None:
+            issues.add(f"{path}.minPodsPerReplicaSet", MIN_PODS_NEEDS_ROUTING)
+    elif dynamic and raw.get("scaleDownDelaySeconds") is not None:
+        issues.add(f"{path}.dynamicStableScale", DYNAMIC_STABLE_SCALE_WITH_DELAY)
     return CanaryStrategy(
         steps=tuple(s for s in steps if s is not None),
         steps_raw=steps_raw,
@@ -343,7 +447,10 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
         abort_scale_down_delay_seconds=_int(raw.get("abortScaleDownDelaySeconds"), 30),
         canary_metadata=_metadata(raw.get("canaryMetadata")),
         stable_metadata=_metadata(raw.get("stableMetadata")),
-        dynamic_stable_scale=bool(raw.get("dynamicStableScale", False)),
+        dynamic_stable_scale=dynamic,
+        min_pods_per_replica_set=min_pods,
+        anti_affinity=_anti_affinity(raw.get("antiAffinity"), f"{path}.antiAffinity", issues),
+        scale_down_delay_revision_limit=_opt_int(raw.get("scaleDownDelayRevisionLimit")),
     )
 
 
@@ -366,6 +473,9 @@ def _blue_green(raw: Mapping[str, Any], path: str, issues: Issues) -> BlueGreenS
         abort_scale_down_delay_seconds=_int(raw.get("abortScaleDownDelaySeconds"), 30),
         active_metadata=_metadata(raw.get("activeMetadata")),
         preview_metadata=_metadata(raw.get("previewMetadata")),
+        max_unavailable=_intstr(raw.get("maxUnavailable"), "25%", f"{path}.maxUnavailable", issues),
+        anti_affinity=_anti_affinity(raw.get("antiAffinity"), f"{path}.antiAffinity", issues),
+        scale_down_delay_revision_limit=_opt_int(raw.get("scaleDownDelayRevisionLimit")),
     )
 
 
@@ -419,6 +529,10 @@ def parse_rollout(
     else:
         issues.add("spec.strategy", "needs exactly one of canary or blueGreen")
         strategy = CanaryStrategy()
+    history_limit = _int(spec.get("revisionHistoryLimit"), 10)
+    limit = _opt_int(_map(strategy_raw.get("blueGreen")).get("scaleDownDelayRevisionLimit"))
+    if limit is not None and limit > history_limit:  # Argo checks blue-green only
+        issues.add("spec.strategy.blueGreen.scaleDownDelayRevisionLimit", SCALE_DOWN_LIMIT_ABOVE_HISTORY)
     workload_ref = _map(spec.get("workloadRef"))
     scale_down = str(workload_ref.get("scaleDown") or "never")
     if workload_ref and scale_down not in {"never", "onsuccess", "progressively"}:
@@ -428,6 +542,7 @@ def parse_rollout(
         restart_at = parse_time(spec.get("restartAt"))
         if restart_at is None:
             issues.add("spec.restartAt", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z")
+    refuse_unimplemented(body, issues)
     issues.raise_if_any(InvalidSpecError)
     return RolloutSpec(
         name=str(metadata.get("name", "")),
@@ -437,7 +552,7 @@ def parse_rollout(
         selector=selector,
         template=template,
         min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
-        revision_history_limit=_int(spec.get("revisionHistoryLimit"), 10),
+        revision_history_limit=history_limit,
         paused=bool(spec.get("paused", False)),
         progress_deadline_seconds=_int(spec.get("progressDeadlineSeconds"), 600),
         progress_deadline_abort=bool(spec.get("progressDeadlineAbort", False)),

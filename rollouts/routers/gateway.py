@@ -1,7 +1,8 @@
 """Gateway API: weights on an HTTPRoute's backendRefs (built in, no plugin).
 
 Every rule that sends traffic to the stable Service must also name the canary Service; the router sets the canary
-``weight`` and the stable ``100 - weight`` there, and leaves rules about other Services alone. ``setHeaderRoute`` on
+``weight`` and the stable ``total - weight`` there (``total``: ``maxTrafficWeight``, else 100; backendRef weights
+are relative), and leaves rules about other Services alone. ``setHeaderRoute`` on
 a route with ``useHeaderRoutes`` adds a rule named after the managed route (rule names are part of the standard
 channel), copying the split rule's matches with the step's headers ANDed in and sending everything to the canary.
 Gateway API picks the most specific match, so the extra header match wins over the split rule.
@@ -48,7 +49,11 @@ def _split_rules(spec: Mapping[str, Any], routing: RoutingSpec, route_name: str)
 
 
 def weighted_http_route(current: Mapping[str, Any], *, routing: RoutingSpec, weight: int) -> dict[str, Any]:
-    """``current`` with ``weight`` on the canary backendRefs and ``100 - weight`` on the stable ones."""
+    """``current`` with ``weight`` on the canary backendRefs and ``total - weight`` on the stable ones.
+
+    ``weight`` counts in units of ``maxTrafficWeight`` (100 without it), as the planner's does.
+    """
+    total = routing.max_traffic_weight or 100
     if not routing.stable_service or not routing.canary_service:
         raise InvalidSpecError.at(
             "spec.strategy.canary", "the Gateway API router needs both stableService and canaryService"
@@ -60,7 +65,7 @@ def weighted_http_route(current: Mapping[str, Any], *, routing: RoutingSpec, wei
             if _is_service(ref, routing.canary_service):
                 ref["weight"] = weight
             elif _is_service(ref, routing.stable_service):
-                ref["weight"] = 100 - weight
+                ref["weight"] = total - weight
     return body
 
 

@@ -3,7 +3,8 @@
 Two ways to split, as in Argo:
 
 - **host-level** — the route's destinations are the stable and canary Services (matched by host, short name or
-  FQDN): stable gets ``100 - weight``, canary ``weight``;
+  FQDN): stable gets ``total - weight``, canary ``weight`` (``total``: ``maxTrafficWeight``, else 100; Istio's
+  weights are relative, so the canary's share is ``weight / total``);
 - **subset-level** (``destinationRule``) — the destinations are the DestinationRule's stable and canary subsets, whose
   ``rollouts-pod-template-hash`` labels the router sets to the stable and canary hashes. The planner only ever names a
   hash as stable once its ReplicaSet is fully available, so a subset never selects pods that cannot take the traffic.
@@ -116,7 +117,9 @@ def _routed(spec: Mapping[str, Any], ref: VirtualServiceRef, managed: Sequence[s
             yield f"tcp[{index}]", route
 
 
-def _set_weights(route: dict[str, Any], classify: Classifier, weight: int, where: str, ref: VirtualServiceRef) -> None:
+def _set_weights(
+    route: dict[str, Any], classify: Classifier, *, weight: int, total: int, where: str, ref: VirtualServiceRef
+) -> None:
     kinds = [classify(d.get("destination") or {}) for d in route.get("route") or []]
     if "stable" not in kinds or "canary" not in kinds:
         raise InvalidSpecError.at(
@@ -127,9 +130,9 @@ def _set_weights(route: dict[str, Any], classify: Classifier, weight: int, where
         if kind == "canary":
             destination["weight"] = weight
         elif kind == "stable":
-            destination["weight"] = 100 - weight
+            destination["weight"] = total - weight
         else:
-            destination["weight"] = 0  # a third destination would make the weights miss 100; it gets nothing
+            destination["weight"] = 0  # a third destination would make the weights miss the total; it gets nothing
 
 
 def weighted_virtual_service(
@@ -140,18 +143,21 @@ def weighted_virtual_service(
     rule: DestinationRuleRef | None,
     weight: int,
 ) -> dict[str, Any]:
-    """``current`` with ``weight`` on the canary and ``100 - weight`` on the stable of every selected route.
+    """``current`` with ``weight`` on the canary and ``total - weight`` on the stable of every selected route.
 
-    Managed mirror routes split like the primary route, so they follow the weight too.
+    ``weight`` counts in units of ``maxTrafficWeight`` (100 without it), as the planner's does. Managed mirror routes
+    split like the primary route, so they follow the weight too.
     """
+    total = routing.max_traffic_weight or 100
     body = copy.deepcopy(dict(current))
     spec = body.setdefault("spec", {})
     classify = _classifier(routing, rule)
     for where, route in _routed(spec, ref, routing.managed_routes):
-        _set_weights(route, classify, weight, where, ref)
+        _set_weights(route, classify, weight=weight, total=total, where=where, ref=ref)
     for route in spec.get("http") or []:
         if route.get("name") in routing.managed_routes and route.get("mirror") is not None:
-            _set_weights(route, classify, weight, f"managed route {route.get('name')}", ref)
+            where = f"managed route {route.get('name')}"
+            _set_weights(route, classify, weight=weight, total=total, where=where, ref=ref)
     return body
 
 

@@ -48,7 +48,7 @@ _CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NginxState:
-    """What the canary Ingress expresses: the canary weight (in percent) and the header that forces the canary."""
+    """What the canary Ingress expresses: the canary weight (maxTrafficWeight units), the header that forces it."""
 
     weight: int = 0
     header: HeaderMatch | None = None
@@ -61,14 +61,12 @@ def canary_ingress_name(rollout: str, stable_ingress: str) -> str:
 
 
 def nginx_weight(weight: int, max_traffic_weight: int | None) -> tuple[int, int | None]:
-    """(``canary-weight``, ``canary-weight-total``) for ``weight`` percent.
+    """(``canary-weight``, ``canary-weight-total``) for ``weight``.
 
-    The seam's weight is a percentage; with ``maxTrafficWeight`` nginx counts in that many parts, so the percentage
-    is scaled (rounded down: the canary never gets more than it can serve) and the total is announced.
+    The seam's weight already counts in units of ``maxTrafficWeight`` (as Argo's ``setWeight`` does), so it is
+    written as it is and the total is announced: ``(5, 1000) -> ("5", "1000")``, 0.5% of the traffic.
     """
-    if max_traffic_weight is None:
-        return weight, None
-    return weight * max_traffic_weight // 100, max_traffic_weight
+    return weight, max_traffic_weight
 
 
 def _key(prefix: str, name: str) -> str:
@@ -85,7 +83,12 @@ def current_state(canary: Mapping[str, Any] | None, *, prefix: str, max_traffic_
     except ValueError:
         parts = 0
     total = max_traffic_weight or 100
-    weight = -(-parts * 100 // total)  # back to percent, rounded up so a later write is never skipped by rounding
+    try:
+        written_total = int(annotations.get(_key(prefix, "canary-weight-total"), "100"))
+    except ValueError:
+        written_total = 100
+    # In our units; a total written by someone else is converted, rounded up so a later write is never skipped.
+    weight = parts if written_total in {total, 0} else -(-parts * total // written_total)
     header = None
     name = annotations.get(_key(prefix, "canary-by-header"))
     if name:

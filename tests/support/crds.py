@@ -245,8 +245,94 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
     InvalidCase(
         "set-weight-150",
         edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setWeight": 150}])),
-        f"{_STEPS}[0].setWeight",
-        "100",
+        _STEPS,
+        "setWeight and setCanaryScale.weight must be between 0 and trafficRouting.maxTrafficWeight (default 100)",
+    ),
+    InvalidCase(
+        "set-weight-above-max-traffic-weight",
+        edit(
+            routed_canary_rollout,
+            lambda m: [
+                _canary(m)["trafficRouting"].update(maxTrafficWeight=1000),
+                _canary(m)["steps"].append({"setWeight": 1001}),
+            ],
+        ),
+        _STEPS,
+        "must be between 0 and trafficRouting.maxTrafficWeight",
+    ),
+    InvalidCase(
+        "set-canary-scale-weight-above-max-traffic-weight",
+        edit(routed_canary_rollout, lambda m: _canary(m)["steps"].append({"setCanaryScale": {"weight": 101}})),
+        _STEPS,
+        "must be between 0 and trafficRouting.maxTrafficWeight",
+    ),
+    InvalidCase(
+        "plugin-step",
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"plugin": {"name": "acme/step"}}])),
+        f"{_STEPS}[0].plugin",
+        "does not support step plugins",
+    ),
+    # --- Rollout: fields Argo only allows with traffic routing (its validation messages)
+    InvalidCase(
+        "scale-down-delay-without-routing",
+        edit(canary_rollout, lambda m: _canary(m).update(scaleDownDelaySeconds=10)),
+        "spec.strategy.canary.scaleDownDelaySeconds",
+        "Canary scaleDownDelaySeconds can only be used with traffic routing",
+    ),
+    InvalidCase(
+        "dynamic-stable-scale-without-routing",
+        edit(canary_rollout, lambda m: _canary(m).update(dynamicStableScale=True)),
+        "spec.strategy.canary.dynamicStableScale",
+        "Canary dynamicStableScale can only be used with traffic routing",
+    ),
+    InvalidCase(
+        "dynamic-stable-scale-with-scale-down-delay",
+        edit(routed_canary_rollout, lambda m: _canary(m).update(dynamicStableScale=True, scaleDownDelaySeconds=5)),
+        "spec.strategy.canary.dynamicStableScale",
+        "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds",
+    ),
+    InvalidCase(
+        "set-canary-scale-without-routing",
+        edit(canary_rollout, lambda m: _canary(m).update(steps=[{"setCanaryScale": {"replicas": 1}}])),
+        "spec.strategy.canary.trafficRouting",
+        "SetCanaryScale requires TrafficRouting to be set",
+    ),
+    InvalidCase(
+        "min-pods-without-routing",
+        edit(canary_rollout, lambda m: _canary(m).update(minPodsPerReplicaSet=2)),
+        "spec.strategy.canary.minPodsPerReplicaSet",
+        "minPodsPerReplicaSet can only be used with traffic routing",
+    ),
+    InvalidCase(
+        "replica-progress-threshold",
+        edit(routed_canary_rollout, lambda m: _canary(m).update(replicaProgressThreshold={"type": "Pod", "value": 1})),
+        "spec.strategy.canary.replicaProgressThreshold",
+        "does not support replicaProgressThreshold",
+    ),
+    InvalidCase(
+        "anti-affinity-both-strategies",
+        edit(
+            canary_rollout,
+            lambda m: _canary(m).update(
+                antiAffinity={
+                    "preferredDuringSchedulingIgnoredDuringExecution": {"weight": 10},
+                    "requiredDuringSchedulingIgnoredDuringExecution": {},
+                }
+            ),
+        ),
+        "spec.strategy.canary.antiAffinity",
+        "AntiAffinity must have exactly one strategy listed",
+    ),
+    InvalidCase(
+        "anti-affinity-weight-out-of-range",
+        edit(
+            canary_rollout,
+            lambda m: _canary(m).update(
+                antiAffinity={"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 0}}
+            ),
+        ),
+        "spec.strategy.canary.antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight",
+        "should be greater than or equal to 1",
     ),
     InvalidCase(
         "set-weight-negative",
@@ -374,6 +460,64 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
         ),
         "spec.strategy.canary.trafficRouting.istio",
         "istio needs exactly one of virtualService or virtualServices",
+    ),
+    InvalidCase(
+        "istio-additional-subset-names",
+        edit(
+            routed_canary_rollout,
+            lambda m: _canary(m)["trafficRouting"].update(
+                istio={
+                    "virtualService": {"name": "vs"},
+                    "destinationRule": {
+                        "name": "dr",
+                        "canarySubsetName": "canary",
+                        "stableSubsetName": "stable",
+                        "additionalSubsetNames": ["exp"],
+                    },
+                }
+            ),
+        ),
+        "spec.strategy.canary.trafficRouting.istio.destinationRule.additionalSubsetNames",
+        "does not support additionalSubsetNames",
+    ),
+    InvalidCase(
+        "gateway-api-grpc-route",
+        edit(
+            routed_canary_rollout,
+            lambda m: [
+                _canary(m)["trafficRouting"].pop("nginx"),
+                _canary(m)["trafficRouting"].update(
+                    plugins={
+                        "argoproj-labs/gatewayAPI": {"httpRoute": "web", "grpcRoute": "grpc", "useHeaderRoutes": True}
+                    }
+                ),
+            ],
+        ),
+        "spec.strategy.canary.trafficRouting.plugins[argoproj-labs/gatewayAPI].grpcRoute",
+        "does not support GRPCRoute traffic routing",
+    ),
+    InvalidCase(
+        "gateway-api-route-selector",
+        edit(
+            routed_canary_rollout,
+            lambda m: [
+                _canary(m)["trafficRouting"].pop("nginx"),
+                _canary(m)["trafficRouting"].update(
+                    gatewayAPI={"httpRouteSelector": {"matchLabels": {"app": "web"}}, "useHeaderRoutes": True}
+                ),
+            ],
+        ),
+        "spec.strategy.canary.trafficRouting.gatewayAPI.httpRouteSelector",
+        "does not support route discovery by label selector",
+    ),
+    InvalidCase(
+        "blue-green-scale-down-limit-above-history",
+        edit(
+            blue_green_rollout,
+            lambda m: [m["spec"].update(revisionHistoryLimit=2), _blue_green(m).update(scaleDownDelayRevisionLimit=3)],
+        ),
+        "spec.strategy.blueGreen.scaleDownDelayRevisionLimit",
+        "revision history limit can not be smaller than the rollout's scale down limit",
     ),
     InvalidCase(
         "blue-green-missing-active-service",
@@ -632,7 +776,6 @@ DEFAULT_CASES: tuple[DefaultCase, ...] = (
     DefaultCase("rollout-replicas", canary_rollout, ("spec", "replicas"), 1),
     DefaultCase("revision-history-limit", canary_rollout, ("spec", "revisionHistoryLimit"), 10),
     DefaultCase("progress-deadline-seconds", canary_rollout, ("spec", "progressDeadlineSeconds"), 600),
-    DefaultCase("canary-scale-down-delay", canary_rollout, ("spec", "strategy", "canary", "scaleDownDelaySeconds"), 30),
     DefaultCase(
         "auto-promotion-enabled", blue_green_rollout, ("spec", "strategy", "blueGreen", "autoPromotionEnabled"), True
     ),
@@ -668,4 +811,6 @@ def without_defaults_fields() -> tuple[tuple[str, Callable[[], Manifest], tuple[
         ("dag-fail-fast", workflow, ("spec", "templates", 0, "dag", "failFast")),
         ("canary-max-surge", canary_rollout, ("spec", "strategy", "canary", "maxSurge")),
         ("canary-max-unavailable", canary_rollout, ("spec", "strategy", "canary", "maxUnavailable")),
+        # Argo refuses scaleDownDelaySeconds on a canary without traffic routing: a default would refuse them all.
+        ("canary-scale-down-delay", canary_rollout, ("spec", "strategy", "canary", "scaleDownDelaySeconds")),
     )

@@ -106,6 +106,14 @@ def _prometheus() -> Schema:
             "timeout": integer("Query timeout in seconds.", minimum=1, fmt="int64"),
             "insecure": boolean("Skip TLS certificate verification."),
             "headers": array(_header("key"), "Extra HTTP headers, e.g. for a tenant ID."),
+            "rangeQuery": obj(
+                "A range query instead of an instant one; every sample of every series is one flat list.",
+                {
+                    "start": string('Window start: now(), now() - duration("1h") or now() + duration("5m").'),
+                    "end": string('Window end: now(), now() - duration("1h") or now() + duration("5m").'),
+                    "step": string("Resolution, a duration such as 30s or 1m."),
+                },
+            ),
             **unsupported_fields({"authentication": "prometheus authentication (sigv4/oauth2); use headers"}),
         },
         required=["query"],

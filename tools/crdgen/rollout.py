@@ -1,8 +1,10 @@
 """Schema of the Rollout kind: Argo Rollouts' ``Rollout`` spec and status under ``rollouts.dev/v1alpha1``.
 
 Supported: canary (replica- or traffic-weighted via nginx, Istio or Gateway API) and blue-green, analysis at steps,
-in the background and around promotion, workloadRef. Refused by name: ALB, SMI, App Mesh, Ambassador, Traefik,
-APISIX and plugin routers other than Gateway API, and experiment steps.
+in the background and around promotion, workloadRef, antiAffinity. Refused by name: ALB, SMI, App Mesh, Ambassador,
+Traefik, APISIX and plugin routers other than Gateway API (and the plugin's GRPC/TCP/TLS routes and route selectors),
+experiment and plugin steps, ping-pong, replicaProgressThreshold, rollbackWindow, the DestinationRule's
+additionalSubsetNames, and the status fields only those features write.
 """
 
 from __future__ import annotations
@@ -38,7 +40,26 @@ MANAGED_ROUTES_MAX = 32
 GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
 
 STEP_ACTIONS = ("setWeight", "pause", "setCanaryScale", "analysis", "setHeaderRoute", "setMirrorRoute")
-UNSUPPORTED_STEP_ACTIONS = {"experiment": "the experiment canary step"}
+UNSUPPORTED_STEP_ACTIONS = {"experiment": "the experiment canary step", "plugin": "step plugins"}
+# Fields of Argo's gatewayAPI plugin configuration we do not implement (HTTPRoutes only, named explicitly).
+UNSUPPORTED_GATEWAY_FIELDS: dict[str, str | tuple[str, str]] = {
+    "grpcRoute": ("GRPCRoute traffic routing (gatewayAPI grpcRoute)", "string"),
+    "grpcRoutes": ("GRPCRoute traffic routing (gatewayAPI grpcRoutes)", "objects"),
+    "tcpRoute": ("TCPRoute traffic routing (gatewayAPI tcpRoute)", "string"),
+    "tcpRoutes": ("TCPRoute traffic routing (gatewayAPI tcpRoutes)", "objects"),
+    "tlsRoute": ("TLSRoute traffic routing (gatewayAPI tlsRoute)", "string"),
+    "tlsRoutes": ("TLSRoute traffic routing (gatewayAPI tlsRoutes)", "objects"),
+    "httpRouteSelector": "route discovery by label selector (gatewayAPI httpRouteSelector); name the httpRoutes",
+    "grpcRouteSelector": "route discovery by label selector (gatewayAPI grpcRouteSelector)",
+    "tcpRouteSelector": "route discovery by label selector (gatewayAPI tcpRouteSelector)",
+    "tlsRouteSelector": "route discovery by label selector (gatewayAPI tlsRouteSelector)",
+    "inProgressLabelKey": ("the gatewayAPI in-progress route label (inProgressLabelKey)", "string"),
+    "inProgressLabelValue": ("the gatewayAPI in-progress route label (inProgressLabelValue)", "string"),
+}
+# The total a weight counts in without trafficRouting.maxTrafficWeight.
+DEFAULT_MAX_WEIGHT = 100
+# Gateway API's backendRef weight limit: the largest total every router can express.
+MAX_TRAFFIC_WEIGHT_LIMIT = 1_000_000
 UNSUPPORTED_ROUTERS = {
     "alb": "ALB traffic routing",
     "smi": "SMI traffic routing",
@@ -51,6 +72,41 @@ UNSUPPORTED_ROUTERS = {
 
 def _percent(description: str) -> Schema:
     return integer(description, minimum=0, maximum=100)
+
+
+def _weight(description: str) -> Schema:
+    """A weight in units of ``trafficRouting.maxTrafficWeight`` (default 100); the canary's rule bounds it."""
+    return integer(description, minimum=0)
+
+
+def anti_affinity(strategy: str) -> Schema:
+    """Argo's ``AntiAffinity``: keep an update's pods off the nodes of the stable version's pods."""
+    return obj(
+        f"Inject a pod anti-affinity term against the stable version's pods into the {strategy}'s new pods.",
+        {
+            "preferredDuringSchedulingIgnoredDuringExecution": obj(
+                "A preferred term, with its scheduling weight.",
+                {"weight": integer("Weight of the term, 1-100.", minimum=1, maximum=100)},
+                required=["weight"],
+            ),
+            "requiredDuringSchedulingIgnoredDuringExecution": obj(
+                "A required term: new pods never share a node with stable pods.", {}
+            ),
+        },
+        rules=[
+            rule(
+                "has(self.preferredDuringSchedulingIgnoredDuringExecution)"
+                " != has(self.requiredDuringSchedulingIgnoredDuringExecution)",
+                "AntiAffinity must have exactly one strategy listed",
+            )
+        ],
+    )
+
+
+def _scale_down_delay_revision_limit() -> Schema:
+    return integer(
+        "How many old versions may wait out scaleDownDelaySeconds at once; older ones scale down at once.", minimum=0
+    )
 
 
 def _surge(description: str) -> Schema:
@@ -92,7 +148,7 @@ def _set_canary_scale() -> Schema:
     return obj(
         "Scale the canary independently of its traffic weight.",
         {
-            "weight": _percent("Canary replicas as a percentage of spec.replicas."),
+            "weight": _weight("Canary replicas as a share of spec.replicas, in units of maxTrafficWeight."),
             "replicas": integer("Absolute canary replicas.", minimum=0),
             "matchTrafficWeight": boolean("Go back to scaling the canary with its traffic weight."),
         },
@@ -145,7 +201,7 @@ def canary_step() -> Schema:
     return obj(
         "One step of the canary plan: exactly one action.",
         {
-            "setWeight": _percent("Percentage of traffic (or replicas) for the canary."),
+            "setWeight": _weight("Traffic (or replicas) for the canary, in units of maxTrafficWeight (default 100)."),
             "pause": _pause(),
             "setCanaryScale": _set_canary_scale(),
             "analysis": rollout_analysis("Run an AnalysisRun and wait for its result."),
@@ -211,6 +267,9 @@ def _istio() -> Schema:
                     "name": name("DestinationRule name."),
                     "canarySubsetName": _route_name("Subset for the canary."),
                     "stableSubsetName": _route_name("Subset for the stable version."),
+                    **unsupported_fields(
+                        {"additionalSubsetNames": ("additionalSubsetNames (experiment subsets)", "strings")}
+                    ),
                 },
                 required=["name", "canarySubsetName", "stableSubsetName"],
             ),
@@ -240,6 +299,13 @@ def gateway_api() -> Schema:
             ),
             "namespace": name("Namespace of the HTTPRoute(s); defaults to the Rollout's.", max_length=SHORT_NAME_MAX),
             "useHeaderRoutes": boolean("Add header-based routes for setHeaderRoute steps."),
+            "configMap": string(
+                "Accepted for Argo compatibility and not needed: managed routes are found by name in the routes."
+            ),
+            "disableInProgressLabel": boolean(
+                "Accepted for Argo compatibility: routes are never labelled while an update is in progress."
+            ),
+            **unsupported_fields(UNSUPPORTED_GATEWAY_FIELDS),
         },
         rules=[needs_exactly_one("gatewayAPI", ["httpRoute", "httpRoutes"])],
     )
@@ -275,7 +341,11 @@ def traffic_routing() -> Schema:
                 max_items=MANAGED_ROUTES_MAX,
                 map_keys=["name"],
             ),
-            "maxTrafficWeight": integer("The total weight (default 100).", minimum=1),
+            "maxTrafficWeight": integer(
+                "The total every weight counts in (default 100): setWeight 5 of 1000 is 0.5% of the traffic.",
+                minimum=1,
+                maximum=MAX_TRAFFIC_WEIGHT_LIMIT,
+            ),
             **unsupported_fields(UNSUPPORTED_ROUTERS),
         },
         rules=[
@@ -293,6 +363,17 @@ def traffic_routing() -> Schema:
         ],
     )
 
+
+_MAX_WEIGHT = (
+    "(has(self.trafficRouting) && has(self.trafficRouting.maxTrafficWeight)"
+    f" ? self.trafficRouting.maxTrafficWeight : {DEFAULT_MAX_WEIGHT})"
+)
+_WEIGHT_RULE = (
+    f"!has(self.steps) || self.steps.all(s, (!has(s.setWeight) || s.setWeight <= {_MAX_WEIGHT})"
+    " && (!has(s.setCanaryScale) || !has(s.setCanaryScale.weight)"
+    f" || s.setCanaryScale.weight <= {_MAX_WEIGHT}))"
+)
+_DYNAMIC = "has(self.dynamicStableScale) && self.dynamicStableScale"
 
 _STEP_ROUTE_RULE = (
     "!has(self.steps) || self.steps.all(s, "
@@ -316,16 +397,31 @@ def canary() -> Schema:
             "maxSurge": _surge("Pods above spec.replicas during the update: a count or a percentage (default 25%)."),
             "maxUnavailable": _surge("Pods that may be unavailable: a count or a percentage (default 25%)."),
             "analysis": rollout_analysis("Background analysis running during the whole update.", background=True),
+            # No schema default: Argo refuses it without trafficRouting, so a default would refuse every basic canary.
             "scaleDownDelaySeconds": integer(
-                "Delay before scaling down the old stable after a traffic-routed promotion.", minimum=0, default=30
+                "Delay before scaling down the old stable after a traffic-routed promotion (default 30; traffic "
+                "routing only).",
+                minimum=0,
             ),
             "abortScaleDownDelaySeconds": integer(
                 "Delay before scaling down the canary after an abort (0: never).", minimum=0, default=30
             ),
+            "scaleDownDelayRevisionLimit": _scale_down_delay_revision_limit(),
             "canaryMetadata": labels_and_annotations("Labels and annotations on canary pods while they are canary."),
             "stableMetadata": labels_and_annotations("Labels and annotations on stable pods."),
-            "dynamicStableScale": boolean("Scale the stable down as traffic moves to the canary."),
-            **unsupported_fields({"pingPong": "ping-pong services (ALB only)"}),
+            "dynamicStableScale": boolean("Scale the stable down as traffic moves to the canary (traffic routing)."),
+            "minPodsPerReplicaSet": integer(
+                "With traffic routing: a canary or stable ReplicaSet that has pods has at least this many "
+                "(capped at spec.replicas).",
+                minimum=0,
+            ),
+            "antiAffinity": anti_affinity("canary"),
+            **unsupported_fields(
+                {
+                    "pingPong": "ping-pong services (ALB only)",
+                    "replicaProgressThreshold": "replicaProgressThreshold (every desired canary pod must be available)",
+                }
+            ),
         },
         rules=[
             rule(
@@ -365,6 +461,43 @@ def canary() -> Schema:
                 "analysis.startingStep must be the index of a step",
                 field_path=".analysis.startingStep",
             ),
+            rule(
+                _WEIGHT_RULE,
+                "setWeight and setCanaryScale.weight must be between 0 and trafficRouting.maxTrafficWeight "
+                f"(default {DEFAULT_MAX_WEIGHT})",
+                field_path=".steps",
+            ),
+            # Argo's validation: these mean something only when a router splits traffic.
+            rule(
+                "!has(self.scaleDownDelaySeconds) || has(self.trafficRouting)",
+                "Canary scaleDownDelaySeconds can only be used with traffic routing",
+                field_path=".scaleDownDelaySeconds",
+                reason="FieldValueForbidden",
+            ),
+            rule(
+                f"!({_DYNAMIC}) || has(self.trafficRouting)",
+                "Canary dynamicStableScale can only be used with traffic routing",
+                field_path=".dynamicStableScale",
+                reason="FieldValueForbidden",
+            ),
+            rule(
+                f"!({_DYNAMIC}) || !has(self.scaleDownDelaySeconds)",
+                "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds",
+                field_path=".dynamicStableScale",
+                reason="FieldValueForbidden",
+            ),
+            rule(
+                "!has(self.minPodsPerReplicaSet) || has(self.trafficRouting)",
+                "minPodsPerReplicaSet can only be used with traffic routing",
+                field_path=".minPodsPerReplicaSet",
+                reason="FieldValueForbidden",
+            ),
+            rule(
+                "has(self.trafficRouting) || !has(self.steps) || self.steps.all(s, !has(s.setCanaryScale))",
+                "SetCanaryScale requires TrafficRouting to be set",
+                field_path=".trafficRouting",
+                reason="FieldValueRequired",
+            ),
         ],
     )
 
@@ -388,6 +521,9 @@ def blue_green() -> Schema:
             ),
             "activeMetadata": labels_and_annotations("Labels and annotations on active pods."),
             "previewMetadata": labels_and_annotations("Labels and annotations on preview pods."),
+            "maxUnavailable": _surge("Pods restartAt may evict at once: a count or a percentage (default 25%)."),
+            "scaleDownDelayRevisionLimit": _scale_down_delay_revision_limit(),
+            "antiAffinity": anti_affinity("preview"),
         },
         required=["activeService"],
         rules=[
@@ -491,6 +627,13 @@ def spec() -> Schema:
                 field_path=".template",
                 reason="FieldValueForbidden",
             ),
+            rule(
+                "!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.scaleDownDelayRevisionLimit)"
+                " || !has(self.revisionHistoryLimit)"
+                " || self.strategy.blueGreen.scaleDownDelayRevisionLimit <= self.revisionHistoryLimit",
+                "This rollout's revision history limit can not be smaller than the rollout's scale down limit",
+                field_path=".strategy.blueGreen.scaleDownDelayRevisionLimit",
+            ),
         ],
     )
 
@@ -510,7 +653,7 @@ def _weight_destination() -> Schema:
     return obj(
         "Where a share of traffic goes.",
         {
-            "weight": integer("Percentage of traffic."),
+            "weight": integer("Share of traffic, in units of trafficRouting.maxTrafficWeight (default 100)."),
             "serviceName": string("Service receiving it."),
             "podTemplateHash": string("Pod template hash of the ReplicaSet receiving it."),
         },
@@ -555,19 +698,27 @@ def status() -> Schema:
             "workloadObservedGeneration": observed_generation(),
             "restartedAt": timestamp("When the last restart was carried out."),
             "conditions": conditions(),
+            **unsupported_fields({"alb": "ALB traffic routing", "albs": ("ALB traffic routing", "objects")}),
             "canary": obj(
                 "Canary-only state.",
                 {
                     "currentStepAnalysisRunStatus": _analysis_run_ref(),
                     "currentBackgroundAnalysisRunStatus": _analysis_run_ref(),
                     "weights": obj(
-                        "The weights last set on the traffic router.",
+                        "The weights last set on the traffic router; canary and stable add up to maxTrafficWeight.",
                         {
                             "canary": _weight_destination(),
                             "stable": _weight_destination(),
                             "additional": unbounded_array(_weight_destination(), "Other destinations."),
                             "verified": boolean("The router confirmed the weights."),
                         },
+                    ),
+                    **unsupported_fields(
+                        {
+                            "currentExperiment": ("the experiment canary step", "string"),
+                            "stablePingPong": ("ping-pong services (ALB only)", "string"),
+                            "stepPluginStatuses": ("step plugins", "objects"),
+                        }
                     ),
                 },
             ),

@@ -246,6 +246,8 @@ def _opaque(shape: str) -> Schema:
         return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     if shape == "objects":
         return {"type": "array", "items": _opaque("object")}
+    if shape == "strings":
+        return {"type": "array", "items": {"type": "string"}}
     if shape == "object-lists":  # Argo's steps: a list of parallel groups
         return {"type": "array", "items": _opaque("objects")}
     if shape == "int-or-string":

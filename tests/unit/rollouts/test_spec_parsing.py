@@ -57,7 +57,6 @@ def test_fields_and_defaults() -> None:
                     {"pause": {"duration": "1m30s"}},
                     {"pause": {"duration": 45}},
                     {"pause": {}},
-                    {"setCanaryScale": {"replicas": 2}},
                     {
                         "analysis": {
                             "templates": [{"templateName": "t"}],
@@ -78,14 +77,12 @@ def test_fields_and_defaults() -> None:
         StepKind.PAUSE,
         StepKind.PAUSE,
         StepKind.PAUSE,
-        StepKind.SET_CANARY_SCALE,
         StepKind.ANALYSIS,
     ]
     assert canary.steps[1].pause_duration == timedelta(seconds=90)
     assert canary.steps[2].pause_duration == timedelta(seconds=45)
     assert canary.steps[3].pause_duration is None
-    assert canary.steps[4].scale_replicas == 2
-    analysis = canary.steps[5].analysis
+    analysis = canary.steps[4].analysis
     assert analysis is not None
     assert analysis.args[0].pod_template_hash is HashSource.STABLE
     assert (canary.max_surge, canary.max_unavailable) == ("50%", 0)
@@ -123,6 +120,126 @@ def test_problems_the_schema_cannot_see_are_reported_with_their_path(change: dic
     with pytest.raises(InvalidSpecError) as caught:
         parse_rollout(body)
     assert path in [issue.path for issue in caught.value.issues]
+
+
+ROUTING = {"nginx": {"stableIngress": "web"}}
+
+
+def test_routed_only_fields_and_max_traffic_weight() -> None:
+    spec = parse_rollout(
+        rollout(
+            canary={
+                "trafficRouting": {**ROUTING, "maxTrafficWeight": 1000},
+                "steps": [{"setWeight": 5}, {"setCanaryScale": {"weight": 500}}, {"setCanaryScale": {"replicas": 2}}],
+                "minPodsPerReplicaSet": 2,
+                "scaleDownDelayRevisionLimit": 1,
+                "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 40}},
+            }
+        )
+    )
+    canary = spec.canary
+    assert canary is not None
+    assert canary.max_weight == 1000
+    assert [s.weight for s in canary.steps] == [5, None, None]
+    assert (canary.steps[1].scale_weight, canary.steps[2].scale_replicas) == (500, 2)
+    assert canary.min_pods_per_replica_set == 2
+    assert canary.scale_down_delay_revision_limit == 1
+    assert canary.anti_affinity is not None
+    assert canary.anti_affinity.weight == 40
+    assert canary.scale_down_delay_seconds == 30  # Argo's default, applied by the parser (no schema default)
+
+
+def test_blue_green_max_unavailable_anti_affinity_and_revision_limit() -> None:
+    spec = parse_rollout(
+        rollout(
+            blue_green={
+                "activeService": "a",
+                "maxUnavailable": 2,
+                "scaleDownDelayRevisionLimit": 1,
+                "antiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}},
+            }
+        )
+    )
+    blue_green = spec.blue_green
+    assert blue_green is not None
+    assert blue_green.max_unavailable == 2
+    assert blue_green.scale_down_delay_revision_limit == 1
+    assert blue_green.anti_affinity is not None
+    assert blue_green.anti_affinity.weight is None  # required
+    assert parse_rollout(rollout(blue_green={"activeService": "a"})).strategy.max_unavailable == "25%"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        # Argo's validation (pkg/apis/rollouts/validation) and its messages: these only mean something with a router.
+        (
+            {"canary": {"scaleDownDelaySeconds": 10}},
+            "spec.strategy.canary.scaleDownDelaySeconds",
+            "Canary scaleDownDelaySeconds can only be used with traffic routing",
+        ),
+        (
+            {"canary": {"dynamicStableScale": True}},
+            "spec.strategy.canary.dynamicStableScale",
+            "Canary dynamicStableScale can only be used with traffic routing",
+        ),
+        (
+            {"canary": {"trafficRouting": ROUTING, "dynamicStableScale": True, "scaleDownDelaySeconds": 0}},
+            "spec.strategy.canary.dynamicStableScale",
+            "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds",
+        ),
+        (
+            {"canary": {"steps": [{"setCanaryScale": {"replicas": 1}}]}},
+            "spec.strategy.canary.steps[0].setCanaryScale",
+            "SetCanaryScale requires TrafficRouting to be set",
+        ),
+        (
+            {"canary": {"minPodsPerReplicaSet": 2}},
+            "spec.strategy.canary.minPodsPerReplicaSet",
+            "can only be used with traffic routing",
+        ),
+        ({"canary": {"steps": [{"setWeight": 101}]}}, "spec.strategy.canary.steps[0].setWeight", "between 0 and 100"),
+        (
+            {"canary": {"trafficRouting": {**ROUTING, "maxTrafficWeight": 10}, "steps": [{"setWeight": 11}]}},
+            "spec.strategy.canary.steps[0].setWeight",
+            "between 0 and 10",
+        ),
+        (
+            {"canary": {"trafficRouting": ROUTING, "steps": [{"setCanaryScale": {"weight": 101}}]}},
+            "spec.strategy.canary.steps[0].setCanaryScale.weight",
+            "between 0 and 100",
+        ),
+        (
+            {"canary": {"antiAffinity": {}}},
+            "spec.strategy.canary.antiAffinity",
+            "AntiAffinity must have exactly one strategy listed",
+        ),
+        (
+            {
+                "blue_green": {
+                    "activeService": "a",
+                    "antiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 101}},
+                }
+            },
+            "spec.strategy.blueGreen.antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight",
+            "AntiAffinity weight must be between 1-100",
+        ),
+        (
+            {"blue_green": {"activeService": "a", "scaleDownDelayRevisionLimit": 11}},
+            "spec.strategy.blueGreen.scaleDownDelayRevisionLimit",
+            "can not be smaller than the rollout's scale down limit",
+        ),
+        (
+            {"blue_green": {"activeService": "a", "maxUnavailable": "x"}},
+            "spec.strategy.blueGreen.maxUnavailable",
+            "percentage",
+        ),
+    ],
+)
+def test_argo_validation_is_reported_with_its_path_and_message(change: dict[str, Any], path: str, message: str) -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_rollout(rollout(**change))
+    assert any(issue.path == path and message in issue.message for issue in caught.value.issues), caught.value.issues
 
 
 def test_a_selector_that_does_not_match_the_template_is_invalid() -> None:

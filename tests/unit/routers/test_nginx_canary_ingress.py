@@ -81,9 +81,9 @@ def test_prefix_additional_and_canary_annotations() -> None:
     assert f"{P}/canary" not in annotations
 
 
-def test_max_traffic_weight_scales_and_announces_the_total() -> None:
-    assert nginx_weight(5, 1000) == (50, 1000)
-    assert nginx_weight(33, 7) == (2, 7)  # rounded down: never more than asked
+def test_weight_counts_in_max_traffic_weight_units_and_announces_the_total() -> None:
+    """As Argo's nginx router: ``setWeight: 5`` with ``maxTrafficWeight: 1000`` is canary-weight 5 of 1000 (0.5%)."""
+    assert nginx_weight(5, 1000) == (5, 1000)
     assert nginx_weight(40, None) == (40, None)
     routing = routing_of(rollout({"maxTrafficWeight": 1000, "nginx": {"stableIngress": "web"}}))
     assert routing is not None
@@ -96,8 +96,9 @@ def test_max_traffic_weight_scales_and_announces_the_total() -> None:
         state=NginxState(weight=5),
         owner=OWNER,
     )
-    assert body["metadata"]["annotations"][f"{P}/canary-weight"] == "50"
+    assert body["metadata"]["annotations"][f"{P}/canary-weight"] == "5"
     assert body["metadata"]["annotations"][f"{P}/canary-weight-total"] == "1000"
+    assert current_state(body, prefix=P, max_traffic_weight=1000).weight == 5
 
 
 def test_annotations_and_labels_of_other_tools_survive_and_hand_edits_are_put_back() -> None:
@@ -210,7 +211,7 @@ def test_properties_of_the_canary_ingress(
     body["metadata"]["annotations"].update(others)
     annotations = body["metadata"]["annotations"]
     parts = int(annotations[f"{P}/canary-weight"])
-    assert parts * 100 <= weight * (total or 100)  # the canary's share never exceeds the weight asked for
+    assert parts == weight  # written in the Rollout's own units (maxTrafficWeight), as Argo writes it
     state = current_state(body, prefix=P, max_traffic_weight=total)
     assert state.header == header
     assert make(state, body) == body  # what we read back rebuilds the same object: no write on the next call

@@ -78,9 +78,10 @@ class RoutedWorld:
             "trafficRouting": ROUTING,
             "steps": case["steps"],
             "abortScaleDownDelaySeconds": case["abort_delay"],
-            "scaleDownDelaySeconds": case["scale_down_delay"],
             "dynamicStableScale": case["dynamic"],
         }
+        if not case["dynamic"]:  # Argo refuses dynamicStableScale with scaleDownDelaySeconds
+            self.canary["scaleDownDelaySeconds"] = case["scale_down_delay"]
         self.images = ["v0"]
         self.spec = spec_for(self.n, self.canary, "v0")
         routing = routing_of(rollout(ROUTING))
