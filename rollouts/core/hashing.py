@@ -199,7 +199,6 @@ def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
-<<<<<<< HEAD
 def templates_equal(
     left: Mapping[str, Any],
     right: Mapping[str, Any],
@@ -207,12 +206,13 @@ def templates_equal(
     ephemeral_labels: Iterable[str] = (),
     ephemeral_annotations: Iterable[str] = (),
 ) -> bool:
-    """Equal pod templates up to the hash label: how an existing ReplicaSet is adopted for a template.
+    """Equal pod templates up to the hash label and the injected anti-affinity term: how an existing ReplicaSet is
+    recognised and adopted for a template.
 
     ``ephemeral_labels``/``ephemeral_annotations``: keys a controller put on ``left`` (a ReplicaSet's template) for
     the role its pods have (canary/stable/active/preview metadata); they are not part of the user's template.
     """
-    live = strip_hash_label(left)
+    live = strip_hash_label(without_injected_anti_affinity(left))
     metadata = live.get("metadata")
     if isinstance(metadata, dict):
         for key, names in (("labels", ephemeral_labels), ("annotations", ephemeral_annotations)):
@@ -224,14 +224,7 @@ def templates_equal(
                     metadata.pop(key)
         if not metadata:
             live.pop("metadata")
-    return live == strip_hash_label(right)
-=======
-def templates_equal(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
-    """Equal pod templates up to the hash label and the injected anti-affinity term: how an existing ReplicaSet is
-    recognised and adopted for a template."""
-    return strip_hash_label(without_injected_anti_affinity(left)) == strip_hash_label(
-        without_injected_anti_affinity(right)
-    )
+    return live == strip_hash_label(without_injected_anti_affinity(right))
 
 
 def _is_injected(term: Any) -> bool:
@@ -271,4 +264,3 @@ def without_injected_anti_affinity(template: Mapping[str, Any]) -> dict[str, Any
     if not affinity:
         spec.pop("affinity")
     return out
->>>>>>> helper-i
