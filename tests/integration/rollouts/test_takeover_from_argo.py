@@ -59,24 +59,6 @@ def metric_url() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture
-def argo_crds(kube: Kube, kube_client: Any) -> None:
-    """Argo's published CRDs (as ``rollouts install --api-group argoproj.io`` applies them) and, because Argo's
-    controller watches Experiments, its Experiment CRD from the built module."""
-    from rollouts.kube.install import install
-
-    install(kube_client, rbac=False, mode=ARGO)
-    peer = ensure_peer(build=True)
-    kube.kubectl("apply", "--server-side", f"--filename={peer.crds_dir / 'experiment-crd.yaml'}")
-
-    def established() -> bool:
-        crd = json.loads(kube.kubectl("get", "crd", "experiments.argoproj.io", "--output=json").stdout)
-        conditions = (crd.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-
-    wait_for(established, timeout=60, what="Argo's Experiment CRD Established")
-
-
 class ArgoController:
     """Argo Rollouts' controller binary, namespaced to the test's namespace, without leader election."""
 
