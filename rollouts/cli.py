@@ -69,7 +69,9 @@ def _controller(args: argparse.Namespace) -> int:
     from rollouts.controller import ControllerConfig, run_controller
     from workflows.api import api_mode
 
-    config = ControllerConfig(mode=api_mode(_api_group(args)), instance_id=args.instance_id)
+    config = ControllerConfig(
+        mode=api_mode(_api_group(args)), instance_id=args.instance_id, metrics_port=args.metrics_port
+    )
     return run_controller(
         kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config
     )
@@ -162,6 +164,26 @@ def _add_kube_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="the kubeconfig context to use")
 
 
+def _add_controller(commands: Any) -> None:
+    controller = commands.add_parser("controller", help="run the operator against the current kubeconfig")
+    _add_kube_flags(controller)
+    controller.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
+    )
+    controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_api_group_flag(controller)
+    controller.add_argument(
+        "--instance-id",
+        default="",
+        help="serve only objects labelled argo-rollouts.argoproj.io/controller-instance-id=ID "
+        "(default: only objects without that label), as Argo's --instance-id",
+    )
+    controller.add_argument(
+        "--metrics-port", type=int, default=8090, help="serve Prometheus metrics on this port (0: off; Argo's default)"
+    )
+    controller.set_defaults(handler=_controller)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from rollouts.devcluster import default_state_dir
 
@@ -185,20 +207,7 @@ def _build_parser() -> argparse.ArgumentParser:
         handler=_cluster_env
     )
 
-    controller = commands.add_parser("controller", help="run the operator against the current kubeconfig")
-    _add_kube_flags(controller)
-    controller.add_argument(
-        "-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
-    )
-    controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    _add_api_group_flag(controller)
-    controller.add_argument(
-        "--instance-id",
-        default="",
-        help="serve only objects labelled argo-rollouts.argoproj.io/controller-instance-id=ID "
-        "(default: only objects without that label), as Argo's --instance-id",
-    )
-    controller.set_defaults(handler=_controller)
+    _add_controller(commands)
 
     install = commands.add_parser("install", help="apply the CRDs and the controller's RBAC to the current cluster")
     _add_kube_flags(install)

@@ -28,6 +28,7 @@ from typing import Any
 import kopf
 
 from analysis.controller import AnalysisController, register_analysis_handlers
+from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, serve_metrics
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
@@ -55,6 +56,8 @@ class ControllerConfig:
     status_interval: float = 1.0  # seconds between status writes of one Workflow/AnalysisRun (the final one at once)
     mode: ApiMode = ROLLOUTS_DEV  # the group the Rollout kinds are served under and the names written (drop-in: Argo's)
     instance_id: str = ""  # only objects labelled with this instance id (empty: only objects without the label)
+    metrics_port: int = DEFAULT_METRICS_PORT  # /metrics (0: not served)
+    metrics_address: str = "0.0.0.0"  # noqa: S104 -- scraped from other pods
 
     def label_filter(self) -> dict[str, Any]:
         """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
@@ -98,7 +101,12 @@ class Operator:
             engine=engine,
             workflows=WorkflowController(engine),
             analysis=AnalysisController(engine, mode=config.mode),  # registers the metric runner on the executor
-            rollouts=Reconciler(kube=kube, mode=config.mode, pool=reconcile_pool),
+            rollouts=Reconciler(
+                kube=kube,
+                mode=config.mode,
+                pool=reconcile_pool,
+                metrics=process_metrics() if config.metrics_port else None,
+            ),
             io_pool=io_pool,
         )
 
@@ -180,6 +188,17 @@ def run_controller(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     operator = Operator.create(Kube.from_kubeconfig(kubeconfig, context), config)
+    if operator.config.metrics_port:
+        try:
+            serve_metrics(operator.config.metrics_port, operator.config.metrics_address)
+        except OSError as error:
+            logger.error(  # noqa: TRY400 -- a configuration error: the message is all there is to say
+                "cannot serve metrics on %s:%d: %s (another process has the port? --metrics-port 0 turns them off)",
+                operator.config.metrics_address,
+                operator.config.metrics_port,
+                error,
+            )
+            return 2
     logger.info(
         "serving %s (instance %s)", operator.config.mode.api_version, operator.config.instance_id or "without an id"
     )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, templates_equal
 from rollouts.core.observed import (
     Observed,
@@ -25,12 +26,13 @@ from rollouts.core.observed import (
     service_view_from,
     status_from,
 )
-from rollouts.core.spec import RolloutSpec
+from rollouts.core.spec import RolloutSpec, analysis_refs
 from rollouts.routers import Routers
 from workflows.api import ApiMode
+from workflows.errors import FieldIssue
 from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube
 
-__all__ = ["observe", "read_workload", "stored_template"]
+__all__ = ["check_analysis_templates", "observe", "read_workload", "stored_template"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,23 @@ def stored_template(kube: Kube, namespace: str, spec: RolloutSpec, template_hash
     if len(_STORED) > _STORED_LIMIT:
         _STORED.popitem(last=False)
     return template
+
+
+def check_analysis_templates(kube: Kube, namespace: str, spec: RolloutSpec, *, mode: ApiMode) -> None:
+    """Every (Cluster)AnalysisTemplate the strategy names must exist, whether or not an update is running, as Argo
+    checks on every reconcile: a missing one is an InvalidSpec naming where it is referenced. One GET per name."""
+    found: dict[tuple[str, bool], bool] = {}
+    issues: list[FieldIssue] = []
+    for ref in analysis_refs(spec):
+        for index, (name, cluster) in enumerate(ref.templates):
+            if (name, cluster) not in found:
+                resource = mode.cluster_analysis_templates if cluster else mode.analysis_templates
+                found[name, cluster] = kube.get(resource, name, None if cluster else namespace) is not None
+            if not found[name, cluster]:
+                kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
+                issues.append(FieldIssue(f"{ref.path}.templates[{index}].templateName", f"{kind} {name!r} not found"))
+    if issues:
+        raise InvalidSpecError(issues)
 
 
 def _service_names(spec: RolloutSpec) -> set[str]:

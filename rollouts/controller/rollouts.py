@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
@@ -24,7 +25,8 @@ from typing import Any, Protocol, cast
 import kopf
 
 from rollouts.act import apply_plan, write_status_patch
-from rollouts.controller.observe import observe, read_workload
+from rollouts.controller.metrics import ControllerMetrics
+from rollouts.controller.observe import check_analysis_templates, observe, read_workload
 from rollouts.core.actions import EmitEvent, EventType
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
@@ -72,6 +74,19 @@ class Reconciler:
     # starts the update at once instead of at the next resync. Filled by reconcile() (worker threads): a dict
     # assignment per key, read on the loop; a stale entry costs one needless reconcile at most.
     _workload_users: dict[Key, frozenset[str]] = field(default_factory=dict)
+    _known: set[str] = field(default_factory=set)  # uids of the Rollouts this process has announced
+    metrics: ControllerMetrics | None = None  # /metrics series (rollout_info, rollout_reconcile, ...), when served
+
+    def announce(self, body: Mapping[str, Any]) -> None:
+        """The first sight of a Rollout by this process (created, or listed at start-up): Argo's
+        ``RolloutAddedToInformer`` Event, which its users and e2e suite expect first in a Rollout's Event list."""
+        meta = body.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        if not uid or uid in self._known:
+            return
+        self._known.add(uid)
+        message = f"Rollout resource added to informer: {meta.get('namespace')}/{meta.get('name')}"
+        kopf.info(cast("Any", body), reason="RolloutAddedToInformer", message=message)
 
     def workload_changed(self, namespace: str, name: str) -> None:
         """A Deployment changed: reconcile every Rollout known to reference it."""
@@ -100,7 +115,11 @@ class Reconciler:
         if self._running.get(key) is task:
             del self._running[key]
 
-    def forget(self, namespace: str, name: str) -> None:
+    def forget(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        if uid:
+            self._known.discard(uid)
+        if self.metrics is not None:
+            self.metrics.forget(namespace, name)
         timer = self._timers.pop((namespace, name), None)
         if timer is not None:
             timer.cancel()
@@ -123,9 +142,13 @@ class Reconciler:
             except ApiError as error:
                 logger.warning("reconcile %s/%s: API error %s; retrying", *key, error)
                 rollout, events, requeue = None, [], 5.0
+                if self.metrics is not None:
+                    self.metrics.failed(*key)
             except Exception:
                 logger.exception("reconcile %s/%s failed; retrying", *key)
                 rollout, events, requeue = None, [], 10.0
+                if self.metrics is not None:
+                    self.metrics.failed(*key)
             if rollout is not None:
                 for event in events:
                     poster = kopf.warn if event.type is EventType.WARNING else kopf.info
@@ -152,6 +175,7 @@ class Reconciler:
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
+        started = time.monotonic()
         rollout = self.kube.get(self.mode.rollouts, name, namespace)
         if rollout is None:
             return None, [], None
@@ -174,6 +198,7 @@ class Reconciler:
                 if routing is not None
                 else None
             )
+            check_analysis_templates(self.kube, namespace, spec, mode=self.mode)
             observed = observe(self.kube, rollout, spec, router=router, mode=self.mode)
             if workload is not None:
                 observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
@@ -187,6 +212,15 @@ class Reconciler:
             already = (rollout.get("status") or {}).get("message") == plan.status.get("message")
             events = [] if already else [EmitEvent(type=EventType.WARNING, reason="InvalidSpec", message=str(issues))]
         requeue = plan.requeue_after
+        if self.metrics is not None:
+            strategy = (rollout.get("spec") or {}).get("strategy") or {}
+            self.metrics.observed(
+                namespace,
+                name,
+                strategy="blueGreen" if "blueGreen" in strategy else "canary",
+                phase=str(plan.status.get("phase") or ""),
+                seconds=time.monotonic() - started,
+            )
         changes = _status_changes(rollout.get("status") or {}, plan.status)
         if changes:
             try:
@@ -222,8 +256,9 @@ def register_rollout_handlers(
     async def rollout_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
         meta = body["metadata"]
         if type == "DELETED":
-            memo.rollouts.forget(meta["namespace"], meta["name"])
+            memo.rollouts.forget(meta["namespace"], meta["name"], uid=meta.get("uid"))
             return
+        memo.rollouts.announce(body)
         memo.rollouts.trigger(meta["namespace"], meta["name"])
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)

@@ -42,6 +42,7 @@ __all__ = [
     "PodMetadata",
     "RolloutSpec",
     "StepKind",
+    "analysis_refs",
     "parse_rollout",
 ]
 
@@ -120,6 +121,7 @@ class AnalysisRef:
     measurement_retention: tuple[Mapping[str, Any], ...] = ()
     run_labels: Mapping[str, str] = field(default_factory=dict)
     run_annotations: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""  # where it is in the Rollout (``spec.strategy.canary.steps[2].analysis``), for error messages
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -327,7 +329,19 @@ def _analysis(value: object, path: str, issues: Issues) -> AnalysisRef | None:
         measurement_retention=tuple(_map(m) for m in raw.get("measurementRetention") or ()),
         run_labels=metadata.labels,
         run_annotations=metadata.annotations,
+        path=path,
     )
+
+
+def analysis_refs(spec: RolloutSpec) -> list[AnalysisRef]:
+    """Every analysis the strategy references: background, each step's, blue-green pre/post-promotion."""
+    refs: list[AnalysisRef | None] = []
+    if spec.canary is not None:
+        refs.append(spec.canary.analysis)
+        refs.extend(step.analysis for step in spec.canary.steps)
+    if spec.blue_green is not None:
+        refs += [spec.blue_green.pre_promotion_analysis, spec.blue_green.post_promotion_analysis]
+    return [ref for ref in refs if ref is not None]
 
 
 def _max_weight(routing: RoutingSpec | None) -> int:

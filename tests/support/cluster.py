@@ -122,7 +122,7 @@ class ControllerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rollouts.cli", "controller",
              f"--kubeconfig={self.kubeconfig or self.kube.kubeconfig}", f"--namespace={self.namespace}",
-             *self.args],
+             "--metrics-port=0", *self.args],
             stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
         sink.close()

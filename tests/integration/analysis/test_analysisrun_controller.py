@@ -302,8 +302,9 @@ def test_corpus_templates_are_accepted_and_run(kube: Kube, namespace: str, contr
     for template in templates:  # apiVersion already rollouts.dev's
         if template["kind"] == "AnalysisTemplate":
             template["metadata"]["namespace"] = namespace
-        # Server-side dry run: full admission (schema, CEL) without leaving cluster-scoped objects behind.
-        kube.kubectl("create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(template))
+        # Server-side dry run: full admission (schema, CEL) without leaving cluster-scoped objects behind (apply, not
+        # create: another test of the session may have left the cluster-scoped one in place).
+        kube.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(template))
         create(kube, namespace, analysis_run(f"corpus-{template['metadata']['name']}", template["spec"]["metrics"]))
     for template in templates:
         final = concluded(kube, namespace, f"corpus-{template['metadata']['name']}", timeout=40)
