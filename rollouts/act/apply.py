@@ -7,7 +7,6 @@ them on its loop, so the act layer stays a plain function of (kube, rollout, pla
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -43,6 +42,7 @@ from workflows.runtime.kube import (
     PODS,
     REPLICA_SETS,
     SERVICES,
+    ApiError,
     ConflictError,
     InvalidError,
     Kube,
@@ -130,8 +130,16 @@ class _Applier:
                 "template": template,
             },
         }
-        with contextlib.suppress(ConflictError):  # exists (created before a restart): the next plan adopts it
+        try:
             self.kube.create(REPLICA_SETS, body, self.namespace)
+        except ConflictError:  # exists (created before a restart): the next plan adopts it
+            pass
+        except ApiError as error:
+            if error.status not in (400, 422):
+                raise
+            # The API server refuses the pod template itself (an unparsable quantity, an invalid field): retrying
+            # cannot help, the Rollout is invalid as written.
+            raise InvalidSpecError.at("spec.template", f"the API server refuses it: {error.message}") from None
 
     def scale(self, action: ScaleReplicaSet) -> None:
         self.kube.patch(REPLICA_SETS, action.name, {"spec": {"replicas": action.replicas}}, self.namespace)

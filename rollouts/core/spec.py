@@ -434,8 +434,9 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
     max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)
     max_unavailable = _intstr(raw.get("maxUnavailable"), "25%", f"{path}.maxUnavailable", issues)
     background = _analysis(raw.get("analysis"), f"{path}.analysis", issues)
-    if background is not None and background.starting_step is not None and background.starting_step >= len(steps):
-        issues.add(f"{path}.analysis.startingStep", "must be the index of a step")
+    if background is not None and background.starting_step is not None and background.starting_step < 0:
+        # A startingStep past the last step is allowed, as in Argo: the background analysis then never starts.
+        issues.add(f"{path}.analysis.startingStep", "must not be negative")
     dynamic = bool(raw.get("dynamicStableScale", False))
     min_pods = _opt_int(raw.get("minPodsPerReplicaSet"))
     if raw_routing is None:

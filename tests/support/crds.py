@@ -392,15 +392,6 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
         "should match",
     ),
     InvalidCase(
-        "background-analysis-starting-step-out-of-range",
-        edit(
-            canary_rollout,
-            lambda m: _canary(m).update(analysis={"templates": [{"templateName": "t"}], "startingStep": 5}),
-        ),
-        "spec.strategy.canary.analysis.startingStep",
-        "analysis.startingStep must be the index of a step",
-    ),
-    InvalidCase(
         "analysis-step-without-templates",
         edit(canary_rollout, lambda m: _canary(m).update(steps=[{"analysis": {"args": []}}])),
         f"{_STEPS}[0].analysis.templates",

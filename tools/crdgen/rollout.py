@@ -456,12 +456,6 @@ def canary() -> Schema:
                 reason="FieldValueRequired",
             ),
             rule(
-                "!has(self.analysis) || !has(self.analysis.startingStep)"
-                " || (has(self.steps) && self.analysis.startingStep < size(self.steps))",
-                "analysis.startingStep must be the index of a step",
-                field_path=".analysis.startingStep",
-            ),
-            rule(
                 _WEIGHT_RULE,
                 "setWeight and setCanaryScale.weight must be between 0 and trafficRouting.maxTrafficWeight "
                 f"(default {DEFAULT_MAX_WEIGHT})",

@@ -105,7 +105,7 @@ def test_fields_and_defaults() -> None:
             {
                 "canary": {
                     "steps": [{"setWeight": 10}],
-                    "analysis": {"templates": [{"templateName": "t"}], "startingStep": 3},
+                    "analysis": {"templates": [{"templateName": "t"}], "startingStep": -1},
                 }
             },
             "spec.strategy.canary.analysis.startingStep",
