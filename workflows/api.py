@@ -106,6 +106,8 @@ class ApiMode:
     superseded_label: str = "rollouts.dev/superseded"
     #: Objects of one controller instance (``--instance-id``) carry this label with the instance's id.
     instance_id_label: str = "argo-rollouts.argoproj.io/controller-instance-id"
+    #: On a Service whose selector a Rollout pins: which Rollout (released when the Rollout stops naming it).
+    managed_by_annotation: str = "rollouts.dev/managed-by-rollouts"
     #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
     #: written through the object itself).
     analysis_run_status_subresource: bool = True
@@ -149,6 +151,7 @@ ARGO = ApiMode(
     ephemeral_metadata_annotation="rollout.argoproj.io/ephemeral-metadata",
     analysis_kind_label="rollout-type",
     step_index_label="step-index",
+    managed_by_annotation="argo-rollouts.argoproj.io/managed-by-rollouts",
     analysis_run_status_subresource=False,
 )
 

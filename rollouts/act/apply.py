@@ -24,6 +24,7 @@ from rollouts.core.actions import (
     EmitEvent,
     MarkAnalysisRunSuperseded,
     Plan,
+    ReleaseService,
     RestartPod,
     ScaleReplicaSet,
     ScaleWorkload,
@@ -174,7 +175,10 @@ class _Applier:
 
     # -- Services ------------------------------------------------------------------------------------------------
     def set_selector(self, action: SetServiceSelector) -> None:
-        patch = {"spec": {"selector": {POD_TEMPLATE_HASH_LABEL: action.pod_hash}}}
+        patch = {
+            "metadata": {"annotations": {self.mode.managed_by_annotation: self.rollout["metadata"]["name"]}},
+            "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: action.pod_hash}},
+        }
         if self.kube.patch(SERVICES, action.service, patch, self.namespace) is None:
             raise InvalidSpecError.at("spec.strategy", f"Service {self.namespace}/{action.service} not found")
 
@@ -276,6 +280,12 @@ class _Applier:
                 self.delete_replica_set(action)
             case SetServiceSelector():
                 self.set_selector(action)
+            case ReleaseService():
+                patch = {
+                    "metadata": {"annotations": {self.mode.managed_by_annotation: None}},
+                    "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: None}},
+                }
+                self.kube.patch(SERVICES, action.service, patch, self.namespace)  # gone already: nothing to release
             case CreateAnalysisRun():
                 self.create_analysis_run(action)
             case TerminateAnalysisRun():

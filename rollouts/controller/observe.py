@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -113,7 +113,13 @@ def _controlled_by(body: Mapping[str, Any], uid: str) -> bool:
 
 
 def observe(
-    kube: Kube, rollout: Mapping[str, Any], spec: RolloutSpec, *, mode: ApiMode, router: Routers | None = None
+    kube: Kube,
+    rollout: Mapping[str, Any],
+    spec: RolloutSpec,
+    *,
+    mode: ApiMode,
+    router: Routers | None = None,
+    managed_services: Collection[str] = (),
 ) -> Observed:
     """One consistent-enough read of the Rollout's world (each list is one request), in ``mode``'s names."""
     meta = rollout["metadata"]
@@ -166,4 +172,5 @@ def observe(
         traffic_weights=router.weights() if router is not None else (),
         mode=mode,
         stored_template=stored,
+        released_services=tuple(sorted(set(managed_services) - _service_names(spec))),
     )

@@ -27,7 +27,7 @@ import kopf
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.observe import check_analysis_templates, observe, read_workload
-from rollouts.core.actions import EmitEvent, EventType
+from rollouts.core.actions import EmitEvent, EventType, ReleaseService
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.planner import plan as decide
@@ -76,6 +76,22 @@ class Reconciler:
     _workload_users: dict[Key, frozenset[str]] = field(default_factory=dict)
     _known: set[str] = field(default_factory=set)  # uids of the Rollouts this process has announced
     metrics: ControllerMetrics | None = None  # /metrics series (rollout_info, rollout_reconcile, ...), when served
+    # (namespace, Rollout) -> the Services annotated as managed by it, from the Service watch (loop thread writes a
+    # fresh frozenset, worker threads read it): the ones its strategy no longer names are released.
+    _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
+
+    def service_changed(self, body: Mapping[str, Any], *, deleted: bool) -> None:
+        """A Service carrying the managed-by annotation changed: index it, and reconcile the Rollout it names."""
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        owner = "" if deleted else str((meta.get("annotations") or {}).get(self.mode.managed_by_annotation) or "")
+        for key, names in list(self._managed_services.items()):
+            if key[0] == namespace and name in names and key[1] != owner:
+                self._managed_services[key] = names - {name}
+        if owner:
+            key = (namespace, owner)
+            self._managed_services[key] = self._managed_services.get(key, frozenset()) | {name}
+            self.trigger(namespace, owner)
 
     def announce(self, body: Mapping[str, Any]) -> None:
         """The first sight of a Rollout by this process (created, or listed at start-up): Argo's
@@ -199,13 +215,23 @@ class Reconciler:
                 else None
             )
             check_analysis_templates(self.kube, namespace, spec, mode=self.mode)
-            observed = observe(self.kube, rollout, spec, router=router, mode=self.mode)
+            observed = observe(
+                self.kube,
+                rollout,
+                spec,
+                router=router,
+                mode=self.mode,
+                managed_services=self._managed_services.get(key, frozenset()),
+            )
             if workload is not None:
                 observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
             plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
             events = list(apply_plan(self.kube, rollout, plan, router=router, mode=self.mode, write_status=False))
+            released = {action.service for action in plan.actions if isinstance(action, ReleaseService)}
+            if released:  # no longer annotated, so the watch (filtered on the annotation) will not say so
+                self._managed_services[key] = self._managed_services.get(key, frozenset()) - released
         except InvalidSpecError as issues:
             observed = Observed(status=status_from(rollout.get("status")), mode=self.mode)
             plan = plan_invalid(issues, observed, now=now, generation=int(rollout["metadata"].get("generation") or 0))
@@ -260,6 +286,10 @@ def register_rollout_handlers(
             return
         memo.rollouts.announce(body)
         memo.rollouts.trigger(meta["namespace"], meta["name"])
+
+    @kopf.on.event("", "v1", "services", registry=registry, annotations={mode.managed_by_annotation: kopf.PRESENT})
+    async def service_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
+        memo.rollouts.service_changed(body, deleted=type == "DELETED")
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)
     async def replica_set_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:

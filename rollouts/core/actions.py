@@ -32,6 +32,7 @@ __all__ = [
     "EventType",
     "MarkAnalysisRunSuperseded",
     "Plan",
+    "ReleaseService",
     "RestartPod",
     "ScaleReplicaSet",
     "ScaleWorkload",
@@ -110,6 +111,14 @@ class SetServiceSelector:
 
     service: str
     pod_hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseService:
+    """The Rollout no longer names ``service``: take the hash key out of its selector and drop the managed-by
+    annotation, so it selects every version again (Argo's service controller does the same)."""
+
+    service: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,6 +223,7 @@ Action = (
     | SetPodMetadata
     | DeleteReplicaSet
     | SetServiceSelector
+    | ReleaseService
     | CreateAnalysisRun
     | TerminateAnalysisRun
     | DeleteAnalysisRun

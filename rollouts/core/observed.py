@@ -157,6 +157,9 @@ class Observed:
     # hash; None when not needed or not readable. With it a ReplicaSet made by another controller for the same
     # template (Argo's, named by Argo's hash) is recognised, as Argo does by defaulting before comparing.
     stored_template: Mapping[str, Any] | None = None
+    # Services annotated as managed by this Rollout that its strategy no longer names (e.g. after a switch from
+    # blue-green to canary): they are released.
+    released_services: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -23,7 +23,15 @@ from enum import StrEnum
 from typing import Any
 
 from analysis.assess import AnalysisPhase
-from rollouts.core.actions import DeleteAnalysisRun, DeleteReplicaSet, EmitEvent, Plan, RestartPod, ScaleWorkload
+from rollouts.core.actions import (
+    DeleteAnalysisRun,
+    DeleteReplicaSet,
+    EmitEvent,
+    Plan,
+    ReleaseService,
+    RestartPod,
+    ScaleWorkload,
+)
 from rollouts.core.bluegreen import plan_blue_green
 from rollouts.core.canary import plan_canary
 from rollouts.core.context import ABORTED_PREFIX, Context
@@ -370,6 +378,9 @@ def _retire_workload(ctx: Context) -> None:
 def _finish(ctx: Context) -> Plan:
     spec, observed, now = ctx.spec, ctx.observed, ctx.now
     sets = observed.replica_sets
+    for service in observed.released_services:
+        ctx.actions.append(ReleaseService(service=service))
+        ctx.reason(f"release Service {service}: the strategy no longer names it")
     counts = {
         "replicas": sum(rs.pods for rs in sets),
         "updatedReplicas": ctx.new_rs.pods if ctx.new_rs is not None else 0,

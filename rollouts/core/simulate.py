@@ -25,6 +25,7 @@ from rollouts.core.actions import (
     EmitEvent,
     MarkAnalysisRunSuperseded,
     Plan,
+    ReleaseService,
     RestartPod,
     ScaleReplicaSet,
     ScaleWorkload,
@@ -246,6 +247,8 @@ class SimCluster:
             self.replica_sets.pop(action.name, None)
         elif isinstance(action, SetServiceSelector):
             self.services[action.service] = action.pod_hash
+        elif isinstance(action, ReleaseService):
+            self.services.pop(action.service, None)
         elif isinstance(action, ScaleWorkload):
             self.workload_replicas = action.replicas
         elif isinstance(action, CreateAnalysisRun):
