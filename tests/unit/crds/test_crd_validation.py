@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.crd_validator import apply_defaults, root_schema, validate, validate_object
+from tests.support.crd_validator import apply_defaults, root_schema, validate_object
 from tests.support.crds import (
     CORPUS_DOCUMENTS,
     CORPUS_REFUSALS,
@@ -25,6 +25,7 @@ from tests.support.crds import (
     dig,
     without_defaults_fields,
 )
+from workflows.model.schema import validate
 
 
 def test_corpus_is_present_and_classified() -> None:
@@ -224,4 +225,4 @@ def test_status_accepts_what_the_controller_writes(crds: dict[str, dict[str, Any
         "replicas": 5,
     }
     schema = root_schema(crds["Rollout"])["properties"]["status"]
-    assert validate(schema, status, "status") == []
+    assert validate(schema, status, path="status").items == []
