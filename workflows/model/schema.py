@@ -195,6 +195,10 @@ def _has_type(schema: Schema, value: object) -> bool:
     return True  # an unknown type name is the CRD's problem (the API server refuses such a CRD)
 
 
+def _is_typed(schema: Schema) -> bool:
+    return "type" in schema or bool(schema.get("x-kubernetes-int-or-string"))
+
+
 def _expected_type(schema: Schema) -> str:
     return "integer or string" if schema.get("x-kubernetes-int-or-string") else str(schema.get("type"))
 
@@ -302,13 +306,14 @@ class _Walker:
 
     def node(self, schema: Schema, value: object, path: str) -> bool:
         if value is None:
-            if schema.get("nullable"):
+            if schema.get("nullable") or not _is_typed(schema):
                 return False
             self.issues.add(path, f"Invalid value: null: must be of type {_expected_type(schema)}")
             return True
         if not _has_type(schema, value):
             found = _json_type(value)
             self.issues.add(path, f'Invalid value: "{found}": must be of type {_expected_type(schema)}')
+            self._undeclared_inside(schema, value, path)
             return True
         blocked = False
         if isinstance(value, str):
@@ -334,6 +339,37 @@ class _Walker:
             else:
                 self._rules(rules, value, path)
         return blocked
+
+    def _undeclared_inside(self, schema: Schema | None, value: object, path: str) -> None:
+        """The undeclared fields inside a value of the wrong type, as the API server's pruning finds them.
+
+        Pruning runs before validation and does not look at types: the keys of a map given where a list is expected
+        (``steps: {a: 1}``) are matched against the list schema's (absent) properties, so each is an unknown field
+        (``spec.steps.a``); a list's items are matched against the node's ``items``, absent unless it is an array.
+        """
+        if schema is not None and schema.get("x-kubernetes-preserve-unknown-fields"):
+            properties: Mapping[str, Schema] = schema.get("properties") or {}
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if key in properties:
+                        self._undeclared_inside(properties[key], item, _child(path, key))
+            elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+                for index, item in enumerate(value):
+                    self._undeclared_inside(schema["items"], item, f"{path}[{index}]")
+            return
+        if isinstance(value, Mapping):
+            properties = (schema or {}).get("properties") or {}
+            additional = (schema or {}).get("additionalProperties")
+            for key, item in value.items():
+                sub = properties.get(key, additional if isinstance(additional, Mapping) else None)
+                if sub is None:
+                    self.issues.add(_child(path, key), UNDECLARED)
+                else:
+                    self._undeclared_inside(sub, item, _child(path, key))
+        elif isinstance(value, list):
+            items = (schema or {}).get("items")
+            for index, item in enumerate(value):
+                self._undeclared_inside(items if isinstance(items, Mapping) else None, item, f"{path}[{index}]")
 
     # -- scalars ----------------------------------------------------------------------------------------------
     def _string(self, schema: Schema, value: str, path: str) -> bool:
@@ -498,11 +534,16 @@ class _Walker:
             elif key in ("name", "generateName", "namespace") and item is not None and not isinstance(item, str):
                 self.issues.add(where, f'Invalid value: "{_json_type(item)}": must be of type string')
         name, prefix = value.get("name"), value.get("generateName")
+        if isinstance(prefix, str) and prefix:
+            # A prefix may end with "-": the server checks it as if a suffix followed (apimachinery's
+            # maskTrailingDash, which replaces the last *two* characters by "a"; kept, as it decides validity).
+            masked = prefix[:-2] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+            self._dns_subdomain(masked, _child(path, "generateName"))
+            if not (isinstance(name, str) and name):
+                # The server names the object before validating it: the prefix (at most 58 characters) and 5 more.
+                name = prefix[:58] + "x" * 5
         if isinstance(name, str) and name:
             self._dns_subdomain(name, _child(path, "name"))
-        elif isinstance(prefix, str) and prefix:
-            # A prefix may end with "-"; the server checks it as if a suffix followed.
-            self._dns_subdomain(prefix + "a" if prefix.endswith("-") else prefix, _child(path, "generateName"))
         elif name_required:
             self.issues.add(_child(path, "name"), "Required value: name or generateName is required")
 
