@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -288,6 +288,26 @@ def mutants(schema: Schema, manifest: Mapping[str, Any]) -> Iterator[Mutant]:
                     yield Mutant("unimplemented", (*path, name), _replaced(base, (*path, name), _typed_sample(sub)))
     yield Mutant("undeclared", ("metadata",), _replaced(base, ("metadata", UNDECLARED_KEY), "x"))
     yield Mutant("name", ("metadata", "name"), _replaced(base, ("metadata", "name"), "Not_A_Name"))
+
+
+def distinct_mutants(
+    bases: Iterable[tuple[str, Mapping[str, Any]]], schema_of: Callable[[str], Schema]
+) -> list[tuple[str, list[Mutant]]]:
+    """Per named base manifest, its mutants -- each (kind, schema node, operator) once over all bases, so the set
+    grows with how much of the schemas the bases reach, not with how many bases there are."""
+    seen: set[tuple[str, str, str]] = set()
+    cases = []
+    for name, manifest in bases:
+        kind = str(manifest["kind"])
+        chosen = []
+        for mutant in mutants(schema_of(kind), manifest):
+            location = ".".join("[]" if isinstance(key, int) else key for key in mutant.path)
+            if (kind, location, mutant.operator) not in seen:
+                seen.add((kind, location, mutant.operator))
+                chosen.append(mutant)
+        if chosen:
+            cases.append((name, chosen))
+    return cases
 
 
 def _replaced(manifest: dict[str, Any], path: KeyPath, replacement: Any) -> dict[str, Any]:

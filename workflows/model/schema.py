@@ -44,7 +44,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final, TypeGuard
 
 import celpy
@@ -420,9 +420,11 @@ class _Walker:
             blocked = True
         if "minItems" in schema and len(value) < schema["minItems"]:
             self.issues.add(path, f"Invalid value: {len(value)}: should have at least {schema['minItems']} items")
-        items = schema.get("items") or {}
+        items = schema.get("items")
+        if items is None and _preserves(schema):
+            items = {"x-kubernetes-preserve-unknown-fields": True}  # the server prunes nothing in these items
         for index, item in enumerate(value):
-            blocked = self.node(items, item, f"{path}[{index}]") or blocked
+            blocked = self.node(items or {}, item, f"{path}[{index}]") or blocked
         self._list_type(schema, value, path)
         return blocked
 
@@ -575,38 +577,63 @@ class _Walker:
                 self.issues.add(where, _rule_message(rule, context))
 
 
-class _RuleContext:
-    """The value one node's rules see as ``self``, converted to CEL once and only if a rule needs it."""
+def _run(expression: str, self_json: str) -> object:
+    """``expression`` evaluated with ``self`` bound to the JSON value; a :class:`_Unevaluated` when it fails."""
+    try:
+        outcome: object = _program(expression).evaluate({"self": json_to_cel(json.loads(self_json))})
+    except CELParseError as error:
+        return _Unevaluated(f"the rule does not compile ({error})")
+    except CELEvalError as error:
+        return _Unevaluated(str(error.args[0] if error.args else error))
+    if isinstance(outcome, CELEvalError):  # cel-python returns some errors instead of raising them
+        return _Unevaluated(str(outcome.args[0] if outcome.args else outcome))
+    return outcome
 
-    __slots__ = ("_activation", "_value")
+
+# cel-python interprets a rule in milliseconds, and a controller re-validates the same objects on every reconcile:
+# outcomes are pure functions of (rule, value), so they are kept -- for values up to 16 KB of JSON, at most 1024 of
+# them (16 MB at worst); larger values (a whole big spec) are evaluated every time.
+_CACHED_VALUE_LENGTH = 16 * 1024
+_run_cached = lru_cache(maxsize=1024)(_run)
+
+
+class _RuleContext:
+    """The value one node's rules see as ``self``, as JSON text: the key of the outcome cache (made once, if needed)."""
+
+    __slots__ = ("_text", "_value")
 
     def __init__(self, value: object) -> None:
         self._value = value
-        self._activation: dict[str, Any] | None = None
+        self._text: str | None = None
 
     def run(self, expression: str) -> object:
-        """The raw outcome of ``expression``; a ``str`` is why it could not be evaluated."""
-        try:
-            if self._activation is None:
-                self._activation = {"self": json_to_cel(_without_nulls(self._value))}
-            return _program(expression).evaluate(self._activation)
-        except ValueError as error:  # a value that is not JSON (only possible inside preserved, untyped fields)
-            return str(error)
-        except CELParseError as error:
-            return f"the rule does not compile ({error})"
-        except CELEvalError as error:
-            return str(error.args[0] if error.args else error)
+        """The raw outcome of ``expression``, or a :class:`_Unevaluated` saying why there is none."""
+        if self._text is None:
+            try:
+                self._text = json.dumps(_without_nulls(self._value), sort_keys=True, separators=(",", ":"))
+            except (TypeError, ValueError) as error:  # not JSON (only possible inside preserved, untyped fields)
+                return _Unevaluated(f"the value is not JSON: {error}")
+        if len(self._text) <= _CACHED_VALUE_LENGTH:
+            return _run_cached(expression, self._text)
+        return _run(expression, self._text)
 
     def evaluate(self, rule: str) -> bool | str:
         """True/False, or why the rule could not be evaluated (the API server refuses the object then too)."""
         outcome = self.run(rule)
-        if isinstance(outcome, str):
-            return outcome
-        if isinstance(outcome, CELEvalError):
-            return str(outcome.args[0] if outcome.args else outcome)
+        if isinstance(outcome, _Unevaluated):
+            return outcome.reason
         if not isinstance(outcome, celtypes.BoolType):
             return f"a {type(outcome).__name__} where a bool was expected"
         return bool(outcome)
+
+
+class _Unevaluated:
+    """Why an expression has no value (an evaluation error, a parse error, a value CEL cannot hold)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 def _rule_message(rule: Mapping[str, Any], context: _RuleContext) -> str:
@@ -615,7 +642,7 @@ def _rule_message(rule: Mapping[str, Any], context: _RuleContext) -> str:
     expression = rule.get("messageExpression")
     if expression:
         evaluated = context.run(str(expression))
-        if isinstance(evaluated, celtypes.StringType) and str(evaluated).strip():
+        if isinstance(evaluated, str) and evaluated.strip():  # celpy gives str or its StringType subclass
             message = str(evaluated)
     if not message:
         message = f"failed rule: {rule.get('rule')}"

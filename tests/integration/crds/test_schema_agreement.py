@@ -37,7 +37,7 @@ from rollouts.demo.manifests import analysis_template as demo_analysis_template
 from rollouts.demo.manifests import rollout as demo_rollout
 from tests.support import analysis_manifests, cluster_rollouts, routing, workflows
 from tests.support.crds import CORPUS_DOCUMENTS, INVALID_CASES, VALID_MANIFESTS
-from tests.support.schema_cases import instances, mutants
+from tests.support.schema_cases import distinct_mutants, instances
 from workflows.api import API_VERSION
 from workflows.errors import FieldIssue
 from workflows.model.schema import RULES_NOT_CHECKED, UNDECLARED, validate_object
@@ -231,32 +231,14 @@ def _bases() -> list[tuple[str, dict[str, Any]]]:
 BASES = _bases()
 
 
-def _mutant_cases() -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-    """Per base manifest, its mutants -- each (kind, schema node, keyword) once over all bases, so the set grows
-    with the schemas' coverage, not with the corpus' size."""
-    seen: set[tuple[str, str, str]] = set()
-    cases = []
-    for name, manifest in BASES:
-        if name.startswith(("invalid:", "edge:")):
-            continue  # already broken once; mutate the valid and corpus ones
-        kind = str(manifest["kind"])
-        schema = openapi_schema(kind)
-        chosen = []
-        for mutant in mutants(schema, manifest):
-            signature = (kind, _schema_location(mutant.path), mutant.operator)
-            if signature not in seen:
-                seen.add(signature)
-                chosen.append((mutant.label, mutant.manifest))
-        if chosen:
-            cases.append((name, chosen))
-    return cases
-
-
-def _schema_location(path: tuple[str | int, ...]) -> str:
-    return ".".join("[]" if isinstance(key, int) else key for key in path)
-
-
-MUTANT_CASES = _mutant_cases()
+MUTANT_CASES = [
+    (name, [(mutant.label, mutant.manifest) for mutant in chosen])
+    for name, chosen in distinct_mutants(
+        # the broken ones are broken already: mutate the valid, corpus and builder manifests
+        [(name, manifest) for name, manifest in BASES if not name.startswith(("invalid:", "edge:"))],
+        openapi_schema,
+    )
+]
 
 
 # --------------------------------------------------------------------------------------------------------------
