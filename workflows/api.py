@@ -109,6 +109,10 @@ class ApiMode:
     #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
     #: written through the object itself).
     analysis_run_status_subresource: bool = True
+    #: The served CRDs do not enforce our schema (Argo's published ones preserve unknown fields), so the controller
+    #: validates every Rollout, AnalysisTemplate and AnalysisRun it reads against our own CRD's schema itself
+    #: (:class:`workflows.runtime.crds.SchemaCheck`) and refuses what it finds as invalid input.
+    enforce_own_schema: bool = False
 
     @property
     def api_version(self) -> str:
@@ -150,6 +154,7 @@ ARGO = ApiMode(
     analysis_kind_label="rollout-type",
     step_index_label="step-index",
     analysis_run_status_subresource=False,
+    enforce_own_schema=True,
 )
 
 

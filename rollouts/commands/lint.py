@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import yaml
 
 from workflows.api import API_VERSION, ARGO_API_VERSION
-from workflows.errors import FieldIssue, IssuesError
+from workflows.errors import FieldIssue, IssuesError, explained_first
 from workflows.model.schema import validate_object
 from workflows.runtime.crds import openapi_schema
 
@@ -150,21 +150,10 @@ def _ours(document: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _issues(document: dict[str, Any], given: _Input) -> list[FieldIssue]:
+def _issues(document: dict[str, Any], given: _Input) -> tuple[FieldIssue, ...]:
     kind = str(document["kind"])
-    found = list(validate_object(openapi_schema(kind), document).items)
-    reported = [issue.path for issue in found]
-    for issue in _semantic_issues(kind, document, given, schema_clean=not found):
-        if not any(_related(issue.path, path) for path in reported):
-            found.append(issue)
-            reported.append(issue.path)
-    return found
-
-
-def _related(a: str, b: str) -> bool:
-    """The same field, or one inside the other (``spec.x`` and ``spec.x.y``, ``spec.x[0]``); not ``spec.xy``."""
-    short, long = sorted((a, b), key=len)
-    return long == short or (bool(short) and long.startswith(short) and long[len(short)] in ".[")
+    found = validate_object(openapi_schema(kind), document).items
+    return explained_first(found, _semantic_issues(kind, document, given, schema_clean=not found))
 
 
 def _semantic_issues(kind: str, document: dict[str, Any], given: _Input, *, schema_clean: bool) -> list[FieldIssue]:
