@@ -4,12 +4,15 @@ The API server defaults an object, then validates it. The validation is the prod
 (:mod:`workflows.model.schema`, which drop-in mode and ``kubectl rollouts lint`` use, and which
 tests/integration/crds/test_schema_agreement.py holds against the real server); only the defaulting lives here,
 because the product never defaults (it validates what was written). Errors carry the API server's field paths
-(``spec.templates[1].script``), so the case tables hold against the real server in tests/integration/crds too.
+(``spec.templates[1].script``), so the case tables hold against the real server in tests/integration/crds too; one
+spelling differs, a map entry (``plugins.argoproj-labs/gatewayAPI``, where the server's CEL errors write
+``plugins[argoproj-labs/gatewayAPI]``): :func:`as_our_path` reads a server path as ours.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,15 @@ def _default_in_place(schema: Schema, value: Any) -> None:
     elif isinstance(value, list) and "items" in schema:
         for item in value:
             _default_in_place(schema["items"], item)
+
+
+_MAP_KEY = re.compile(r"\[([^\]]*[^\]0-9][^\]]*)\]")
+
+
+def as_our_path(path: str) -> str:
+    """A field path as the API server prints it, as ours: no leading dot (CEL's), map entries as ``.key`` (CEL writes
+    ``[key]``; list indexes stay ``[0]``), as the parsers write them."""
+    return _MAP_KEY.sub(r".\1", path.lstrip("."))
 
 
 def validate_object(crd: dict[str, Any], manifest: dict[str, Any]) -> list[FieldIssue]:

@@ -134,7 +134,8 @@ def _objects(schema: Schema, *, max_items: int, implemented_only: bool) -> st.Se
     def of(node: Schema) -> st.SearchStrategy[Any]:
         return instances(node, max_items=max_items, implemented_only=implemented_only)
 
-    if properties:
+    free = bool(schema.get("x-kubernetes-preserve-unknown-fields")) or additional is True
+    if properties or not (free or isinstance(additional, Mapping)):  # `properties: {}` declares an empty object
         required = set(schema.get("required") or ())
         optional = {k: v for k, v in properties.items() if k not in required}
         if implemented_only:

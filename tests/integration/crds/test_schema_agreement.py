@@ -12,7 +12,8 @@ verdict on the same object. The manifests:
   fields, wrong types, enums, patterns, bounds, formats, required fields, nulls, duplicates, unimplemented
   features), one per schema node and keyword, plus hypothesis-generated specs for every kind.
 
-How verdicts compare (:func:`disagreement`): accepted by one means accepted by the other. When the server refuses at
+Both judge the object the server validates, i.e. with the schema's defaults applied (:func:`our_issues`). How
+verdicts compare (:func:`disagreement`): accepted by one means accepted by the other. When the server refuses at
 strict decoding (400, it then validates nothing else), the undeclared fields it names are exactly ours. When it
 refuses at validation (422), its field paths are exactly ours -- except when it skipped its CEL rules because of a
 blocking error ("some validation rules were not checked"): ours must then include its paths (we still evaluate the
@@ -36,6 +37,7 @@ from rollouts.demo.manifests import Timing
 from rollouts.demo.manifests import analysis_template as demo_analysis_template
 from rollouts.demo.manifests import rollout as demo_rollout
 from tests.support import analysis_manifests, cluster_rollouts, routing, workflows
+from tests.support.crd_validator import apply_defaults, as_our_path
 from tests.support.crds import CORPUS_DOCUMENTS, INVALID_CASES, VALID_MANIFESTS
 from tests.support.schema_cases import distinct_mutants, instances
 from workflows.api import API_VERSION
@@ -63,12 +65,6 @@ class ServerVerdict:
 
 _UNKNOWN_FIELD = re.compile(r'unknown field "([^"]+)"')
 _CHECKED_FORMAT = re.compile(r"Checked value must be of type \w+ with format \w+ in (\S+)")
-_MAP_KEY = re.compile(r"\[([^\]]*[^\]0-9][^\]]*)\]")
-
-
-def _normalized(path: str) -> str:
-    """The server's path as ours: no leading dot (CEL's), map entries as ``.key`` (CEL writes ``[key]``)."""
-    return _MAP_KEY.sub(r".\1", path.lstrip("."))
 
 
 def server_verdict(kube: Kube, manifest: Mapping[str, Any]) -> ServerVerdict:
@@ -94,13 +90,16 @@ def server_verdict(kube: Kube, manifest: Mapping[str, Any]) -> ServerVerdict:
                 checked = _CHECKED_FORMAT.search(message)
                 paths.add(checked[1] if checked else "<nil>")
             else:
-                paths.add(_normalized(where))
+                paths.add(as_our_path(where))
         return ServerVerdict(False, paths=frozenset(paths), rules_skipped=skipped, text=error.message)
     return ServerVerdict(True)
 
 
 def our_issues(manifest: Mapping[str, Any]) -> list[FieldIssue]:
-    return list(validate_object(openapi_schema(str(manifest["kind"])), manifest).items)
+    """Our verdict on what the server validates: the object with the schema's defaults filled in (the validator itself
+    never defaults; a rule reading a defaulted field, such as ``revisionHistoryLimit``, sees the default there)."""
+    schema = openapi_schema(str(manifest["kind"]))
+    return list(validate_object(schema, apply_defaults(schema, manifest)).items)
 
 
 def disagreement(server: ServerVerdict, ours: list[FieldIssue]) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.crd_validator import apply_defaults, root_schema, validate_object
+from tests.support.crd_validator import apply_defaults, as_our_path, root_schema, validate_object
 from tests.support.crds import (
     CORPUS_DOCUMENTS,
     CORPUS_REFUSALS,
@@ -70,7 +70,7 @@ def test_minimal_manifests_are_valid(crds: dict[str, dict[str, Any]], name: str)
 def test_invalid_manifest_is_refused_with_path_and_message(crds: dict[str, dict[str, Any]], case: InvalidCase) -> None:
     manifest = case.build()
     errors = validate_object(crds[manifest["kind"]], manifest)
-    matching = [e for e in errors if e.path == case.path and case.message in e.message]
+    matching = [e for e in errors if e.path == as_our_path(case.path) and case.message in e.message]
     assert matching, f"expected {case.path}: ...{case.message}... in\n" + "\n".join(map(str, errors))
 
 
