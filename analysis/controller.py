@@ -12,7 +12,8 @@ This module only translates between kopf events and those:
 - ``spec.terminate: true`` -> the run is terminated (Successful unless something already failed: the core's rule);
 - delete -> the run is cancelled; its Jobs are deleted by the provider and, failing that, by their ownerReference;
 - an invalid spec -> phase ``Error`` with the field path in ``status.message`` and a Warning Event; handlers never
-  raise for bad input, so nothing crash-loops.
+  raise for bad input, so nothing crash-loops. In drop-in mode (Argo's loose CRDs) the run is first checked against
+  our own CRD's schema (:class:`~workflows.runtime.crds.SchemaCheck`): an unknown field is such an invalid spec too.
 
 A run is concluded only once ``completedAt`` is stored (see :class:`analysis.runner.AnalysisStatusSink`): a
 controller that dies between "a metric failed" and the final write resumes the run, winds it up and writes the
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -45,8 +46,10 @@ from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, Me
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
 from analysis.status import decode_metric_results
 from workflows.api import ROLLOUTS_DEV, ApiMode, Resource, owner_reference
+from workflows.errors import FieldIssue, explained_first
 from workflows.model.times import format_time, parse_time
 from workflows.runtime.controller import Engine
+from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.kube import JOBS, ApiError, Kube
 
 __all__ = ["PLURAL", "AnalysisController", "AnalysisOperator", "prepare_run", "register_analysis_handlers"]
@@ -82,10 +85,27 @@ def _delete_terminated_jobs(kube: Kube, namespace: str, results: Mapping[str, Me
             logger.warning("cannot delete terminated Job %s/%s: HTTP %s", namespace, name, error.status)
 
 
-def prepare_run(body: Mapping[str, Any]) -> tuple[AnalysisRunSpec, tuple[Metric, ...]]:
+def prepare_run(
+    body: Mapping[str, Any], *, schema_issues: Sequence[FieldIssue] = ()
+) -> tuple[AnalysisRunSpec, tuple[Metric, ...]]:
     """Parse and resolve an AnalysisRun object. ``fieldRef`` args read the AnalysisRun itself (Argo does this for
     runs created directly; runs created by a Rollout arrive with values already filled in). Raises SpecError.
+
+    ``schema_issues`` are what our schema found where the served CRD did not apply it (drop-in mode): any makes the
+    run invalid, reported first, with the parser's complaints about the same fields left out as their consequences.
     """
+    if not schema_issues:
+        return _prepare_run(body)
+    try:
+        _prepare_run(body)
+    except SpecError as error:
+        raise SpecError(explained_first(schema_issues, error.issues)) from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+        pass  # a value of the wrong type that no API server refused can trip the parser; the schema said what it is
+    raise SpecError(schema_issues)
+
+
+def _prepare_run(body: Mapping[str, Any]) -> tuple[AnalysisRunSpec, tuple[Metric, ...]]:
     spec = parse_run_spec(dict(body.get("spec") or {}))
     if any(arg.field_ref is not None for arg in spec.args):
         try:
@@ -112,11 +132,18 @@ class AnalysisController:
     """
 
     def __init__(
-        self, engine: Engine, *, mode: ApiMode = ROLLOUTS_DEV, clock: Callable[[], datetime] = _utc_now
+        self,
+        engine: Engine,
+        *,
+        mode: ApiMode = ROLLOUTS_DEV,
+        clock: Callable[[], datetime] = _utc_now,
+        schema: SchemaCheck | None = None,
     ) -> None:
         self.engine = engine
         self.runs = mode.analysis_runs  # the AnalysisRun kind of the group this operator serves
         self.mode = mode
+        # our CRD schema where the served CRD does not apply it (drop-in mode), shared with the Rollout reconciler
+        self.schema = schema or SchemaCheck(mode)
         self.clock = clock
         self.pods = PodIndex(engine.kube)
         backend = KubeJobBackend(
@@ -144,8 +171,12 @@ class AnalysisController:
         if (status.get("completedAt") and status.get("phase")) or uid in self.active:
             return
         now = self.clock()
+        schema_issues: tuple[FieldIssue, ...] = ()
+        if self.schema.enabled:  # CEL rules cost CPU: off the loop, once per generation
+            pool = self.engine.executor.thread_pool
+            schema_issues = await asyncio.get_running_loop().run_in_executor(pool, self.schema.issues, body)
         try:
-            spec, metrics = prepare_run(body)
+            spec, metrics = prepare_run(body, schema_issues=schema_issues)
         except SpecError as error:
             message = f"invalid AnalysisRun: {error}"
             patch.status.update(
@@ -285,3 +316,4 @@ def register_analysis_handlers(
     @kopf.on.delete(group, version, PLURAL, registry=registry, labels=only, optional=True)
     async def analysis_run_deleted(body: kopf.Body, memo: AnalysisOperator, **_: Any) -> None:
         memo.analysis.cancel(body["metadata"]["uid"], "AnalysisRun deleted")
+        memo.analysis.schema.forget(body["metadata"]["uid"])

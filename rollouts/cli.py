@@ -138,6 +138,34 @@ def _install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from rollouts.commands.lint import lint_paths
+
+    files = [*args.filename, *args.files]
+    if not files:
+        args.lint_parser.error("name the manifests: -f FILE or FILE... (- reads stdin)")
+    return lint_paths(files, stdin=sys.stdin, out=sys.stdout, err=sys.stderr)
+
+
+def _add_lint(commands: Any, *parents: argparse.ArgumentParser) -> None:
+    """``lint`` of both CLIs (``rollouts lint``, ``kubectl rollouts lint``): Argo's ``-f FILE``, or FILE... ."""
+    lint = commands.add_parser(
+        "lint",
+        help="check manifests offline against what rollouts.dev implements (rollouts.dev or argoproj.io); "
+        "exit 1 on any problem",
+        description="Check Rollouts, AnalysisTemplates, AnalysisRuns, Workflows and WorkflowTemplates (under "
+        "rollouts.dev/v1alpha1 or argoproj.io/v1alpha1) against our CRDs' schemas and the controller's own parsers. "
+        "Prints every problem as FILE#N: Kind/name: path: message (N: the document's index in its file, from 1), "
+        "nothing when all is well. No cluster needed.",
+        parents=list(parents),
+    )
+    lint.add_argument(
+        "-f", "--filename", action="append", default=[], metavar="FILE", help="a manifest file (repeatable)"
+    )
+    lint.add_argument("files", nargs="*", default=[], metavar="FILE", help="YAML or JSON, multi-document; - for stdin")
+    lint.set_defaults(handler=_lint, lint_parser=lint)
+
+
 def _key_value(item: str, flag: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key:
@@ -214,6 +242,8 @@ def _build_parser() -> argparse.ArgumentParser:
     install.add_argument("--crds-only", action="store_true", help="apply only the CRDs")
     _add_api_group_flag(install)
     install.set_defaults(handler=_install)
+
+    _add_lint(commands)
 
     workflow = commands.add_parser("workflow", help="Workflows (Argo-style DAGs)")
     workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True, metavar="ACTION")
@@ -477,22 +507,6 @@ def _analysisrun_terminate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lint(args: argparse.Namespace) -> int:
-    from rollouts.commands import CommandError
-    from rollouts.commands.lint import lint_documents, read_documents
-
-    try:
-        result = lint_documents(read_documents(args.filename))
-    except CommandError as error:
-        return _fail("lint", error)
-    for line in (*result.problems, *result.notes):
-        print(line)
-    if result.problems:
-        print(f"Error: {result.problems[0]}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def _plugin_version(args: argparse.Namespace) -> int:
     import platform
 
@@ -680,14 +694,6 @@ def _add_analysisrun_commands(commands: Any, common: argparse.ArgumentParser) ->
     )
     experiment.add_argument("names", nargs="+", metavar="NAME")
     experiment.set_defaults(handler=_experiments_unsupported)
-
-
-def _add_lint(commands: Any, common: argparse.ArgumentParser) -> None:
-    lint = commands.add_parser(
-        "lint", help="check the Rollouts of a file with the controller's own parser (no cluster)", parents=[common]
-    )
-    lint.add_argument("-f", "--filename", type=Path, required=True, help="the manifest file (YAML or JSON)")
-    lint.set_defaults(handler=_lint)
 
 
 def _add_version_and_completion(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -111,6 +111,10 @@ class ApiMode:
     #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
     #: written through the object itself).
     analysis_run_status_subresource: bool = True
+    #: The served CRDs do not enforce our schema (Argo's published ones preserve unknown fields), so the controller
+    #: validates every Rollout, AnalysisTemplate and AnalysisRun it reads against our own CRD's schema itself
+    #: (:class:`workflows.runtime.crds.SchemaCheck`) and refuses what it finds as invalid input.
+    enforce_own_schema: bool = False
 
     @property
     def api_version(self) -> str:
@@ -153,6 +157,7 @@ ARGO = ApiMode(
     step_index_label="step-index",
     managed_by_annotation="argo-rollouts.argoproj.io/managed-by-rollouts",
     analysis_run_status_subresource=False,
+    enforce_own_schema=True,
 )
 
 

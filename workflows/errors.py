@@ -32,6 +32,7 @@ __all__ = [
     "SubstitutionError",
     "UnsupportedFieldError",
     "WorkflowError",
+    "explained_first",
 ]
 
 
@@ -50,6 +51,28 @@ class FieldIssue:
         if not prefix:
             return self
         return FieldIssue(f"{prefix}.{self.path}" if self.path else prefix, self.message)
+
+
+def _related(a: str, b: str) -> bool:
+    """The same field, or one inside the other (``spec.x`` and ``spec.x.y``, ``spec.x[0]``); not ``spec.xy``."""
+    short, long = sorted((a, b), key=len)
+    return long == short or (bool(short) and long.startswith(short) and long[len(short)] in ".[")
+
+
+def explained_first(first: Iterable[FieldIssue], then: Iterable[FieldIssue]) -> tuple[FieldIssue, ...]:
+    """Every issue of ``first``, then each of ``then`` about a field none of the issues kept so far is about (the
+    same field, one inside it or one containing it).
+
+    ``first`` are the precise words (a schema's: ``spec.x.interval: should match '^...$'``); the dropped ones are
+    their consequences as a later reader saw them (a parser's ``spec.x: cannot read interval``). Used wherever schema
+    issues and a parser's issues about one object are reported together (``kubectl rollouts lint``, the controller
+    in drop-in mode), so both say the same.
+    """
+    kept = list(first)
+    for issue in then:
+        if not any(_related(issue.path, other.path) for other in kept):
+            kept.append(issue)
+    return tuple(kept)
 
 
 class IssuesError(Exception):

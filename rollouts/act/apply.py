@@ -38,6 +38,8 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.routing import ROUTING_PATH, ManagedRoute
 from workflows.api import ApiMode, owner_reference
+from workflows.errors import FieldIssue
+from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.kube import (
     DEPLOYMENTS,
     PODS,
@@ -61,9 +63,17 @@ class TrafficRouter(Protocol):
 
 
 class _Applier:
-    def __init__(self, kube: Kube, rollout: Mapping[str, Any], router: TrafficRouter | None, mode: ApiMode) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        rollout: Mapping[str, Any],
+        router: TrafficRouter | None,
+        mode: ApiMode,
+        schema: SchemaCheck | None = None,
+    ) -> None:
         self.kube = kube
         self.mode = mode
+        self.schema = schema
         self.rollout = rollout
         self.namespace: str = rollout["metadata"]["namespace"]
         self.owner = owner_reference(rollout, kind="Rollout")
@@ -192,6 +202,14 @@ class _Applier:
 
     def create_analysis_run(self, action: CreateAnalysisRun) -> None:
         bodies = [self._template(name, cluster) for name, cluster in action.templates]
+        if self.schema is not None:  # our schema, where the served CRDs did not apply it (drop-in mode)
+            refused = [
+                FieldIssue("analysis.templates", f"{body.get('kind')} {body['metadata']['name']!r}: {issue}")
+                for body in bodies
+                for issue in self.schema.issues(body)
+            ]
+            if refused:
+                raise InvalidSpecError(refused)
         try:  # the same rules the AnalysisRun controller will apply, checked before anything is created
             merge_templates([parse_template_manifest(body) for body in bodies])
         except AnalysisError as error:
@@ -313,10 +331,13 @@ def apply_plan(
     *,
     router: TrafficRouter | None = None,
     mode: ApiMode,
+    schema: SchemaCheck | None = None,
     write_status: bool = True,
 ) -> Sequence[EmitEvent]:
-    """Apply ``plan.actions`` in order, then merge-patch ``plan.status``; returns the events to post."""
-    applier = _Applier(kube, rollout, router, mode)
+    """Apply ``plan.actions`` in order, then merge-patch ``plan.status``; returns the events to post.
+
+    ``schema`` checks the AnalysisTemplates a run is made from against our CRD schema (drop-in mode) first."""
+    applier = _Applier(kube, rollout, router, mode, schema)
     for action in plan.actions:
         applier.apply(action)
     if write_status and plan.status:

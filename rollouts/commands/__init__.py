@@ -2,9 +2,9 @@
 
 One module per concern: ``rollouts`` (the patches of ``promote``/``abort``/``set image``/``undo``/...), ``view``
 (``get``), ``status`` (the phase as Argo's plugin computes it, and the ``status`` watch), ``listing`` (``list
-rollouts``), ``analysisruns`` (``create analysisrun``, ``terminate analysisrun``), ``lint`` (a file's Rollouts through
-the controller's parser), ``completion`` (shell completion generated from the parser), ``workflows`` (``rollouts
-workflow resume``). The commands reach the API through :class:`CommandKube`, the part of
+rollouts``), ``analysisruns`` (``create analysisrun``, ``terminate analysisrun``), ``lint`` (manifests against our CRD
+schemas and the controller's parsers, offline), ``completion`` (shell completion generated from the parser),
+``workflows`` (``rollouts workflow resume``). The commands reach the API through :class:`CommandKube`, the part of
 :class:`workflows.runtime.kube.Kube` they use, so unit tests hand them a fake.
 """
 

@@ -32,6 +32,7 @@ from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, s
 from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
+from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.kube import Credentials, Kube
 
@@ -95,17 +96,20 @@ class Operator:
             thread_pool=io_pool,
         )
         reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
+        schema = SchemaCheck(config.mode)  # our CRD schema where the served CRDs do not apply it (drop-in mode)
         return cls(
             kube=kube,
             config=config,
             engine=engine,
             workflows=WorkflowController(engine),
-            analysis=AnalysisController(engine, mode=config.mode),  # registers the metric runner on the executor
+            # registers the metric runner on the executor
+            analysis=AnalysisController(engine, mode=config.mode, schema=schema),
             rollouts=Reconciler(
                 kube=kube,
                 mode=config.mode,
                 pool=reconcile_pool,
                 metrics=process_metrics() if config.metrics_port else None,
+                schema=schema,
             ),
             io_pool=io_pool,
         )

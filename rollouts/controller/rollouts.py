@@ -8,7 +8,11 @@ and one more reconcile follows, so a burst of ReplicaSet updates costs two recon
 differs, so the controller's own status write does not wake it up again.
 
 Bad input the schema cannot catch becomes an ``InvalidSpec`` condition, ``phase: Degraded`` with the field path
-and a Warning Event; nothing is raised to kopf, so nothing crash-loops.
+and a Warning Event; nothing is raised to kopf, so nothing crash-loops. In drop-in mode the served CRDs (Argo's)
+catch almost nothing, so the Rollout is first checked against our own CRD's schema (:class:`SchemaCheck`, once per
+generation) and every issue found joins the parser's on the same path: an unknown field such as
+``spec.strategy.canary.bogus`` is an ``InvalidSpec`` naming it, never ignored. The AnalysisTemplates a run is made
+from are checked the same way before the run is created.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from rollouts.core.planner import plan_invalid
 from rollouts.core.spec import parse_rollout
 from rollouts.routers import Routers
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
+from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.kube import ApiError, ConflictError, Kube
 
 __all__ = ["Reconciler", "RolloutOperator", "register_rollout_handlers"]
@@ -67,6 +72,10 @@ class Reconciler:
     pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="rollouts")
     )
+    # our CRD schema where the served CRDs do not apply it (drop-in mode); the operator shares one with the
+    # AnalysisRun controller, else the reconciler makes its own
+    schema: SchemaCheck | None = None
+    _schema: SchemaCheck = field(init=False, repr=False)
     _running: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     _dirty: set[Key] = field(default_factory=set)
     _timers: dict[Key, asyncio.TimerHandle] = field(default_factory=dict)
@@ -104,6 +113,9 @@ class Reconciler:
         message = f"Rollout resource added to informer: {meta.get('namespace')}/{meta.get('name')}"
         kopf.info(cast("Any", body), reason="RolloutAddedToInformer", message=message)
 
+    def __post_init__(self) -> None:
+        self._schema = self.schema or SchemaCheck(self.mode)
+
     def workload_changed(self, namespace: str, name: str) -> None:
         """A Deployment changed: reconcile every Rollout known to reference it."""
         for rollout in self._workload_users.get((namespace, name), frozenset()):
@@ -134,6 +146,7 @@ class Reconciler:
     def forget(self, namespace: str, name: str, *, uid: str | None = None) -> None:
         if uid:
             self._known.discard(uid)
+            self._schema.forget(uid)
         if self.metrics is not None:
             self.metrics.forget(namespace, name)
         timer = self._timers.pop((namespace, name), None)
@@ -207,6 +220,7 @@ class Reconciler:
                 rollout,
                 workload_template=workload_spec.get("template") if workload else None,
                 workload_selector=workload_spec.get("selector") if workload else None,
+                schema_issues=self._schema.issues(rollout),
             )
             routing = spec.canary.traffic_routing if spec.canary is not None else None
             router = (
@@ -228,7 +242,11 @@ class Reconciler:
             plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)
-            events = list(apply_plan(self.kube, rollout, plan, router=router, mode=self.mode, write_status=False))
+            events = list(
+                apply_plan(
+                    self.kube, rollout, plan, router=router, mode=self.mode, schema=self._schema, write_status=False
+                )
+            )
             released = {action.service for action in plan.actions if isinstance(action, ReleaseService)}
             if released:  # no longer annotated, so the watch (filtered on the annotation) will not say so
                 self._managed_services[key] = self._managed_services.get(key, frozenset()) - released

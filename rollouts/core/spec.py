@@ -5,13 +5,19 @@ repeat those checks; it adds what only code can see (percent strings, Argo durat
 not match the template's labels, a template resolved from a ``workloadRef``) and reports every problem at once as
 :class:`~rollouts.core.errors.InvalidSpecError` with field paths. It never raises anything else for user input.
 
+In drop-in mode the served CRDs (Argo's) validate almost nothing, so the controller validates the object against our
+own schema first (:class:`workflows.runtime.crds.SchemaCheck`) and hands the issues in (``schema_issues``): they
+are reported through the same error, first, with the parser's complaints about the same fields left out as their
+consequences (:func:`workflows.errors.explained_first`); the object is then never read as valid, even if the
+parser alone would have accepted it (an unknown field it would have ignored).
+
 Nothing here reads the cluster; a ``workloadRef``'s template is passed in by the observer.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +32,7 @@ from rollouts.core.routing import (
     parse_managed_route,
     parse_routing,
 )
-from workflows.errors import DurationError, Issues
+from workflows.errors import DurationError, FieldIssue, Issues, explained_first
 from workflows.model.durations import parse_duration
 from workflows.model.times import parse_time
 
@@ -516,12 +522,32 @@ def parse_rollout(
     *,
     workload_template: Mapping[str, Any] | None = None,
     workload_selector: Mapping[str, Any] | None = None,
+    schema_issues: Sequence[FieldIssue] = (),
 ) -> RolloutSpec:
     """Parse a Rollout object (as stored, defaults applied) into a :class:`RolloutSpec`.
 
     ``workload_template``/``workload_selector`` are the pod template and selector of the workload named by
-    ``spec.workloadRef``, read by the observer. Raises :class:`InvalidSpecError` listing every problem found.
+    ``spec.workloadRef``, read by the observer. ``schema_issues`` are what a schema the API server did not apply
+    found (drop-in mode): any makes the Rollout invalid. Raises :class:`InvalidSpecError` listing every problem.
     """
+    if not schema_issues:
+        return _parse_rollout(body, workload_template=workload_template, workload_selector=workload_selector)
+    try:
+        _parse_rollout(body, workload_template=workload_template, workload_selector=workload_selector)
+    except InvalidSpecError as error:
+        raise InvalidSpecError(explained_first(schema_issues, error.issues)) from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+        # A value of the wrong type that no API server refused can trip the parser; the schema said what it is.
+        pass
+    raise InvalidSpecError(schema_issues)
+
+
+def _parse_rollout(
+    body: Mapping[str, Any],
+    *,
+    workload_template: Mapping[str, Any] | None,
+    workload_selector: Mapping[str, Any] | None,
+) -> RolloutSpec:
     issues = Issues()
     metadata = _map(body.get("metadata"))
     spec = _map(body.get("spec"))

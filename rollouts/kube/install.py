@@ -2,7 +2,8 @@
 
 Server-side apply with one field manager (:meth:`workflows.runtime.kube.Kube.apply`) makes the command idempotent and
 safe to re-run after an upgrade: fields we own are updated, fields other tools own are left alone. The manifests are
-read from the source tree's ``crds/`` and ``deploy/`` folders. This module never writes anything but those manifests.
+read from the source tree's ``crds/`` (located by :mod:`workflows.runtime.crds`, which the offline validator reads
+too) and ``deploy/`` folders. This module never writes anything but those manifests.
 
 :func:`install_routing_crds` installs the *published* CRDs of the data planes our routers write to (Gateway API,
 Istio), for clusters that have none (the demo, local experiments). They are never vendored: ``fetch.sh`` downloads
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from workflows.api import ARGO, ROLLOUTS_DEV, ApiMode
+from workflows.runtime.crds import crd_files
 from workflows.runtime.kube import CRDS, Kube
 
 __all__ = [
@@ -70,9 +72,7 @@ class Applied:
 
 def manifest_files(*, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV) -> list[Path]:
     """The CRDs first (so RBAC and custom resources can refer to them), then the controller's identity."""
-    files = sorted((REPO / "crds").glob("*.yaml"))
-    if not files:
-        raise FileNotFoundError(f"no CRDs found in {REPO / 'crds'}; run from a source checkout")
+    files = crd_files()
     if mode is ARGO:
         published = {path.name: path for path in routing_crd_files(fetch_routing_crds(), ("argo-rollouts",))}
         files = [published[name] for name in ARGO_SERVED_CRDS] + [f for f in files if f.name in OWN_CRDS_IN_DROP_IN]

@@ -7,8 +7,9 @@ Pure (any tier):
 - ``corpus``: where the shared Argo corpus lives, its documents with our apiVersion.
 - ``rollouts``: Rollout bodies, parsed specs and the simulated cluster (``settle``, ``deployed``).
 - ``routing``: routed Rollouts, the routed objects (Ingress, VirtualService, ...), the parsed routing spec, routers.
-- ``crds``: the CRD case tables both tiers check; ``crd_validator``: the local stand-in for the API server's
-  validation that the unit tier checks them with.
+- ``crds``: the CRD case tables both tiers check; ``crd_validator``: a create request without a cluster (the
+  schema's defaults, then the product's own validator, :mod:`workflows.model.schema`) that the unit tier uses;
+  ``schema_cases``: values built from a schema (hypothesis) and single-keyword breakage of manifests.
 - ``analysis_manifests``: metrics (prometheus, web, job), AnalysisRuns and job AnalysisTemplates as users write them.
 - ``fakes``: a scripted metric provider, a dict of secrets; ``virtual_time``: a virtual clock and an inline pool.
 - ``fake_kube``: an in-memory API for the kubectl plugin's commands (patches applied, requests recorded).

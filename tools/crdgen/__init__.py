@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from workflows.runtime.crds import CRDS_DIR
+
 from .analysis import analysis_run_crd, analysis_template_crd, cluster_analysis_template_crd
 from .rollout import rollout_crd
 from .workflow import workflow_crd, workflow_template_crd
@@ -34,8 +36,6 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "workflows.yaml": workflow_crd,
     "rollouts.yaml": rollout_crd,
 }
-
-CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
 
 
 def build_all() -> dict[str, dict[str, Any]]:

@@ -85,17 +85,17 @@ FORMS: list[tuple[list[str], dict[str, Any]]] = [
     (["completion", "zsh"], {"shell": "zsh"}),
     (["completion", "fish"], {"shell": "fish"}),
     # lint
-    (["lint", "-f", "r.yaml"], {"command": "lint", "filename": "r.yaml"}),
-    (["lint", "--filename=r.yaml"], {"filename": "r.yaml"}),
+    (["lint", "-f", "r.yaml"], {"command": "lint", "filename": ["r.yaml"], "files": []}),
+    (["lint", "--filename=r.yaml", "-f", "s.yaml"], {"filename": ["r.yaml", "s.yaml"]}),
+    (["lint", "r.yaml", "-"], {"filename": [], "files": ["r.yaml", "-"]}),
 ]
 
 
 @pytest.mark.parametrize(("argv", "expected"), FORMS, ids=[" ".join(argv) for argv, _ in FORMS])
 def test_each_form_parses(argv: list[str], expected: dict[str, Any]) -> None:
     parsed = parse(*argv)
-    for path_flag in ("from_file", "filename"):
-        if expected.get(path_flag) is not None:
-            parsed[path_flag] = str(parsed[path_flag])
+    if expected.get("from_file") is not None:
+        parsed["from_file"] = str(parsed["from_file"])
     assert {key: parsed[key] for key in expected} == expected
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.crd_validator import compile_rule, root_schema, validate
+from tests.support.crd_validator import root_schema
 from workflows.api import GROUP, VERSION
+from workflows.model.schema import compile_rule, validate
 
 KINDS = {
     "Rollout": ("rollouts", "ro", "Namespaced", True),
@@ -168,7 +169,7 @@ def test_defaults_are_valid_against_their_own_schema(crds: dict[str, dict[str, A
         if "default" in node:
             found += 1
             schema = {k: v for k, v in node.items() if k != "default"}
-            assert validate(schema, node["default"], path) == [], f"{kind}{path}"
+            assert validate(schema, node["default"], path=path).items == [], f"{kind}{path}"
     assert found >= 8  # revisionHistoryLimit, progressDeadlineSeconds, autoPromotionEnabled, ... are defaulted
 
 

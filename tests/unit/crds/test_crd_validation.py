@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.crd_validator import apply_defaults, root_schema, validate, validate_object
+from tests.support.crd_validator import apply_defaults, as_our_path, root_schema, validate_object
 from tests.support.crds import (
     CORPUS_DOCUMENTS,
     CORPUS_REFUSALS,
@@ -25,6 +25,7 @@ from tests.support.crds import (
     dig,
     without_defaults_fields,
 )
+from workflows.model.schema import validate
 
 
 def test_corpus_is_present_and_classified() -> None:
@@ -69,7 +70,7 @@ def test_minimal_manifests_are_valid(crds: dict[str, dict[str, Any]], name: str)
 def test_invalid_manifest_is_refused_with_path_and_message(crds: dict[str, dict[str, Any]], case: InvalidCase) -> None:
     manifest = case.build()
     errors = validate_object(crds[manifest["kind"]], manifest)
-    matching = [e for e in errors if e.path == case.path and case.message in e.message]
+    matching = [e for e in errors if e.path == as_our_path(case.path) and case.message in e.message]
     assert matching, f"expected {case.path}: ...{case.message}... in\n" + "\n".join(map(str, errors))
 
 
@@ -224,4 +225,4 @@ def test_status_accepts_what_the_controller_writes(crds: dict[str, dict[str, Any
         "replicas": 5,
     }
     schema = root_schema(crds["Rollout"])["properties"]["status"]
-    assert validate(schema, status, "status") == []
+    assert validate(schema, status, path="status").items == []
