@@ -106,6 +106,11 @@ class ApiMode:
     superseded_label: str = "rollouts.dev/superseded"
     #: Objects of one controller instance (``--instance-id``) carry this label with the instance's id.
     instance_id_label: str = "argo-rollouts.argoproj.io/controller-instance-id"
+    #: How a ReplicaSet's pod-template hash (its name suffix and ``rollouts-pod-template-hash``) is computed, by name:
+    #: ``"rollouts"`` (FNV-1a over a canonical JSON of the template: ours, kept so existing ReplicaSets keep their
+    #: names) or ``"argo"`` (Argo Rollouts' ``ComputePodTemplateHash``: what Argo's controller names them).
+    #: ``rollouts.core.hashing.template_hash`` maps the name to the function.
+    pod_template_hash: str = "rollouts"
     #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
     #: written through the object itself).
     analysis_run_status_subresource: bool = True
@@ -149,6 +154,7 @@ ARGO = ApiMode(
     ephemeral_metadata_annotation="rollout.argoproj.io/ephemeral-metadata",
     analysis_kind_label="rollout-type",
     step_index_label="step-index",
+    pod_template_hash="argo",
     analysis_run_status_subresource=False,
 )
 
