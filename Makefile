@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci
+.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci argo-shapes
 
 all: test
 
@@ -65,6 +65,11 @@ conformance: $(STAMP) cluster-bin
 
 conformance-ci: $(STAMP) cluster-bin
 	$(BIN)/python -m tools.conformance --against $(CONFORMANCE_CI_AGAINST) --subset ci --timeout 600
+
+# The shapes of Argo's Go types (corev1.PodTemplateSpec, []CanaryStep) that rollouts/core/gojson.py encodes, generated
+# from the Go types inside Argo's pinned module (built by the conformance harness on first use).
+argo-shapes:
+	tools/argo/run.sh podshape > rollouts/core/go_shapes/argo.json
 
 clean:
 	-$(BIN)/rollouts cluster down

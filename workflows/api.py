@@ -108,6 +108,11 @@ class ApiMode:
     instance_id_label: str = "argo-rollouts.argoproj.io/controller-instance-id"
     #: On a Service whose selector a Rollout pins: which Rollout (released when the Rollout stops naming it).
     managed_by_annotation: str = "rollouts.dev/managed-by-rollouts"
+    #: How a ReplicaSet's pod-template hash (its name suffix and ``rollouts-pod-template-hash``) is computed, by name:
+    #: ``"rollouts"`` (FNV-1a over a canonical JSON of the template: ours, kept so existing ReplicaSets keep their
+    #: names) or ``"argo"`` (Argo Rollouts' ``ComputePodTemplateHash``: what Argo's controller names them).
+    #: ``rollouts.core.hashing.template_hash`` maps the name to the function.
+    pod_template_hash: str = "rollouts"
     #: Whether the AnalysisRun kind has a status subresource (ours does; Argo's CRD has none, so its status is
     #: written through the object itself).
     analysis_run_status_subresource: bool = True
@@ -156,6 +161,7 @@ ARGO = ApiMode(
     analysis_kind_label="rollout-type",
     step_index_label="step-index",
     managed_by_annotation="argo-rollouts.argoproj.io/managed-by-rollouts",
+    pod_template_hash="argo",
     analysis_run_status_subresource=False,
     enforce_own_schema=True,
 )

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, templates_equal
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, template_hash, templates_equal
 from rollouts.core.observed import (
     Observed,
     analysis_run_view_from,
@@ -131,7 +131,7 @@ def observe(
     # another controller's hash (Argo's, after a take-over); compare with the template as the server stores it.
     stored: Mapping[str, Any] | None = None
     if listed.items and spec.template:
-        wanted = pod_template_hash(spec.template, collision_count=status.collision_count)
+        wanted = template_hash(mode, spec.template, collision_count=status.collision_count)
         if not any(rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items):
             stored = stored_template(kube, namespace, spec, wanted)
     templates = [template for template in (spec.template, stored) if template]

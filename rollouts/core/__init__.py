@@ -37,7 +37,7 @@ from rollouts.core.actions import (
     TerminateAnalysisRun,
 )
 from rollouts.core.errors import InvalidSpecError, RolloutCoreError
-from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, templates_equal
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, template_hash, templates_equal
 from rollouts.core.observed import (
     AnalysisKind,
     AnalysisRunView,
@@ -96,5 +96,6 @@ __all__ = [
     "replica_set_view_from",
     "service_view_from",
     "status_from",
+    "template_hash",
     "templates_equal",
 ]

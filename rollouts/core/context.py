@@ -28,7 +28,7 @@ from rollouts.core.actions import (
     TerminateAnalysisRun,
 )
 from rollouts.core.affinity import inject_anti_affinity
-from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, pod_template_hash, steps_hash, templates_equal
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, steps_hash, template_hash, templates_equal
 from rollouts.core.observed import (
     AnalysisKind,
     AnalysisRunView,
@@ -76,7 +76,7 @@ class Context:
         """Find the new ReplicaSet (by name, else by an equal template), the stable one and the older ones."""
         spec, status = self.spec, self.observed.status
         sets = list(self.observed.replica_sets)
-        wanted = pod_template_hash(spec.template, collision_count=status.collision_count)
+        wanted = template_hash(self.mode, spec.template, collision_count=status.collision_count)
         by_name = next((rs for rs in sets if rs.name == f"{spec.name}-{wanted}"), None)
         if by_name is None:
             stored = self.observed.stored_template

@@ -3,37 +3,44 @@
 Why it matters: the planner is level-based and restart-safe only because the ReplicaSet of a template has a name
 derived from the template itself (``<rollout>-<hash>``). A controller that crashes after creating it finds it again
 on the next reconcile instead of creating a duplicate. The hash must therefore be stable across processes and Python
-versions: it is FNV-1a (32 bit) over a canonical JSON of the template (sorted keys, no whitespace) followed by the
-collision count, rendered as a decimal and then encoded with Kubernetes' ``rand.SafeEncodeString`` alphabet (no
-vowels, no look-alike digits), like Deployments and Argo Rollouts do. The exact bytes differ from Kubernetes' (which
-hashes a Go pretty-print), which is fine: the hash only has to be stable for *this* controller.
+versions. Which function computes it is part of the API mode (``ApiMode.pod_template_hash``, resolved by
+:func:`template_hash`, the one way the controller computes the hash a template should have):
 
-Template equality (adoption of an existing ReplicaSet) ignores the hash label, which the ReplicaSet carries and the
-Rollout's template does not.
+- ``rollouts`` (our own group): :func:`pod_template_hash`, FNV-1a (32 bit) over a canonical JSON of the template
+  (sorted keys, no whitespace) followed by the collision count, as a decimal encoded with Kubernetes'
+  ``rand.SafeEncodeString`` alphabet. It is kept as it is so that existing ReplicaSets keep their names.
+- ``argo`` (drop-in mode): :func:`argo_pod_template_hash`, Argo Rollouts' own ``ComputePodTemplateHash``: FNV-1a over
+  Go's ``encoding/json`` of the template decoded into ``corev1.PodTemplateSpec`` (:mod:`rollouts.core.gojson`, from
+  a table generated from the Go types), so a ReplicaSet we create has the name Argo's controller would give it.
 
-The steps hash (``status.currentStepHash``) is different: it is *recorded* by whichever controller ran the update, and
-an edited plan restarts from step 0. So that a Rollout taken over from Argo's controller mid-update continues from its
-step, it is exactly Argo's: FNV-1a over Go's ``encoding/json`` of the typed ``[]CanaryStep`` (fields in struct order,
-``omitempty`` as Go applies it, map keys sorted, ``<>&`` escaped), reproduced by :func:`go_steps_json`.
+Template equality (adoption of an existing ReplicaSet, whichever hash named it) ignores the hash label, which the
+ReplicaSet carries and the Rollout's template does not.
+
+The steps hash (``status.currentStepHash``) is *recorded* by whichever controller ran the update, and an edited plan
+restarts from step 0. So that a Rollout taken over from Argo's controller mid-update continues from its step, it is
+exactly Argo's in both modes: FNV-1a over Go's ``encoding/json`` of the typed ``[]CanaryStep``, by the same encoder.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from rollouts.core.gojson import go_json, root_shape
+from workflows.api import ApiMode
 from workflows.model.hashing import fnv32a
 
 __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
+    "argo_pod_template_hash",
     "go_steps_json",
     "pod_template_hash",
     "safe_encode",
     "steps_hash",
     "strip_hash_label",
+    "template_hash",
     "templates_equal",
     "without_injected_anti_affinity",
 ]
@@ -62,125 +69,38 @@ def pod_template_hash(template: Mapping[str, Any], *, collision_count: int = 0) 
     return safe_encode(str(fnv32a(data)))
 
 
+def argo_pod_template_hash(template: Mapping[str, Any], collision_count: int | None = None) -> str:
+    """Argo Rollouts' ``ComputePodTemplateHash`` (v1.10.1): FNV-1a over Go's JSON of ``template`` decoded into
+    ``corev1.PodTemplateSpec``, then, when ``status.collisionCount`` is set (0 included), the count as a uint32
+    little-endian and four zero bytes. The template is hashed as given: the hash label is not removed (Argo's
+    Rollout templates do not carry it)."""
+    data = go_json(template, root_shape("PodTemplateSpec")).encode()
+    if collision_count is not None:
+        data += (collision_count % (1 << 32)).to_bytes(4, "little") + bytes(4)
+    return safe_encode(str(fnv32a(data)))
+
+
+_HASHES: dict[str, Callable[[Mapping[str, Any], int | None], str]] = {
+    "rollouts": lambda template, collision_count: pod_template_hash(template, collision_count=collision_count or 0),
+    "argo": argo_pod_template_hash,
+}
+
+
+def template_hash(mode: ApiMode, template: Mapping[str, Any], *, collision_count: int | None) -> str:
+    """The pod-template hash ``mode`` names ReplicaSets with (``ApiMode.pod_template_hash``): the one way the
+    controller computes the hash a Rollout's template should have."""
+    return _HASHES[mode.pod_template_hash](template, collision_count)
+
+
 def steps_hash(steps: object) -> str:
     """Hash of the canary steps (``status.currentStepHash``), as Argo computes it; an edited plan restarts at 0."""
     return safe_encode(str(fnv32a(go_steps_json(steps).encode())))
 
 
-# -- Go's encoding/json of Argo's []CanaryStep ----------------------------------------------------------------------
-# A shape is a scalar's zero value (emitted for a missing field without omitempty), a struct (fields in Go order, each
-# with how encoding/json omits it), a list or a map of shapes, or OPAQUE (steps we refuse: encoded with sorted keys).
-NIL, ZERO, NEVER = "nil", "zero", "never"  # omitted when absent (pointer) / when the zero value / never
-
-
-@dataclass(frozen=True, slots=True)
-class _Struct:
-    fields: tuple[tuple[str, Any, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _List:
-    item: Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Map:
-    value: Any
-
-
-_OPAQUE = object()
-_STRING_MATCH = _Struct((("exact", "", ZERO), ("prefix", "", ZERO), ("regex", "", ZERO)))
-_ARGUMENT = _Struct((
-    ("name", "", NEVER),
-    ("value", "", ZERO),
-    ("valueFrom", _Struct((
-        ("podTemplateHashValue", None, NIL),
-        ("fieldRef", _Struct((("fieldPath", "", NEVER),)), NIL),
-    )), NIL),
-))  # fmt: skip
-_ANALYSIS = _Struct((
-    ("templates", _List(_Struct((("templateName", "", NEVER), ("clusterScope", None, NIL)))), ZERO),
-    ("args", _List(_ARGUMENT), ZERO),
-    ("dryRun", _List(_Struct((("metricName", "", NEVER),))), ZERO),
-    ("measurementRetention", _List(_Struct((("metricName", "", NEVER), ("limit", 0, NEVER)))), ZERO),
-    ("analysisRunMetadata", _Struct((("labels", _Map(""), ZERO), ("annotations", _Map(""), ZERO))), NIL),
-))  # fmt: skip
-_STEP = _Struct((
-    ("setWeight", None, NIL),
-    ("pause", _Struct((("duration", None, NIL),)), NIL),
-    ("experiment", _OPAQUE, NIL),
-    ("analysis", _ANALYSIS, NIL),
-    ("setCanaryScale", _Struct((
-        ("weight", None, NIL), ("replicas", None, NIL), ("matchTrafficWeight", False, ZERO),
-    )), NIL),
-    ("setHeaderRoute", _Struct((
-        ("name", "", ZERO),
-        ("match", _List(_Struct((("headerName", "", NEVER), ("headerValue", _STRING_MATCH, NEVER)))), ZERO),
-    )), NIL),
-    ("setMirrorRoute", _Struct((
-        ("name", "", NEVER),
-        ("match", _List(_Struct((
-            ("method", _STRING_MATCH, NIL), ("path", _STRING_MATCH, NIL), ("headers", _Map(_STRING_MATCH), ZERO),
-        ))), ZERO),
-        ("percentage", None, NIL),
-    )), NIL),
-    ("plugin", _OPAQUE, NIL),
-))  # fmt: skip
-
-
-_GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-
-
-def _go_string(text: str) -> str:
-    encoded = json.dumps(text, ensure_ascii=False)
-    for raw, escaped in _GO_ESCAPES:
-        encoded = encoded.replace(raw, escaped)
-    return encoded
-
-
-def _go_zero(value: object) -> bool:
-    return value is None or value is False or value in (0, "") or (isinstance(value, list | dict) and not value)
-
-
-def _go_json(value: object, shape: object) -> str:
-    if shape is _OPAQUE or not isinstance(shape, _Struct | _List | _Map):
-        if isinstance(value, Mapping):
-            pairs = (f"{_go_string(str(k))}:{_go_json(value[k], _OPAQUE)}" for k in sorted(value))
-            return "{" + ",".join(pairs) + "}"
-        if isinstance(value, list):
-            return "[" + ",".join(_go_json(item, _OPAQUE) for item in value) + "]"
-        if isinstance(value, str):
-            return _go_string(value)
-        return json.dumps(value)
-    if isinstance(shape, _List):
-        listed = value if isinstance(value, list | tuple) else ()
-        return "null" if value is None else "[" + ",".join(_go_json(item, shape.item) for item in listed) + "]"
-    if isinstance(shape, _Map):
-        items = value if isinstance(value, Mapping) else {}
-        pairs = (f"{_go_string(str(k))}:{_go_json(items[k], shape.value)}" for k in sorted(items))
-        return "{" + ",".join(pairs) + "}"
-    given = value if isinstance(value, Mapping) else {}
-    parts = []
-    for name, field_shape, omit in shape.fields:
-        present = name in given and given[name] is not None
-        if omit == NIL and not present:
-            continue
-        if omit == ZERO and (not present or _go_zero(given[name])):
-            continue
-        if present:
-            parts.append(f"{_go_string(name)}:{_go_json(given[name], field_shape)}")
-        elif isinstance(field_shape, _Struct):
-            parts.append(f"{_go_string(name)}:{_go_json({}, field_shape)}")
-        else:
-            parts.append(f"{_go_string(name)}:{json.dumps(field_shape)}")
-    return "{" + ",".join(parts) + "}"
-
-
 def go_steps_json(steps: object) -> str:
     """What Go's ``json.Marshal`` writes for ``steps`` decoded into Argo's ``[]CanaryStep`` (``null`` for none)."""
-    if not isinstance(steps, list | tuple):
-        return "null"
-    return "[" + ",".join(_go_json(step, _STEP) for step in steps if isinstance(step, Mapping)) + "]"
+    listed = [step for step in steps if isinstance(step, Mapping)] if isinstance(steps, list | tuple) else None
+    return go_json(listed, root_shape("CanarySteps"))
 
 
 def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -121,7 +121,7 @@ class RolloutStatus:
     current_step_hash: str = ""
     current_step_index: int | None = None
     stable_rs: str = ""
-    collision_count: int = 0
+    collision_count: int | None = None  # absent and 0 differ for Argo's pod-template hash
     canary_weight: int = 0  # the weight last sent to the traffic router (status.canary.weights.canary.weight)
     canary_weight_hash: str = ""  # the pod-template hash that weight was sent to (...canary.podTemplateHash)
     scale_up_preview_check_point: bool = False
@@ -286,7 +286,7 @@ def status_from(status: Mapping[str, Any] | None) -> RolloutStatus:
         current_step_hash=str(raw.get("currentStepHash") or ""),
         current_step_index=_int(step) if step is not None else None,
         stable_rs=str(raw.get("stableRS") or ""),
-        collision_count=_int(raw.get("collisionCount")),
+        collision_count=_int(raw.get("collisionCount")) if raw.get("collisionCount") is not None else None,
         canary_weight=_int(_map(_map(canary.get("weights")).get("canary")).get("weight")),
         canary_weight_hash=str(_map(_map(canary.get("weights")).get("canary")).get("podTemplateHash") or ""),
         scale_up_preview_check_point=bool(blue_green.get("scaleUpPreviewCheckPoint", False)),

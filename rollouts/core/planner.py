@@ -430,7 +430,7 @@ def _finish(ctx: Context) -> Plan:
         "promoteFull": ctx.promote_full or None,
         "selector": selector,
         "restartedAt": format_time(ctx.restarted_at) if ctx.restarted_at is not None else None,
-        "collisionCount": observed.status.collision_count or None,
+        "collisionCount": observed.status.collision_count,  # kept as recorded: Argo's hash tells 0 from absent
         "conditions": conditions.result(),
         **_strategy_status(ctx),
     }

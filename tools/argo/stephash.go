@@ -1,7 +1,7 @@
 // Prints Argo Rollouts' currentStepHash (conditions.ComputeStepHash) for each line of stdin: a JSON array of canary
 // steps. It pins the values tests/unit/rollouts/test_step_hash.py checks our hash against. Build it inside a writable
 // copy of the github.com/argoproj/argo-rollouts v1.10.1 module (the conformance harness makes one):
-//   mkdir -p hack/stephash && cp tools/argo/stephash.go <copy>/hack/stephash/main.go && (cd <copy> && go build ./hack/stephash)
+//   tools/argo/run.sh stephash < steps.jsonl
 package main
 
 import (

@@ -10,7 +10,10 @@ check it:
   unchanged template, found although Argo named them with its own hash), the same AnalysisRun (adopted, measuring
   on), the same Service selectors and canary Ingress weight, the same step;
 - each update then continues from its step under our controller and our kubectl plugin, to Healthy on the new
-  version, still without a new ReplicaSet; the adopted background analysis ends when the update does.
+  version, still without a new ReplicaSet; the adopted background analysis ends when the update does;
+- the hashes Argo's controller gave the updates' ReplicaSets are what ``argo_pod_template_hash`` computes for the
+  same stored templates, and a further update made under our controller gets a ReplicaSet with the name and
+  ``rollouts-pod-template-hash`` Argo's controller would have given it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from rollouts.core.hashing import argo_pod_template_hash
 from tests.support.cluster import ControllerProcess, Kube, apply, get_custom, list_custom, patch_custom, wait_for
 from tests.support.cluster_rollouts import kubectl_rollouts
 from tools.conformance.controllers import free_port
@@ -339,6 +343,43 @@ def test_updates_started_by_argo_continue_under_ours_without_restarting_anything
             timeout=60,
             what="the adopted background analysis ended with the update",
         )
+
+        # Argo's controller named each update's ReplicaSet with its hash, which is ours for the same stored template...
+        for name in ("routed", "analysed", "bg"):
+            body = _rollout(kube, namespace, name)
+            collisions = (body.get("status") or {}).get("collisionCount")
+            assert argo_pod_template_hash(body["spec"]["template"], collisions) == before["current"][name], name
+        # ...and a further update under our controller gets the ReplicaSet Argo's controller would have created.
+        for name in ("routed", "analysed", "bg"):
+            patch_custom(
+                kube,
+                namespace,
+                "rollouts",
+                name,
+                {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example/app:3"}]}}}},
+                api=ARGO_API,
+            )
+        for name in ("routed", "analysed", "bg"):
+            body = _rollout(kube, namespace, name)
+            expected = argo_pod_template_hash(
+                body["spec"]["template"], (body.get("status") or {}).get("collisionCount")
+            )
+            assert expected not in before["current"].values()
+
+            def created(name: str = name, expected: str = expected) -> bool:
+                listed = json.loads(
+                    kube.kubectl("get", "replicasets", f"--namespace={namespace}", "--output=json").stdout
+                )
+                return (
+                    any(
+                        rs["metadata"]["name"] == f"{name}-{expected}"
+                        and rs["metadata"]["labels"].get(HASH) == expected
+                        for rs in listed["items"]
+                    )
+                    and _status(kube, namespace, name).get("currentPodHash") == expected
+                )
+
+            wait_for(created, timeout=60, what=f"{name}'s ReplicaSet for the next update, named with Argo's hash")
     except BaseException:
         print("--- controller log ---\n" + ours.output()[-6000:])
         raise
