@@ -229,6 +229,24 @@ class _Session:
             break
         return results, failed
 
+    def clean_up_after(self, test: TestId) -> None:
+        """Delete what a failed test left behind. The suite deletes a test's objects only when it passes, and a
+        leftover that its own typed clients cannot decode (TestMalformedRollout's Rollout) breaks every later test
+        of the binary; so a failure must not decide the tests after it."""
+        command = [
+            str(self.environment.kubectl),
+            "delete",
+            _E2E_KINDS,
+            "--all-namespaces",
+            f"--selector=e2e-test-name={test.name}",
+            "--wait=false",
+            "--ignore-not-found",
+        ]
+        env = self.environment.env(self.environment.admin_kubeconfig)
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
+        if result.returncode != 0:
+            _print(self.controller.spec.name, f"cleaning up after {test} failed: {result.stderr.strip()}")
+
     def _stop_reason(self) -> str | None:
         if time.monotonic() >= self.deadline:
             return f"the run's bound of {self.options.run_timeout:.0f} s was reached"
@@ -314,6 +332,14 @@ class _Ended:
         return f"the e2e binary ended without running it (code {self.exit_code})"
 
 
+# What the suite's tests create (labelled ``e2e-test-name``), for the clean-up after a failed test.
+_E2E_KINDS = ",".join((
+    "rollouts.argoproj.io", "experiments.argoproj.io", "analysisruns.argoproj.io", "analysistemplates.argoproj.io",
+    "clusteranalysistemplates.argoproj.io", "services", "ingresses.networking.k8s.io", "deployments.apps",
+    "replicasets.apps", "pods", "jobs.batch", "configmaps", "secrets",
+))  # fmt: skip
+
+
 @dataclass
 class _Watch:
     """The watchdogs over one invocation: the per-test bound, the run's bound, the controller's life."""
@@ -333,6 +359,8 @@ class _Watch:
             text.write(str(event.get("Output", "")))
         finished = self.invocation.feed(event)
         if finished is not None:
+            if finished.status is Status.FAIL:
+                self.session.clean_up_after(finished.test)
             result = judge(finished.test, finished, not_run_reason="", cut_reason="")
             took = f" in {finished.seconds:.0f} s" if finished.seconds is not None else ""
             why = f": {result.reason}" if result.reason else ""
