@@ -36,7 +36,7 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
-from rollouts.core.spec import parse_rollout
+from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
@@ -115,6 +115,29 @@ class Reconciler:
 
     def __post_init__(self) -> None:
         self._schema = self.schema or SchemaCheck(self.mode)
+
+    # (namespace or "" for a ClusterAnalysisTemplate, template name) -> Rollouts naming it, so creating or fixing a
+    # template moves them at once (a missing one made them InvalidSpec). Filled by reconcile(), like the above.
+    _template_users: dict[Key, frozenset[str]] = field(default_factory=dict)
+
+    def template_changed(self, namespace: str, name: str) -> None:
+        """An (Cluster)AnalysisTemplate changed: reconcile the Rollouts known to name it."""
+        for user in self._template_users.get((namespace, name), frozenset()):
+            user_namespace, _, rollout = user.partition("/")
+            self.trigger(user_namespace, rollout)
+
+    def _remember_templates(self, namespace: str, rollout: str, spec: RolloutSpec) -> None:
+        named = {
+            ("" if cluster else namespace, template)
+            for ref in analysis_refs(spec)
+            for template, cluster in ref.templates
+        }
+        user = f"{namespace}/{rollout}"
+        for key, users in list(self._template_users.items()):
+            if user in users and key not in named:
+                self._template_users[key] = users - {user}
+        for key in named:
+            self._template_users[key] = self._template_users.get(key, frozenset()) | {user}
 
     def workload_changed(self, namespace: str, name: str) -> None:
         """A Deployment changed: reconcile every Rollout known to reference it."""
@@ -228,6 +251,7 @@ class Reconciler:
                 if routing is not None
                 else None
             )
+            self._remember_templates(namespace, name, spec)
             check_analysis_templates(self.kube, namespace, spec, mode=self.mode)
             observed = observe(
                 self.kube,
@@ -308,6 +332,15 @@ def register_rollout_handlers(
     @kopf.on.event("", "v1", "services", registry=registry, annotations={mode.managed_by_annotation: kopf.PRESENT})
     async def service_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
         memo.rollouts.service_changed(body, deleted=type == "DELETED")
+
+    @kopf.on.event(mode.group, mode.version, "analysistemplates", registry=registry)
+    async def analysis_template_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
+        meta = body["metadata"]
+        memo.rollouts.template_changed(meta["namespace"], meta["name"])
+
+    @kopf.on.event(mode.group, mode.version, "clusteranalysistemplates", registry=registry)
+    async def cluster_analysis_template_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
+        memo.rollouts.template_changed("", body["metadata"]["name"])
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry)
     async def replica_set_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:

@@ -129,18 +129,28 @@ def test_what_only_the_controller_sees_is_reported_not_crashed_on(
     assert replica_sets(kube, namespace, "mismatched") == {}  # nothing is created for an invalid spec
     wait_for(lambda: "InvalidSpec" in event_reasons(kube, namespace, "mismatched"), timeout=10, what="Warning Event")
 
-    # The other Rollouts are served meanwhile: one deploys, the other starts its update.
+    # The other Rollouts are served meanwhile. A referenced AnalysisTemplate must exist whether or not an update
+    # runs (as in Argo): the missing one is reported at once, with where it is referenced, and nothing is created.
     wait_healthy(kube, namespace, "fine")
-    wait_healthy(kube, namespace, "missing-template")
-    set_image(kube, namespace, "missing-template", "demo:green")
     degraded = wait_status(kube, namespace, "missing-template", what="missing template reported", phase="Degraded")
     cond = condition(degraded, "InvalidSpec")
     assert cond is not None, degraded
-    assert "nope" in cond["message"], degraded
+    assert "spec.strategy.canary.steps[1].analysis.templates[0].templateName" in cond["message"], degraded
+    assert "'nope' not found" in cond["message"], degraded
+    assert replica_sets(kube, namespace, "missing-template") == {}
     assert analysis_runs(kube, namespace, "missing-template") == []
     wait_for(
         lambda: "InvalidSpec" in event_reasons(kube, namespace, "missing-template"), timeout=10, what="Warning Event"
     )
+    # Once the template exists the Rollout deploys: the template's watch wakes the Rollouts that name it.
+    template = {
+        "apiVersion": "rollouts.dev/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "nope"},
+        "spec": {"metrics": [{"name": "ok", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]},
+    }
+    apply(kube, namespace, template)
+    wait_healthy(kube, namespace, "missing-template", timeout=20)
 
     # Fixing the problem lets the controller carry on: the selector now matches.
     apply(kube, namespace, rollout("mismatched", replicas=1, strategy={"canary": {}}))
