@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -75,8 +76,10 @@ def process_metrics() -> ControllerMetrics:
     return ControllerMetrics()
 
 
-def serve_metrics(port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 -- scraped from other pods
-    """Serve ``/metrics`` on ``address:port`` from a daemon thread; OSError when the port is taken (a
-    misconfiguration the operator must see at start-up, not a silently missing endpoint)."""
-    start_http_server(port, addr=address)
+def serve_metrics(port: int, address: str = "0.0.0.0") -> WSGIServer:  # noqa: S104 -- scraped from other pods
+    """Serve ``/metrics`` on ``address:port`` from a daemon thread (``shutdown()`` the server returned to stop it);
+    OSError when the port is taken (a misconfiguration the operator must see at start-up, not a silently missing
+    endpoint)."""
+    server, _ = start_http_server(port, addr=address)
     logger.info("metrics on http://%s:%d/metrics", address, port)
+    return server

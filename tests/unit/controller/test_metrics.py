@@ -33,7 +33,11 @@ def test_rollout_info_follows_the_phase_and_goes_with_the_rollout() -> None:
 
 def test_served_over_http() -> None:
     port = free_port()
-    serve_metrics(port, "127.0.0.1")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        assert response.status == 200
-        assert b"python_info" in response.read()
+    server = serve_metrics(port, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            assert response.status == 200
+            assert b"python_info" in response.read()
+    finally:
+        server.shutdown()  # no serving thread left behind for the tests that follow (the collector's are exact)
+        server.server_close()
