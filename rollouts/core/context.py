@@ -154,6 +154,14 @@ class Context:
             self.message = ""
             if self.template_changed:
                 self.supersede_runs(final_only=False)
+        if self.promote_full and self.abort:
+            # A full promotion overrides an abort, as in Argo (its RemoveAbort on promoteFull): the user chose to
+            # release this version after all.
+            self.reason("promote --full after an abort: the abort is lifted")
+            self.abort = False
+            self.aborted_at = None
+            self.message = ""
+            self.pauses.clear()
 
     # --- small helpers ------------------------------------------------------------------------------------------
 

@@ -90,6 +90,20 @@ def test_promote_full_skips_the_remaining_steps() -> None:
     assert "promoteFull" not in sim.status
 
 
+def test_promote_full_after_an_abort_releases_the_aborted_version() -> None:
+    # Argo's promote --full only sets status.promoteFull; its controller then lifts the abort (RemoveAbort).
+    sim = deployed(canary_spec(steps=STEPS))
+    spec = canary_spec("v2", steps=STEPS)
+    settle(sim, spec)
+    sim.abort()
+    assert settle(sim, spec).status["phase"] == "Degraded"
+    sim.promote_full()
+    final = settle(sim, spec)
+    assert final.status["phase"] == "Healthy"
+    assert final.status["stableRS"] == final.status["currentPodHash"]
+    assert "abort" not in sim.status
+
+
 def test_abort_returns_all_capacity_to_stable_and_retry_restarts_from_step_zero() -> None:
     sim = deployed(canary_spec(steps=STEPS))
     stable_hash = sim.status["stableRS"]
