@@ -359,12 +359,15 @@ def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool
         ctx.point(strategy.canary_service, ctx.new_hash)
     _retire_older(ctx, max_unavailable)
     desired_new, desired_stable = weighted_counts(n, weight)
+    # As Argo's AtDesiredReplicaCountsForCanary: the canary's pods must be available, the stable's only created (a
+    # stable that never became available, e.g. a broken first version, must not hold a good update at its step).
+    stable_pods = ctx.stable_rs.pods if ctx.stable_rs is not None else 0
     return (
         ctx.new_rs is not None
         and ctx.new_rs.replicas == desired_new
         and new.available >= desired_new
         and stable.spec == desired_stable
-        and stable.available >= desired_stable
+        and stable_pods == desired_stable
         and all(rs.available == 0 and rs.replicas == 0 for rs in ctx.older)
     )
 

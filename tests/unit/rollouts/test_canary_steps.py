@@ -14,6 +14,7 @@ from rollouts.core import (
     plan,
     pod_template_hash,
 )
+from rollouts.core.simulate import SimCluster
 from tests.support.rollouts import T0, canary_spec, cluster, deployed, settle
 
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "30s"}}]
@@ -237,3 +238,18 @@ def test_status_fields_use_argo_names() -> None:
     assert status["observedGeneration"] == "1"  # a string, as in Argo
     assert {c["type"] for c in status["conditions"]} == {"Available", "Completed", "Healthy", "Progressing"}
     assert RolloutStatus().abort is False
+
+
+def test_a_good_update_over_a_broken_first_version_is_not_held_by_the_stable() -> None:
+    # Argo's AtDesiredReplicaCountsForCanary: a weight step waits for the canary's pods to be available and the
+    # stable's only to exist. The first version never becomes available (its pods crash); the fix must still go out.
+    steps = [{"setWeight": 50}, {"pause": {"duration": "5s"}}]
+    broken = canary_spec("v1", steps=steps, replicas=4, progressDeadlineSeconds=10, maxSurge=1, maxUnavailable=0)
+    broken_hash = pod_template_hash(broken.template)
+    sim = SimCluster(now=T0, services=("canary", "stable"), pod_delay=lambda pod: 1e9 if broken_hash in pod else 0.0)
+    first = settle(sim, broken)
+    assert first.status["phase"] == "Degraded", first.status
+    fixed = canary_spec("v2", steps=steps, replicas=4, progressDeadlineSeconds=10, maxSurge=1, maxUnavailable=0)
+    final = settle(sim, fixed, ticks=120, until=lambda p: p.status["phase"] in ("Healthy", "Degraded"))
+    assert final.status["phase"] == "Healthy", final.status
+    assert final.status["stableRS"] == pod_template_hash(fixed.template)
