@@ -262,7 +262,11 @@ class Reconciler:
                 managed_services=self._managed_services.get(key, frozenset()),
             )
             if workload is not None:
-                observed = replace(observed, workload_replicas=int(workload_spec.get("replicas", 1)))
+                observed = replace(
+                    observed,
+                    workload_replicas=int(workload_spec.get("replicas", 1)),
+                    workload_generation=int((workload.get("metadata") or {}).get("generation") or 0) or None,
+                )
             plan = decide(spec, observed, now=now)
             for reason in plan.reasons:
                 logger.debug("%s/%s: %s", namespace, name, reason)

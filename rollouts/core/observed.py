@@ -147,6 +147,7 @@ class Observed:
     pods: tuple[PodView, ...] = ()
     status: RolloutStatus = field(default_factory=RolloutStatus)
     workload_replicas: int | None = None  # spec.replicas of the workloadRef Deployment (None: no workloadRef)
+    workload_generation: int | None = None  # metadata.generation of that Deployment (status.workloadObservedGeneration)
     # The canary weight each routed object (Ingress, VirtualService route, HTTPRoute rule) expresses now, read back
     # from the cluster; empty when not routed or not read. The planner verifies a step's weight against it.
     traffic_weights: tuple[int, ...] = ()

@@ -431,6 +431,10 @@ def _finish(ctx: Context) -> Plan:
         "selector": selector,
         "restartedAt": format_time(ctx.restarted_at) if ctx.restarted_at is not None else None,
         "collisionCount": observed.status.collision_count,  # kept as recorded: Argo's hash tells 0 from absent
+        # The workloadRef Deployment's generation this plan was made from (Argo's field; its clients wait for it).
+        "workloadObservedGeneration": (
+            str(observed.workload_generation) if observed.workload_generation is not None else None
+        ),
         "conditions": conditions.result(),
         **_strategy_status(ctx),
     }

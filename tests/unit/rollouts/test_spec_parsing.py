@@ -263,6 +263,29 @@ def test_a_workload_ref_without_a_found_workload_is_invalid() -> None:
         parse_rollout(body)
 
 
+def test_a_workload_ref_with_an_inline_template_too_is_refused_not_one_ignored() -> None:
+    body = rollout()  # has an inline template
+    body["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}
+    workload = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "a", "image": "i"}]}}
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_rollout(body, workload_template=workload, workload_selector={"matchLabels": {"app": "x"}})
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("spec.template", "template must be empty for workload reference rollout")
+    ]
+    body["spec"]["template"] = {"metadata": {}, "spec": {"containers": []}}  # an empty template is no template
+    parse_rollout(body, workload_template=workload, workload_selector={"matchLabels": {"app": "x"}})
+
+
+def test_the_workload_generation_planned_from_is_in_status() -> None:
+    body = rollout()
+    body["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}
+    del body["spec"]["template"]
+    workload = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "a", "image": "i"}]}}
+    spec = parse_rollout(body, workload_template=workload, workload_selector={"matchLabels": {"app": "x"}})
+    assert plan(spec, Observed(workload_generation=4), now=T0).status["workloadObservedGeneration"] == "4"
+    assert plan(parse_rollout(rollout()), Observed(), now=T0).status["workloadObservedGeneration"] is None
+
+
 def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
     body = rollout(canary={"maxSurge": "x"})
     try:
