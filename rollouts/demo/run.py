@@ -30,6 +30,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -221,6 +222,13 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @dataclass
 class _Controller:
     process: subprocess.Popen[bytes]
@@ -228,13 +236,14 @@ class _Controller:
 
     @classmethod
     def start(cls, *, kubeconfig: Path, namespace: str, log: Path) -> _Controller:
+        # /metrics on a free port: the demo must not fail because another controller (or anything) has 8090.
         env = dict(os.environ)
         # The controller reaches the demo's Prometheus on loopback: never through a proxy.
         env["NO_PROXY"] = ",".join(filter(None, [env.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
         with log.open("ab") as sink:
             process = subprocess.Popen(  # noqa: S603 -- our own CLI, arguments we build
                 [sys.executable, "-m", "rollouts.cli", "controller", f"--kubeconfig={kubeconfig}",
-                 f"--namespace={namespace}"],
+                 f"--namespace={namespace}", f"--metrics-port={_free_port()}"],
                 stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 -- only prctl, no locks
             )  # fmt: skip
