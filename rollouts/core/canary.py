@@ -29,7 +29,6 @@ from rollouts.core.replicas import (
     old_replica_set_targets,
     routed_canary_target,
     servable_weight,
-    weighted_counts,
     with_min_pods,
 )
 from rollouts.core.spec import CanaryStep, CanaryStrategy, StepKind
@@ -175,6 +174,7 @@ def _aborted(ctx: Context, strategy: CanaryStrategy) -> None:
         older_spec=ctx.older_spec(),
         max_surge=surge,
         max_unavailable=max_unavailable,
+        max_weight=_max_weight(ctx),
     )
     ctx.scale(ctx.new_rs, new_target, "aborted canary")
     _scale_stable(ctx, stable_target)
@@ -338,7 +338,12 @@ def _weight_verified(ctx: Context, weight: int) -> bool:
 
 
 def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool:
-    """Replica-weighted canary: move the counts one budget-limited stride; whether the weight is reached."""
+    """Replica-weighted canary: move the counts one budget-limited stride; whether the weight is reached.
+
+    Reached as Argo's ``AtDesiredReplicaCountsForCanary`` decides it: the stride has nothing left to move (the
+    targets are the current counts), the canary's pods are all available, the stable's pods all exist (available
+    or not: a crash-looping stable does not hold a step), and no older version has available pods.
+    """
     n = ctx.replicas
     new = _counts(ctx.new_rs)
     stable = _counts(ctx.stable_rs)
@@ -351,6 +356,7 @@ def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool
         older_spec=ctx.older_spec(),
         max_surge=surge,
         max_unavailable=max_unavailable,
+        max_weight=_max_weight(ctx),
     )
     ctx.ensure_new(new_target, strategy.canary_metadata)
     _scale_stable(ctx, stable_target)
@@ -358,17 +364,16 @@ def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool
     if ctx.new_rs is not None:
         ctx.point(strategy.canary_service, ctx.new_hash)
     _retire_older(ctx, max_unavailable)
-    desired_new, desired_stable = weighted_counts(n, weight)
-    # As Argo's AtDesiredReplicaCountsForCanary: the canary's pods must be available, the stable's only created (a
-    # stable that never became available, e.g. a broken first version, must not hold a good update at its step).
+    # As Argo's AtDesiredReplicaCountsForCanary: nothing left to move, the canary's pods available, the stable's only
+    # created (a stable that never became available, e.g. a broken first version, must not hold a good update).
     stable_pods = ctx.stable_rs.pods if ctx.stable_rs is not None else 0
     return (
         ctx.new_rs is not None
-        and ctx.new_rs.replicas == desired_new
-        and new.available >= desired_new
-        and stable.spec == desired_stable
-        and stable_pods == desired_stable
-        and all(rs.available == 0 and rs.replicas == 0 for rs in ctx.older)
+        and new.spec == new_target
+        and new.available == new_target
+        and stable.spec == stable_target
+        and stable_pods == stable_target
+        and all(rs.available == 0 for rs in ctx.older)
     )
 
 

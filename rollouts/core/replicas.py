@@ -1,14 +1,20 @@
 """Replica arithmetic: how many pods each ReplicaSet should have. Pure integer functions, no Rollout objects.
 
 Why a module of its own: these are the numbers users reason about ("10 replicas, setWeight 25: how many canary
-pods?") and the ones the safety properties are about (capacity never below ``replicas - maxUnavailable``, pods never
-above ``replicas + maxSurge``). Every function is small, has worked examples, and is table-tested.
+pods?") and the ones the safety properties are about (pods never above ``replicas + maxSurge`` because of a
+scale-up, a scale-down never taking available capacity below ``replicas - maxUnavailable``). Every function is
+small, has worked examples, and is table-tested.
 
 Conventions: a weight counts in units of ``max_weight`` (``trafficRouting.maxTrafficWeight``, 100 by default: a
 percentage), so with ``max_weight`` 1000 a weight of 5 is 0.5%; ``spec`` is a ReplicaSet's ``spec.replicas`` (what
 we asked for), ``available`` its ``status.availableReplicas``. A ReplicaSet that is scaled down deletes its
-not-available pods first (the ReplicaSet controller ranks unready pods first), which is what makes "count the
-unavailable ones as free to remove" safe.
+not-available pods first (the ReplicaSet controller ranks unready pods first).
+
+The replica-weighted canary (:func:`basic_canary_targets`, :func:`weighted_counts`) computes what Argo Rollouts'
+``CalculateReplicaCountsForBasicCanary`` computes, case for case (its unit-test table is ours too): a drop-in
+controller must leave a cluster in the same state. Argo's rule for availability is one-sided: while the canary
+grows, the stable's requested pods count as available (its not-available pods are replaced only as fast as canary
+pods become available); while the canary shrinks (an abort), the canary's do.
 """
 
 from __future__ import annotations
@@ -40,11 +46,6 @@ class ReplicaCounts:
 
     spec: int
     available: int
-
-    @property
-    def unavailable(self) -> int:
-        """Pods asked for that are not available (free to remove without losing capacity)."""
-        return max(0, self.spec - self.available)
 
 
 def ceil_percent(total: int, percent: int) -> int:
@@ -98,69 +99,172 @@ def fence_posts(max_surge: int | str, max_unavailable: int | str, replicas: int)
     return surge, min(unavailable, replicas)
 
 
-def weighted_counts(replicas: int, weight: int) -> tuple[int, int]:
-    """``(canary, stable)`` pods for a replica-based weight; both round up so neither side is empty at 1..99.
+def weighted_counts(replicas: int, weight: int, *, max_surge: int, max_weight: int = 100) -> tuple[int, int]:
+    """``(canary, stable)`` pods closest to ``weight`` (of ``max_weight``): Argo's replica-weighted approximation.
 
-    10 @ 25 -> (3, 8) (one pod of extra surge); 10 @ 50 -> (5, 5); 1 @ 5 -> (1, 1); 4 @ 0 -> (0, 4); 4 @ 100 -> (4, 0).
+    The canary count is ``floor`` or ``ceil`` of ``replicas * weight / max_weight`` and the two counts add up to
+    ``replicas`` or, when ``max_surge`` allows one pod more, ``replicas + 1``: of the candidates, the one whose canary
+    share ``canary / total`` is closest to the weight wins (the first listed on a tie: ceil before floor, ``replicas``
+    before ``replicas + 1``). Rules that shape the candidates:
+
+    - at weights strictly between 0 and ``max_weight`` neither side is left empty when there is room for two pods
+      (a canary of 0 is only allowed for one replica without surge; a canary of ``replicas`` needs the surge pod);
+    - when ``replicas * weight / max_weight`` ends in exactly .5 the floor is not a candidate (a tie rounds up).
+
+    Examples: 10 @ 20, surge 1 -> (2, 8); 10 @ 25, surge 1 -> (3, 8) (3/11 is closer to 25% than 3/10 or 2/11);
+    10 @ 25, surge 0 -> (3, 7); 10 @ 33, surge 1 -> (3, 7); 10 @ 1, surge 1 -> (1, 10); 10 @ 99, surge 0 -> (9, 1);
+    3 @ 50, surge 0 -> (2, 1); 1 @ 49, surge 0 -> (0, 1); 1 @ 50, surge 0 -> (1, 0); 1 @ 5, surge 1 -> (1, 1);
+    0 @ anything -> (0, 0). One corner has no candidate at all and keeps everything on the stable, as Argo does:
+    2 @ 75, surge 0 -> (0, 2) (1.5 is a tie, so 1 is out, and 2 would empty the stable).
     """
-    return ceil_percent(replicas, weight), ceil_percent(replicas, 100 - weight)
+    if replicas == 0:
+        return 0, 0
+    share = replicas * weight
+    floor, ceil = share // max_weight, -(-share // max_weight)
+    zero_allowed = weight in {0, max_weight} or (replicas == 1 and max_surge == 0)
+
+    def tie(total: int) -> bool:  # total * weight / max_weight ends in exactly .5
+        return (2 * total * weight) % (2 * max_weight) == max_weight
+
+    candidates: list[tuple[int, int]] = []  # (canary, total)
+    if ceil < replicas or zero_allowed:
+        candidates.append((ceil, replicas))
+    if not tie(replicas) and (floor != 0 or zero_allowed):
+        candidates.append((floor, replicas))
+    if max_surge > 0:
+        candidates.append((ceil, replicas + 1))
+        if not tie(replicas + 1) and (floor != 0 or zero_allowed):
+            candidates.append((floor, replicas + 1))
+    if not candidates:
+        return 0, replicas
+    best = candidates[0]
+    for candidate in candidates[1:]:
+        if _closer(candidate, best, weight, max_weight):
+            best = candidate
+    canary, total = best
+    return canary, total - canary
+
+
+def _closer(a: tuple[int, int], b: tuple[int, int], weight: int, max_weight: int) -> bool:
+    """Whether canary share ``a`` (``(canary, total)``) is strictly closer to ``weight`` than ``b``, exactly:
+    ``|ca·M/ta - w| < |cb·M/tb - w|`` multiplied out by ``ta·tb``."""
+    (ca, ta), (cb, tb) = a, b
+    return abs(ca * max_weight - weight * ta) * tb < abs(cb * max_weight - weight * tb) * ta
 
 
 def basic_canary_targets(
     *,
     replicas: int,
     weight: int,
-    new: ReplicaCounts,
+    new: ReplicaCounts | None,
     stable: ReplicaCounts | None,
     older_spec: int,
     max_surge: int,
     max_unavailable: int,
+    max_weight: int = 100,
 ) -> tuple[int, int]:
     """``(new, stable)`` replica targets for one reconcile of a replica-weighted canary (no traffic router).
 
-    Moves towards :func:`weighted_counts` within two budgets: the sum of ``spec`` over every ReplicaSet stays at most
-    ``replicas + max_surge`` (plus one when the weight does not divide ``replicas`` evenly, because both sides round
-    up), and available capacity stays at least ``replicas - max_unavailable``. The stable is scaled up before the
-    canary (capacity first); older ReplicaSets are scaled down before the new or stable one is. Without a stable
-    ReplicaSet the new one simply goes to ``replicas``.
+    Argo's ``CalculateReplicaCountsForBasicCanary``, step by step. ``new`` is None while there is no new ReplicaSet,
+    ``stable`` None when there is no stable one apart from the new one; ``older_spec`` sums ``spec`` over every other
+    ReplicaSet.
 
-    Unlike Argo, availability is never traded for progress: not-available pods are always removable, but a canary
-    whose pods never become available cannot push the stable below the floor (the progress deadline reports it).
+    1. Desired counts: :func:`weighted_counts`; without a stable, the new one wants ``replicas`` (no steps).
+    2. Scale-up, stable first: the sum of ``spec`` over every ReplicaSet may grow up to ``replicas + max_surge``.
+    3. While older ReplicaSets have replicas, nothing is scaled down here: they make room first.
+    4. Scale-down, one side only, as far as ``replicas - max_unavailable`` allows. The canary *increasing* (its
+       desired count at least its ``spec``) drains the stable, counting the stable's ``spec`` as if it were
+       available and the canary's available pods as they are; *decreasing* (an abort, a lower weight) drains the
+       canary the same way with the roles swapped. A side's ``spec`` below its available count counts as ``spec``.
+    5. The other side gives back what exceeds ``replicas + max_surge``, but only as far as the available pods left
+       on both sides stay at the floor; the drained side gives back the rest.
+
+    The consequences users see: not-available stable pods are only removed as the canary's pods become available,
+    so a canary that never becomes available stays at what the surge allows and the stable keeps its pods (the
+    progress deadline reports it); a stable whose pods are all down can still be replaced by a canary that comes up.
 
     Examples (new 0/0, stable 10/10, no older):
     - 10 @ 10, surge 1, unavailable 1 -> (1, 9): one canary pod fits the surge; one stable pod may go.
     - 10 @ 30, surge 3, unavailable 0 -> (3, 10): canary grows into the surge; no stable pod may go yet.
     - 10 @ 30, surge 0, unavailable 5 -> (0, 7): no room to add; three stable pods may go first.
     - 1 @ 5, surge 1, unavailable 0 -> (1, 1).
+    Stable 4/0 (crash-looping), surge 1, unavailable 0, weight 100: new 0/0 -> (1, 4); new 1/0 -> (1, 4) (stuck
+    until the canary's pod is available); new 1/1 -> (1, 3); aborting with new 4/4, stable 1/1 -> (3, 1).
     """
     if stable is None:
-        return replicas, 0
-    desired_new, desired_stable = weighted_counts(replicas, weight)
-    extra = 1 if (replicas * weight) % 100 else 0
-    room = replicas + max_surge + extra - (new.spec + stable.spec + older_spec)
-    new_target, stable_target = new.spec, stable.spec
-    if room > 0 and stable_target < desired_stable:
+        desired_new, desired_stable = replicas, 0
+    else:
+        desired_new, desired_stable = weighted_counts(replicas, weight, max_surge=max_surge, max_weight=max_weight)
+    new_target = new.spec if new is not None else 0
+    stable_target = stable.spec if stable is not None else 0
+    ceiling = replicas + max_surge
+    room = ceiling - (older_spec + new_target + stable_target)
+    if stable is not None and room > 0 and stable_target < desired_stable:
         added = min(room, desired_stable - stable_target)
         stable_target += added
         room -= added
-    if room > 0 and new_target < desired_new:
-        new_target += min(room, desired_new - new_target)
+    if new is not None and room > 0 and new_target < desired_new:
+        new_target = min(new_target + room, desired_new)
     if older_spec > 0:
         return new_target, stable_target  # older versions make room first
-    # Scale-down: not-available pods are free to remove; available ones only down to the floor.
-    budget = min(new.available, new.spec) + min(stable.available, stable.spec) - (replicas - max_unavailable)
-    if new.spec > desired_new:
-        new_target, budget = _shrink(new, desired_new, budget)
-    if stable.spec > desired_stable:
-        stable_target, budget = _shrink(stable, desired_stable, budget)
+    floor = replicas - max_unavailable
+    increasing = new is None or desired_new >= new.spec
+    countable = _countable(new, as_spec=not increasing) + _countable(stable, as_spec=increasing)
+    if countable <= floor:
+        return new_target, stable_target
+    surplus = countable - floor
+    if not increasing:
+        new_target = _drain(new, desired_new, surplus, new_target)
+        new_target, stable_target = _within_surge(new, stable, new_target, stable_target, ceiling=ceiling, floor=floor)
+    elif stable is not None:
+        stable_target = _drain(stable, desired_stable, surplus, stable_target)
+        stable_target, new_target = _within_surge(stable, new, stable_target, new_target, ceiling=ceiling, floor=floor)
     return new_target, stable_target
 
 
-def _shrink(counts: ReplicaCounts, desired: int, budget: int) -> tuple[int, int]:
-    """Scale ``counts`` towards ``desired``: unavailable pods go for free, available ones spend ``budget``."""
-    free = counts.unavailable
-    cut = min(counts.spec - desired, free + max(0, budget))
-    return counts.spec - cut, budget - max(0, cut - free)
+def _countable(counts: ReplicaCounts | None, *, as_spec: bool) -> int:
+    """Pods a side counts for the availability floor (Argo's ``GetReplicasForScaleDown``): its ``spec`` when its
+    availability is ignored (``as_spec``) or when it is already scaling down (``spec`` below available), else its
+    available pods. ``(4/0, as_spec) -> 4``; ``(4/0) -> 0``; ``(3/5) -> 3``; ``(5/3) -> 3``."""
+    if counts is None:
+        return 0
+    if as_spec or counts.spec < counts.available:
+        return counts.spec
+    return counts.available
+
+
+def _drain(counts: ReplicaCounts | None, desired: int, surplus: int, target: int) -> int:
+    """The drained side moves down towards ``desired`` by at most ``surplus`` (``calculateScaleDownReplicaCount``)."""
+    if counts is not None and counts.spec > desired:
+        return max(desired, counts.spec - surplus)
+    return target
+
+
+def _within_surge(
+    drained: ReplicaCounts | None,
+    other: ReplicaCounts | None,
+    drained_target: int,
+    other_target: int,
+    *,
+    ceiling: int,
+    floor: int,
+) -> tuple[int, int]:
+    """Bring the two targets back under ``ceiling`` (Argo's ``adjustReplicaWithinLimits``): ``other`` gives back
+    the excess, keeping back what the floor needs of its available pods; ``drained`` gives back whatever remains.
+
+    Drained new 4/4 -> 3 with stable 1/1 -> 1, ceiling 5, floor 4: nothing over -> (3, 1). Drained stable 10/2 -> 2
+    with new 10/8 -> 10, ceiling 11, floor 10: 1 over, new gives it back -> (2, 9).
+    """
+    if other is None:
+        return drained_target, other_target
+    over = max(0, other_target + drained_target - ceiling)
+    other_target -= over
+    available = min(drained.available, drained_target) if drained is not None else 0
+    available += min(other.available, other_target)
+    lost = max(0, other.available - other_target)
+    other_target += min(lost, max(0, floor - available))
+    drained_target -= max(0, other_target + drained_target - ceiling)
+    return drained_target, other_target
 
 
 def old_replica_set_targets(
