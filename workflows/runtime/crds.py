@@ -70,6 +70,43 @@ def openapi_schema(kind: str) -> Mapping[str, Any]:
     raise ValueError(f"the {kind} CRD serves no {VERSION}")
 
 
+def _set(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return any(_set(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_set(item) for item in value)
+    return value is not None and value != ""
+
+
+def _without_unset_authentication(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``body`` without metric providers' ``authentication`` objects that set nothing.
+
+    Argo's controller writes Go structs it never set as ``{}``: every AnalysisRun it creates carries
+    ``provider.web.authentication: {oauth2: {}, sigv4: {}}`` (and the same for Prometheus). That is no
+    authentication, and must not be refused as the feature our schema does not support.
+    """
+    spec = body.get("spec")
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("metrics"), list):
+        return body
+    metrics = spec["metrics"]
+    cleaned: list[Any] = []
+    for metric in metrics:
+        provider = metric.get("provider") if isinstance(metric, Mapping) else None
+        if isinstance(provider, Mapping):
+            provider = {
+                kind: (
+                    {key: item for key, item in config.items() if key != "authentication" or _set(item)}
+                    if isinstance(config, Mapping)
+                    else config
+                )
+                for kind, config in provider.items()
+            }
+            cleaned.append({**metric, "provider": provider})
+        else:
+            cleaned.append(metric)
+    return {**body, "spec": {**spec, "metrics": cleaned}}
+
+
 class SchemaCheck:
     """Our CRD schema, applied by the controller to the objects it reads, when ``mode`` says the served CRDs do not
     enforce it (:attr:`~workflows.api.ApiMode.enforce_own_schema`); in our own group the API server did, and
@@ -101,7 +138,8 @@ class SchemaCheck:
                 if known is not None and known[0] == generation:
                     self._known.move_to_end(uid)
                     return known[1]
-        found = tuple(validate_object(openapi_schema(str(body.get("kind"))), {**body, "apiVersion": API_VERSION}).items)
+        checked = {**_without_unset_authentication(body), "apiVersion": API_VERSION}
+        found = tuple(validate_object(openapi_schema(str(body.get("kind"))), checked).items)
         with self._lock:
             self.validations += 1
             if uid and generation is not None:

@@ -85,6 +85,18 @@ def test_in_our_own_group_the_api_server_applied_the_schema_and_nothing_is_check
     assert check.validations == 0
 
 
+def test_an_authentication_argo_left_unset_is_no_authentication() -> None:
+    # Argo's controller writes Go structs it never set as {} on the AnalysisRuns it creates.
+    check = SchemaCheck(ARGO)
+    unset = argo_template()
+    unset["spec"]["metrics"][0]["provider"]["prometheus"]["authentication"] = {"oauth2": {}, "sigv4": {}}
+    assert check.issues(unset) == ()
+    configured = argo_template()
+    configured["metadata"]["uid"] = "t-2"
+    configured["spec"]["metrics"][0]["provider"]["prometheus"]["authentication"] = {"sigv4": {"region": "eu"}}
+    assert [issue.path for issue in check.issues(configured)] == ["spec.metrics[0].provider.prometheus.authentication"]
+
+
 def test_each_generation_is_validated_once() -> None:
     check = SchemaCheck(ARGO)
     for _ in range(5):
