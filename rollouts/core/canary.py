@@ -439,6 +439,9 @@ def _background(ctx: Context, strategy: CanaryStrategy, index: int) -> None:
     background = strategy.analysis
     if background is None or index < (background.starting_step or 0):
         return
+    if ctx.promote_full:  # as Argo: a full promotion runs no analysis (a started one is superseded with the update)
+        ctx.reason("promoteFull: no background analysis")
+        return
     phase = ctx.ensure_run(AnalysisKind.BACKGROUND, background)
     if phase is AnalysisPhase.INCONCLUSIVE:
         if ctx.pause_released():

@@ -161,6 +161,21 @@ def test_promote_full_skips_analysis() -> None:
     assert all(run.terminating for run in sim.runs.values())
 
 
+def test_promote_full_starts_no_background_analysis() -> None:
+    # Argo's TestCanaryPromoteFull: a background analysis starting at the step after the last never runs when the
+    # update is fully promoted.
+    steps = [{"pause": {}}, {"setWeight": 50}]
+    background = {"templates": [{"templateName": "bg"}], "startingStep": len(steps)}
+    sim = cluster()
+    settle(sim, canary_spec(steps=steps, analysis=background))
+    spec = canary_spec("v2", steps=steps, analysis=background)
+    settle(sim, spec)
+    sim.promote_full()
+    final = settle(sim, spec, ticks=30)
+    assert final.status["phase"] == "Healthy"
+    assert sim.runs == {}
+
+
 def test_coming_back_to_a_template_runs_its_analysis_afresh() -> None:
     background = {"templates": [{"templateName": "bg"}]}
     v1 = canary_spec(steps=[{"setWeight": 20}, {"pause": {}}], analysis=background)
