@@ -43,7 +43,7 @@ from analysis.providers import default_providers
 from analysis.providers.job import JOB_NAME_KEY, JobProvider
 from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
-from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics
+from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics, ttl_of
 from analysis.status import decode_metric_results
 from workflows.api import ROLLOUTS_DEV, ApiMode, Resource, owner_reference
 from workflows.errors import FieldIssue, explained_first
@@ -141,6 +141,7 @@ class AnalysisController:
     ) -> None:
         self.engine = engine
         self.runs = mode.analysis_runs  # the AnalysisRun kind of the group this operator serves
+        self._expiries: dict[str, asyncio.TimerHandle] = {}  # uid -> the ttlStrategy deletion of a finished run
         self.mode = mode
         # our CRD schema where the served CRD does not apply it (drop-in mode), shared with the Rollout reconciler
         self.schema = schema or SchemaCheck(mode)
@@ -266,8 +267,40 @@ class AnalysisController:
         else:
             kopf.warn(body, reason=f"AnalysisRun{phase}", message=message)
 
+    def expire(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        """A finished run with ``spec.ttlStrategy`` is deleted when its time is up (a timer per run, set again from
+        the stored status after a restart, as every run is listed at start-up)."""
+        meta = body.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        if event_type == "DELETED" or meta.get("deletionTimestamp"):
+            timer = self._expiries.pop(uid, None)
+            if timer is not None:
+                timer.cancel()
+            return
+        if uid in self._expiries:
+            return
+        status = body.get("status") or {}
+        ttl = ttl_of(body.get("spec") or {})
+        deadline = (
+            ttl.deletion_time(str(status.get("phase") or ""), parse_time(status.get("completedAt"))) if ttl else None
+        )
+        if deadline is None:
+            return
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        loop = asyncio.get_running_loop()
+
+        def delete() -> None:
+            self._expiries.pop(uid, None)
+            logger.info("AnalysisRun %s/%s: deleted, its ttlStrategy expired", namespace, name)
+            loop.run_in_executor(self.engine.executor.thread_pool, self.engine.kube.delete, self.runs, name, namespace)
+
+        delay = max(0.0, (deadline - self.clock()).total_seconds())
+        self._expiries[uid] = loop.call_later(delay, delete)
+
     def observe(self, body: kopf.Body, event_type: str | None) -> None:
-        """Every watch event: ``spec.terminate`` flips the run's terminate flag; DELETED cancels the run."""
+        """Every watch event: ``spec.terminate`` flips the run's terminate flag; DELETED cancels the run; a finished
+        run's ``ttlStrategy`` is timed."""
+        self.expire(body, event_type)
         uid = str((body.get("metadata") or {}).get("uid") or "")
         active = self.active.get(uid)
         if active is None:

@@ -17,7 +17,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -73,7 +73,9 @@ _METRIC_FIELDS = frozenset({
 })  # fmt: skip
 _ARGO_ONLY_METRIC_FIELDS = {"consecutiveSuccessLimit": "use count with failureLimit instead"}
 _TEMPLATE_FIELDS = frozenset({"args", "metrics", "dryRun", "measurementRetention"})
-_RUN_FIELDS = _TEMPLATE_FIELDS | {"terminate"}
+_RUN_FIELDS = _TEMPLATE_FIELDS | {"terminate", "ttlStrategy"}
+_TTL_FIELDS = ("secondsAfterCompletion", "secondsAfterSuccess", "secondsAfterFailure")
+_FINISHED_PHASES = frozenset({"Successful", "Failed", "Error", "Inconclusive"})  # AnalysisPhase's final values
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,12 +153,41 @@ class AnalysisTemplateSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TTLStrategy:
+    """``spec.ttlStrategy``: seconds a finished run is kept; a phase's own setting wins over the general one."""
+
+    after_completion: int | None = None
+    after_success: int | None = None
+    after_failure: int | None = None
+
+    def deletion_time(self, phase: str, completed_at: datetime | None) -> datetime | None:
+        """When a run that ended ``phase`` (an ``AnalysisPhase`` value) at ``completed_at`` is due for deletion;
+        None: kept (no setting applies, or the run has not finished).
+
+        As Argo (``isAnalysisRunTtlExceeded``): Successful uses ``secondsAfterSuccess``, Failed
+        ``secondsAfterFailure``, otherwise (also Error/Inconclusive) ``secondsAfterCompletion``; a run is deleted once
+        more than the whole seconds have passed.
+        """
+        if completed_at is None or phase not in _FINISHED_PHASES:
+            return None
+        seconds = None
+        if phase == "Successful" and self.after_success is not None:
+            seconds = self.after_success
+        elif phase == "Failed" and self.after_failure is not None:
+            seconds = self.after_failure
+        elif self.after_completion is not None:
+            seconds = self.after_completion
+        return None if seconds is None else completed_at + timedelta(seconds=seconds + 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AnalysisRunSpec:
     args: tuple[Argument, ...] = ()
     metrics: tuple[MetricTemplate, ...] = ()
     dry_run: tuple[DryRunRule, ...] = ()
     measurement_retention: tuple[RetentionRule, ...] = ()
     terminate: bool = False
+    ttl: TTLStrategy | None = None  # spec.ttlStrategy: when the finished run is deleted
 
     def is_dry_run(self, metric_name: str) -> bool:
         return any(rule.matches(metric_name) for rule in self.dry_run)
@@ -221,9 +252,39 @@ def parse_run_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisRu
         if not arg.is_resolved:
             issues.add(f"{path}.args[{index}]", f"arg {arg.name!r} has no value: set value or valueFrom")
     _check_rules_match(dry_run, retention, metrics, path, issues)
+    ttl = _parse_ttl(spec.get("ttlStrategy"), f"{path}.ttlStrategy", issues)
     issues.raise_if_any(SpecError)
     return AnalysisRunSpec(
-        args=args, metrics=metrics, dry_run=dry_run, measurement_retention=retention, terminate=terminate
+        args=args, metrics=metrics, dry_run=dry_run, measurement_retention=retention, terminate=terminate, ttl=ttl
+    )
+
+
+def ttl_of(run_spec: Mapping[str, Any]) -> TTLStrategy | None:
+    """The ``ttlStrategy`` of an AnalysisRun ``spec`` (None without one, or when it is invalid: the run's parse
+    reports that)."""
+    issues = Issues()
+    ttl = _parse_ttl(run_spec.get("ttlStrategy"), "spec.ttlStrategy", issues)
+    return None if issues.items else ttl
+
+
+def _parse_ttl(value: object, path: str, issues: Issues) -> TTLStrategy | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        issues.add(path, "must be an object")
+        return None
+    _check_fields(value, frozenset(_TTL_FIELDS), path, issues)
+    seconds: dict[str, int | None] = {}
+    for key in _TTL_FIELDS:
+        item = value.get(key)
+        if item is not None and (isinstance(item, bool) or not isinstance(item, int) or item < 0):
+            issues.add(f"{path}.{key}", "must be a whole number of seconds, 0 or more")
+            item = None
+        seconds[key] = item
+    return TTLStrategy(
+        after_completion=seconds["secondsAfterCompletion"],
+        after_success=seconds["secondsAfterSuccess"],
+        after_failure=seconds["secondsAfterFailure"],
     )
 
 

@@ -325,6 +325,14 @@ def run_spec() -> Schema:
             "dryRun": dry_run(),
             "measurementRetention": measurement_retention(),
             "terminate": boolean("Stop the run early; running measurements are cancelled and the run concludes."),
+            "ttlStrategy": obj(
+                "How long the finished run is kept before the controller deletes it (Argo's TTLStrategy).",
+                {
+                    "secondsAfterCompletion": integer("Seconds to keep any finished run.", minimum=0),
+                    "secondsAfterSuccess": integer("Seconds to keep a Successful run (wins).", minimum=0),
+                    "secondsAfterFailure": integer("Seconds to keep a Failed run (wins).", minimum=0),
+                },
+            ),
         },
         required=["metrics"],
         rules=[_DEPENDENCIES_RESOLVE],

@@ -13,7 +13,16 @@ import yaml
 from kubernetes import client
 
 from tests.support.analysis_manifests import analysis_run, job_metric, prometheus_metric, web_metric
-from tests.support.cluster import ControllerProcess, Kube, delete_custom, event_reasons, events, jobs, wait_for
+from tests.support.cluster import (
+    ControllerProcess,
+    Kube,
+    delete_custom,
+    event_reasons,
+    events,
+    jobs,
+    list_custom,
+    wait_for,
+)
 from tests.support.cluster_analysis_runs import PLURAL, concluded, create, metric, read, status, terminate
 from tests.support.corpus import rollouts_example
 from tests.support.http import JsonServer
@@ -335,3 +344,25 @@ def test_terminate_set_while_the_controller_is_down_winds_the_run_up_on_restart(
     last = metric(final, "long")["measurements"][-1]
     assert (last["phase"], last["message"]) == ("Successful", "Metric Terminated")
     wait_for(lambda: not jobs(kube, namespace), timeout=20, what="the terminated Job to go")
+
+
+def test_ttl_strategy_deletes_finished_runs_when_their_time_is_up(
+    kube: Kube, namespace: str, controller: ControllerProcess, web: JsonServer
+) -> None:
+    ok = web.route("/ttl-ok", {"rate": 1})
+    bad = web.route("/ttl-bad", {"rate": 0})
+    ttl = {"secondsAfterSuccess": 6, "secondsAfterFailure": 3600}
+    gate = "result.rate > 0.5"
+    create(kube, namespace, analysis_run("ttl-pass", [web_metric("gate", ok, successCondition=gate)], ttlStrategy=ttl))
+    create(kube, namespace, analysis_run("ttl-fail", [web_metric("gate", bad, successCondition=gate)], ttlStrategy=ttl))
+    assert concluded(kube, namespace, "ttl-pass", timeout=30)["phase"] == "Successful"
+    assert concluded(kube, namespace, "ttl-fail", timeout=30)["phase"] == "Failed"
+    # The controller that timed the deletion dies: its successor times it again from the stored status.
+    controller.kill()
+    controller.start()
+
+    def gone() -> bool:
+        return "ttl-pass" not in {run["metadata"]["name"] for run in list_custom(kube, namespace, PLURAL)}
+
+    wait_for(gone, timeout=30, what="the Successful run deleted after secondsAfterSuccess")
+    assert str(status(kube, namespace, "ttl-fail")["phase"]) == "Failed"  # an hour to live: still there
