@@ -83,14 +83,14 @@ def _aborted(ctx: Context, strategy: BlueGreenStrategy) -> None:
 
 def _analysis(ctx: Context, kind: AnalysisKind, ref: AnalysisRef | None) -> bool:
     """Whether the analysis of ``kind`` allows going on (absent, skipped by promoteFull, or Successful)."""
-    if ref is None or ctx.promote_full:
+    if ref is None or ctx.full_promotion:
         return True
     return ctx.analysis_passed(kind, ref)
 
 
 def _promotion_pause_over(ctx: Context, strategy: BlueGreenStrategy) -> bool:
     """The promotion pause: until promoted (autoPromotionEnabled false) or autoPromotionSeconds elapsed."""
-    if ctx.promote_full or ctx.scale_up_preview:
+    if ctx.full_promotion or ctx.scale_up_preview:
         return True
     if strategy.auto_promotion_enabled and strategy.auto_promotion_seconds is None:
         return True
@@ -112,7 +112,7 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
     n = ctx.replicas
     failed = (
         None
-        if ctx.promote_full
+        if ctx.full_promotion
         else ctx.failed_run([(AnalysisKind.PRE_PROMOTION, None), (AnalysisKind.POST_PROMOTION, None)])
     )
     if failed is not None:
@@ -136,7 +136,7 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
     target = preview_target(
         replicas=n,
         preview_replica_count=strategy.preview_replica_count,
-        scale_up=ctx.scale_up_preview or ctx.promote_full or active_is_new,
+        scale_up=ctx.scale_up_preview or ctx.full_promotion or active_is_new,
     )
     ctx.ensure_new(target, strategy.active_metadata if active_is_new else strategy.preview_metadata)
     new = ctx.new_rs
@@ -175,7 +175,7 @@ def _updating(ctx: Context, strategy: BlueGreenStrategy) -> None:
     # Every pod of the new version is available: switch the active Service.
     ctx.point(strategy.active_service, ctx.new_hash)
     ctx.set_metadata(new, strategy.active_metadata)
-    if strategy.post_promotion_analysis is None or ctx.promote_full:
+    if strategy.post_promotion_analysis is None or ctx.full_promotion:
         _make_stable(ctx)
     else:
         ctx.progress_message = "waiting for post-promotion analysis"

@@ -380,7 +380,7 @@ def _basic_replicas(ctx: Context, strategy: CanaryStrategy, weight: int) -> bool
 def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
     steps = strategy.steps
     index = min(ctx.step_index or 0, len(steps))
-    if ctx.promote_full and index < len(steps):
+    if ctx.full_promotion and index < len(steps):
         ctx.reason("promoteFull: skip the remaining steps")
         index = len(steps)
         ctx.pauses.clear()
@@ -390,7 +390,7 @@ def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
     checks: list[tuple[AnalysisKind, int | None]] = [(AnalysisKind.STEP, index)] if index < len(steps) else []
     if background is not None:
         checks.append((AnalysisKind.BACKGROUND, None))
-    failed = ctx.failed_run(checks) if not ctx.promote_full else None
+    failed = ctx.failed_run(checks) if not ctx.full_promotion else None
     if failed is not None:
         ctx.abort_for_failed_run(failed)
         _aborted(ctx, strategy)
@@ -439,7 +439,7 @@ def _background(ctx: Context, strategy: CanaryStrategy, index: int) -> None:
     background = strategy.analysis
     if background is None or index < (background.starting_step or 0):
         return
-    if ctx.promote_full:  # as Argo: a full promotion runs no analysis (a started one is superseded with the update)
+    if ctx.full_promotion:  # as Argo: a full promotion runs no analysis (a started one is superseded with the update)
         ctx.reason("promoteFull: no background analysis")
         return
     phase = ctx.ensure_run(AnalysisKind.BACKGROUND, background)

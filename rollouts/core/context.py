@@ -154,14 +154,40 @@ class Context:
             self.message = ""
             if self.template_changed:
                 self.supersede_runs(final_only=False)
-        if self.promote_full and self.abort:
-            # A full promotion overrides an abort, as in Argo (its RemoveAbort on promoteFull): the user chose to
-            # release this version after all.
+        self.rollback_within_window = self._rollback_within_window()
+        if self.rollback_within_window:
+            self.reason("a rollback within spec.rollbackWindow: steps and analysis are skipped")
+        if self.full_promotion and self.abort:
+            # A full promotion (or a rollback within the window) overrides an abort, as in Argo (its RemoveAbort):
+            # the user chose to release this version after all.
             self.reason("promote --full after an abort: the abort is lifted")
             self.abort = False
             self.aborted_at = None
             self.message = ""
             self.pauses.clear()
+
+    def _rollback_within_window(self) -> bool:
+        """Argo's ``isRollbackWithinWindow``: the new ReplicaSet is older than the stable one (a version coming back)
+        and fewer than ``rollbackWindow.revisions`` ReplicaSets were created between the two."""
+        window = self.spec.rollback_window_revisions
+        new, stable = self.new_rs, self.stable_rs
+        if window <= 0 or new is None or stable is None or new is stable:
+            return False
+        if new.revision == 0 or new.created_at is None or stable.created_at is None:
+            return False
+        if not new.created_at < stable.created_at:
+            return False
+        between = sum(
+            1
+            for rs in self.observed.replica_sets
+            if rs.created_at is not None and new.created_at < rs.created_at < stable.created_at
+        )
+        return between < window
+
+    @property
+    def full_promotion(self) -> bool:
+        """Go straight to the new version: ``promote --full``, or a rollback within the window."""
+        return self.promote_full or self.rollback_within_window
 
     # --- small helpers ------------------------------------------------------------------------------------------
 

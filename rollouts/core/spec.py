@@ -215,6 +215,7 @@ class RolloutSpec:
     progress_deadline_seconds: int = 600
     progress_deadline_abort: bool = False
     restart_at: datetime | None = None
+    rollback_window_revisions: int = 0  # spec.rollbackWindow.revisions: a rollback this recent skips steps/analysis
     successful_run_history_limit: int = 5
     unsuccessful_run_history_limit: int = 5
     # spec.workloadRef: the Deployment whose template the Rollout runs, and how it is retired (Argo's scaleDown).
@@ -595,6 +596,10 @@ def _parse_rollout(
         restart_at = parse_time(spec.get("restartAt"))
         if restart_at is None:
             issues.add("spec.restartAt", "must be an RFC 3339 time such as 2024-01-01T00:00:00Z")
+    window = _map(spec.get("rollbackWindow"))
+    window_revisions = _int(window.get("revisions"), 0)
+    if window_revisions < 0:
+        issues.add("spec.rollbackWindow.revisions", "must not be negative")
     refuse_unimplemented(body, issues)
     issues.raise_if_any(InvalidSpecError)
     return RolloutSpec(
@@ -610,6 +615,7 @@ def _parse_rollout(
         progress_deadline_seconds=_int(spec.get("progressDeadlineSeconds"), 600),
         progress_deadline_abort=bool(spec.get("progressDeadlineAbort", False)),
         restart_at=restart_at,
+        rollback_window_revisions=max(0, window_revisions),
         successful_run_history_limit=_int(_map(spec.get("analysis")).get("successfulRunHistoryLimit"), 5),
         unsuccessful_run_history_limit=_int(_map(spec.get("analysis")).get("unsuccessfulRunHistoryLimit"), 5),
         workload_name=str(workload_ref["name"]) if workload_ref.get("name") else None,

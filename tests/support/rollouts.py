@@ -59,6 +59,7 @@ SPEC_FIELDS = {
     "progressDeadlineAbort",
     "restartAt",
     "revisionHistoryLimit",
+    "rollbackWindow",
 }
 
 

@@ -3,7 +3,7 @@
 Supported: canary (replica- or traffic-weighted via nginx, Istio or Gateway API) and blue-green, analysis at steps,
 in the background and around promotion, workloadRef, antiAffinity. Refused by name: ALB, SMI, App Mesh, Ambassador,
 Traefik, APISIX and plugin routers other than Gateway API (and the plugin's GRPC/TCP/TLS routes and route selectors),
-experiment and plugin steps, ping-pong, replicaProgressThreshold, rollbackWindow, the DestinationRule's
+experiment and plugin steps, ping-pong, replicaProgressThreshold, the DestinationRule's
 additionalSubsetNames, and the status fields only those features write.
 """
 
@@ -599,7 +599,14 @@ def spec() -> Schema:
                 {"canary": canary(), "blueGreen": blue_green()},
                 rules=[needs_exactly_one("strategy", ["canary", "blueGreen"])],
             ),
-            **unsupported_fields({"rollbackWindow": "rollbackWindow"}),
+            "rollbackWindow": obj(
+                "A rollback to one of the last `revisions` versions skips the steps and analysis (a fast rollback).",
+                {
+                    "revisions": integer(
+                        "How many of the most recent older versions count as within the window.", minimum=0
+                    )
+                },
+            ),
         },
         required=["strategy"],
         rules=[

@@ -15,6 +15,7 @@ from rollouts.core import (
     pod_template_hash,
 )
 from rollouts.core.simulate import SimCluster
+from rollouts.core.spec import RolloutSpec
 from tests.support.rollouts import T0, canary_spec, cluster, deployed, settle
 
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "30s"}}]
@@ -253,3 +254,32 @@ def test_a_good_update_over_a_broken_first_version_is_not_held_by_the_stable() -
     final = settle(sim, fixed, ticks=120, until=lambda p: p.status["phase"] in ("Healthy", "Degraded"))
     assert final.status["phase"] == "Healthy", final.status
     assert final.status["stableRS"] == pod_template_hash(fixed.template)
+
+
+def _promoted(sim: SimCluster, spec: RolloutSpec) -> None:
+    settle(sim, spec)
+    sim.promote_full()
+    assert settle(sim, spec).status["phase"] == "Healthy"
+
+
+def test_a_rollback_within_the_window_skips_the_steps() -> None:
+    # Argo's isRollbackWithinWindow: the version coming back is older than the stable, with fewer than
+    # rollbackWindow.revisions versions created between them.
+    window = {"rollbackWindow": {"revisions": 2}}
+    sim = deployed(canary_spec("v1", steps=STEPS, **window))
+    _promoted(sim, canary_spec("v2", steps=STEPS, **window))
+    back = canary_spec("v1", steps=STEPS, **window)
+    final = settle(sim, back)
+    assert final.status["phase"] == "Healthy", final.status
+    assert final.status["stableRS"] == pod_template_hash(back.template)
+    assert final.status["currentStepIndex"] == len(STEPS)
+
+
+def test_a_rollback_outside_the_window_goes_through_the_steps() -> None:
+    window = {"rollbackWindow": {"revisions": 1}}
+    sim = deployed(canary_spec("v1", steps=STEPS, **window))
+    _promoted(sim, canary_spec("v2", steps=STEPS, **window))
+    _promoted(sim, canary_spec("v3", steps=STEPS, **window))
+    paused = settle(sim, canary_spec("v1", steps=STEPS, **window))  # v2 lies between v1 and the stable v3
+    assert paused.status["phase"] == "Paused", paused.status
+    assert paused.status["currentStepIndex"] == 1
