@@ -127,7 +127,7 @@ def test_argo_kubectl_plugin_drives_our_controller(kube: Kube, namespace: str, o
         _argo_plugin(kube, namespace, "restart", NAME)
         wait_for(
             lambda: not (_pod_uids(kube, namespace) & before) and len(_pod_uids(kube, namespace)) == 2,
-            timeout=90,
+            timeout=180,  # one pod at a time, each replacement available first: slow on a loaded machine
             what="every pod replaced by the restart",
         )
         out = _argo_plugin(kube, namespace, "status", NAME, "--timeout", "60s")
