@@ -24,6 +24,7 @@ from typing import Any
 
 from analysis.args import Argument, FieldRef, SecretKeyRef, find_placeholders, merge_args, substitute
 from analysis.errors import SpecError
+from analysis.refused import ARGO_ONLY_PROVIDERS, REFUSED, present, refused_fields
 from workflows.api import API_VERSION, ARGO_API_VERSION
 from workflows.errors import DurationError, ExpressionSyntaxError, Issues
 from workflows.model.durations import parse_duration
@@ -61,17 +62,28 @@ class ProviderKind(StrEnum):
     WORKFLOW = "workflow"  # beyond Argo: run a WorkflowTemplate as the measurement
 
 
-# Argo providers we know of and deliberately do not implement: refused with their name, not as "unknown".
-_ARGO_ONLY_PROVIDERS = frozenset({
-    "datadog", "newRelic", "wavefront", "kayenta", "cloudWatch", "graphite", "influxdb", "skywalking", "plugin",
-    "apisix",
-})  # fmt: skip
 _SUPPORTED_TEXT = "supported: prometheus, web, job"
 _METRIC_FIELDS = frozenset({
     "name", "interval", "initialDelay", "count", "successCondition", "failureCondition", "failureLimit",
     "inconclusiveLimit", "consecutiveErrorLimit", "provider", "dependencies",
 })  # fmt: skip
-_ARGO_ONLY_METRIC_FIELDS = {"consecutiveSuccessLimit": "use count with failureLimit instead"}
+# Table paths of analysis.refused.REFUSED: the parser refuses the fields listed there by their concrete path.
+_SPEC, _METRIC, _PROVIDER = "spec", "spec.metrics[]", "spec.metrics[].provider"
+# Every field of each provider's body, nested objects by their table path (the job's JobSpec is kept whole: the Job
+# API validates it when the Job is created). A field in none of these, and not refused, is an unknown field.
+_PROVIDER_FIELDS: dict[str, frozenset[str]] = {
+    "prometheus": frozenset({"address", "query", "timeout", "insecure", "headers", "rangeQuery"}),
+    "prometheus.headers[]": frozenset({"key", "value"}),
+    "prometheus.rangeQuery": frozenset({"start", "end", "step"}),
+    "web": frozenset({"url", "method", "headers", "body", "jsonBody", "timeoutSeconds", "jsonPath", "insecure"}),
+    "web.headers[]": frozenset({"key", "value"}),
+    "job": frozenset({"metadata", "spec"}),
+    "job.metadata": frozenset({"labels", "annotations"}),
+    "workflow": frozenset({"templateRef", "arguments"}),
+    "workflow.templateRef": frozenset({"name"}),
+    "workflow.arguments": frozenset({"parameters"}),
+    "workflow.arguments.parameters[]": frozenset({"name", "value"}),
+}
 _TEMPLATE_FIELDS = frozenset({"args", "metrics", "dryRun", "measurementRetention"})
 _RUN_FIELDS = _TEMPLATE_FIELDS | {"terminate", "ttlStrategy"}
 _TTL_FIELDS = ("secondsAfterCompletion", "secondsAfterSuccess", "secondsAfterFailure")
@@ -227,7 +239,7 @@ def parse_template_manifest(manifest: Mapping[str, Any]) -> AnalysisTemplateSpec
 def parse_template_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisTemplateSpec:
     """Validate and parse a template ``spec``. Raises :class:`SpecError` listing every issue."""
     issues = Issues()
-    _check_fields(spec, _TEMPLATE_FIELDS, path, issues)
+    _check_fields(spec, _TEMPLATE_FIELDS, path, issues, context=_SPEC)
     args = _parse_args(spec.get("args"), f"{path}.args", issues)
     metrics = _parse_metrics(spec.get("metrics"), f"{path}.metrics", args, issues)
     dry_run = _parse_dry_run(spec.get("dryRun"), f"{path}.dryRun", issues)
@@ -239,7 +251,7 @@ def parse_template_spec(spec: Mapping[str, Any], *, path: str = "spec") -> Analy
 def parse_run_spec(spec: Mapping[str, Any], *, path: str = "spec") -> AnalysisRunSpec:
     """Validate and parse an AnalysisRun ``spec``: a flattened template plus ``terminate``; every arg has a value."""
     issues = Issues()
-    _check_fields(spec, _RUN_FIELDS, path, issues)
+    _check_fields(spec, _RUN_FIELDS, path, issues, context=_SPEC)
     args = _parse_args(spec.get("args"), f"{path}.args", issues)
     metrics = _parse_metrics(spec.get("metrics"), f"{path}.metrics", args, issues)
     dry_run = _parse_dry_run(spec.get("dryRun"), f"{path}.dryRun", issues)
@@ -383,12 +395,34 @@ def resolve_metrics(run: AnalysisRunSpec, *, path: str = "spec.metrics") -> tupl
 # Helpers
 
 
-def _check_fields(value: Mapping[str, Any], allowed: frozenset[str], path: str, issues: Issues) -> None:
+def _check_fields(
+    value: Mapping[str, Any], allowed: frozenset[str], path: str, issues: Issues, *, context: str | None = None
+) -> None:
+    """Every field of ``value`` not in ``allowed`` is an issue at its path: ``not supported`` when
+    :data:`analysis.refused.REFUSED` lists it under ``context`` (its table path), otherwise ``unknown field``."""
+    refused = refused_fields(context) if context else {}
     for key in value:
-        if key not in allowed:
+        if key in refused:
+            if present(refused[key], value[key]):
+                issues.add(f"{path}.{key}", f"not supported: {REFUSED[refused[key]]}")
+        elif key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(sorted(allowed))}"
             issues.add(f"{path}.{key}", f"unknown field{hint}")
+
+
+def _check_provider_fields(body: Mapping[str, Any], where: str, path: str, issues: Issues) -> None:
+    """Unknown (and refused) fields of a provider body and of its nested objects, by path; ``where`` is the body's
+    key in :data:`_PROVIDER_FIELDS` (``prometheus``, ``prometheus.rangeQuery``, ...)."""
+    _check_fields(body, _PROVIDER_FIELDS[where], path, issues, context=f"{_PROVIDER}.{where}")
+    for field_name, value in body.items():
+        nested = f"{where}.{field_name}"
+        if nested in _PROVIDER_FIELDS and isinstance(value, Mapping):
+            _check_provider_fields(value, nested, f"{path}.{field_name}", issues)
+        elif f"{nested}[]" in _PROVIDER_FIELDS and isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    _check_provider_fields(item, f"{nested}[]", f"{path}.{field_name}[{index}]", issues)
 
 
 def _parse_args(value: object, path: str, issues: Issues) -> tuple[Argument, ...]:
@@ -498,10 +532,7 @@ def _templated(value: object) -> bool:
 def _parse_metric(raw: Mapping[str, Any], path: str, issues: Issues, *, concrete: bool) -> Metric | None:
     """Parse one metric. With ``concrete=False`` fields holding placeholders are skipped (checked after args)."""
     before = len(issues.items)
-    _check_fields(raw, _METRIC_FIELDS | frozenset(_ARGO_ONLY_METRIC_FIELDS), path, issues)
-    for key, hint in _ARGO_ONLY_METRIC_FIELDS.items():
-        if key in raw:
-            issues.add(f"{path}.{key}", f"not supported; {hint}")
+    _check_fields(raw, _METRIC_FIELDS, path, issues, context=_METRIC)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         issues.add(f"{path}.name", "is required")
@@ -606,8 +637,8 @@ def _parse_provider(value: object, path: str, issues: Issues) -> Provider | None
         return None
     kinds = list(value)
     for key in kinds:
-        if key in _ARGO_ONLY_PROVIDERS:
-            issues.add(f"{path}.{key}", f"provider not supported ({_SUPPORTED_TEXT})")
+        if key in ARGO_ONLY_PROVIDERS:
+            issues.add(f"{path}.{key}", f"not supported: {REFUSED[f'{_PROVIDER}.{key}']} ({_SUPPORTED_TEXT})")
         elif key not in ProviderKind.__members__.values():
             issues.add(f"{path}.{key}", f"unknown provider ({_SUPPORTED_TEXT})")
     if len(kinds) > 1:
@@ -621,6 +652,7 @@ def _parse_provider(value: object, path: str, issues: Issues) -> Provider | None
     if not isinstance(body, Mapping):
         issues.add(f"{path}.{key}", "must be a map")
         return None
+    _check_provider_fields(body, key, f"{path}.{key}", issues)
     required = {
         ProviderKind.PROMETHEUS: ("query", "a PromQL query"),
         ProviderKind.WEB: ("url", "the URL to call"),

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from analysis.args import RenderedProvider
 from analysis.assess import AnalysisPhase, Measurement, judge_measurement
 from analysis.errors import AnalysisError
+from analysis.refused import configured
 from analysis.spec import Metric, ProviderKind
 
 if TYPE_CHECKING:
@@ -140,16 +141,6 @@ class ProviderRegistry:
 
     def kinds(self) -> frozenset[ProviderKind]:
         return frozenset(self._providers)
-
-
-def configured(value: object) -> bool:
-    """Whether ``value`` sets anything: Argo's controller writes unset nested structs as ``{}`` (a web metric's
-    ``authentication: {oauth2: {}, sigv4: {}}`` on every AnalysisRun it made), which means "not configured"."""
-    if isinstance(value, Mapping):
-        return any(configured(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(configured(item) for item in value)
-    return value is not None and value is not False and value != ""
 
 
 def error_measurement(

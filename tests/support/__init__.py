@@ -10,6 +10,7 @@ Pure (any tier):
 - ``crds``: the CRD case tables both tiers check; ``crd_validator``: a create request without a cluster (the
   schema's defaults, then the product's own validator, :mod:`workflows.model.schema`) that the unit tier uses;
   ``schema_cases``: values built from a schema (hypothesis) and single-keyword breakage of manifests.
+- ``argo_crds``: Argo's published CRDs (fetched once) as field paths, and objects with one field set, for the walks.
 - ``analysis_manifests``: metrics (prometheus, web, job), AnalysisRuns and job AnalysisTemplates as users write them.
 - ``fakes``: a scripted metric provider, a dict of secrets; ``virtual_time``: a virtual clock and an inline pool.
 - ``fake_kube``: an in-memory API for the kubectl plugin's commands (patches applied, requests recorded).

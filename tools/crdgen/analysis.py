@@ -310,6 +310,14 @@ def template_spec(kind: str) -> Schema:
             "metrics": _metrics_list(),
             "dryRun": dry_run(),
             "measurementRetention": measurement_retention(),
+            **unsupported_fields(
+                {
+                    "templates": (
+                        "nested AnalysisTemplates (templates); list every template in the Rollout's analysis instead",
+                        "objects",
+                    )
+                }
+            ),
         },
         required=["metrics"],
         rules=[_DEPENDENCIES_RESOLVE],

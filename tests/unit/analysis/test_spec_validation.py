@@ -9,6 +9,7 @@ import pytest
 
 from analysis.args import Argument, SecretKeyRef
 from analysis.errors import SpecError
+from analysis.refused import ARGO_ONLY_PROVIDERS, REFUSED
 from analysis.spec import (
     DryRunRule,
     ProviderKind,
@@ -72,7 +73,8 @@ def test_corpus_template_with_an_unsupported_provider_is_refused_with_the_path(p
         parse_template_manifest(hostile)
     index = len(spec["metrics"])
     assert str(raised.value) == (
-        f"spec.metrics[{index}].provider.{provider}: provider not supported (supported: prometheus, web, job)"
+        f"spec.metrics[{index}].provider.{provider}: not supported: {ARGO_ONLY_PROVIDERS[provider]}"
+        " (supported: prometheus, web, job)"
     )
 
 
@@ -126,7 +128,7 @@ def test_all_errors_are_collected_with_paths() -> None:
     assert "spec.metrics[0].interval: '5 minutes' is not a duration" in joined
     assert "spec.metrics[1].count: must be an integer" in joined
     assert "spec.metrics[1].successCondition: unknown name 'reslt' at column 1" in joined
-    assert "spec.metrics[1].provider.datadog: provider not supported" in joined
+    assert "spec.metrics[1].provider.datadog: not supported: the datadog metric provider" in joined
     assert "spec.metrics[2].failureLimit: must be >= 0, or -1 to disable the check, got -2" in joined
     assert len(found) >= 6
 
@@ -151,10 +153,31 @@ def test_all_errors_are_collected_with_paths() -> None:
         ({"dependencies": ["nope"]}, "spec.metrics[0].dependencies: 'nope' is not a metric"),
         ({"dependencies": ["m"]}, "cannot depend on itself"),
         ({"name": ""}, "spec.metrics[0].name: is required"),
+        # provider bodies: every field is known or refused, never accepted and ignored
+        ({"provider": {"prometheus": {"query": "up", "qurey": "x"}}}, "prometheus.qurey: unknown field; did you mean"),
+        ({"provider": {"prometheus": {"query": "up", "rangeQuery": {"stepp": "1m"}}}}, "rangeQuery.stepp: unknown"),
+        ({"provider": {"web": {"url": "u", "headers": [{"key": "a", "vale": "b"}]}}}, "headers[0].vale: unknown"),
+        ({"provider": {"job": {"spec": {}, "metadata": {"name": "j"}}}}, "job.metadata.name: unknown field"),
+        ({"provider": {"workflow": {"templateRef": {"name": "t", "kind": "x"}}}}, "templateRef.kind: unknown"),
+        (
+            {"provider": {"prometheus": {"query": "up", "authentication": {"sigv4": {"region": "eu"}}}}},
+            "spec.metrics[0].provider.prometheus.authentication: not supported: prometheus authentication",
+        ),
     ],
 )
 def test_metric_rules(fields: dict[str, Any], fragment: str) -> None:
     assert any(fragment in issue for issue in issues_of({"metrics": [metric(**fields)]}))
+
+
+def test_nested_templates_are_refused_by_path() -> None:
+    found = issues_of({"metrics": [metric()], "templates": [{"templateName": "other"}]})
+    assert found == [f"spec.templates: not supported: {REFUSED['spec.templates']}"]
+
+
+def test_an_authentication_that_sets_nothing_is_no_authentication() -> None:
+    # Argo's controller writes the Go structs it never set as {}.
+    web = {"url": "http://x", "authentication": {"oauth2": {"scopes": []}, "sigv4": {}}}
+    parse_template_spec({"metrics": [metric(provider={"web": web})]})
 
 
 def test_workflow_provider_and_dependencies_beyond_argo() -> None:

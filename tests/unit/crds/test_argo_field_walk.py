@@ -16,90 +16,43 @@ A path in none of these fails the test: a field added by a later Argo release ca
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.refused import REFUSED
 from rollouts.core.spec import parse_rollout
-from tests.support.components import unavailable
+from tests.support.argo_crds import ancestors, argo_crd, opaque, refused_by_schema, schema_of, walk, with_field
 from tools.crdgen.rollout import rollout_crd
-from tools.crdgen.schema import UNSUPPORTED_RULE
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "argo-fields.md"
 
 
-def _schema(crd: Mapping[str, Any]) -> Mapping[str, Any]:
-    [version] = [v for v in crd["spec"]["versions"] if v.get("storage", True)][:1]
-    return version["schema"]["openAPIV3Schema"]
-
-
-def _walk(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """``(path, schema)`` of every field: ``.`` between properties, ``[]`` for list items, ``.*`` for map values."""
-    for key, child in (schema.get("properties") or {}).items():
-        child_path = f"{path}.{key}" if path else key
-        yield child_path, child
-        yield from _walk(child, child_path)
-    if isinstance(schema.get("items"), Mapping):
-        yield from _walk(schema["items"], f"{path}[]")
-    if isinstance(schema.get("additionalProperties"), Mapping):
-        yield from _walk(schema["additionalProperties"], f"{path}.*")
-
-
-def _ancestors(path: str) -> Iterator[str]:
-    """``a.b[].c`` -> ``a``, ``a.b``, ``a.b[]``, ``a.b[].c`` (shortest first)."""
-    for index, char in enumerate(path):
-        if char == "." or (char == "[" and path[index : index + 2] == "[]"):
-            yield path[:index]
-        if char == "]":
-            yield path[: index + 1]
-    yield path
-
-
-def _refused(schema: Mapping[str, Any]) -> bool:
-    return any(rule.get("rule") == UNSUPPORTED_RULE for rule in schema.get("x-kubernetes-validations") or [])
-
-
-def _opaque(schema: Mapping[str, Any]) -> bool:
-    return bool(schema.get("x-kubernetes-preserve-unknown-fields") or schema.get("x-kubernetes-embedded-resource"))
-
-
 @pytest.fixture(scope="module")
 def argo_paths() -> list[str]:
-    from rollouts.kube.install import RoutingCrdsUnavailableError, fetch_routing_crds
-
-    try:
-        directory = fetch_routing_crds()
-    except RoutingCrdsUnavailableError as error:
-        unavailable(str(error))
-    manifest = directory / "argo-rollouts" / "rollout-crd.yaml"
-    if not manifest.is_file():
-        unavailable(f"{manifest} is missing: run tools/cluster/crds/fetch.sh")
-    crd = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    return [path for path, _ in _walk(_schema(crd))]
+    return [path for path, _ in walk(schema_of(argo_crd("rollout-crd.yaml")))]
 
 
 @pytest.fixture(scope="module")
 def ours() -> dict[str, Mapping[str, Any]]:
-    return dict(_walk(_schema(rollout_crd())))
+    return dict(walk(schema_of(rollout_crd())))
 
 
 def classify(path: str, ours: Mapping[str, Mapping[str, Any]]) -> str | None:
     """implemented | refused | status-not-written, or None when the path is in no category."""
-    chain = list(_ancestors(path))
+    chain = list(ancestors(path))
     if any(a in REFUSED for a in chain):
         return "refused"
     for ancestor in chain:
         schema = ours.get(ancestor)
         if schema is None:
             continue
-        if _refused(schema):
+        if refused_by_schema(schema):
             return "status-not-written" if path.startswith("status.") else "refused-by-schema-only"
-        if ancestor != path and _opaque(schema):
+        if ancestor != path and opaque(schema):
             return "implemented"  # a Kubernetes type kept whole (pod template, selector, ...)
     return "implemented" if path in ours else None
 
@@ -118,7 +71,7 @@ def test_every_argo_rollout_field_is_implemented_or_refused(
 
 
 def test_our_crd_and_the_parser_refuse_the_same_spec_fields(ours: dict[str, Mapping[str, Any]]) -> None:
-    by_schema = {path for path, schema in ours.items() if _refused(schema) and path.startswith("spec.")}
+    by_schema = {path for path, schema in ours.items() if refused_by_schema(schema) and path.startswith("spec.")}
     assert by_schema == set(REFUSED)
 
 
@@ -155,21 +108,7 @@ def _with(path: str) -> tuple[dict[str, Any], str]:
         del routing["gatewayAPI"]
         routing["plugins"] = {"argoproj-labs/gatewayAPI": {"httpRoute": "route"}}
         path = path.replace("*", "argoproj-labs/gatewayAPI")
-    segments = path.split(".")
-    node: Any = body
-    concrete: list[str] = []
-    for segment in segments[:-1]:
-        if segment.endswith("[]"):
-            items = node.setdefault(segment[:-2], [])
-            items.append({})
-            concrete.append(f"{segment[:-2]}[{len(items) - 1}]")
-            node = items[-1]
-        else:
-            node = node.setdefault(segment, {})
-            concrete.append(segment)
-    node[segments[-1]] = {"any": "value"}
-    concrete.append(segments[-1])
-    return body, ".".join(concrete)
+    return with_field(body, path)
 
 
 def test_the_valid_base_parses() -> None:

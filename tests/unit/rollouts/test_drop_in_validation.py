@@ -290,14 +290,16 @@ def test_an_analysis_run_with_an_unknown_field_is_a_spec_error_with_its_path() -
     assert raised.value.issues == (FieldIssue("spec.ttlStrategyy", UNDECLARED),)  # the same, said once
 
 
-def test_a_nested_unknown_field_of_an_analysis_run_the_parser_would_ignore_is_refused() -> None:
+def test_a_nested_unknown_field_of_an_analysis_run_provider_is_refused_by_the_parser_and_the_schema() -> None:
     run = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisRun",
         "metadata": {"name": "r", "namespace": "default", "uid": "r-2", "generation": 1},
         "spec": {"metrics": [{"name": "up", "provider": {"web": {"url": "http://x", "bogus": 1}}}]},
     }
-    prepare_run(run)
+    with pytest.raises(SpecError) as alone:
+        prepare_run(run)
+    assert alone.value.path == "spec.metrics[0].provider.web.bogus"  # the parser refuses provider fields too
     with pytest.raises(SpecError) as raised:
         prepare_run(run, schema_issues=SchemaCheck(ARGO).issues(run))
     assert raised.value.issues == (FieldIssue("spec.metrics[0].provider.web.bogus", UNDECLARED),)
