@@ -585,6 +585,8 @@ def _run(expression: str, self_json: str) -> object:
         return _Unevaluated(f"the rule does not compile ({error})")
     except CELEvalError as error:
         return _Unevaluated(str(error.args[0] if error.args else error))
+    except (ValueError, OverflowError) as error:  # cel-python's int64 range: a number the API server refuses too
+        return _Unevaluated(f"{error} (numbers must fit in 64 bits)")
     if isinstance(outcome, CELEvalError):  # cel-python returns some errors instead of raising them
         return _Unevaluated(str(outcome.args[0] if outcome.args else outcome))
     return outcome
