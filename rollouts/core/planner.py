@@ -244,11 +244,11 @@ def _progress(ctx: Context, conditions: _Conditions, memory: Mapping[str, Any]) 
             ctx.message or f"Rollout aborted update to revision {ctx.revision}",
         )
         return False
+    if ctx.complete:  # before paused, as Argo: pausing a finished rollout is no paused progress
+        conditions.set("Progressing", "True", "NewReplicaSetAvailable", f"{rs_label} has successfully progressed.")
+        return False
     if spec.paused or ctx.pauses:
         conditions.set("Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
-        return False
-    if ctx.complete:
-        conditions.set("Progressing", "True", "NewReplicaSetAvailable", f"{rs_label} has successfully progressed.")
         return False
     previous = ctx.observed.status.raw
     progressed = any(previous.get(key) != memory[key] for key in _PROGRESS_KEYS)

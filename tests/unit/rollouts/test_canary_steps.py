@@ -283,3 +283,13 @@ def test_a_rollback_outside_the_window_goes_through_the_steps() -> None:
     paused = settle(sim, canary_spec("v1", steps=STEPS, **window))  # v2 lies between v1 and the stable v3
     assert paused.status["phase"] == "Paused", paused.status
     assert paused.status["currentStepIndex"] == 1
+
+
+def test_pausing_a_finished_rollout_is_not_paused_progress() -> None:
+    # Argo's TestCanaryWithSpecPause: a complete rollout paused by spec.paused keeps Progressing True
+    # (NewReplicaSetAvailable), never Unknown/RolloutPaused; its phase is Paused.
+    sim = deployed(canary_spec(steps=STEPS))
+    paused = settle(sim, canary_spec(steps=STEPS, paused=True))
+    assert paused.status["phase"] == "Paused"
+    progressing = next(c for c in paused.status["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("True", "NewReplicaSetAvailable")
