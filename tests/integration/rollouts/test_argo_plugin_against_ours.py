@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,9 @@ def test_argo_kubectl_plugin_drives_our_controller(kube: Kube, namespace: str, o
         _argo_plugin(kube, namespace, "promote", "--full", NAME)
         _wait(kube, namespace, "rolled back", phase="Healthy", stableRS=second)
 
+        # restartAt restarts the pods created *before* it, at the API's one-second precision (as in Argo): pods the
+        # rollback just created in this same second would rightly stay. Let a second pass first.
+        time.sleep(1.5)
         before = _pod_uids(kube, namespace)
         _argo_plugin(kube, namespace, "restart", NAME)
         wait_for(
