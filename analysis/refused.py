@@ -12,7 +12,7 @@ Paths: ``.``-separated, ``[]`` marks every item of a list. See ``docs/argo-field
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from workflows.api import configured
 
 __all__ = ["ARGO_ONLY_PROVIDERS", "REFUSED", "configured", "present", "refused_fields"]
 
@@ -62,13 +62,3 @@ def refused_fields(context: str) -> dict[str, str]:
         for pattern in REFUSED
         if pattern.startswith(prefix) and "." not in pattern[len(prefix) :]
     }
-
-
-def configured(value: object) -> bool:
-    """Whether ``value`` sets anything: Argo's controller writes unset nested structs as ``{}`` (a web metric's
-    ``authentication: {oauth2: {}, sigv4: {}}`` on every AnalysisRun it made), which means "not configured"."""
-    if isinstance(value, Mapping):
-        return any(configured(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(configured(item) for item in value)
-    return value is not None and value is not False and value != ""

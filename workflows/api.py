@@ -24,6 +24,7 @@ __all__ = [
     "ApiMode",
     "Resource",
     "api_mode",
+    "configured",
     "owner_reference",
 ]
 
@@ -62,6 +63,17 @@ class Resource:
         if subresource:
             base += f"/{subresource}"
         return base
+
+
+def configured(value: object) -> bool:
+    """Whether ``value`` sets anything. Go writes structs it never set as ``{}`` (Argo's controller puts
+    ``authentication: {oauth2: {}, sigv4: {}}`` on every AnalysisRun it makes), so empty maps and lists, ``null``,
+    ``""`` and ``false`` set nothing; a number, even 0, is an explicit setting."""
+    if isinstance(value, Mapping):
+        return any(configured(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(configured(item) for item in value)
+    return value is not None and value is not False and value != ""
 
 
 def owner_reference(owner: Mapping[str, Any], *, kind: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from rollouts.core.routing import (
     parse_managed_route,
     parse_routing,
 )
+from workflows.api import configured
 from workflows.errors import DurationError, FieldIssue, Issues, explained_first
 from workflows.model.durations import parse_duration
 from workflows.model.times import parse_time
@@ -518,15 +519,6 @@ def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) ->
     return True
 
 
-def _configured(value: object) -> bool:
-    """Whether ``value`` sets anything (a template of empty maps and lists is an empty template)."""
-    if isinstance(value, Mapping):
-        return any(_configured(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_configured(item) for item in value)
-    return value is not None and value != ""
-
-
 def parse_rollout(
     body: Mapping[str, Any],
     *,
@@ -565,7 +557,7 @@ def _parse_rollout(
     selector = workload_selector if workload_selector is not None else _map(spec.get("selector"))
     if spec.get("workloadRef") is not None and workload_template is None:
         issues.add("spec.workloadRef", "the referenced workload was not found or has no pod template")
-    if spec.get("workloadRef") is not None and _configured(spec.get("template")):
+    if spec.get("workloadRef") is not None and configured(spec.get("template")):
         # Argo refuses both at once rather than picking one: the inline template would be silently ignored.
         issues.add("spec.template", "template must be empty for workload reference rollout")
     if not template:

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from workflows.api import API_VERSION, VERSION, ApiMode
+from workflows.api import API_VERSION, VERSION, ApiMode, configured
 from workflows.errors import FieldIssue
 from workflows.model.schema import validate_object
 from workflows.runtime.kube import resource_for
@@ -70,14 +70,6 @@ def openapi_schema(kind: str) -> Mapping[str, Any]:
     raise ValueError(f"the {kind} CRD serves no {VERSION}")
 
 
-def _set(value: object) -> bool:
-    if isinstance(value, Mapping):
-        return any(_set(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_set(item) for item in value)
-    return value is not None and value != ""
-
-
 def _without_unset_authentication(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """``body`` without metric providers' ``authentication`` objects that set nothing.
 
@@ -95,7 +87,7 @@ def _without_unset_authentication(body: Mapping[str, Any]) -> Mapping[str, Any]:
         if isinstance(provider, Mapping):
             provider = {
                 kind: (
-                    {key: item for key, item in config.items() if key != "authentication" or _set(item)}
+                    {key: item for key, item in config.items() if key != "authentication" or configured(item)}
                     if isinstance(config, Mapping)
                     else config
                 )
