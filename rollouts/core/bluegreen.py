@@ -5,7 +5,8 @@ Ladder (one reason each):
 1. **No update in flight** — the desired template is the stable one (first deploy: the active Service points at the
    first ReplicaSet at once): keep it at ``replicas``, point active and preview at it, retire older versions after
    ``scaleDownDelaySeconds``.
-2. **Aborted** — the active Service goes (or stays) on stable, the preview is scaled down after
+2. **Aborted** — the active Service goes (or stays) on stable; the preview Service keeps selecting the aborted
+   version (as in Argo: it is what a person inspects after the abort), which is scaled down after
    ``abortScaleDownDelaySeconds`` (0: never).
 3. **Updating** — bring the preview up (``previewReplicaCount`` first), point the preview Service at it, run
    ``prePromotionAnalysis`` and honour the promotion pause (``autoPromotionEnabled: false`` until promoted,
@@ -72,9 +73,9 @@ def _aborted(ctx: Context, strategy: BlueGreenStrategy) -> None:
     ctx.enter_aborted()
     ctx.keep_up(ctx.stable_rs, ctx.replicas, "stable takes all traffic back")
     ctx.point(strategy.active_service, ctx.stable_hash)
-    ctx.point(strategy.preview_service, ctx.stable_hash)
     ctx.set_metadata(ctx.stable_rs, strategy.active_metadata)
     if ctx.new_rs is not None:
+        ctx.point(strategy.preview_service, ctx.new_hash)
         delay = strategy.abort_scale_down_delay_seconds
         ctx.scale_down_after(ctx.new_rs, delay if delay > 0 else None, "aborted preview")
     for rs in ctx.older:

@@ -41,6 +41,13 @@ logger = logging.getLogger(__name__)
 VIRTUAL_SERVICES = Resource("networking.istio.io", "v1", "virtualservices", "VirtualService")
 DESTINATION_RULES = Resource("networking.istio.io", "v1", "destinationrules", "DestinationRule")
 HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
+#: Older versions a cluster may serve instead (Argo Rollouts' e2e suite installs Istio CRDs up to v1beta1, and its
+#: controller speaks v1alpha3): the objects are the same shape in each.
+_OLDER_VERSIONS: dict[Resource, tuple[str, ...]] = {
+    VIRTUAL_SERVICES: ("v1beta1", "v1alpha3"),
+    DESTINATION_RULES: ("v1beta1", "v1alpha3"),
+    HTTP_ROUTES: ("v1beta1",),
+}
 _ATTEMPTS = 4  # guarded updates retried after a 409 (someone else wrote in between)
 
 Body = dict[str, Any]
@@ -71,11 +78,16 @@ class _Writer:
         self.kube = kube
         self.writes = 0
 
+    def served(self, resource: Resource) -> Resource:
+        """``resource`` at the version this cluster serves (see :meth:`Kube.served`)."""
+        return self.kube.served(resource, *_OLDER_VERSIONS.get(resource, ()))
+
     def read(self, resource: Resource, *, namespace: str, name: str, path: str, required: bool = True) -> Body | None:
         """The object; a missing object (when ``required``) or an uninstalled CRD is the user's to fix."""
         try:
-            body = self.kube.get(resource, name, namespace)
+            body = self.kube.get(self.served(resource), name, namespace)
         except NotServedError:
+            self.kube.forget(resource)
             raise InvalidSpecError.at(
                 path,
                 f"the {resource.kind} CRD ({resource.plural}.{resource.group}/{resource.version}) is not installed "
@@ -103,8 +115,8 @@ class _Writer:
                 return
             try:
                 if current is None:
-                    self.kube.create(resource, _for_update(desired), namespace)
-                elif self.kube.replace(resource, _for_update(desired)) is None:
+                    self.kube.create(self.served(resource), _for_update(desired), namespace)
+                elif self.kube.replace(self.served(resource), _for_update(desired)) is None:
                     continue  # deleted in between: build again from nothing
                 self.writes += 1
             except ConflictError:
@@ -117,7 +129,7 @@ class _Writer:
         raise InvalidSpecError.at(path, f"{resource.kind} {namespace}/{name} kept changing while we updated it")
 
     def delete(self, resource: Resource, *, namespace: str, name: str) -> None:
-        if self.kube.delete(resource, name, namespace):
+        if self.kube.delete(self.served(resource), name, namespace):
             self.writes += 1
 
 

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--suite",
         nargs="+",
+        action="extend",
         metavar="S",
         help=f"suites to run (default: all of {' '.join(DEFAULT_SUITES)})",
     )

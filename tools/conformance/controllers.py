@@ -100,13 +100,18 @@ def _serving_and_leading(healthz: str) -> Callable[[Path], bool]:
     return probe
 
 
+def _metrics_port() -> tuple[int, str]:
+    """Argo's metrics port when it is free, else another one and a note saying what that costs."""
+    if port_free(METRICS_PORT):
+        return METRICS_PORT, ""
+    metrics = free_port()
+    return metrics, f"port {METRICS_PORT} was in use: metrics on {metrics}, so TestControllerMetrics cannot pass"
+
+
 def argo(peer: Peer, environment: Environment, *, instance_id: str) -> ControllerSpec:
     """Argo's controller as its e2e CI runs it (``make start-e2e``), with our kubeconfig and ports."""
     healthz = free_port()
-    metrics, note = METRICS_PORT, ""
-    if not port_free(METRICS_PORT):
-        metrics = free_port()
-        note = f"port {METRICS_PORT} was in use: metrics on {metrics}, so TestControllerMetrics cannot pass"
+    metrics, note = _metrics_port()
     command = (
         str(peer.controller_binary),
         f"--kubeconfig={environment.controller_kubeconfig}",
@@ -128,6 +133,7 @@ def argo(peer: Peer, environment: Environment, *, instance_id: str) -> Controlle
 
 def ours(environment: Environment, *, instance_id: str) -> ControllerSpec:
     """Our controller in drop-in mode, from this source tree (not whatever ``rollouts`` is installed)."""
+    metrics, note = _metrics_port()
     command = (
         sys.executable,
         "-m",
@@ -136,6 +142,7 @@ def ours(environment: Environment, *, instance_id: str) -> ControllerSpec:
         f"--kubeconfig={environment.controller_kubeconfig}",
         "--api-group=argoproj.io",
         f"--instance-id={instance_id}",
+        f"--metrics-port={metrics}",
     )
     env = environment.env(environment.controller_kubeconfig) | {
         "POD_NAMESPACE": CONTROLLER_NAMESPACE,
@@ -148,6 +155,7 @@ def ours(environment: Environment, *, instance_id: str) -> ControllerSpec:
         env=env,
         ready=None,
         settle=15.0,
+        note=note,
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -239,6 +239,7 @@ class Kube:
     field_manager: str = "rollouts"
     namespace: str = "default"
     _closed: bool = field(default=False, repr=False)
+    _served: dict[tuple[str, str], Resource] = field(default_factory=dict, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -335,6 +336,34 @@ class Kube:
                 continue
             out.append((key, "true" if value is True else str(value)))
         return out
+
+    # -- discovery ----------------------------------------------------------------------------------------------
+    def served(self, resource: Resource, *alternatives: str) -> Resource:
+        """``resource`` at the first of its own version and then ``alternatives`` that the API server serves.
+
+        For kinds published under several versions, of which a cluster may serve only an older one (Istio's
+        ``v1alpha3``/``v1beta1``/``v1``: Argo Rollouts' e2e suite installs Istio CRDs without ``v1``). Discovery
+        (``GET /apis/<group>/<version>``) runs once per client and kind; ``resource`` itself is returned uncached when
+        no version is served, so a CRD installed later is found, and :meth:`forget` drops an answer that went stale.
+        """
+        key = (resource.group, resource.plural)
+        known = self._served.get(key)
+        if known is not None:
+            return known
+        for version in (resource.version, *alternatives):
+            try:
+                listing = self._request("GET", f"/apis/{resource.group}/{version}" if resource.group else "/api/v1")
+            except NotServedError:
+                continue
+            if any(item.get("name") == resource.plural for item in listing.get("resources") or ()):
+                found = resource if version == resource.version else replace(resource, version=version)
+                self._served[key] = found
+                return found
+        return resource
+
+    def forget(self, resource: Resource) -> None:
+        """Drop what :meth:`served` found for ``resource``'s kind (its CRD changed versions or went away)."""
+        self._served.pop((resource.group, resource.plural), None)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def get(

@@ -178,3 +178,16 @@ def test_missing_objects_and_crds_are_clear_errors(kube: Kube, namespace: str, s
     renamed["spec"]["strategy"]["canary"]["trafficRouting"]["istio"]["destinationRule"]["canarySubsetName"] = "preview"
     with pytest.raises(InvalidSpecError, match="no subset named 'preview'"):
         router(kube, renamed).set_weight(traffic(10, "h2", "h1"))
+
+
+def test_an_older_served_version_is_found_by_discovery(kube: Kube, routing_crds: list[str]) -> None:
+    """Argo's e2e suite installs Istio CRDs without v1: the routers use the newest version the cluster serves."""
+    client_ = KubeClient(kube.api_client)
+    unserved = Resource("networking.istio.io", "v9", "virtualservices", "VirtualService")
+    found = client_.served(unserved, "v1beta1", "v1alpha3")
+    assert (found.version, found.plural) == ("v1beta1", "virtualservices")
+    assert client_.served(unserved) is found  # cached per client and kind
+    client_.forget(unserved)
+    assert client_.served(unserved) is unserved  # nothing served: returned as asked, and not cached
+    missing = Resource("networking.istio.io", "v1", "virtualservicez", "VirtualService")
+    assert client_.served(missing, "v1beta1") is missing
