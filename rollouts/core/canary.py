@@ -291,8 +291,9 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
         min_pods=min_pods,
     )
     previous = ctx.service_hash(strategy.canary_service)
-    if previous == ctx.new_hash:
-        # Pods still serving the weight already sent stay until the weight has come down.
+    if previous == ctx.new_hash and scale is None:
+        # Pods still serving the weight already sent stay until the weight has come down (an explicit
+        # setCanaryScale is the user's size, whatever the weight).
         still = with_min_pods(ceil_share(n, ctx.canary_weight, total), min_pods=min_pods, replicas=n)
         new_target = max(new_target, still)
     ctx.ensure_new(new_target, strategy.canary_metadata)
@@ -311,9 +312,16 @@ def _routed_replicas_and_weight(ctx: Context, strategy: CanaryStrategy, index: i
     for rs in ctx.older:
         if not _serving(ctx, strategy, rs):
             ctx.scale_down_after(rs, 0, "older version")
-    servable = servable_weight(
-        replicas=n, available=new.available, wanted=weight, max_weight=total
-    ) and servable_weight(replicas=n, available=stable.available, wanted=total - weight, max_weight=total)
+    # An explicit setCanaryScale decouples the canary's size from its weight (Argo sends the weight to however
+    # many pods the user asked for): the weight then waits for those pods only.
+    canary_ready = (
+        new.available >= new_target
+        if scale is not None
+        else servable_weight(replicas=n, available=new.available, wanted=weight, max_weight=total)
+    )
+    servable = canary_ready and servable_weight(
+        replicas=n, available=stable.available, wanted=total - weight, max_weight=total
+    )
     pointed = not strategy.canary_service or ctx.service_hash(strategy.canary_service) == ctx.new_hash
     if weight < ctx.canary_weight and pointed:
         _lower_weight(ctx, weight, stable_available=stable.available, canary_hash=ctx.new_hash)

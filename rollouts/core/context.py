@@ -154,9 +154,7 @@ class Context:
             self.message = ""
             if self.template_changed:
                 self.supersede_runs(final_only=False)
-        self.rollback_within_window = self._rollback_within_window()
-        if self.rollback_within_window:
-            self.reason("a rollback within spec.rollbackWindow: steps and analysis are skipped")
+        self._detect_rollbacks()
         if self.full_promotion and self.abort:
             # A full promotion (or a rollback within the window) overrides an abort, as in Argo (its RemoveAbort):
             # the user chose to release this version after all.
@@ -165,6 +163,15 @@ class Context:
             self.aborted_at = None
             self.message = ""
             self.pauses.clear()
+
+    def _detect_rollbacks(self) -> None:
+        """The rollbacks Argo fast-tracks (steps, pauses and analysis skipped): see :attr:`full_promotion`."""
+        self.rollback_within_window = self._rollback_within_window()
+        if self.rollback_within_window:
+            self.reason("a rollback within spec.rollbackWindow: steps and analysis are skipped")
+        self.fast_rollback = not self.rollback_within_window and self._blue_green_rollback_within_delay()
+        if self.fast_rollback:
+            self.reason("a blue-green rollback to a version still up (scale-down delay): pause and analysis skipped")
 
     def _rollback_within_window(self) -> bool:
         """Argo's ``isRollbackWithinWindow``: the new ReplicaSet is older than the stable one (a version coming back)
@@ -184,10 +191,21 @@ class Context:
         )
         return between < window
 
+    def _blue_green_rollback_within_delay(self) -> bool:
+        """Argo's fast rollback for blue-green: the new ReplicaSet is older than the stable one and still up,
+        waiting out its scale-down delay (a deadline not yet passed), so it can take the traffic back at once."""
+        new, stable = self.new_rs, self.stable_rs
+        if self.spec.blue_green is None or new is None or stable is None or new is stable:
+            return False
+        if new.created_at is None or stable.created_at is None or not new.created_at < stable.created_at:
+            return False
+        return new.scale_down_deadline is not None and new.scale_down_deadline > self.now
+
     @property
     def full_promotion(self) -> bool:
-        """Go straight to the new version: ``promote --full``, or a rollback within the window."""
-        return self.promote_full or self.rollback_within_window
+        """Go straight to the new version: ``promote --full``, a rollback within the window, or a blue-green
+        rollback to a version still within its scale-down delay."""
+        return self.promote_full or self.rollback_within_window or self.fast_rollback
 
     # --- small helpers ------------------------------------------------------------------------------------------
 

@@ -158,3 +158,44 @@ def test_a_version_still_selected_by_active_is_never_scaled_down() -> None:
         active = sim.services["active"]
         assert sim.available(next(rs for rs in sim.replica_sets.values() if rs.pod_hash == active)) == 10
     assert sim.services["active"] == v2
+
+
+def test_a_rollback_to_a_version_still_in_its_scale_down_delay_is_fast_tracked() -> None:
+    """Argo's TestBlueGreenAnalysis: re-applying the previous template while its ReplicaSet waits out
+    scaleDownDelaySeconds switches back at once: no pause, no analysis run."""
+    options: dict[str, Any] = {
+        "autoPromotionEnabled": False,
+        "prePromotionAnalysis": ANALYSIS,
+        "postPromotionAnalysis": ANALYSIS,
+    }
+    sim = cluster()
+    settle(sim, blue_green_spec(**options))
+    old = sim.status["stableRS"]
+    update = blue_green_spec("v2", **options)
+    settle(sim, update, ticks=30)
+    sim.promote()
+    final = settle(sim, update, ticks=60)
+    assert final.status["phase"] == "Healthy"
+    assert final.status["stableRS"] != old
+    runs = len(sim.runs)
+    assert by_hash(sim)[old] == 10  # still within scaleDownDelaySeconds (30)
+    back = settle(sim, blue_green_spec(**options), ticks=3)
+    assert back.status["phase"] == "Healthy"
+    assert back.status["stableRS"] == old == sim.services["active"] == sim.services["preview"]
+    assert len(sim.runs) == runs
+
+
+def test_a_rollback_after_the_scale_down_delay_is_an_ordinary_update() -> None:
+    sim = cluster()
+    settle(sim, blue_green_spec(autoPromotionEnabled=False))
+    old = sim.status["stableRS"]
+    update = blue_green_spec("v2", autoPromotionEnabled=False)
+    settle(sim, update)
+    sim.promote()
+    settle(sim, update)
+    sim.advance(31)
+    settle(sim, update)
+    assert by_hash(sim)[old] == 0
+    back = settle(sim, blue_green_spec(autoPromotionEnabled=False))
+    assert back.status["phase"] == "Paused"
+    assert sim.services["active"] != old

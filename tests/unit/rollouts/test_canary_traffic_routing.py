@@ -112,6 +112,18 @@ def test_set_canary_scale_sizes_the_canary_independently_of_the_weight() -> None
     assert by_hash(sim)[sim.status["currentPodHash"]] == 1  # matchTrafficWeight: back to 10% of 10
 
 
+def test_a_weight_above_an_explicit_canary_scale_goes_to_the_pods_the_user_asked_for() -> None:
+    """Argo's TestCanarySetCanaryScale: setCanaryScale weight 25 (1 of 4 pods), then setWeight 50. The user has
+    decoupled size from weight, so the weight moves once the scaled canary is available, not when 2 pods are."""
+    steps = [{"setCanaryScale": {"weight": 25}}, {"setWeight": 50}, {"pause": {}}]
+    sim = deployed(canary_spec(replicas=4, steps=steps, trafficRouting=ROUTER))
+    spec = canary_spec("v2", replicas=4, steps=steps, trafficRouting=ROUTER)
+    settle(sim, spec)
+    assert by_hash(sim)[sim.status["currentPodHash"]] == 1
+    assert sim.router_weight == 50
+    assert sim.status["currentStepIndex"] == 2
+
+
 def test_dynamic_stable_scale_shrinks_the_stable_only_after_traffic_moved() -> None:
     sim = deployed(routed(dynamicStableScale=True))
     spec = routed("v2", dynamicStableScale=True)
