@@ -36,8 +36,9 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
+from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
-from rollouts.routers import Routers
+from rollouts.routers import Routers, release_destination_rules
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.kube import ApiError, ConflictError, Kube
@@ -224,6 +225,25 @@ class Reconciler:
         loop = asyncio.get_running_loop()
         self._timers[key] = loop.call_later(max(delay, 0.05), self.trigger, *key)
 
+    def _release_destination_rules(self, rollout: Mapping[str, Any], routing: RoutingSpec | None) -> None:
+        """After a spec change: free the DestinationRules this Rollout labelled but no longer names (as Argo)."""
+        meta = rollout.get("metadata") or {}
+        if str((rollout.get("status") or {}).get("observedGeneration") or "") == str(meta.get("generation") or ""):
+            return  # the spec is the one already reconciled: nothing can have stopped being named
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        rule = routing.istio.destination_rule if routing is not None and routing.istio is not None else None
+        keep = frozenset({(rule.namespace or namespace, rule.name)}) if rule is not None else frozenset()
+        try:
+            release_destination_rules(
+                self.kube,
+                namespace=namespace,
+                rollout=name,
+                keep=keep,
+                managed_by_annotation=self.mode.managed_by_annotation,
+            )
+        except ApiError as error:  # e.g. no RBAC for DestinationRules: the release itself must not stop the update
+            logger.warning("%s/%s: DestinationRules not released: %s", namespace, name, error)
+
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
@@ -247,7 +267,12 @@ class Reconciler:
             )
             routing = spec.canary.traffic_routing if spec.canary is not None else None
             router = (
-                Routers(self.kube, routing, owner=owner_reference(rollout, kind="Rollout"))
+                Routers(
+                    self.kube,
+                    routing,
+                    owner=owner_reference(rollout, kind="Rollout"),
+                    managed_by_annotation=self.mode.managed_by_annotation,
+                )
                 if routing is not None
                 else None
             )
@@ -275,6 +300,7 @@ class Reconciler:
                     self.kube, rollout, plan, router=router, mode=self.mode, schema=self._schema, write_status=False
                 )
             )
+            self._release_destination_rules(rollout, routing)
             released = {action.service for action in plan.actions if isinstance(action, ReleaseService)}
             if released:  # no longer annotated, so the watch (filtered on the annotation) will not say so
                 self._managed_services[key] = self._managed_services.get(key, frozenset()) - released

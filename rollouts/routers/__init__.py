@@ -12,6 +12,6 @@ Every plan of a routed canary declares the whole desired routing state, so hand 
 end is cleaned up by the same path that moves weights. See ``docs/traffic-routing.md``.
 """
 
-from rollouts.routers.apply import GatewayRouter, IstioRouter, NginxRouter, Routers
+from rollouts.routers.apply import GatewayRouter, IstioRouter, NginxRouter, Routers, release_destination_rules
 
-__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers"]
+__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "release_destination_rules"]

@@ -34,7 +34,7 @@ from rollouts.core.routing import (
 from rollouts.routers import gateway, istio, nginx
 from workflows.runtime.kube import INGRESSES, ConflictError, InvalidError, Kube, NotServedError, Resource
 
-__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers"]
+__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "release_destination_rules"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +195,9 @@ class NginxRouter:
 class IstioRouter:
     """Weights on VirtualServices, hashes on the DestinationRule's subsets, managed routes as named HTTP routes."""
 
-    def __init__(self, writer: _Writer, routing: RoutingSpec, spec: IstioSpec) -> None:
+    def __init__(self, writer: _Writer, routing: RoutingSpec, spec: IstioSpec, managed_by_annotation: str) -> None:
         self.writer, self.routing, self.spec = writer, routing, spec
+        self.managed_by = (managed_by_annotation, routing.rollout) if managed_by_annotation else None
 
     def _namespace(self, namespace: str | None) -> str:
         return namespace or self.routing.namespace
@@ -217,7 +218,11 @@ class IstioRouter:
             def relabel(current: Body | None) -> Body | None:
                 assert current is not None
                 return istio.desired_destination_rule(
-                    current, rule=rule, canary_hash=traffic.canary_hash, stable_hash=traffic.stable_hash
+                    current,
+                    rule=rule,
+                    canary_hash=traffic.canary_hash,
+                    stable_hash=traffic.stable_hash,
+                    managed_by=self.managed_by,
                 )
 
             self.writer.converge(
@@ -322,14 +327,16 @@ class Routers:
     Weights go to each router in turn; the first error stops (the next reconcile plans again).
     """
 
-    def __init__(self, kube: Kube, routing: RoutingSpec, *, owner: Mapping[str, Any]) -> None:
+    def __init__(
+        self, kube: Kube, routing: RoutingSpec, *, owner: Mapping[str, Any], managed_by_annotation: str = ""
+    ) -> None:
         self.routing = routing
         self.writer = _Writer(kube)
         self.routers: list[_Router] = []
         if routing.nginx is not None:
             self.routers.append(NginxRouter(self.writer, routing, routing.nginx, owner))
         if routing.istio is not None:
-            self.routers.append(IstioRouter(self.writer, routing, routing.istio))
+            self.routers.append(IstioRouter(self.writer, routing, routing.istio, managed_by_annotation))
         if routing.gateway is not None:
             self.routers.append(GatewayRouter(self.writer, routing, routing.gateway))
 
@@ -350,3 +357,43 @@ class Routers:
     def weights(self) -> tuple[int, ...]:
         """The canary weight every routed object expresses now (one entry per route), read from the cluster."""
         return tuple(weight for router in self.routers for weight in router.weights())
+
+
+def release_destination_rules(
+    kube: Kube, *, namespace: str, rollout: str, keep: frozenset[tuple[str, str]], managed_by_annotation: str
+) -> int:
+    """Take our labels out of the DestinationRules ``rollout`` marked as managed but no longer names.
+
+    Argo does the same when a Rollout drops (or renames) its ``destinationRule``: the subsets would otherwise keep
+    selecting one pod-template hash for ever. ``keep`` holds the (namespace, name) pairs the spec still names.
+    Called when the spec changed; a cluster without Istio's CRDs has nothing to release. Returns the writes made.
+    """
+    writer = _Writer(kube)
+    resource = writer.served(DESTINATION_RULES)
+    try:
+        rules = kube.list(resource, namespace).items
+    except NotServedError:
+        kube.forget(DESTINATION_RULES)
+        return 0
+    for rule in rules:
+        meta = rule.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if (meta.get("annotations") or {}).get(managed_by_annotation) != rollout or (namespace, name) in keep:
+            continue
+
+        def release(current: Body | None) -> Body | None:
+            if current is None:
+                return None
+            if (current.get("metadata", {}).get("annotations") or {}).get(managed_by_annotation) != rollout:
+                return None  # taken over by another Rollout in between
+            return istio.released_destination_rule(current, managed_by_annotation=managed_by_annotation)
+
+        writer.converge(
+            DESTINATION_RULES,
+            namespace=namespace,
+            name=name,
+            path=f"{ROUTING_PATH}.istio.destinationRule",
+            build=release,
+            may_create=True,
+        )
+    return writer.writes

@@ -82,7 +82,11 @@ def _tls_selected(route: Mapping[str, Any], port: int | None, sni_hosts: Sequenc
 def _routed(spec: Mapping[str, Any], ref: VirtualServiceRef, managed: Sequence[str]) -> Iterator[tuple[str, Any]]:
     """The (field path, route) pairs ``ref`` selects in a VirtualService spec; InvalidSpecError when one is missing."""
     http = [r for r in spec.get("http") or [] if r.get("name") not in managed]
-    if ref.routes:
+    if spec.get("http") is None and (ref.tls_routes or ref.tcp_ports):
+        # A TLS/TCP-only VirtualService: the HTTP route names have nothing to select (Argo skips them too), and
+        # the TLS/TCP selectors below are what gets split.
+        pass
+    elif ref.routes:
         by_name = {r.get("name"): r for r in http}
         for name in ref.routes:
             if name not in by_name:
@@ -267,10 +271,23 @@ def without_managed_routes(current: Mapping[str, Any], *, routing: RoutingSpec) 
 
 
 def desired_destination_rule(
-    current: Mapping[str, Any], *, rule: DestinationRuleRef, canary_hash: str, stable_hash: str
+    current: Mapping[str, Any],
+    *,
+    rule: DestinationRuleRef,
+    canary_hash: str,
+    stable_hash: str,
+    managed_by: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``current`` with the canary/stable subsets selecting the pods of ``canary_hash``/``stable_hash``."""
+    """``current`` with the canary/stable subsets selecting the pods of ``canary_hash``/``stable_hash``.
+
+    ``managed_by`` (annotation key, Rollout name) marks the rule as ours, as Argo does, so that the labels we
+    injected can be taken out again once no Rollout names the rule (:func:`released_destination_rule`).
+    """
     body = copy.deepcopy(dict(current))
+    if managed_by is not None:
+        key, rollout = managed_by
+        metadata = body.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), key: rollout}
     subsets = (body.get("spec") or {}).get("subsets") or []
     names = {s.get("name") for s in subsets}
     for wanted in (rule.canary_subset, rule.stable_subset):
@@ -282,4 +299,19 @@ def desired_destination_rule(
         pod_hash = {rule.canary_subset: canary_hash, rule.stable_subset: stable_hash}.get(subset.get("name"))
         if pod_hash:
             subset["labels"] = {**(subset.get("labels") or {}), POD_TEMPLATE_HASH_LABEL: pod_hash}
+    return body
+
+
+def released_destination_rule(current: Mapping[str, Any], *, managed_by_annotation: str) -> dict[str, Any]:
+    """``current`` without what a Rollout injected: the managed-by annotation and every subset's hash label."""
+    body = copy.deepcopy(dict(current))
+    metadata = body.setdefault("metadata", {})
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != managed_by_annotation}
+    metadata["annotations"] = annotations or None
+    for subset in (body.get("spec") or {}).get("subsets") or []:
+        labels = {k: v for k, v in (subset.get("labels") or {}).items() if k != POD_TEMPLATE_HASH_LABEL}
+        if labels:
+            subset["labels"] = labels
+        else:
+            subset.pop("labels", None)
     return body

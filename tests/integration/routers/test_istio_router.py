@@ -10,7 +10,7 @@ from kubernetes import client
 
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import parse_managed_route
-from rollouts.routers import Routers
+from rollouts.routers import Routers, release_destination_rules
 from rollouts.routers.apply import _Writer
 from tests.support.cluster import Kube, get_custom
 from tests.support.corpus import of_kind, rollouts_example
@@ -191,3 +191,27 @@ def test_an_older_served_version_is_found_by_discovery(kube: Kube, routing_crds:
     assert client_.served(unserved) is unserved  # nothing served: returned as asked, and not cached
     missing = Resource("networking.istio.io", "v1", "virtualservicez", "VirtualService")
     assert client_.served(missing, "v1beta1") is missing
+
+
+def test_a_destination_rule_no_longer_named_is_released(
+    kube: Kube, namespace: str, subset_split: dict[str, Any]
+) -> None:
+    """Argo's TestIstioSubsetSplit: dropping trafficRouting takes our hash labels and annotation off the rule."""
+    annotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
+    routing = make_router(kube, subset_split).routing
+    name = subset_split["metadata"]["name"]
+    routers = Routers(KubeClient(kube.api_client), routing, owner={}, managed_by_annotation=annotation)
+    routers.set_weight(traffic(10, "h2", "h1"))
+    rule = get_custom(kube, namespace, "destinationrules", "istio-subset-split-destrule", api=ISTIO)
+    assert rule["metadata"]["annotations"][annotation] == name
+    keep = frozenset({(namespace, "istio-subset-split-destrule")})
+    client_ = KubeClient(kube.api_client)
+    kwargs: dict[str, Any] = {"namespace": namespace, "managed_by_annotation": annotation}
+    assert release_destination_rules(client_, rollout=name, keep=keep, **kwargs) == 0  # still named
+    assert release_destination_rules(client_, rollout="another", keep=frozenset(), **kwargs) == 0  # not its rule
+    assert release_destination_rules(client_, rollout=name, keep=frozenset(), **kwargs) == 1
+    rule = get_custom(kube, namespace, "destinationrules", "istio-subset-split-destrule", api=ISTIO)
+    assert annotation not in (rule["metadata"].get("annotations") or {})
+    assert all(HASH not in (s.get("labels") or {}) for s in rule["spec"]["subsets"])
+    assert {s["name"] for s in rule["spec"]["subsets"]} == {"stable", "canary"}
+    assert release_destination_rules(client_, rollout=name, keep=frozenset(), **kwargs) == 0

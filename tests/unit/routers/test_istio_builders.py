@@ -232,3 +232,31 @@ def test_properties_of_the_virtual_service(ops: list[tuple[str, Any]], subsets: 
     finished = without_managed_routes(weigh(routing, vs, 0), routing=routing)
     assert [r.get("name") for r in finished["spec"]["http"]] == ["primary", "static"]
     assert weights(routing, finished) == [(100, 0)]
+
+
+def test_a_tls_only_virtual_service_ignores_the_http_route_names() -> None:
+    """Argo's TestIstioHostSplitOnlyTls: ``routes: [primary]`` next to tlsRoutes, on a VirtualService without http."""
+    docs = corpus_object("getting-started-istio-multipleVirtualsvc.yaml", "VirtualService", "rollouts-demo-vsvc1")
+    del docs["spec"]["http"]
+    body = rollout(
+        {
+            "istio": {
+                "virtualService": {
+                    "name": "rollouts-demo-vsvc1",
+                    "routes": ["primary"],
+                    "tlsRoutes": [{"port": 3000, "sniHosts": ["reviews.bookinfo.com", "localhost"]}],
+                }
+            }
+        },
+    )
+    body["spec"]["strategy"]["canary"].update(
+        stableService="rollouts-demo-stable", canaryService="rollouts-demo-canary"
+    )
+    routing = routing_of(body)
+    assert routing is not None
+    after = weigh(routing, docs, 10)
+    assert [d["weight"] for d in after["spec"]["tls"][0]["route"]] == [90, 10]
+    assert "http" not in after["spec"]
+    docs["spec"]["http"] = []
+    with pytest.raises(InvalidSpecError, match="no HTTP route named 'primary'"):
+        weigh(routing, docs, 10)
