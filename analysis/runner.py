@@ -20,7 +20,8 @@ so the executor ends the run at once (the other metrics' waiting or running atte
 Long-running providers (:class:`~analysis.providers.base.AsyncMetricProvider`, the Job provider) record a Running
 measurement with ``NodeContext.checkpoint`` (status shows it, a restart resumes it) and await the outcome on the
 event loop. When the run ends (fail-fast, ``terminate``, deletion) such a measurement is cancelled and concluded as
-Argo does (Successful, "Metric Terminated"), while an executor *shutdown* leaves it Running for the next controller.
+Argo does ("Metric Terminated": Inconclusive for a Job, see :func:`conclude`), while an executor *shutdown* leaves it
+Running for the next controller.
 
 Status: :class:`AnalysisStatusSink` composes Argo's AnalysisRun status from the nodes' states when the executor
 writes (coalesced: at most one write per ``status_interval`` per run, the final one immediately and never overtaken);
@@ -326,13 +327,19 @@ def conclude(
     started_at: datetime,
     now: datetime,
 ) -> AnalysisOutcome:
-    """The end of a run: measurements still in flight were stopped by it (Successful, "Metric Terminated", as Argo
-    does), every metric is wound up to its final assessment, and the run's verdict is :func:`assess_run` of that."""
+    """The end of a run: measurements still in flight were stopped by it ("Metric Terminated"), every metric is
+    wound up to its final assessment, and the run's verdict is :func:`assess_run` of that.
+
+    A stopped measurement ends as Argo v1.10's providers end it: a Job that never finished is Inconclusive (its Job
+    is deleted; nothing says the check would have passed), any other kind Successful.
+    """
     final = dict(results)
+    kinds = {metric.name: metric.provider.kind for metric in metrics}
     for name, result in results.items():
         last = result.last
         if last is not None and last.in_flight:
-            ended = replace(last, phase=AnalysisPhase.SUCCESSFUL, finished_at=now, message=TERMINATED_MESSAGE)
+            phase = AnalysisPhase.INCONCLUSIVE if kinds.get(name) == "job" else AnalysisPhase.SUCCESSFUL
+            ended = replace(last, phase=phase, finished_at=now, message=TERMINATED_MESSAGE)
             final[name] = record_measurement(
                 result, ended, metric_name=name, dry_run=result.dry_run, retention=max(len(result.measurements), 1)
             )

@@ -17,7 +17,8 @@ Why it is shaped this way:
 - **Conditions do not apply**, as in Argo: success and failure come from the Job, never from
   ``successCondition``/``failureCondition``.
 - **Termination cleans up.** A measurement cancelled because its run ends (fail-fast, ``terminate``, deletion) deletes
-  its Job (foreground, so its pods go too); a controller *shutdown* leaves the Job for the next controller.
+  its Job (foreground, so its pods go too) and is concluded Inconclusive (Argo v1.10: a Job that never finished
+  proved nothing); a controller *shutdown* leaves the Job for the next controller.
 
 The user's Job spec is used as written (``backoffLimit`` included); we add labels (the shared watch's managed-by
 label, the run's uid), annotations (run and metric names), the ownerReference and a pod-template label the pod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,8 +26,8 @@ from analysis.providers.job import (
     job_name,
     unstartable_reason,
 )
-from analysis.runner import AnalysisOutcome
-from analysis.spec import ProviderKind, parse_run_spec
+from analysis.runner import AnalysisOutcome, conclude
+from analysis.spec import ProviderKind, parse_run_spec, resolve_metrics
 from tests.support.fakes import ScriptedProvider
 from tests.support.metric_runner import metric_executor, run_in_virtual_time
 from tests.support.virtual_time import T0, VirtualTime
@@ -342,7 +342,8 @@ async def test_a_failing_metric_terminates_the_running_job(
     outcome = await go(vt, executor, [gate, job("smoke")])
     assert outcome.phase is AnalysisPhase.FAILED
     smoke = outcome.results["smoke"].measurements[-1]
-    assert (smoke.phase, smoke.message) == (AnalysisPhase.SUCCESSFUL, "Metric Terminated")
+    # A Job stopped before it finished says nothing either way: Inconclusive, as Argo v1.10's job provider.
+    assert (smoke.phase, smoke.message) == (AnalysisPhase.INCONCLUSIVE, "Metric Terminated")
     assert smoke.finished_at == T0 + timedelta(seconds=10)
     assert cluster.deleted == ["run-smoke-1"]
 
@@ -364,3 +365,24 @@ async def test_shutdown_leaves_the_job_and_the_running_measurement_for_the_next_
     assert outcome.interrupted
     assert cluster.deleted == []
     assert outcome.results["smoke"].measurements[-1].phase is AnalysisPhase.RUNNING
+
+
+def test_a_terminated_run_with_a_job_still_running_is_inconclusive() -> None:
+    """Argo's TestCanaryBackgroundAnalysisLongRunningJob: the rollout finishes, its background run is terminated
+    while the Job runs; the Job's measurement (and so the run) is Inconclusive. A web metric stopped the same way
+    counts as Successful, as in Argo."""
+    web = {"name": "ping", "provider": {"web": {"url": "http://example.invalid"}}}
+    run = parse_run_spec({"metrics": [job("smoke"), web]})
+    running = Measurement(phase=AnalysisPhase.RUNNING, started_at=T0, metadata={"job-name": "run-smoke-1"})
+    results = {
+        "smoke": MetricResult(name="smoke", phase=AnalysisPhase.RUNNING, measurements=(running,)),
+        "ping": MetricResult(name="ping", phase=AnalysisPhase.RUNNING, measurements=(replace(running, metadata={}),)),
+    }
+    outcome = conclude(
+        resolve_metrics(run), results, terminate=True, dry_run=(), started_at=T0, now=T0 + timedelta(seconds=5)
+    )
+    assert outcome.phase is AnalysisPhase.INCONCLUSIVE
+    smoke, ping = outcome.results["smoke"], outcome.results["ping"]
+    assert (smoke.phase, smoke.measurements[-1].phase) == (AnalysisPhase.INCONCLUSIVE, AnalysisPhase.INCONCLUSIVE)
+    assert smoke.measurements[-1].message == "Metric Terminated"
+    assert (ping.phase, ping.measurements[-1].phase) == (AnalysisPhase.SUCCESSFUL, AnalysisPhase.SUCCESSFUL)
