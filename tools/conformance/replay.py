@@ -43,6 +43,10 @@ def rejudge(recorded: dict[str, Any], runs: dict[TestId, TestRun]) -> Measuremen
         test = TestId.parse(row["test"])
         before = TestResult(test=test, outcome=Outcome(row["outcome"]), reason=row["reason"], seconds=row["seconds"])
         run = runs.get(test)
+        deferred = applicability.not_run([test]).get(test)
+        if deferred is not None and deferred.category is applicability.Category.DEFERRED:
+            results.append(not_applicable(test, deferred))  # measured then, but not part of the set now
+            continue
         if before.reason.startswith(FLAKY):
             results.append(before)  # passed on a rerun: its first failure is not what decides it
             continue

@@ -72,3 +72,12 @@ def test_an_environmental_failure_needs_its_evidence_in_the_output(monkeypatch: 
 
 def test_the_report_shows_the_category_and_the_reason() -> None:
     assert KUBELET.describe() == "environment: fake kubelet: restarted pods never come back"
+
+
+def test_tests_that_use_experiments_are_deferred_and_not_run() -> None:
+    experiment = TestId.parse("Experiment/TestRolloutWithExperimentAndAnalysis")
+    step = TestId.parse("Istio/TestIstioHostSplitExperimentStep")
+    other = TestId.parse("Istio/TestIstioHostSplit")
+    deferred = not_run([experiment, step, other])
+    assert set(deferred) == {experiment, step}
+    assert all(rule.category is Category.DEFERRED for rule in deferred.values())
