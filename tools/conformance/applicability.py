@@ -61,6 +61,20 @@ RULES: tuple[Rule, ...] = (
         "argo-rollouts; the Rollout only becomes Healthy when they succeed.",
     ),
     Rule(
+        test=_t("Analysis/TestAnalysisWithSecret"),
+        category=Category.INTERNET,
+        reason="its web metric's URL (from a Secret) is https://gist.githubusercontent.com",
+        justification="functional/rollout-secret.yaml: the secret-url arg comes from example-secret's secretUrl, which "
+        "decodes to a gist on gist.githubusercontent.com; the metric's successCondition needs its JSON ('It worked!').",
+    ),
+    Rule(
+        test=_t("Analysis/TestAnalysisWithArgs"),
+        category=Category.INTERNET,
+        reason="its web metric's URL (from a Secret) is https://gist.githubusercontent.com",
+        justification="functional/rollout-secret-withArgs.yaml: the example-secret gist URL of TestAnalysisWithSecret, "
+        "passed through the Rollout's analysis args; the step's run needs its JSON to succeed.",
+    ),
+    Rule(
         test=_t("Analysis/TestCanaryInconclusiveBackgroundAnalysis"),
         category=Category.INTERNET,
         reason="its web metric queries https://dns.google",
