@@ -4,7 +4,7 @@ over from step 0."""
 
 from __future__ import annotations
 
-from tests.support.cluster import ControllerProcess, Kube, apply
+from tests.support.cluster import ControllerProcess, Kube, apply, wait_for
 from tests.support.cluster_rollouts import (
     condition,
     kubectl_rollouts,
@@ -123,3 +123,29 @@ def test_abort_returns_capacity_to_stable_and_retry_starts_over(
     assert retried["currentPodHash"] == canary  # the same canary ReplicaSet, scaled up again
     wait_replicas(kube, namespace, name, {stable: 4, canary: 1})
     assert set(replica_sets(kube, namespace, name)) == {stable, canary}
+
+
+def test_scaling_a_stuck_update_keeps_the_surge_bound(
+    kube: Kube, namespace: str, controller: ControllerProcess
+) -> None:
+    """Argo's TestRolloutScalingDuringUpdate: a canary that never becomes available (its command cannot exist), no
+    steps, maxSurge 2 and maxUnavailable 0. Scaling up lets the canary use the new surge; scaling back down takes
+    the canary back to what the surge allows, while the stable keeps every pod."""
+    name = "stuck"
+    strategy = {"canary": {"maxSurge": 2, "maxUnavailable": 0}}
+    apply(kube, namespace, rollout(name, replicas=4, strategy=strategy))
+    stable = str(wait_healthy(kube, namespace, name)["stableRS"])
+    broken = rollout(name, replicas=4, strategy=strategy)
+    broken["spec"]["template"]["spec"]["containers"][0]["command"] = ["/bad-command"]
+    apply(kube, namespace, broken)
+    canary = str(wait_status(kube, namespace, name, what="the update", replicas=6)["currentPodHash"])
+    assert canary != stable
+
+    def asked() -> dict[str, int]:
+        return {h: rs["replicas"] for h, rs in replica_sets(kube, namespace, name).items()}
+
+    wait_for(lambda: asked() == {stable: 4, canary: 2}, timeout=30, what="canary 2 (surge), stable 4")
+    for replicas, expected in ((8, {stable: 4, canary: 6}), (4, {stable: 4, canary: 2})):
+        broken["spec"]["replicas"] = replicas
+        apply(kube, namespace, broken)
+        wait_for(lambda expected=expected: asked() == expected, timeout=30, what=f"{expected} at {replicas}")
