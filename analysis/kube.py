@@ -19,6 +19,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from analysis.providers.job import JOB_POD_LABEL, JobOwnershipError, JobResult, unstartable_reason
@@ -87,7 +88,7 @@ class PodIndex(WatchIndex[str]):
         )
 
     def classify(self, obj: Mapping[str, Any]) -> tuple[Key, str] | None:
-        reason = unstartable_reason(obj)
+        reason = unstartable_reason(obj, now=datetime.now(UTC))
         meta = obj.get("metadata") or {}
         job = (meta.get("labels") or {}).get(JOB_POD_LABEL)
         if reason is None or not job:

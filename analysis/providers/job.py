@@ -10,10 +10,11 @@ Why it is shaped this way:
   (``count + error + 1``), identical before and after a controller restart. A restarted controller re-attaches: the
   create answers 409, the existing Job is adopted if the same AnalysisRun owns it, and its outcome arrives from the
   watch as usual. A Job of that name owned by something else is an Error, never silently adopted.
-- **A pod that cannot start ends the measurement.** ``ErrImagePull``, ``ImagePullBackOff``, ``InvalidImageName`` or
-  ``CreateContainerConfigError`` on a Job pod make the measurement Inconclusive and delete the Job. Argo's job
-  provider has no such rule (its measurement stays Running until the run is terminated); ours follows the issue,
-  so a typo in an image name pauses a rollout for a human instead of hanging it or failing it.
+- **A pod that cannot start ends the measurement.** ``InvalidImageName`` or ``CreateContainerConfigError`` on a Job
+  pod, or a pull error (``ErrImagePull``/``ImagePullBackOff``) still there 10 s after the pod started (the kubelet's
+  first retry failed too: a registry's blip does not count), make the measurement Inconclusive and delete the Job.
+  Argo v1.10's job provider does the same (without the patience), so a typo in an image name pauses a rollout for a
+  human instead of hanging it or failing it.
 - **Conditions do not apply**, as in Argo: success and failure come from the Job, never from
   ``successCondition``/``failureCondition``.
 - **Termination cleans up.** A measurement cancelled because its run ends (fail-fast, ``terminate``, deletion) deletes
@@ -34,18 +35,21 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from analysis.args import RenderedProvider
 from analysis.assess import AnalysisPhase, Measurement
 from analysis.providers.base import MeasurementContext, error_measurement
 from workflows.api import MANAGED_LABEL, MANAGER
+from workflows.model.times import parse_time
 
 __all__ = [
     "JOB_NAME_KEY",
     "JOB_POD_LABEL",
     "METRIC_ANNOTATION",
+    "PULL_ERRORS",
+    "PULL_PATIENCE",
     "RUN_NAME_ANNOTATION",
     "RUN_UID_LABEL",
     "UNSTARTABLE_REASONS",
@@ -67,6 +71,10 @@ METRIC_ANNOTATION = "analysis.rollouts.dev/metric-name"
 JOB_POD_LABEL = "analysis.rollouts.dev/job"
 #: Waiting reasons of a container that will not start without someone changing something.
 UNSTARTABLE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"})
+#: Pull errors the kubelet retries (after 10 s, then backing off): one may be a registry's blip, so they count once
+#: they have lasted this long since the pod started, i.e. once the kubelet's first retry has failed too.
+PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff"})
+PULL_PATIENCE = timedelta(seconds=10)
 _MAX_NAME = 63
 _INVALID = re.compile(r"[^a-z0-9-]+")
 
@@ -128,15 +136,20 @@ def build_job(
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
 
 
-def unstartable_reason(pod: Mapping[str, Any]) -> str | None:
+def unstartable_reason(pod: Mapping[str, Any], *, now: datetime) -> str | None:
     """``"<reason>: <message>"`` when a container (init or main) of ``pod`` waits for a reason it will not get
-    past by itself (:data:`UNSTARTABLE_REASONS`), else None. Pure: works on the pod as the API returns it.
+    past by itself (:data:`UNSTARTABLE_REASONS`; a pull error once it has outlasted :data:`PULL_PATIENCE`), else
+    None. Pure: works on the pod as the API returns it, at ``now``.
     """
     status = pod.get("status") or {}
+    started = parse_time(status.get("startTime") or (pod.get("metadata") or {}).get("creationTimestamp"))
+    patient = started is not None and now - started < PULL_PATIENCE
     for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
         for container in status.get(key) or []:
             waiting = ((container or {}).get("state") or {}).get("waiting") or {}
             reason = waiting.get("reason")
+            if reason in PULL_ERRORS and patient:
+                continue
             if reason in UNSTARTABLE_REASONS:
                 detail = waiting.get("message") or ""
                 who = container.get("name") or "?"

@@ -25,7 +25,7 @@ def test_job_outcomes_decide_the_runs(kube: Kube, namespace: str, controller: Co
         assert measurement["phase"] == expected
         assert measurement["metadata"]["job-name"] == f"{name}-check-1"
     pull = metric(concluded(kube, namespace, "job-pull"), "check")["measurements"][-1]
-    assert "ErrImagePull" in pull["message"], pull
+    assert "ErrImagePull" in pull["message"] or "ImagePullBackOff" in pull["message"], pull
     fail = metric(concluded(kube, namespace, "job-fail"), "check")["measurements"][-1]
     assert "failed" in fail["message"], fail
 

@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from analysis.assess import AnalysisPhase, Measurement, MetricResult
 from analysis.providers.base import ProviderRegistry
 from analysis.providers.job import (
     JOB_POD_LABEL,
+    PULL_PATIENCE,
     RUN_UID_LABEL,
     JobOwnershipError,
     JobProvider,
@@ -114,15 +115,20 @@ def test_our_managed_label_wins_over_a_user_label_of_the_same_key() -> None:
 
 
 def pod(*, waiting: str | None = None, message: str = "", key: str = "containerStatuses") -> dict[str, Any]:
+    """A pod started at T0 whose container waits for ``waiting`` (runs when None)."""
     state: dict[str, Any] = {"waiting": {"reason": waiting, "message": message}} if waiting else {"running": {}}
-    return {"metadata": {"name": "p"}, "status": {"phase": "Pending", key: [{"name": "main", "state": state}]}}
+    status = {"phase": "Pending", "startTime": "2026-01-01T00:00:00Z", key: [{"name": "main", "state": state}]}
+    return {"metadata": {"name": "p"}, "status": status}
+
+
+LATER = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)  # well past the pull-error patience
 
 
 @pytest.mark.parametrize(
     "reason", ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"]
 )
 def test_unstartable_reasons_are_detected(reason: str) -> None:
-    found = unstartable_reason(pod(waiting=reason, message="failed to pull image"))
+    found = unstartable_reason(pod(waiting=reason, message="failed to pull image"), now=LATER)
     assert found is not None
     assert found.startswith(reason)
     assert "failed to pull image" in found
@@ -130,13 +136,23 @@ def test_unstartable_reasons_are_detected(reason: str) -> None:
 
 @pytest.mark.parametrize("reason", ["ContainerCreating", "PodInitializing", None])
 def test_pods_that_are_merely_starting_or_running_are_not_stuck(reason: str | None) -> None:
-    assert unstartable_reason(pod(waiting=reason)) is None
+    assert unstartable_reason(pod(waiting=reason), now=LATER) is None
 
 
 def test_init_containers_count_and_empty_pods_do_not_crash() -> None:
-    assert unstartable_reason(pod(waiting="ErrImagePull", key="initContainerStatuses")) is not None
-    assert unstartable_reason({}) is None
-    assert unstartable_reason({"status": {"containerStatuses": None}}) is None
+    assert unstartable_reason(pod(waiting="ErrImagePull", key="initContainerStatuses"), now=LATER) is not None
+    assert unstartable_reason({}, now=LATER) is None
+    assert unstartable_reason({"status": {"containerStatuses": None}}, now=LATER) is None
+
+
+@pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
+def test_a_pull_error_counts_once_the_kubelets_first_retry_has_failed_too(reason: str) -> None:
+    """The kubelet retries a failed pull after 10 s: an error younger than that may be a registry's blip."""
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    assert unstartable_reason(pod(waiting=reason), now=started + PULL_PATIENCE - timedelta(seconds=1)) is None
+    assert unstartable_reason(pod(waiting=reason), now=started + PULL_PATIENCE) is not None
+    # A reason the kubelet never retries its way out of counts at once.
+    assert unstartable_reason(pod(waiting="InvalidImageName"), now=started) is not None
 
 
 # --------------------------------------------------------------------------------------------------------------
