@@ -308,7 +308,7 @@ def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
     [
         ({"nginx": {}}, [], "trafficRouting.nginx.stableIngress", "name the stable Ingress"),
         ({"plugins": {"acme/router": {}}}, [], "trafficRouting.plugins.acme/router", "plugin not supported"),
-        ({"alb": {"ingress": "x"}}, [], "trafficRouting.alb", "traffic router not supported"),
+        ({"traefik": {}}, [], "trafficRouting.traefik", "traffic router not supported"),
         ({"managedRoutes": [{"name": "h"}]}, [], "trafficRouting", "names no traffic router"),
         (
             {"nginx": {"stableIngress": "i"}},
