@@ -263,9 +263,9 @@ def _alb_stickiness(raw: Any, path: str, issues: Issues) -> int | None:
     return duration
 
 
-def _alb(
-    raw: Mapping[str, Any], path: str, issues: Issues, *, canary_path: str, stable_service: str, canary_service: str
-) -> AlbSpec | None:
+def _alb(raw: Mapping[str, Any], path: str, issues: Issues, *, stable_service: str) -> AlbSpec | None:
+    """``alb`` as values. Both Services are required with it (the action forwards to them by name); the Rollout
+    parser checks that, since Argo waives it for ping-pong."""
     before = len(issues.items)
     single = str(raw.get("ingress") or "")
     many = _strings(raw.get("ingresses"))
@@ -278,12 +278,6 @@ def _alb(
         issues.add(f"{path}.servicePort", "servicePort is required: the Service port the ALB action forwards to")
     elif isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         issues.add(f"{path}.servicePort", "must be a port number (1-65535)")
-    # Argo requires both Services with ALB: the action forwards to them by name.
-    for key, value in (("stableService", stable_service), ("canaryService", canary_service)):
-        if not value:
-            issues.add(
-                f"{canary_path}.{key}", "Canary service and Stable service must to be set to use Traffic Routing"
-            )
     stickiness = _alb_stickiness(raw.get("stickinessConfig"), f"{path}.stickinessConfig", issues)
     if len(issues.items) != before:
         return None
@@ -352,14 +346,7 @@ def parse_routing(
     """``trafficRouting`` as values; every problem goes to ``issues`` (None when the routing cannot work)."""
     nginx = istio = gateway = alb = None
     if isinstance(routing.get("alb"), Mapping):
-        alb = _alb(
-            routing["alb"],
-            f"{path}.alb",
-            issues,
-            canary_path=path.removesuffix(".trafficRouting"),
-            stable_service=stable_service,
-            canary_service=canary_service,
-        )
+        alb = _alb(routing["alb"], f"{path}.alb", issues, stable_service=stable_service)
     if isinstance(routing.get("nginx"), Mapping):
         nginx = _nginx(routing["nginx"], f"{path}.nginx", issues)
     if isinstance(routing.get("istio"), Mapping):
