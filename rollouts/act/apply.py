@@ -55,7 +55,7 @@ __all__ = ["TrafficRouter", "apply_plan", "write_status_patch"]
 
 
 class TrafficRouter(Protocol):
-    """The seam for traffic routers (nginx, Istio, Gateway API): converge to the declared state, write on diff."""
+    """The seam for traffic routers (nginx, Istio, Gateway API, ALB): converge to the declared state, write on diff."""
 
     def set_weight(self, traffic: SetTrafficWeight) -> None: ...
 

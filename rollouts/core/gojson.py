@@ -28,7 +28,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["go_json", "go_quantity", "root_shape"]
+__all__ = ["go_json", "go_quantity", "go_string", "root_shape"]
 
 _MAX_INT64 = (1 << 63) - 1
 
@@ -129,7 +129,7 @@ def go_json(value: object, shape: Any) -> str:
     if isinstance(shape, _Map):
         entries = value if isinstance(value, Mapping) else {}
         keys = sorted({_valid(str(k)): k for k in entries}.items())
-        return "{" + ",".join(f"{_go_string(key)}:{go_json(entries[k], shape.value)}" for key, k in keys) + "}"
+        return "{" + ",".join(f"{go_string(key)}:{go_json(entries[k], shape.value)}" for key, k in keys) + "}"
     if isinstance(shape, _Struct):
         given = value if isinstance(value, Mapping) else {}
         parts = []
@@ -139,7 +139,7 @@ def go_json(value: object, shape: Any) -> str:
                 continue
             if f.omitzero and _zero_value(item, f.shape):
                 continue
-            parts.append(f"{_go_string(f.name)}:{go_json(item, f.shape)}")
+            parts.append(f"{go_string(f.name)}:{go_json(item, f.shape)}")
         return "{" + ",".join(parts) + "}"
     return _scalar(value, shape.kind)
 
@@ -197,7 +197,7 @@ def _zero_value(value: object, shape: Any) -> bool:
 
 def _scalar(value: object, kind: str) -> str:
     if kind == "string":
-        return _go_string(value if isinstance(value, str) else json.dumps(value))
+        return go_string(value if isinstance(value, str) else json.dumps(value))
     if kind == "bool":
         return "true" if value is True else "false"
     if kind in ("int", "uint"):
@@ -206,9 +206,9 @@ def _scalar(value: object, kind: str) -> str:
         number = value if isinstance(value, int | float) and not isinstance(value, bool) else 0
         return go_float(float(number), bits=32 if kind == "float32" else 64)
     if kind == "quantity":
-        return _go_string(go_quantity(value))
+        return go_string(go_quantity(value))
     if kind == "intorstring":
-        return _go_string(value) if isinstance(value, str) else str(_int(value))
+        return go_string(value) if isinstance(value, str) else str(_int(value))
     if kind in ("time", "microtime"):
         parsed = _parse_time(value)
         if parsed is None:
@@ -238,11 +238,11 @@ def _int(value: object) -> int:
 def _raw_json(value: object) -> str:
     """Raw JSON as encoding/json compacts it (keys in the order given, <>& escaped)."""
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_go_string(str(k))}:{_raw_json(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{go_string(str(k))}:{_raw_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_raw_json(v) for v in value) + "]"
     if isinstance(value, str):
-        return _go_string(value)
+        return go_string(value)
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, float):
@@ -260,7 +260,7 @@ def _valid(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _go_string(text: str) -> str:
+def go_string(text: str) -> str:
     """Go's string encoding with HTML escaping: ``\\n \\r \\t \\b \\f``, other controls as ``\\u00XX``, ``<>&``,
     U+2028/U+2029 escaped, everything else as UTF-8."""
     encoded = json.dumps(_valid(text), ensure_ascii=False)

@@ -42,7 +42,6 @@ REFUSED: dict[str, str] = {
     "spec.strategy.canary.replicaProgressThreshold": "replicaProgressThreshold",
     "spec.strategy.canary.steps[].experiment": "experiment steps",
     "spec.strategy.canary.steps[].plugin": "step plugins",
-    f"{_ROUTING}.alb": "ALB traffic routing",
     f"{_ROUTING}.ambassador": "Ambassador traffic routing",
     f"{_ROUTING}.apisix": "APISIX traffic routing",
     f"{_ROUTING}.appMesh": "App Mesh traffic routing",

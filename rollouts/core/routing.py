@@ -21,7 +21,9 @@ from rollouts.core.errors import InvalidSpecError
 from workflows.errors import Issues
 
 __all__ = [
+    "ALB_MAX_TARGET_GROUP_WEIGHT",
     "ROUTING_PATH",
+    "AlbSpec",
     "HeaderMatch",
     "ManagedRoute",
     "MatchKind",
@@ -106,6 +108,33 @@ class NginxSpec:
     canary_annotations: Mapping[str, str] | None = None
 
 
+#: The largest weight an AWS target group in a forward action takes (the AWS load balancer controller's range 0-999).
+ALB_MAX_TARGET_GROUP_WEIGHT = 999
+#: Stickiness durations AWS accepts (TargetGroupStickinessConfig), in seconds: one second to seven days.
+ALB_STICKINESS_SECONDS = (1, 604_800)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlbSpec:
+    """``trafficRouting.alb``: the Ingresses whose action annotation splits the traffic.
+
+    ``ingress_field`` is the spelling used (``ingress`` or ``ingresses``), for error paths; ``action_service`` is
+    ``rootService``, else the stable Service: the backend the action annotation is named after.
+    """
+
+    ingresses: tuple[str, ...]
+    ingress_field: str
+    service_port: int
+    action_service: str
+    annotation_prefix: str = "alb.ingress.kubernetes.io"
+    stickiness_seconds: int | None = None  # set: stickiness enabled for that long
+
+    def ingress_path(self, index: int) -> str:
+        """The field path naming the ``index``-th Ingress."""
+        base = f"{ROUTING_PATH}.alb.{self.ingress_field}"
+        return f"{base}[{index}]" if self.ingress_field == "ingresses" else base
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TlsRouteSelector:
     port: int | None = None
@@ -161,10 +190,11 @@ class RoutingSpec:
     nginx: NginxSpec | None = None
     istio: IstioSpec | None = None
     gateway: GatewaySpec | None = None
+    alb: AlbSpec | None = None
 
     @property
     def empty(self) -> bool:
-        return self.nginx is None and self.istio is None and self.gateway is None
+        return self.nginx is None and self.istio is None and self.gateway is None and self.alb is None
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -199,7 +229,7 @@ def _virtual_service(raw: Mapping[str, Any], path: str, namespace: str, issues: 
 
 
 _GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
-_SUPPORTED = "supported: nginx, istio, gatewayAPI (or the argoproj-labs/gatewayAPI plugin)"
+_SUPPORTED = "supported: nginx, istio, alb, gatewayAPI (or the argoproj-labs/gatewayAPI plugin)"
 
 
 def _nginx(raw: Mapping[str, Any], path: str, issues: Issues) -> NginxSpec | None:
@@ -214,6 +244,51 @@ def _nginx(raw: Mapping[str, Any], path: str, issues: Issues) -> NginxSpec | Non
         annotation_prefix=str(raw.get("annotationPrefix") or "nginx.ingress.kubernetes.io"),
         additional_annotations={str(k): str(v) for k, v in _map(raw.get("additionalIngressAnnotations")).items()},
         canary_annotations={str(k): str(v) for k, v in _map(raw.get("canaryIngressAnnotations")).items()},
+    )
+
+
+def _alb_stickiness(raw: Any, path: str, issues: Issues) -> int | None:
+    """The stickiness duration when ``stickinessConfig`` enables it (None: no stickiness)."""
+    config = _map(raw)
+    if not config.get("enabled"):
+        return None
+    low, high = ALB_STICKINESS_SECONDS
+    duration = config.get("durationSeconds")
+    if isinstance(duration, bool) or not isinstance(duration, int) or not low <= duration <= high:
+        issues.add(
+            f"{path}.durationSeconds",
+            f"TargetGroupStickinessConfig's duration must be between {low} and {high} seconds (7 days)",
+        )
+        return None
+    return duration
+
+
+def _alb(raw: Mapping[str, Any], path: str, issues: Issues, *, stable_service: str) -> AlbSpec | None:
+    """``alb`` as values. Both Services are required with it (the action forwards to them by name); the Rollout
+    parser checks that, since Argo waives it for ping-pong."""
+    before = len(issues.items)
+    single = str(raw.get("ingress") or "")
+    many = _strings(raw.get("ingresses"))
+    if single and many:
+        issues.add(path, "set ingress or ingresses, not both")
+    elif not single and not many:
+        issues.add(f"{path}.ingress", "name the Ingress (ingress, or ingresses for several)")
+    port = raw.get("servicePort")
+    if port is None:
+        issues.add(f"{path}.servicePort", "servicePort is required: the Service port the ALB action forwards to")
+    elif isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        issues.add(f"{path}.servicePort", "must be a port number (1-65535)")
+    stickiness = _alb_stickiness(raw.get("stickinessConfig"), f"{path}.stickinessConfig", issues)
+    if len(issues.items) != before:
+        return None
+    assert isinstance(port, int)
+    return AlbSpec(
+        ingresses=many or (single,),
+        ingress_field="ingresses" if many else "ingress",
+        service_port=port,
+        action_service=str(raw.get("rootService") or "") or stable_service,
+        annotation_prefix=str(raw.get("annotationPrefix") or "alb.ingress.kubernetes.io"),
+        stickiness_seconds=stickiness,
     )
 
 
@@ -269,7 +344,9 @@ def parse_routing(
     path: str = ROUTING_PATH,
 ) -> RoutingSpec | None:
     """``trafficRouting`` as values; every problem goes to ``issues`` (None when the routing cannot work)."""
-    nginx = istio = gateway = None
+    nginx = istio = gateway = alb = None
+    if isinstance(routing.get("alb"), Mapping):
+        alb = _alb(routing["alb"], f"{path}.alb", issues, stable_service=stable_service)
     if isinstance(routing.get("nginx"), Mapping):
         nginx = _nginx(routing["nginx"], f"{path}.nginx", issues)
     if isinstance(routing.get("istio"), Mapping):
@@ -283,15 +360,21 @@ def parse_routing(
             issues.add(f"{path}.plugins.{name}", "gatewayAPI is already configured; use one of the two spellings")
         else:  # the Argo plugin spelling carries the same fields
             gateway = _gateway(_map(plugin), f"{path}.plugins.{name}", issues)
-    known = {"nginx", "istio", "gatewayAPI", "plugins", "managedRoutes", "maxTrafficWeight"}
+    known = {"nginx", "istio", "alb", "gatewayAPI", "plugins", "managedRoutes", "maxTrafficWeight"}
     for key in routing:
         if key not in known:
             issues.add(f"{path}.{key}", f"traffic router not supported ({_SUPPORTED})")
-    if nginx is None and istio is None and gateway is None:
-        if not any(key in routing for key in ("nginx", "istio", "gatewayAPI", "plugins")):
+    if nginx is None and istio is None and gateway is None and alb is None:
+        if not any(key in routing for key in ("nginx", "istio", "alb", "gatewayAPI", "plugins")):
             issues.add(path, f"names no traffic router ({_SUPPORTED})")
         return None
     max_weight = routing.get("maxTrafficWeight")
+    if alb is not None and isinstance(max_weight, int) and max_weight > ALB_MAX_TARGET_GROUP_WEIGHT:
+        issues.add(
+            f"{path}.maxTrafficWeight",
+            f"an ALB target group weight is at most {ALB_MAX_TARGET_GROUP_WEIGHT}: with alb, maxTrafficWeight must "
+            f"not exceed {ALB_MAX_TARGET_GROUP_WEIGHT}",
+        )
     return RoutingSpec(
         rollout=rollout,
         namespace=namespace,
@@ -302,6 +385,7 @@ def parse_routing(
         nginx=nginx,
         istio=istio,
         gateway=gateway,
+        alb=alb,
     )
 
 
@@ -317,7 +401,13 @@ def _string_match(raw: Any, path: str) -> StringMatch:
 def check_managed_route(route: ManagedRoute, routing: RoutingSpec, path: str, issues: Issues) -> None:
     """What the configured routers can express of a managed-route step, known before any traffic moves."""
     if route.kind is RouteKind.MIRROR and routing.istio is None:
-        issues.add(path, "setMirrorRoute needs the Istio router (nginx and Gateway API cannot mirror)")
+        issues.add(path, "setMirrorRoute needs the Istio router (nginx, ALB and Gateway API cannot mirror)")
+    if route.kind is RouteKind.HEADER and routing.alb is not None:
+        for index, header in enumerate(route.headers):
+            if header.value.kind is not MatchKind.EXACT:
+                issues.add(
+                    f"{path}.match[{index}]", "SetHeaderRoute match value invalid. ALB supports 'exact' value only"
+                )
     if route.kind is RouteKind.HEADER and routing.nginx is not None and len(route.headers) > 1:
         issues.add(f"{path}.match", "nginx matches a canary on one header only: give setHeaderRoute a single match")
     if (

@@ -63,6 +63,7 @@ DYNAMIC_STABLE_SCALE_NEEDS_ROUTING = "Canary dynamicStableScale can only be used
 DYNAMIC_STABLE_SCALE_WITH_DELAY = "Canary dynamicStableScale cannot be used with scaleDownDelaySeconds"
 SET_CANARY_SCALE_NEEDS_ROUTING = "SetCanaryScale requires TrafficRouting to be set"
 MIN_PODS_NEEDS_ROUTING = "minPodsPerReplicaSet can only be used with traffic routing"
+ROUTING_NEEDS_SERVICES = "Canary service and Stable service must to be set to use Traffic Routing"
 SCALE_DOWN_LIMIT_ABOVE_HISTORY = (
     "This rollout's revision history limit can not be smaller than the rollout's scale down limit"
 )
@@ -437,6 +438,11 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
             issues=issues,
             path=f"{path}.trafficRouting",
         )
+        if isinstance(_map(raw_routing).get("alb"), Mapping) and raw.get("pingPong") is None:
+            # As Argo: the ALB action forwards to both Services by name (ping-pong, refused, would name its own).
+            for key in ("stableService", "canaryService"):
+                if not raw.get(key):
+                    issues.add(f"{path}.{key}", ROUTING_NEEDS_SERVICES)
     steps_raw = tuple(_map(s) for s in raw["steps"] or ()) if raw.get("steps") is not None else None
     steps = [_step(s, f"{path}.steps[{i}]", issues, routing) for i, s in enumerate(steps_raw or ())]
     max_surge = _intstr(raw.get("maxSurge"), "25%", f"{path}.maxSurge", issues)

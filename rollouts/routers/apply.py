@@ -24,17 +24,19 @@ from rollouts.core.actions import SetTrafficWeight
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.routing import (
     ROUTING_PATH,
+    AlbSpec,
     GatewaySpec,
     IstioSpec,
     ManagedRoute,
     NginxSpec,
+    RouteKind,
     RoutingSpec,
     VirtualServiceRef,
 )
-from rollouts.routers import gateway, istio, nginx
+from rollouts.routers import alb, gateway, istio, nginx
 from workflows.runtime.kube import INGRESSES, ConflictError, InvalidError, Kube, NotServedError, Resource
 
-__all__ = ["GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "release_destination_rules"]
+__all__ = ["AlbRouter", "GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "release_destination_rules"]
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +320,59 @@ class GatewayRouter:
         return out
 
 
-_Router = NginxRouter | IstioRouter | GatewayRouter
+class AlbRouter:
+    """The action annotation on each ALB Ingress; header routes as extra actions, conditions and paths on it.
+
+    The Ingresses are the user's: never created or deleted, only their annotations (and, for header routes, the
+    ``use-annotation`` paths named after the managed routes) are written. Nothing is asked of AWS.
+    """
+
+    def __init__(self, writer: _Writer, routing: RoutingSpec, spec: AlbSpec) -> None:
+        self.writer, self.routing, self.spec = writer, routing, spec
+
+    def _each(self, build: Callable[[Body, str], Body]) -> None:
+        for index, name in enumerate(self.spec.ingresses):
+            path = self.spec.ingress_path(index)
+
+            def converge(current: Body | None, path: str = path) -> Body | None:
+                assert current is not None  # required: read() raised otherwise
+                return build(current, path)
+
+            self.writer.converge(INGRESSES, namespace=self.routing.namespace, name=name, path=path, build=converge)
+
+    def apply(self, traffic: SetTrafficWeight) -> None:
+        def build(current: Body, path: str) -> Body:
+            body = alb.weighted_ingress(
+                current, routing=self.routing, alb=self.spec, weight=0 if traffic.finished else traffic.weight,
+                path=path,
+            )  # fmt: skip
+            if traffic.finished:
+                body = alb.without_managed_routes(body, routing=self.routing, alb=self.spec, path=path)
+            return body
+
+        self._each(build)
+
+    def route(self, route: ManagedRoute) -> None:
+        if route.kind is RouteKind.MIRROR:
+            return  # as in Argo: ALB cannot mirror (the spec parser refuses a mirror step without Istio beside it)
+        self._each(
+            lambda current, path: alb.with_header_route(
+                current, routing=self.routing, alb=self.spec, route=route, path=path
+            )
+        )
+
+    def weights(self) -> list[int]:
+        out: list[int] = []
+        for index, name in enumerate(self.spec.ingresses):
+            body = self.writer.read(
+                INGRESSES, namespace=self.routing.namespace, name=name, path=self.spec.ingress_path(index)
+            )
+            assert body is not None
+            out.append(alb.ingress_weight(body, routing=self.routing, alb=self.spec))
+        return out
+
+
+_Router = NginxRouter | IstioRouter | GatewayRouter | AlbRouter
 
 
 class Routers:
@@ -339,6 +393,8 @@ class Routers:
             self.routers.append(IstioRouter(self.writer, routing, routing.istio, managed_by_annotation))
         if routing.gateway is not None:
             self.routers.append(GatewayRouter(self.writer, routing, routing.gateway))
+        if routing.alb is not None:
+            self.routers.append(AlbRouter(self.writer, routing, routing.alb))
 
     @property
     def writes(self) -> int:

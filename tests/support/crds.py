@@ -411,10 +411,24 @@ INVALID_CASES: tuple[InvalidCase, ...] = (
         "trafficRouting needs canaryService and stableService",
     ),
     InvalidCase(
-        "alb-router",
-        edit(routed_canary_rollout, lambda m: _canary(m)["trafficRouting"].update(alb={"ingress": "x"})),
-        "spec.strategy.canary.trafficRouting.alb",
-        "does not support ALB traffic routing",
+        "traefik-router",
+        edit(
+            routed_canary_rollout,
+            lambda m: _canary(m)["trafficRouting"].update(traefik={"weightedTraefikServiceName": "x"}),
+        ),
+        "spec.strategy.canary.trafficRouting.traefik",
+        "does not support Traefik traffic routing",
+    ),
+    InvalidCase(
+        "alb-stickiness-duration",
+        edit(
+            routed_canary_rollout,
+            lambda m: _canary(m)["trafficRouting"].update(
+                alb={"ingress": "x", "servicePort": 80, "stickinessConfig": {"enabled": True, "durationSeconds": 0}}
+            ),
+        ),
+        "spec.strategy.canary.trafficRouting.alb.stickinessConfig.durationSeconds",
+        "must be between 1 and 604800 seconds",
     ),
     InvalidCase(
         "smi-router",

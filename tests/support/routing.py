@@ -1,6 +1,6 @@
-"""Traffic routing for tests: routed Rollout bodies, the routed objects (Ingress, VirtualService, DestinationRule,
-HTTPRoute) as the API server would show them, the routing spec parsed as the controller parses it, and the routers
-the controller would build for a Rollout.
+"""Traffic routing for tests: routed Rollout bodies, the routed objects (Ingress, ALB Ingress, VirtualService,
+DestinationRule, HTTPRoute) as the API server would show them, the routing spec parsed as the controller parses it,
+and the routers the controller would build for a Rollout.
 
 The builders are plain dicts and values; :func:`make_router` only constructs the routers (they write when called).
 """
@@ -129,6 +129,53 @@ def stable_ingress(*, name: str = "web", extra_rules: bool = True) -> dict[str, 
             "ingressClassName": "nginx",
             "tls": [{"hosts": ["web.example.com"], "secretName": "web-tls"}],
             "rules": rules,
+        },
+    }
+
+
+def alb_ingress(*, name: str = "web", action_service: str = "web-root", namespace: str = "ns") -> dict[str, Any]:
+    """An Ingress for the AWS load balancer controller: the path to ``action_service`` takes its behaviour from the
+    action annotation (port name ``use-annotation``), as in Argo's e2e fixtures; a second host routes elsewhere."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {"kubernetes.io/ingress.class": "alb", "alb.ingress.kubernetes.io/scheme": "internal"},
+        },
+        "spec": {
+            "rules": [
+                {
+                    "host": "web.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/*",
+                                "pathType": "ImplementationSpecific",
+                                "backend": {"service": {"name": action_service, "port": {"name": "use-annotation"}}},
+                            },
+                            {
+                                "path": "/static",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "static", "port": {"number": 80}}},
+                            },
+                        ]
+                    },
+                },
+                {
+                    "host": "other.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "other", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                },
+            ]
         },
     }
 

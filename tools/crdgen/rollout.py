@@ -1,10 +1,10 @@
 """Schema of the Rollout kind: Argo Rollouts' ``Rollout`` spec and status under ``rollouts.dev/v1alpha1``.
 
-Supported: canary (replica- or traffic-weighted via nginx, Istio or Gateway API) and blue-green, analysis at steps,
-in the background and around promotion, workloadRef, antiAffinity. Refused by name: ALB, SMI, App Mesh, Ambassador,
+Supported: canary (replica- or traffic-weighted via nginx, Istio, Gateway API or ALB) and blue-green, analysis at
+steps, in the background and around promotion, workloadRef, antiAffinity. Refused by name: SMI, App Mesh, Ambassador,
 Traefik, APISIX and plugin routers other than Gateway API (and the plugin's GRPC/TCP/TLS routes and route selectors),
 experiment and plugin steps, ping-pong, replicaProgressThreshold, the DestinationRule's
-additionalSubsetNames, and the status fields only those features write.
+additionalSubsetNames, and the status fields only those features (or AWS target-group verification) write.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ UNSUPPORTED_GATEWAY_FIELDS: dict[str, str | tuple[str, str]] = {
 DEFAULT_MAX_WEIGHT = 100
 # Gateway API's backendRef weight limit: the largest total every router can express.
 MAX_TRAFFIC_WEIGHT_LIMIT = 1_000_000
+# The largest weight of an AWS target group in an ALB forward action.
+ALB_MAX_WEIGHT = 999
 UNSUPPORTED_ROUTERS = {
-    "alb": "ALB traffic routing",
     "smi": "SMI traffic routing",
     "appMesh": "App Mesh traffic routing",
     "ambassador": "Ambassador traffic routing",
@@ -227,6 +228,36 @@ def _nginx() -> Schema:
     )
 
 
+def _alb() -> Schema:
+    return obj(
+        "AWS ALB Ingress: the split is written as the action annotation of the Ingress (nothing is asked of AWS).",
+        {
+            "ingress": name("The Ingress whose action annotation splits the traffic."),
+            "ingresses": array(name("Ingress name."), "Several Ingresses.", min_items=1, max_items=16),
+            "servicePort": integer("The Service port the action forwards to.", minimum=1, maximum=65535),
+            "rootService": name("The backend Service the action is named after (default: the stable Service)."),
+            "annotationPrefix": string("Annotation prefix of the controller (default alb.ingress.kubernetes.io)."),
+            "stickinessConfig": obj(
+                "Target group stickiness of the forward action.",
+                {
+                    "enabled": boolean("Stick clients to a target group."),
+                    "durationSeconds": integer("How long, 1-604800 seconds (7 days).", fmt="int64"),
+                },
+                required=["enabled", "durationSeconds"],
+                rules=[
+                    rule(
+                        "!self.enabled || (self.durationSeconds >= 1 && self.durationSeconds <= 604800)",
+                        "TargetGroupStickinessConfig's duration must be between 1 and 604800 seconds (7 days)",
+                        field_path=".durationSeconds",
+                    )
+                ],
+            ),
+        },
+        required=["servicePort"],
+        rules=[needs_exactly_one("alb", ["ingress", "ingresses"])],
+    )
+
+
 def _istio_virtual_service() -> Schema:
     return obj(
         "A VirtualService whose routes get the canary weights.",
@@ -330,6 +361,7 @@ def traffic_routing() -> Schema:
             "nginx": _nginx(),
             "istio": _istio(),
             "gatewayAPI": gateway_api(),
+            "alb": _alb(),
             "plugins": plugins,
             "managedRoutes": array(
                 obj(
@@ -350,9 +382,15 @@ def traffic_routing() -> Schema:
         },
         rules=[
             rule(
-                "has(self.nginx) || has(self.istio) || has(self.gatewayAPI) || has(self.plugins)"
+                "has(self.nginx) || has(self.istio) || has(self.gatewayAPI) || has(self.alb) || has(self.plugins)"
                 " || " + " || ".join(f"has(self.{router})" for router in UNSUPPORTED_ROUTERS),
-                "trafficRouting needs a router: nginx, istio or gatewayAPI",
+                "trafficRouting needs a router: nginx, istio, alb or gatewayAPI",
+            ),
+            rule(
+                f"!has(self.alb) || !has(self.maxTrafficWeight) || self.maxTrafficWeight <= {ALB_MAX_WEIGHT}",
+                f"an ALB target group weight is at most {ALB_MAX_WEIGHT}: with alb, maxTrafficWeight must not exceed "
+                f"{ALB_MAX_WEIGHT}",
+                field_path=".maxTrafficWeight",
             ),
             rule(
                 "!(has(self.gatewayAPI) && has(self.plugins))",
@@ -699,7 +737,9 @@ def status() -> Schema:
             "workloadObservedGeneration": observed_generation(),
             "restartedAt": timestamp("When the last restart was carried out."),
             "conditions": conditions(),
-            **unsupported_fields({"alb": "ALB traffic routing", "albs": ("ALB traffic routing", "objects")}),
+            **unsupported_fields(
+                {"alb": "AWS target group verification", "albs": ("AWS target group verification", "objects")}
+            ),
             "canary": obj(
                 "Canary-only state.",
                 {

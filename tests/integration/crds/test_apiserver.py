@@ -130,10 +130,12 @@ def test_invalid_manifest_is_refused_with_path_and_message(kube: Any, crds_insta
         pytest.param(
             edit(
                 routed_canary_rollout,
-                lambda m: m["spec"]["strategy"]["canary"]["trafficRouting"].update(alb={"ingress": "x"}),
+                lambda m: m["spec"]["strategy"]["canary"]["trafficRouting"].update(
+                    traefik={"weightedTraefikServiceName": "x"}
+                ),
             ),
-            "spec.strategy.canary.trafficRouting.alb",
-            id="alb-router",
+            "spec.strategy.canary.trafficRouting.traefik",
+            id="traefik-router",
         ),
         pytest.param(
             edit(

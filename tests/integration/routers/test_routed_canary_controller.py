@@ -1,12 +1,13 @@
 """Routed canaries end to end: the real controller moves real traffic objects as the steps advance.
 
 Each test runs ``rollouts controller`` against the local cluster with the published Istio/Gateway API CRDs, deploys
-a Rollout whose ``trafficRouting`` names an nginx Ingress, an Istio VirtualService or a Gateway API HTTPRoute, and
-follows a whole update: weights at each step, promotion, abort, and cleanup.
+a Rollout whose ``trafficRouting`` names an nginx Ingress, an ALB Ingress, an Istio VirtualService or a Gateway API
+HTTPRoute, and follows a whole update: weights at each step, promotion, abort, and cleanup.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.cluster import ControllerProcess, Kube, apply, get_custom, ingress, wait_for
@@ -21,7 +22,7 @@ from tests.support.cluster_rollouts import (
     wait_status,
 )
 from tests.support.corpus import of_kind, rollouts_example
-from tests.support.routing import GATEWAY, ISTIO
+from tests.support.routing import GATEWAY, ISTIO, alb_ingress
 
 
 def _nginx_weight(kube: Kube, namespace: str, name: str) -> str | None:
@@ -62,6 +63,67 @@ def test_nginx_corpus_canary_moves_the_canary_ingress_and_cleans_up(
     assert service_selector(kube, namespace, "rollouts-demo-stable")["rollouts-pod-template-hash"] == new_hash
     # The update is over: the canary Ingress goes away.
     assert wait_for(lambda: ingress(kube, namespace, canary_ingress) is None, what="canary Ingress removed")
+
+
+def _alb_state(kube: Kube, namespace: str) -> tuple[dict[str, int], list[str]]:
+    """The ALB action's target-group weights and the backends of the Ingress's first rule, in order."""
+    body = ingress(kube, namespace, "web-alb")
+    assert body is not None
+    action = (body["metadata"].get("annotations") or {}).get("alb.ingress.kubernetes.io/actions.web-root")
+    groups = json.loads(action)["ForwardConfig"]["TargetGroups"] if action else []
+    paths = body["spec"]["rules"][0]["http"]["paths"]
+    return {g["ServiceName"]: g["Weight"] for g in groups}, [p["backend"]["service"]["name"] for p in paths]
+
+
+def test_alb_canary_writes_the_action_annotation_with_a_header_route_and_cleans_up(
+    kube: Kube, namespace: str, routing_crds: list[str], controller: ControllerProcess
+) -> None:
+    """Argo's TestAlbHeaderRoute, on our controller: weights and the header route in the Ingress's annotations."""
+    strategy = {
+        "canary": {
+            "canaryService": "web-canary",
+            "stableService": "web-stable",
+            "scaleDownDelaySeconds": 5,
+            "trafficRouting": {
+                "managedRoutes": [{"name": "header-route"}],
+                "alb": {"ingress": "web-alb", "rootService": "web-root", "servicePort": 80},
+            },
+            "steps": [
+                {"setWeight": 20},
+                {"pause": {}},
+                {
+                    "setHeaderRoute": {
+                        "name": "header-route",
+                        "match": [{"headerName": "Custom-Header", "headerValue": {"exact": "Mozilla*"}}],
+                    }
+                },
+                {"pause": {}},
+                {"setHeaderRoute": {"name": "header-route"}},
+                {"pause": {}},
+            ],
+        }
+    }
+    ingress_doc = alb_ingress(name="web-alb", action_service="web-root", namespace=namespace)
+    apply(kube, namespace, service("web-stable", "web"), service("web-canary", "web"), ingress_doc)
+    apply(kube, namespace, rollout("web", strategy=strategy, replicas=4))
+    wait_healthy(kube, namespace, "web")
+    stable_only = ({"web-canary": 0, "web-stable": 100}, ["web-root", "static"])
+    assert wait_for(lambda: _alb_state(kube, namespace) == stable_only, what="the action at 0/100 once healthy")
+
+    set_image(kube, namespace, "web", "web:2")
+    wait_status(kube, namespace, "web", what="paused at 20%", phase="Paused", currentStepIndex=1)
+    at_20 = {"web-canary": 20, "web-stable": 80}
+    assert wait_for(lambda: _alb_state(kube, namespace) == (at_20, ["web-root", "static"]), what="20/80")
+    kubectl_rollouts(kube, namespace, "promote", "web")
+    wait_status(kube, namespace, "web", what="paused after the header route", phase="Paused", currentStepIndex=3)
+    routed = (at_20, ["header-route", "web-root", "static"])
+    assert wait_for(lambda: _alb_state(kube, namespace) == routed, what="the header route's path first")
+    kubectl_rollouts(kube, namespace, "promote", "web")
+    wait_status(kube, namespace, "web", what="paused after the route's removal", phase="Paused", currentStepIndex=5)
+    assert wait_for(lambda: _alb_state(kube, namespace) == (at_20, ["web-root", "static"]), what="route removed")
+    kubectl_rollouts(kube, namespace, "promote", "web")
+    wait_healthy(kube, namespace, "web")
+    assert wait_for(lambda: _alb_state(kube, namespace) == stable_only, what="0/100 after the promotion")
 
 
 def _route_weights(kube: Kube, namespace: str) -> dict[str, int]:

@@ -62,6 +62,7 @@ PURE_MODULES = (
     "rollouts.routers.nginx",  # pure builders: desired object from the current one
     "rollouts.routers.istio",
     "rollouts.routers.gateway",
+    "rollouts.routers.alb",
     "rollouts.devcluster.podsim",  # the simulated kubelet's decisions: a pod spec -> its plan (names, images, programs)
     "rollouts.devcluster.podsim.names",
     "rollouts.devcluster.podsim.images",

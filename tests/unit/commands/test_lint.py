@@ -96,7 +96,7 @@ def test_every_problem_is_reported_with_its_path_and_the_first_as_the_error(tmp_
 def test_an_unimplemented_argo_field_is_refused_by_name_with_its_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = ROLLOUT.format(group="argoproj.io") + "      trafficRouting: {alb: {ingress: web}}\n"
+    text = ROLLOUT.format(group="argoproj.io") + "      trafficRouting: {traefik: {weightedTraefikServiceName: web}}\n"
     text += "      canaryService: web-canary\n      stableService: web-stable\n"
     path = write(tmp_path, "web.yaml", text)
     code, lines = lint(capsys, path)
@@ -104,8 +104,8 @@ def test_an_unimplemented_argo_field_is_refused_by_name_with_its_path(
     # the parser's own complaint about the routing (no router it knows) is a consequence, not repeated
     assert lines == [
         (
-            f"{path}#1: Rollout/web: spec.strategy.canary.trafficRouting.alb: Forbidden: rollouts.dev does not support "
-            "ALB traffic routing"
+            f"{path}#1: Rollout/web: spec.strategy.canary.trafficRouting.traefik: Forbidden: rollouts.dev does not "
+            "support Traefik traffic routing"
         )
     ]
 

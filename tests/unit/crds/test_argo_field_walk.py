@@ -7,7 +7,8 @@ the repository) and sorts each path into one of:
   inside a Kubernetes type we keep whole (the pod template, the selector);
 - **refused** -- it (or an ancestor) is in :data:`rollouts.core.refused.REFUSED`: the parser reports it by path
   (``InvalidSpec`` + Warning Event), and our own CRD refuses it too;
-- **status not written** -- a status field of an Argo feature we refuse (ALB, experiments, ping-pong, step plugins),
+- **status not written** -- a status field of an Argo feature we refuse (experiments, ping-pong, step plugins) or of
+  AWS target-group verification (``status.alb``/``albs``: ALB routing is implemented, nothing is asked of AWS),
   declared in our CRD so Argo's tools can read the object.
 
 A path in none of these fails the test: a field added by a later Argo release cannot slip through silently.

@@ -308,7 +308,7 @@ def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
     [
         ({"nginx": {}}, [], "trafficRouting.nginx.stableIngress", "name the stable Ingress"),
         ({"plugins": {"acme/router": {}}}, [], "trafficRouting.plugins.acme/router", "plugin not supported"),
-        ({"alb": {"ingress": "x"}}, [], "trafficRouting.alb", "traffic router not supported"),
+        ({"traefik": {}}, [], "trafficRouting.traefik", "traffic router not supported"),
         ({"managedRoutes": [{"name": "h"}]}, [], "trafficRouting", "names no traffic router"),
         (
             {"nginx": {"stableIngress": "i"}},
@@ -328,6 +328,28 @@ def test_an_invalid_spec_becomes_a_degraded_status_not_an_error() -> None:
             "gatewayAPI.useHeaderRoutes",
             "set useHeaderRoutes",
         ),
+        (
+            {"alb": {"ingress": "i", "servicePort": 80}, "managedRoutes": [{"name": "h"}]},
+            [
+                {
+                    "setHeaderRoute": {
+                        "name": "h",
+                        "match": [
+                            {"headerName": "a", "headerValue": {"exact": "1"}},
+                            {"headerName": "b", "headerValue": {"prefix": "1"}},
+                        ],
+                    }
+                }
+            ],
+            "steps[0].setHeaderRoute.match[1]",
+            "ALB supports 'exact' value only",
+        ),
+        (
+            {"alb": {"ingress": "i", "servicePort": 80}, "managedRoutes": [{"name": "m"}]},
+            [{"setMirrorRoute": {"name": "m", "match": [{"method": {"exact": "GET"}}]}}],
+            "steps[0].setMirrorRoute",
+            "ALB and Gateway API cannot mirror",
+        ),
     ],
 )
 def test_a_routing_spec_that_cannot_work_is_refused_at_parse_time(
@@ -339,6 +361,30 @@ def test_a_routing_spec_that_cannot_work_is_refused_at_parse_time(
     matching = [issue for issue in caught.value.issues if path in issue.path]
     assert matching, caught.value.issues
     assert fragment in matching[0].message
+
+
+def test_alb_is_traffic_routing_for_the_fields_that_need_it() -> None:
+    """scaleDownDelaySeconds, dynamicStableScale, setCanaryScale and header routes are accepted with ALB alone."""
+    alb = {"alb": {"ingress": "i", "servicePort": 80}, "managedRoutes": [{"name": "h"}]}
+    delayed = canary_spec(steps=[{"setCanaryScale": {"weight": 20}}], trafficRouting=alb, scaleDownDelaySeconds=5)
+    assert delayed.canary is not None
+    assert delayed.canary.routed
+    assert delayed.canary.scale_down_delay_seconds == 5
+    with pytest.raises(InvalidSpecError) as caught:
+        canary_spec(trafficRouting=alb, canaryService=None)
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        (
+            "spec.strategy.canary.canaryService",
+            "Canary service and Stable service must to be set to use Traffic Routing",
+        )
+    ]
+    dynamic = canary_spec(
+        steps=[{"setHeaderRoute": {"name": "h", "match": [{"headerName": "a", "headerValue": {"exact": "1"}}]}}],
+        trafficRouting=alb,
+        dynamicStableScale=True,
+    )
+    assert dynamic.canary is not None
+    assert dynamic.canary.dynamic_stable_scale
 
 
 def test_routing_and_managed_routes_are_parsed_once_into_values() -> None:

@@ -92,6 +92,78 @@ def test_istio_names_may_carry_a_namespace() -> None:
     assert (routing.istio.virtual_services[0].name, routing.istio.virtual_services[0].namespace) == ("vs", "mesh")
 
 
+def test_alb_options() -> None:
+    routing = routing_of(
+        rollout(
+            {
+                "alb": {
+                    "ingresses": ["a", "b"],
+                    "servicePort": 8080,
+                    "rootService": "web-root",
+                    "annotationPrefix": "custom.io",
+                    "stickinessConfig": {"enabled": True, "durationSeconds": 604800},
+                }
+            }
+        )
+    )
+    assert routing is not None
+    assert routing.alb is not None
+    assert routing.alb.ingresses == ("a", "b")
+    assert (routing.alb.service_port, routing.alb.action_service) == (8080, "web-root")
+    assert (routing.alb.annotation_prefix, routing.alb.stickiness_seconds) == ("custom.io", 604800)
+    assert routing.alb.ingress_path(0) == "spec.strategy.canary.trafficRouting.alb.ingresses[0]"
+    assert not routing.empty
+
+
+def test_alb_defaults_to_the_stable_service_and_argos_prefix() -> None:
+    routing = routing_of(
+        rollout({"alb": {"ingress": "web", "servicePort": 80, "stickinessConfig": {"enabled": False}}})
+    )
+    assert routing is not None
+    assert routing.alb is not None
+    assert routing.alb.ingresses == ("web",)
+    assert routing.alb.action_service == "web-stable"
+    assert routing.alb.annotation_prefix == "alb.ingress.kubernetes.io"
+    assert routing.alb.stickiness_seconds is None
+    assert routing.alb.ingress_path(0) == "spec.strategy.canary.trafficRouting.alb.ingress"
+
+
+_ALB = "spec.strategy.canary.trafficRouting.alb"
+
+
+@pytest.mark.parametrize(
+    ("routing", "canary", "path", "fragment"),
+    [
+        ({"alb": {"ingress": "web"}}, {}, f"{_ALB}.servicePort", "servicePort is required"),
+        ({"alb": {"ingress": "web", "servicePort": 0}}, {}, f"{_ALB}.servicePort", "port number"),
+        ({"alb": {"servicePort": 80}}, {}, f"{_ALB}.ingress", "name the Ingress"),
+        ({"alb": {"servicePort": 80, "ingresses": []}}, {}, f"{_ALB}.ingress", "name the Ingress"),
+        ({"alb": {"servicePort": 80, "ingress": "a", "ingresses": ["b"]}}, {}, _ALB, "not both"),
+        *[
+            (
+                {"alb": {"ingress": "web", "servicePort": 80, "stickinessConfig": {"enabled": True, **duration}}},
+                {},
+                f"{_ALB}.stickinessConfig.durationSeconds",
+                "between 1 and 604800 seconds",
+            )
+            for duration in ({"durationSeconds": 0}, {"durationSeconds": 604801}, {})
+        ],
+        (
+            {"alb": {"ingress": "web", "servicePort": 80}, "maxTrafficWeight": 1000},
+            {},
+            "spec.strategy.canary.trafficRouting.maxTrafficWeight",
+            "at most 999",
+        ),
+    ],
+)
+def test_unusable_alb_routing_names_the_field(
+    routing: dict[str, Any], canary: dict[str, Any], path: str, fragment: str
+) -> None:
+    with pytest.raises(InvalidSpecError) as caught:
+        routing_of(rollout(routing, **canary))
+    assert [(issue.path, fragment in issue.message) for issue in caught.value.issues] == [(path, True)]
+
+
 @pytest.mark.parametrize(
     ("routing", "path"),
     [
