@@ -461,8 +461,15 @@ def _ping_pong(raw: Mapping[str, Any], path: str, issues: Issues) -> PingPong | 
         issues.add(here, "pingPong needs trafficRouting (Istio host-level routing, or ALB)")
     else:
         routers = _map(routing)
-        if routers.get("alb") is None and routers.get("istio") is None and not routers.get("plugins"):
+        # gatewayAPI is our spelling of the argoproj-labs/gatewayAPI plugin, so it is accepted as the plugin is.
+        if not any(routers.get(key) for key in ("alb", "istio", "plugins", "gatewayAPI")):
             issues.add(f"{path}.trafficRouting.alb", PING_PONG_ROUTERS)
+        elif routers.get("nginx") is not None:
+            # Argo requires stableService/canaryService for nginx, which we refuse beside pingPong.
+            issues.add(
+                f"{path}.trafficRouting.nginx",
+                "nginx routes by stableService and canaryService, which pingPong replaces: not supported together",
+            )
     for key in ("stableService", "canaryService"):
         if raw.get(key):
             issues.add(

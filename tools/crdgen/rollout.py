@@ -462,9 +462,16 @@ def canary() -> Schema:
             ),
             rule(
                 "!has(self.pingPong) || !has(self.trafficRouting) || has(self.trafficRouting.istio)"
-                " || has(self.trafficRouting.alb) || has(self.trafficRouting.plugins)",
+                " || has(self.trafficRouting.alb) || has(self.trafficRouting.plugins)"
+                " || has(self.trafficRouting.gatewayAPI)",
                 "Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only",
                 field_path=".trafficRouting",
+            ),
+            rule(
+                "!has(self.pingPong) || !has(self.trafficRouting) || !has(self.trafficRouting.nginx)",
+                "nginx routes by stableService and canaryService, which pingPong replaces: not supported together",
+                field_path=".trafficRouting.nginx",
+                reason="FieldValueForbidden",
             ),
             rule(
                 "!has(self.pingPong) || (!has(self.stableService) && !has(self.canaryService))",

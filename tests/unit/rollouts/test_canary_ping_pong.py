@@ -238,3 +238,28 @@ def test_ping_pong_parses_and_is_no_longer_refused() -> None:
     assert (spec.canary.ping_pong.ping_service, spec.canary.ping_pong.pong_service) == ("ping", "pong")
     assert spec.canary.stable_service is None
     assert spec.canary.canary_service is None
+
+
+@pytest.mark.parametrize(
+    "routing",
+    [
+        {"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web"}}},
+        {"gatewayAPI": {"httpRoute": "web"}},
+    ],
+)
+def test_ping_pong_with_a_plugin_router_parses_as_argo(routing: dict[str, Any]) -> None:
+    """Argo accepts pingPong with ALB, Istio or a router plugin present (our gatewayAPI is the plugin's spelling)."""
+    spec = ping_pong(trafficRouting=routing)
+    assert spec.canary is not None
+    assert spec.canary.ping_pong is not None
+
+
+def test_nginx_beside_istio_is_refused_with_ping_pong() -> None:
+    """Argo needs stableService/canaryService for nginx; pingPong replaces them here, so the pair is refused."""
+    issues = parse_issues(
+        pingPong={"pingService": "ping", "pongService": "pong"},
+        stableService=None,
+        canaryService=None,
+        trafficRouting={"istio": {"virtualService": {"name": "v"}}, "nginx": {"stableIngress": "i"}},
+    )
+    assert [path for path, _ in issues] == ["spec.strategy.canary.trafficRouting.nginx"]

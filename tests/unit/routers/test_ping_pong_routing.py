@@ -10,6 +10,7 @@ from rollouts.core.observed import status_from
 from rollouts.core.pingpong import with_roles
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import parse_rollout
+from rollouts.routers.gateway import http_route_weights, weighted_http_route
 from rollouts.routers.istio import virtual_service_weights, weighted_virtual_service
 
 
@@ -54,8 +55,11 @@ def virtual_service() -> dict[str, Any]:
     }
 
 
-def routing_for(status: dict[str, Any]) -> RoutingSpec:
-    spec = parse_rollout(ping_pong_rollout())
+def routing_for(status: dict[str, Any], **routing: Any) -> RoutingSpec:
+    body = ping_pong_rollout()
+    if routing:
+        body["spec"]["strategy"]["canary"]["trafficRouting"] = routing
+    spec = parse_rollout(body)
     assert spec.canary is not None
     routing = with_roles(spec.canary, status_from(status)).traffic_routing
     assert routing is not None
@@ -95,3 +99,24 @@ def test_the_same_virtual_service_reads_back_from_either_side() -> None:
     after = routing_for({"stableRS": "def", "canary": {"stablePingPong": "pong"}})
     assert virtual_service_weights(promoted, ref=ref, routing=after, rule=None) == [(100, 0)]
     assert weighted_virtual_service(promoted, ref=ref, routing=after, rule=None, weight=0) == promoted
+
+
+def test_the_gateway_api_plugin_weights_the_canary_side_too() -> None:
+    plugin = {"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web"}}}
+    route = {
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "rules": [
+                {
+                    "backendRefs": [
+                        {"kind": "Service", "name": "ping", "port": 80, "weight": 100},
+                        {"kind": "Service", "name": "pong", "port": 80, "weight": 0},
+                    ]
+                }
+            ]
+        },
+    }
+    pong_stable = routing_for({"stableRS": "abc", "canary": {"stablePingPong": "pong"}}, **plugin)
+    after = weighted_http_route(route, routing=pong_stable, weight=25)
+    assert {r["name"]: r["weight"] for r in after["spec"]["rules"][0]["backendRefs"]} == {"ping": 25, "pong": 75}
+    assert http_route_weights(after, routing=pong_stable) == [(75, 25)]
