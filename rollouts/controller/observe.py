@@ -102,6 +102,8 @@ def _service_names(spec: RolloutSpec) -> set[str]:
     names: set[str | None] = set()
     if spec.canary is not None:
         names |= {spec.canary.canary_service, spec.canary.stable_service}
+        if spec.canary.ping_pong is not None:
+            names |= {spec.canary.ping_pong.ping_service, spec.canary.ping_pong.pong_service}
     if spec.blue_green is not None:
         names |= {spec.blue_green.active_service, spec.blue_green.preview_service}
     return {name for name in names if name}

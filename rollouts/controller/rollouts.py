@@ -34,6 +34,7 @@ from rollouts.controller.observe import check_analysis_templates, observe, read_
 from rollouts.core.actions import EmitEvent, EventType, ReleaseService
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
+from rollouts.core.pingpong import with_roles
 from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
 from rollouts.core.routing import RoutingSpec
@@ -265,7 +266,9 @@ class Reconciler:
                 workload_selector=workload_spec.get("selector") if workload else None,
                 schema_issues=self._schema.issues(rollout),
             )
-            routing = spec.canary.traffic_routing if spec.canary is not None else None
+            # The routers weight the stable and canary Services; with pingPong, which is which follows the status.
+            status = status_from(rollout.get("status"))
+            routing = with_roles(spec.canary, status).traffic_routing if spec.canary is not None else None
             router = (
                 Routers(
                     self.kube,

@@ -19,6 +19,7 @@ from analysis.assess import AnalysisPhase
 from rollouts.core.actions import SetManagedRoute, SetTrafficWeight
 from rollouts.core.context import CANARY_PAUSE, INCONCLUSIVE_PAUSE, Context
 from rollouts.core.observed import AnalysisKind, ReplicaSetView
+from rollouts.core.pingpong import with_roles
 from rollouts.core.replicas import (
     ReplicaCounts,
     basic_canary_targets,
@@ -51,6 +52,9 @@ def _counts(rs: ReplicaSetView | None) -> ReplicaCounts:
 
 
 def plan_canary(ctx: Context, strategy: CanaryStrategy) -> None:
+    # With pingPong the ping and pong Services play stable and canary, in the roles the recorded status gives them
+    # (the routers get the same roles); the promotion below flips them, recorded by the planner's status.
+    strategy = with_roles(strategy, ctx.observed.status)
     if ctx.stable_rs is None and ctx.new_rs is None and not ctx.older:
         # The very first revision: create its ReplicaSet now; it becomes stable on the next pass, once observed (as
         # Argo does, so the Events read RolloutNotCompleted, ScalingReplicaSet, RolloutCompleted "Initial deploy").

@@ -124,6 +124,7 @@ class RolloutStatus:
     collision_count: int | None = None  # absent and 0 differ for Argo's pod-template hash
     canary_weight: int = 0  # the weight last sent to the traffic router (status.canary.weights.canary.weight)
     canary_weight_hash: str = ""  # the pod-template hash that weight was sent to (...canary.podTemplateHash)
+    stable_ping_pong: str = ""  # status.canary.stablePingPong: "ping" or "pong" (canary.pingPong only)
     scale_up_preview_check_point: bool = False
     restarted_at: datetime | None = None
     observed_generation: str = ""
@@ -290,6 +291,7 @@ def status_from(status: Mapping[str, Any] | None) -> RolloutStatus:
         collision_count=_int(raw.get("collisionCount")) if raw.get("collisionCount") is not None else None,
         canary_weight=_int(_map(_map(canary.get("weights")).get("canary")).get("weight")),
         canary_weight_hash=str(_map(_map(canary.get("weights")).get("canary")).get("podTemplateHash") or ""),
+        stable_ping_pong=str(canary.get("stablePingPong") or ""),
         scale_up_preview_check_point=bool(blue_green.get("scaleUpPreviewCheckPoint", False)),
         restarted_at=parse_time(raw.get("restartedAt")),
         observed_generation=str(raw.get("observedGeneration") or ""),

@@ -39,6 +39,7 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.events import plan_events
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView
+from rollouts.core.pingpong import next_stable_side
 from rollouts.core.replicas import fence_posts, resolve_int_or_percent
 from rollouts.core.spec import RolloutSpec
 from workflows.model.times import format_time, parse_time
@@ -333,6 +334,9 @@ def _strategy_status(ctx: Context) -> dict[str, Any]:
                 "currentStepAnalysisRunStatus": ctx.run_status.get(AnalysisKind.STEP),
                 "currentBackgroundAnalysisRunStatus": ctx.run_status.get(AnalysisKind.BACKGROUND),
                 "weights": weights,
+                "stablePingPong": (
+                    next_stable_side(ctx.observed.status, stable_hash=ctx.stable_hash) if canary.ping_pong else None
+                ),
             },
             "blueGreen": None,
         }

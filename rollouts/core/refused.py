@@ -38,7 +38,6 @@ _ROUTING = "spec.strategy.canary.trafficRouting"
 
 #: path -> the feature named in the message ("not supported: <feature> (...)").
 REFUSED: dict[str, str] = {
-    "spec.strategy.canary.pingPong": "ping-pong traffic routing (pingPong)",
     "spec.strategy.canary.replicaProgressThreshold": "replicaProgressThreshold",
     "spec.strategy.canary.steps[].experiment": "experiment steps",
     "spec.strategy.canary.steps[].plugin": "step plugins",

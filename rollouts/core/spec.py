@@ -46,6 +46,7 @@ __all__ = [
     "CanaryStep",
     "CanaryStrategy",
     "HashSource",
+    "PingPong",
     "PodMetadata",
     "RolloutSpec",
     "StepKind",
@@ -64,6 +65,14 @@ DYNAMIC_STABLE_SCALE_WITH_DELAY = "Canary dynamicStableScale cannot be used with
 SET_CANARY_SCALE_NEEDS_ROUTING = "SetCanaryScale requires TrafficRouting to be set"
 MIN_PODS_NEEDS_ROUTING = "minPodsPerReplicaSet can only be used with traffic routing"
 ROUTING_NEEDS_SERVICES = "Canary service and Stable service must to be set to use Traffic Routing"
+PING_PONG_SERVICES_REQUIRED = "Ping service and Pong service must to be set to use Ping-Pong feature"
+PING_PONG_SAME_SERVICE = (
+    "This rollout uses the same service for the ping and pong services, but two different services are required."
+)
+PING_PONG_ROUTERS = "Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only"
+PING_PONG_ALB_ROOT_SERVICE = (
+    "Root service field is required for the configuration with ALB and ping-pong feature enabled"
+)
 SCALE_DOWN_LIMIT_ABOVE_HISTORY = (
     "This rollout's revision history limit can not be smaller than the rollout's scale down limit"
 )
@@ -147,12 +156,22 @@ class CanaryStep:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PingPong:
+    """``canary.pingPong``: two Services that take turns as stable and canary (``status.canary.stablePingPong``
+    says which is stable now; :mod:`rollouts.core.pingpong` decides the roles)."""
+
+    ping_service: str
+    pong_service: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CanaryStrategy:
     steps: tuple[CanaryStep, ...] = ()
     steps_raw: tuple[Mapping[str, Any], ...] | None = None  # hashed into status.currentStepHash (None: no field)
     canary_service: str | None = None
     stable_service: str | None = None
     traffic_routing: RoutingSpec | None = None  # None: the weight is replica-based
+    ping_pong: PingPong | None = None  # routed through ping/pong Services instead of stableService/canaryService
     max_surge: int | str = "25%"
     max_unavailable: int | str = "25%"
     analysis: AnalysisRef | None = None  # background analysis
@@ -425,6 +444,49 @@ def _step(raw: Mapping[str, Any], path: str, issues: Issues, routing: RoutingSpe
     return CanaryStep(kind=kind, route=managed)
 
 
+def _ping_pong(raw: Mapping[str, Any], path: str, issues: Issues) -> PingPong | None:
+    """``pingPong`` with Argo's checks (both Services, two different ones, a router that supports it), plus two of
+    ours: it needs trafficRouting, and it replaces stableService/canaryService rather than running beside them."""
+    if raw.get("pingPong") is None:
+        return None
+    given = _map(raw["pingPong"])
+    here = f"{path}.pingPong"
+    ping, pong = str(given.get("pingService") or ""), str(given.get("pongService") or "")
+    if not ping:
+        issues.add(f"{here}.pingService", PING_PONG_SERVICES_REQUIRED)
+    if not pong:
+        issues.add(f"{here}.pongService", PING_PONG_SERVICES_REQUIRED)
+    if ping and ping == pong:
+        issues.add(f"{here}.pingService", PING_PONG_SAME_SERVICE)
+    routing = raw.get("trafficRouting")
+    if routing is None:
+        # Argo's validation lets this through, then only moves a selector: without a router nothing would route
+        # by the two Services, so it is refused rather than half-done.
+        issues.add(here, "pingPong needs trafficRouting (Istio host-level routing, or ALB)")
+    else:
+        routers = _map(routing)
+        # gatewayAPI is our spelling of the argoproj-labs/gatewayAPI plugin, so it is accepted as the plugin is.
+        if not any(routers.get(key) for key in ("alb", "istio", "plugins", "gatewayAPI")):
+            issues.add(f"{path}.trafficRouting.alb", PING_PONG_ROUTERS)
+        elif isinstance(routers.get("alb"), Mapping) and not _map(routers["alb"]).get("rootService"):
+            # The ALB action annotation is keyed by the root Service; stableService would change at every flip.
+            issues.add(f"{path}.trafficRouting.alb.rootService", PING_PONG_ALB_ROOT_SERVICE)
+        if routers.get("nginx") is not None:
+            # Argo requires stableService/canaryService for nginx, which we refuse beside pingPong.
+            issues.add(
+                f"{path}.trafficRouting.nginx",
+                "nginx routes by stableService and canaryService, which pingPong replaces: not supported together",
+            )
+    for key in ("stableService", "canaryService"):
+        if raw.get(key):
+            issues.add(
+                f"{path}.{key}",
+                "not supported together with pingPong: the ping and pong Services are the stable and canary "
+                "Services (remove one or the other)",
+            )
+    return PingPong(ping_service=ping, pong_service=pong) if ping and pong and ping != pong else None
+
+
 def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping[str, Any]) -> CanaryStrategy:
     raw_routing = raw.get("trafficRouting")
     routing = None
@@ -463,12 +525,14 @@ def _canary(raw: Mapping[str, Any], path: str, issues: Issues, metadata: Mapping
             issues.add(f"{path}.minPodsPerReplicaSet", MIN_PODS_NEEDS_ROUTING)
     elif dynamic and raw.get("scaleDownDelaySeconds") is not None:
         issues.add(f"{path}.dynamicStableScale", DYNAMIC_STABLE_SCALE_WITH_DELAY)
+    ping_pong = _ping_pong(raw, path, issues)
     return CanaryStrategy(
         steps=tuple(s for s in steps if s is not None),
         steps_raw=steps_raw,
         canary_service=raw.get("canaryService") or None,
         stable_service=raw.get("stableService") or None,
         traffic_routing=routing,
+        ping_pong=ping_pong,
         max_surge=max_surge,
         max_unavailable=max_unavailable,
         analysis=background,

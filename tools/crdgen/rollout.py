@@ -454,9 +454,25 @@ def canary() -> Schema:
                 minimum=0,
             ),
             "antiAffinity": anti_affinity("canary"),
+            "pingPong": obj(
+                "Two Services that take turns as stable and canary (status.canary.stablePingPong says which is "
+                "stable); used instead of stableService/canaryService, with Istio host-level routing.",
+                {
+                    "pingService": name("One of the two Services."),
+                    "pongService": name("The other Service."),
+                },
+                required=["pingService", "pongService"],
+                rules=[
+                    rule(
+                        "self.pingService != self.pongService",
+                        "This rollout uses the same service for the ping and pong services, but two different "
+                        "services are required.",
+                        field_path=".pingService",
+                    )
+                ],
+            ),
             **unsupported_fields(
                 {
-                    "pingPong": "ping-pong services (ALB only)",
                     "replicaProgressThreshold": "replicaProgressThreshold (every desired canary pod must be available)",
                 }
             ),
@@ -469,11 +485,38 @@ def canary() -> Schema:
             ),
             rule(
                 "!has(self.trafficRouting) || (has(self.canaryService) && has(self.stableService))"
-                " || (has(self.trafficRouting.istio) && has(self.trafficRouting.istio.destinationRule))",
+                " || (has(self.trafficRouting.istio) && has(self.trafficRouting.istio.destinationRule))"
+                " || has(self.pingPong)",
                 "trafficRouting needs canaryService and stableService (except Istio subset routing with "
-                "destinationRule)",
+                "destinationRule, or pingPong)",
                 field_path=".trafficRouting",
                 reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.pingPong) || has(self.trafficRouting)",
+                "pingPong needs trafficRouting (Istio host-level routing, or ALB)",
+                field_path=".pingPong",
+                reason="FieldValueRequired",
+            ),
+            rule(
+                "!has(self.pingPong) || !has(self.trafficRouting) || has(self.trafficRouting.istio)"
+                " || has(self.trafficRouting.alb) || has(self.trafficRouting.plugins)"
+                " || has(self.trafficRouting.gatewayAPI)",
+                "Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only",
+                field_path=".trafficRouting",
+            ),
+            rule(
+                "!has(self.pingPong) || !has(self.trafficRouting) || !has(self.trafficRouting.nginx)",
+                "nginx routes by stableService and canaryService, which pingPong replaces: not supported together",
+                field_path=".trafficRouting.nginx",
+                reason="FieldValueForbidden",
+            ),
+            rule(
+                "!has(self.pingPong) || (!has(self.stableService) && !has(self.canaryService))",
+                "stableService and canaryService are not supported together with pingPong: the ping and pong "
+                "Services are the stable and canary Services",
+                field_path=".pingPong",
+                reason="FieldValueForbidden",
             ),
             rule(
                 "!has(self.maxSurge) || !has(self.maxUnavailable) || !(string(self.maxSurge) in ['0', '0%'])"
@@ -754,10 +797,12 @@ def status() -> Schema:
                             "verified": boolean("The router confirmed the weights."),
                         },
                     ),
+                    "stablePingPong": string(
+                        "With canary.pingPong: which of the two Services serves the stable version (ping or pong)."
+                    ),
                     **unsupported_fields(
                         {
                             "currentExperiment": ("the experiment canary step", "string"),
-                            "stablePingPong": ("ping-pong services (ALB only)", "string"),
                             "stepPluginStatuses": ("step plugins", "objects"),
                         }
                     ),
