@@ -43,16 +43,15 @@ def rejudge(recorded: dict[str, Any], runs: dict[TestId, TestRun]) -> Measuremen
         test = TestId.parse(row["test"])
         before = TestResult(test=test, outcome=Outcome(row["outcome"]), reason=row["reason"], seconds=row["seconds"])
         run = runs.get(test)
-        deferred = applicability.not_run([test]).get(test)
-        if deferred is not None and deferred.category is applicability.Category.DEFERRED:
-            results.append(not_applicable(test, deferred))  # measured then, but not part of the set now
+        unrun = applicability.not_run([test]).get(test)
+        if unrun is not None:
+            results.append(not_applicable(test, unrun))  # measured then, but not run (nor counted) now
             continue
         if before.reason.startswith(FLAKY):
             results.append(before)  # passed on a rerun: its first failure is not what decides it
             continue
         if run is None:
-            rule = applicability.not_run([test]).get(test)
-            results.append(not_applicable(test, rule) if rule else before)
+            results.append(before)
             continue
         # Only an unfinished test needs what the events do not hold: why it was cut short, as recorded then.
         cut = before.reason if before.outcome is Outcome.FAILED else "cut short (the recorded reason was not kept)"

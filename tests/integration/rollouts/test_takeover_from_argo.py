@@ -13,7 +13,10 @@ check it:
   version, still without a new ReplicaSet; the adopted background analysis ends when the update does;
 - the hashes Argo's controller gave the updates' ReplicaSets are what ``argo_pod_template_hash`` computes for the
   same stored templates, and a further update made under our controller gets a ReplicaSet with the name and
-  ``rollouts-pod-template-hash`` Argo's controller would have given it.
+  ``rollouts-pod-template-hash`` Argo's controller would have given it;
+- and back: with those updates paused by ours, our controller stopped and Argo's started again, nothing moves (same
+  pods, ReplicaSets, AnalysisRuns, selectors, weights, steps), Argo measures on the AnalysisRun ours created, and
+  Argo's own kubectl plugin promotes the updates to Healthy without a new ReplicaSet.
 """
 
 from __future__ import annotations
@@ -380,8 +383,45 @@ def test_updates_started_by_argo_continue_under_ours_without_restarting_anything
                 )
 
             wait_for(created, timeout=60, what=f"{name}'s ReplicaSet for the next update, named with Argo's hash")
+        for name in ("routed", "analysed", "bg"):
+            _wait_phase(kube, namespace, name, "Paused", timeout=90, what="paused by ours")
+        background = str(_status(kube, namespace, "analysed")["canary"]["currentBackgroundAnalysisRunStatus"]["name"])
+        wait_for(lambda: _measurements(kube, namespace, background) >= 1, timeout=60, what="our first measurement")
     except BaseException:
         print("--- controller log ---\n" + ours.output()[-6000:])
         raise
     finally:
         ours.stop()
+
+    # Going back (docs/migration.md): the updates ours paused continue under Argo's controller, nothing restarted.
+    before = _world(kube, namespace)
+    argo.start()
+    try:
+        plugin = str(argo.peer.root / "bin" / "kubectl-argo-rollouts")
+        wait_for(
+            lambda: _measurements(kube, namespace, background) >= 2,
+            timeout=60,
+            what="Argo measuring on the AnalysisRun ours created",
+        )
+        for name in ("routed", "analysed", "bg"):
+            assert _status(kube, namespace, name).get("phase") == "Paused", _status(kube, namespace, name)
+        assert _world(kube, namespace) == before
+        for name in ("routed", "analysed", "bg"):
+            subprocess.run(
+                [plugin, "promote", name, f"--namespace={namespace}", f"--kubeconfig={kube.kubeconfig}"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        _wait_phase(kube, namespace, "bg", "Healthy", timeout=60, what="promoted by Argo and Healthy")
+        _wait_phase(kube, namespace, "routed", "Healthy", timeout=90, what="promoted by Argo and Healthy")
+        for name in ("routed", "bg"):
+            assert _status(kube, namespace, name)["stableRS"] == before["current"][name]
+        assert sorted(n for n, _ in _world(kube, namespace)["replicasets"]) == sorted(
+            n for n, _ in before["replicasets"]
+        )
+    except BaseException:
+        print("--- Argo's controller log ---\n" + argo.log.read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        argo.stop()
