@@ -11,6 +11,7 @@ weights its traffic routers express now (so the planner verifies a step's weight
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import replace
@@ -32,14 +33,9 @@ from workflows.api import ApiMode
 from workflows.errors import FieldIssue
 from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube
 
-__all__ = ["check_analysis_templates", "observe", "read_workload", "stored_template"]
+__all__ = ["StoredTemplates", "check_analysis_templates", "observe", "read_workload"]
 
 logger = logging.getLogger(__name__)
-
-# (namespace, rollout, template hash) -> the template as a ReplicaSet stores it; a template's stored form only
-# changes with the API server's version, so entries never go stale in practice and the bound keeps memory flat.
-_STORED: OrderedDict[tuple[str, str, str], Mapping[str, Any]] = OrderedDict()
-_STORED_LIMIT = 1024
 
 
 def _selector_string(match_labels: Mapping[str, Any]) -> str:
@@ -53,32 +49,49 @@ def read_workload(kube: Kube, namespace: str, ref: Mapping[str, Any]) -> Mapping
     return kube.get(DEPLOYMENTS, str(ref.get("name", "")), namespace)
 
 
-def stored_template(kube: Kube, namespace: str, spec: RolloutSpec, template_hash: str) -> Mapping[str, Any] | None:
-    """``spec.template`` as the API server stores it in a ReplicaSet, defaults filled in (a dry-run create: nothing
-    is stored, one request per template, cached). None when the server refuses it (the create later will say why)."""
-    key = (namespace, spec.name, template_hash)
-    cached = _STORED.get(key)
-    if cached is not None:
-        _STORED.move_to_end(key)
-        return cached
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"generateName": f"{spec.name}-", "namespace": namespace},
-        "spec": {"replicas": 0, "selector": dict(spec.selector), "template": dict(spec.template)},
-    }
-    try:
-        created = kube.create(REPLICA_SETS, body, namespace, dry_run=True)
-    except ApiError as exc:
-        logger.debug("dry-run of %s/%s's pod template refused: %s", namespace, spec.name, exc)
-        return None
-    template = (created.get("spec") or {}).get("template")
-    if not isinstance(template, Mapping):
-        return None
-    _STORED[key] = template
-    if len(_STORED) > _STORED_LIMIT:
-        _STORED.popitem(last=False)
-    return template
+class StoredTemplates:
+    """Pod templates as the API server stores them in a ReplicaSet, defaults filled in: a dry-run create per
+    (namespace, Rollout, template hash), remembered (a stored form changes only with the API server's version).
+
+    One per controller process (the reconciler holds it), shared by its reconcile threads: a lock guards the
+    bounded LRU map, and the request itself runs outside it.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._entries: OrderedDict[tuple[str, str, str], Mapping[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, kube: Kube, namespace: str, spec: RolloutSpec, template_hash: str) -> Mapping[str, Any] | None:
+        """``spec.template`` as stored; None when the server refuses it (the create later will say why)."""
+        key = (namespace, spec.name, template_hash)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+                return cached
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"generateName": f"{spec.name}-", "namespace": namespace},
+            "spec": {"replicas": 0, "selector": dict(spec.selector), "template": dict(spec.template)},
+        }
+        try:
+            created = kube.create(REPLICA_SETS, body, namespace, dry_run=True)
+        except ApiError as exc:
+            logger.debug("dry-run of %s/%s's pod template refused: %s", namespace, spec.name, exc)
+            return None
+        template = (created.get("spec") or {}).get("template")
+        if not isinstance(template, Mapping):
+            return None
+        with self._lock:
+            self._entries[key] = template
+            while len(self._entries) > self._limit:
+                self._entries.popitem(last=False)
+        return template
 
 
 def check_analysis_templates(kube: Kube, namespace: str, spec: RolloutSpec, *, mode: ApiMode) -> None:
@@ -122,6 +135,7 @@ def observe(
     mode: ApiMode,
     router: Routers | None = None,
     managed_services: Collection[str] = (),
+    stored_templates: StoredTemplates | None = None,
 ) -> Observed:
     """One consistent-enough read of the Rollout's world (each list is one request), in ``mode``'s names."""
     meta = rollout["metadata"]
@@ -134,8 +148,10 @@ def observe(
     stored: Mapping[str, Any] | None = None
     if listed.items and spec.template:
         wanted = template_hash(mode, spec.template, collision_count=status.collision_count)
-        if not any(rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items):
-            stored = stored_template(kube, namespace, spec, wanted)
+        if stored_templates is not None and not any(
+            rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items
+        ):
+            stored = stored_templates.get(kube, namespace, spec, wanted)
     templates = [template for template in (spec.template, stored) if template]
     views = []
     for rs in listed.items:

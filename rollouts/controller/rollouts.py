@@ -30,7 +30,7 @@ import kopf
 
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.metrics import ControllerMetrics
-from rollouts.controller.observe import check_analysis_templates, observe, read_workload
+from rollouts.controller.observe import StoredTemplates, check_analysis_templates, observe, read_workload
 from rollouts.core.actions import EmitEvent, EventType, ReleaseService
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.observed import Observed, status_from
@@ -90,6 +90,8 @@ class Reconciler:
     # (namespace, Rollout) -> the Services annotated as managed by it, from the Service watch (loop thread writes a
     # fresh frozenset, worker threads read it): the ones its strategy no longer names are released.
     _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
+    # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
+    _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
 
     def service_changed(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         """A Service carrying the managed-by annotation changed: index it, and reconcile the Rollout it names."""
@@ -288,6 +290,7 @@ class Reconciler:
                 router=router,
                 mode=self.mode,
                 managed_services=self._managed_services.get(key, frozenset()),
+                stored_templates=self._stored_templates,
             )
             if workload is not None:
                 observed = replace(

@@ -4,6 +4,7 @@ becomes an InvalidSpec condition, phase Degraded and a Warning Event while other
 
 from __future__ import annotations
 
+import copy
 import time
 
 import pytest
@@ -15,6 +16,7 @@ from tests.support.cluster_rollouts import (
     condition,
     create,
     kubectl_rollouts,
+    live_pods,
     replica_sets,
     rollout,
     set_image,
@@ -159,3 +161,35 @@ def test_what_only_the_controller_sees_is_reported_not_crashed_on(
     assert controller.process is not None
     assert controller.process.poll() is None  # still running, never crashed
     assert status(kube, namespace, "fine")["phase"] == "Healthy"
+
+
+def test_an_orphan_replica_set_of_the_template_under_another_hash_is_adopted(
+    kube: Kube, namespace: str, controller: ControllerProcess
+) -> None:
+    """A ReplicaSet another controller named with its own hash (no owner left, e.g. after a take-over whose hash
+    function differs) is found by comparing templates as the API server stores them (one dry-run create) and
+    adopted: its pods keep running and no ReplicaSet is created for the same template."""
+    name = "orphaned"
+    body = rollout(name, replicas=2, strategy={"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}})
+    template = copy.deepcopy(body["spec"]["template"])
+    template["metadata"]["labels"]["rollouts-pod-template-hash"] = "elsewhere"
+    orphan = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": f"{name}-elsewhere", "labels": dict(template["metadata"]["labels"])},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": template},
+    }
+    apply(kube, namespace, orphan)
+    wait_for(
+        lambda: replica_sets(kube, namespace, name).get("elsewhere", {}).get("available") == 2,
+        timeout=30,
+        what="the orphan's pods",
+    )
+    pods_before = sorted(p["metadata"]["uid"] for p in live_pods(kube, namespace, name))
+    apply(kube, namespace, body)
+    healthy = wait_healthy(kube, namespace, name)
+    assert healthy["stableRS"] == "elsewhere"
+    found = replica_sets(kube, namespace, name)
+    assert set(found) == {"elsewhere"}
+    assert found["elsewhere"]["owners"] == ["Rollout"]
+    assert sorted(p["metadata"]["uid"] for p in live_pods(kube, namespace, name)) == pods_before
