@@ -136,3 +136,18 @@ def test_a_test_that_passed_on_a_rerun_keeps_its_result_and_reruns_are_not_read(
 
     assert (by_test[RESTART].outcome, by_test[RESTART].reason) == (Outcome.PASSED, flaky)
     assert by_test[METRICS].outcome is Outcome.PASSED
+
+
+def test_a_test_that_ran_then_but_is_not_run_now_is_not_applicable(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A passed or failed test the table now keeps out of the set (deferred, or found to need the internet)."""
+    deferred = Rule(test=METRICS, category=Category.DEFERRED, reason="uses Experiments", justification="issue 14")
+    offline = Rule(test=RESTART, category=Category.INTERNET, reason="a public host", justification="a web metric")
+    monkeypatch.setattr(applicability, "RULES", (deferred, offline))
+
+    by_test = {r.test: r for r in load(run_dir).results}
+
+    assert by_test[METRICS].outcome is Outcome.NOT_APPLICABLE
+    assert by_test[METRICS].reason == "deferred until Experiments exist: uses Experiments"
+    assert by_test[RESTART].outcome is Outcome.NOT_APPLICABLE
