@@ -417,6 +417,8 @@ def _stepping(ctx: Context, strategy: CanaryStrategy) -> None:
 
     _background(ctx, strategy, index)
 
+    if index < len(steps) and steps[index].kind is StepKind.ANALYSIS:
+        ctx.keep_run(AnalysisKind.STEP, index)  # a pause below holds the step; its analysis goes on
     if ctx.spec.paused:
         ctx.reason("spec.paused: holding at the current step")
         return

@@ -386,6 +386,14 @@ class Context:
         ]
         return max(live, key=lambda run: run.name, default=None)
 
+    def keep_run(self, kind: AnalysisKind, step_index: int | None = None) -> None:
+        """Keep the current run of ``kind`` going (and reported) without judging it: a pause holds a step, it
+        does not cancel the step's analysis (as in Argo, whose step run goes on measuring while paused)."""
+        run = self.current_run(kind, step_index)
+        if run is not None:
+            self.needed_runs.add(run.name)
+            self.run_status[kind] = {"name": run.name, "status": run.phase.value, "message": run.message}
+
     def ensure_run(self, kind: AnalysisKind, ref: AnalysisRef, step_index: int | None = None) -> AnalysisPhase | None:
         """The phase of the current run of ``kind`` (creating it if there is none); ``None`` when just created."""
         run = self.current_run(kind, step_index)

@@ -115,6 +115,29 @@ def test_an_inconclusive_step_analysis_pauses_until_promoted() -> None:
     assert final.status["phase"] == "Healthy"
 
 
+def test_a_pause_for_an_inconclusive_background_run_keeps_the_step_analysis_going() -> None:
+    """Argo's TestCanaryBackgroundAnalysisInvalidImageJob: the background run turns Inconclusive while the step's
+    analysis runs; the rollout pauses, and the step's run keeps measuring (not terminated, still reported)."""
+    steps = [{"setWeight": 10}, {"analysis": {"templates": [{"templateName": "long"}]}}]
+    background = {"templates": [{"templateName": "bad-image"}]}
+
+    def outcome(run: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
+        if run.kind is AnalysisKind.BACKGROUND:
+            return AnalysisPhase.INCONCLUSIVE, 3.0
+        return AnalysisPhase.SUCCESSFUL, 1000.0  # the step's Job runs for a long time
+
+    sim = cluster(run_outcome=outcome)
+    settle(sim, canary_spec(steps=steps, analysis=background))
+    spec = canary_spec("v2", steps=steps, analysis=background)
+    paused = settle(sim, spec, ticks=20)
+    assert paused.status["message"] == "InconclusiveAnalysisRun"
+    step = next(r for r in sim.runs.values() if r.kind is AnalysisKind.STEP)
+    assert not step.terminating
+    assert paused.status["canary"]["currentStepAnalysisRunStatus"]["status"] == "Running"
+    settle(sim, spec, ticks=5)
+    assert not step.terminating
+
+
 def test_background_analysis_starts_at_its_starting_step_and_is_terminated_at_promotion() -> None:
     steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 40}, {"pause": {}}]
     background = {"templates": [{"templateName": "bg"}], "startingStep": 2}
