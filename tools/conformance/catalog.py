@@ -118,12 +118,13 @@ def expected_tests(suites: Iterable[Suite], discovered: Mapping[str, tuple[str, 
 
 
 # A fixed subset for CI: quick tests that pass against both Argo's controller and ours on the local cluster (the
-# measured runs in docs/conformance.md): blue-green update/abort/full promotion, a strategy switch releasing its
-# Service, invalid-spec recovery, abort/retry/promote, workloadRef scale-down, the metrics endpoint, pod volumes.
-# About a minute of tests plus the cluster start.
-CI_SUBSET: tuple[TestId, ...] = tuple(
-    TestId(suite="Functional", name=name)
-    for name in (
+# measured runs in docs/conformance.md), one or more per suite in scope: blue-green update/abort/full promotion, a
+# strategy switch releasing its Service, invalid-spec recovery, abort/retry/promote, workloadRef scale-down, the
+# metrics endpoint, pod volumes; setCanaryScale, ALB scale-down delay and abort, scaling a stuck update; blue-green
+# pre-promotion analysis failing, a Job terminated with the update; the rollback window; Istio host and subset
+# splits, ping-pong, header and mirror routes. A few minutes of tests plus the cluster start.
+_CI_TESTS: dict[str, tuple[str, ...]] = {
+    "Functional": (
         "TestBlueGreenPreviewReplicaCountPromoteFull",
         "TestBlueGreenScaleDownOnAbort",
         "TestBlueGreenToCanary",
@@ -137,5 +138,20 @@ CI_SUBSET: tuple[TestId, ...] = tuple(
         "TestRolloutPodVolumesItemsSpec",
         "TestScaleDownOnSuccess",
         "TestScaleDownProgressively",
-    )
+    ),
+    "Canary": (
+        "TestCanarySetCanaryScale",
+        "TestCanaryScaleDownDelay",
+        "TestCanaryScaleDownOnAbort",
+        "TestRolloutScalingDuringUpdate",
+    ),
+    "BlueGreen": ("TestBlueGreenPreviewReplicaCount",),
+    "Analysis": ("TestBlueGreenPrePromotionFail", "TestCanaryBackgroundAnalysisLongRunningJob"),
+    "Rollback": ("TestRollbackAnalysisWithinWindow",),
+    "HeaderRouting": ("TestIstioHostHeaderRoute",),
+    "MirrorRoute": ("TestIstioHostMirrorRoute",),
+    "Istio": ("TestIstioHostSplit", "TestIstioPingPongUpdate", "TestIstioSubsetSplit"),
+}
+CI_SUBSET: tuple[TestId, ...] = tuple(
+    TestId(suite=suite, name=name) for suite, names in _CI_TESTS.items() for name in names
 )
