@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci argo-shapes
+.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci argo-shapes bench-vs-argo
 
 all: test
 
@@ -66,6 +66,12 @@ conformance: $(STAMP) cluster-bin
 
 conformance-ci: $(STAMP) cluster-bin
 	$(BIN)/python -m tools.conformance --against $(CONFORMANCE_CI_AGAINST) --subset ci --timeout 600
+
+# Argo Rollouts' controller and ours side by side on identical Rollouts (N = 50 and 200 by default; BENCH_N=...);
+# writes the table into docs/performance.md. Not part of `make test` (tens of minutes).
+BENCH_N ?= 50 200
+bench-vs-argo: $(STAMP) cluster-bin
+	$(BIN)/python bench/bench_vs_argo.py --n $(BENCH_N) --write docs/performance.md
 
 # The shapes of Argo's Go types (corev1.PodTemplateSpec, []CanaryStep) that rollouts/core/gojson.py encodes, generated
 # from the Go types inside Argo's pinned module (built by the conformance harness on first use).

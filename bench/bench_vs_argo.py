@@ -1,0 +1,445 @@
+"""Argo Rollouts' controller and ours, side by side in one run, on identical Rollouts (issue 11's benchmark).
+
+For each N, on one fresh local cluster (Argo's published CRDs and ours installed side by side), each controller in
+turn: create N Rollouts (2 replicas, canary ``setWeight 50 -> pause 1s -> setWeight 100``, no routing) and wait
+until all are Healthy; update every template and wait until all are Healthy on the new version; then stay idle for
+20 s. Only the apiVersion differs between the two sets of Rollouts. Measured per controller:
+
+- create -> all Healthy and update -> all Healthy (wall clock, the admin client polling every 0.5 s), and the
+  update's per-Rollout distribution (p50/p99 of the time each became Healthy);
+- controller CPU-seconds (``/proc/<pid>/stat`` utime+stime, children included) over create+update, and over the
+  idle window; peak RSS (``VmHWM``);
+- the controller's API requests over create+update (the "per Rollout" column divides by N), and over the idle
+  window: each controller runs as its own ServiceAccount, matched by its own FlowSchema, and
+  ``apiserver_flowcontrol_dispatched_requests_total`` of that FlowSchema is read from the API server's /metrics
+  before and after each phase (so the harness's own polling is not counted).
+
+Argo's controller is the binary the conformance harness builds from github.com/argoproj/argo-rollouts v1.10.1
+(``tools/conformance/build.sh``, cached in ``~/.cache/rollouts``); ours runs from this source tree. Only ratios
+measured in the same run mean anything on a shared 2-core machine. ``--write docs/performance.md`` replaces the
+block between the markers there with this run's table.
+
+    python bench/bench_vs_argo.py [--n 50 200] [--write docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from rollouts.devcluster.cluster import ClusterInfo, LocalCluster  # noqa: E402
+from tools.conformance.controllers import free_port  # noqa: E402
+from tools.conformance.peer import Peer, ensure_peer  # noqa: E402
+
+BEGIN = "<!-- BEGIN bench_vs_argo: written by `python bench/bench_vs_argo.py --write`; do not edit by hand -->"
+END = "<!-- END bench_vs_argo -->"
+CONTROLLER_NAMESPACE = "bench-controllers"
+STEPS = [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"setWeight": 100}]
+_DISPATCHED = re.compile(
+    r"^apiserver_flowcontrol_dispatched_requests_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.e+]+)$", re.MULTILINE
+)
+
+
+# -- pure parts (unit-tested) ------------------------------------------------------------------------------------
+
+
+def dispatched_requests(metrics_text: str, flow_schema: str) -> int:
+    """The API requests the API server dispatched for ``flow_schema``, summed over priority levels."""
+    total = 0.0
+    for match in _DISPATCHED.finditer(metrics_text):
+        if f'flow_schema="{flow_schema}"' in match.group("labels"):
+            total += float(match.group("value"))
+    return int(total)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def cpu_seconds(stat_line: str, ticks_per_second: int) -> float:
+    """utime+stime+cutime+cstime of a ``/proc/<pid>/stat`` line, in seconds (the command may contain spaces)."""
+    fields = stat_line[stat_line.rindex(")") + 2 :].split()
+    # After the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+    return sum(int(value) for value in fields[11:15]) / ticks_per_second
+
+
+def rollout_manifest(api_version: str, name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": "Rollout",
+        "metadata": {"name": name, "labels": {"bench": "vs-argo"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": {"canary": {"steps": STEPS}},
+        },
+    }
+
+
+def healthy_on(status: Mapping[str, Any], *, generation: int) -> bool:
+    """Healthy as both controllers report it, for the spec generation asked about."""
+    return (
+        status.get("phase") == "Healthy"
+        and str(status.get("observedGeneration") or "") == str(generation)
+        and bool(status.get("stableRS"))
+        and status.get("stableRS") == status.get("currentPodHash")
+    )
+
+
+@dataclass
+class Result:
+    controller: str
+    n: int
+    create_s: float = 0.0
+    update_s: float = 0.0
+    update_p50: float = 0.0
+    update_p99: float = 0.0
+    cpu_s: float = 0.0
+    idle_cpu_s: float = 0.0
+    peak_rss_mib: float = 0.0
+    requests: int = 0
+    idle_requests: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def render(results: Sequence[Result], *, when: str, machine: str, versions: str, idle: float = 20.0) -> str:
+    lines = [
+        BEGIN,
+        f"Measured {when} on {machine}; {versions}.",
+        "",
+        (
+            "| N | controller | create -> all Healthy | update -> all Healthy | update p50 / p99 per Rollout "
+            f"| CPU s | peak RSS | API requests | requests per Rollout | idle {idle:.0f} s: CPU s / requests |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r.n} | {r.controller} | {r.create_s:.1f} s | {r.update_s:.1f} s | {r.update_p50:.1f} / "
+        f"{r.update_p99:.1f} s | {r.cpu_s:.1f} | {r.peak_rss_mib:.0f} MiB | {r.requests:,} | "
+        f"{r.requests / max(r.n, 1):.1f} | {r.idle_cpu_s:.2f} / {r.idle_requests} |"
+        for r in results
+    )
+    lines += ["", "Ratios ours / Argo (same run):", "", "| N | API requests | CPU s | update -> Healthy | peak RSS |"]
+    lines.append("|---|---|---|---|---|")
+    by = {(r.n, r.controller): r for r in results}
+    for n in sorted({r.n for r in results}):
+        argo, ours = by.get((n, "argo")), by.get((n, "ours"))
+        if argo is None or ours is None:
+            continue
+        lines.append(
+            f"| {n} | {ours.requests / max(argo.requests, 1):.2f} | {ours.cpu_s / max(argo.cpu_s, 1e-9):.2f} | "
+            f"{ours.update_s / max(argo.update_s, 1e-9):.2f} | {ours.peak_rss_mib / max(argo.peak_rss_mib, 1e-9):.2f} |"
+        )
+    notes = [f"- {r.controller} at N={r.n}: {note}" for r in results for note in r.notes]
+    if notes:
+        lines += ["", *notes]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def replace_block(document: str, block: str) -> str:
+    start, end = document.find(BEGIN), document.find(END)
+    if start < 0 or end < 0:
+        return document.rstrip("\n") + "\n\n" + block + "\n"
+    return document[:start] + block + document[end + len(END) :]
+
+
+# -- the cluster side ----------------------------------------------------------------------------------------------
+
+
+class Kubectl:
+    def __init__(self, cluster: ClusterInfo) -> None:
+        self.command = str(cluster.kubectl)
+        self.env = os.environ | {"KUBECONFIG": str(cluster.kubeconfig)}
+
+    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
+        result = subprocess.run(  # noqa: S603
+            [self.command, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args[:3])}: {result.stderr.strip()[:500]}")
+        return result.stdout
+
+    def apply(self, *docs: Mapping[str, Any]) -> None:
+        self(
+            "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all([dict(d) for d in docs])
+        )
+
+
+def identity(kubectl: Kubectl, cluster: ClusterInfo, name: str) -> Path:
+    """A ServiceAccount for controller ``name`` (cluster-admin: the benchmark compares requests, not RBAC), its own
+    FlowSchema (so the API server counts its requests apart), and a kubeconfig with its token."""
+    account = f"bench-{name}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": account, "namespace": CONTROLLER_NAMESPACE},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": account},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": CONTROLLER_NAMESPACE}],
+        },
+        {
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+            "kind": "FlowSchema",
+            "metadata": {"name": account},
+            "spec": {
+                "matchingPrecedence": 500,
+                "priorityLevelConfiguration": {"name": "workload-high"},
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [
+                    {
+                        "subjects": [
+                            {
+                                "kind": "ServiceAccount",
+                                "serviceAccount": {"name": account, "namespace": CONTROLLER_NAMESPACE},
+                            }
+                        ],
+                        "resourceRules": [
+                            {
+                                "verbs": ["*"],
+                                "apiGroups": ["*"],
+                                "resources": ["*"],
+                                "namespaces": ["*"],
+                                "clusterScope": True,
+                            }
+                        ],
+                        "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                    }
+                ],
+            },
+        },
+    )
+    token = kubectl("create", "token", account, "-n", CONTROLLER_NAMESPACE, "--duration=24h").strip()
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    for user in config.get("users") or []:
+        user["user"] = {"token": token}
+    path = cluster.state_dir / f"{account}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def server_metrics(kubectl: Kubectl) -> str:
+    return kubectl("get", "--raw", "/metrics", timeout=60)
+
+
+@dataclass
+class Controller:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(  # noqa: S603
+                self.command, stdout=sink, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def cpu(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(Path(f"/proc/{self.process.pid}/stat").read_text(), os.sysconf("SC_CLK_TCK"))
+
+    def peak_rss_mib(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def controllers(peer: Peer, cluster: ClusterInfo, kubectl: Kubectl, work: Path) -> dict[str, Controller]:
+    env = os.environ | {"POD_NAMESPACE": CONTROLLER_NAMESPACE, "PYTHONPATH": str(REPO)}
+    argo_config, ours_config = identity(kubectl, cluster, "argo"), identity(kubectl, cluster, "ours")
+    return {
+        "argo": Controller(
+            "argo",
+            [
+                str(peer.controller_binary),
+                f"--kubeconfig={argo_config}",
+                "--leader-elect=false",
+                f"--healthzPort={free_port()}",
+                f"--metricsPort={free_port()}",
+            ],
+            env,
+            work / "argo.log",
+        ),
+        "ours": Controller(
+            "ours",
+            [sys.executable, "-m", "rollouts.cli", "controller", f"--kubeconfig={ours_config}", "--metrics-port=0"],
+            env,
+            work / "ours.log",
+        ),
+    }
+
+
+API_VERSIONS = {"argo": "argoproj.io/v1alpha1", "ours": "rollouts.dev/v1alpha1"}
+PLURALS = {"argo": "rollouts.argoproj.io", "ours": "rollouts.rollouts.dev"}
+
+
+def statuses(kubectl: Kubectl, controller: str, namespace: str) -> dict[str, tuple[int, dict[str, Any]]]:
+    listed = json.loads(kubectl("get", PLURALS[controller], "-n", namespace, "-o", "json", timeout=120))
+    return {
+        item["metadata"]["name"]: (int(item["metadata"].get("generation") or 0), item.get("status") or {})
+        for item in listed["items"]
+    }
+
+
+def wait_all_healthy(
+    kubectl: Kubectl, controller: str, namespace: str, names: Sequence[str], *, generation: int, timeout: float
+) -> tuple[float, list[float]]:
+    """Seconds until every Rollout is Healthy at ``generation``, and each one's time."""
+    started = time.monotonic()
+    done: dict[str, float] = {}
+    while time.monotonic() - started < timeout:
+        for name, (gen, status) in statuses(kubectl, controller, namespace).items():
+            if name not in done and gen >= generation and healthy_on(status, generation=gen):
+                done[name] = time.monotonic() - started
+        if len(done) == len(names):
+            return time.monotonic() - started, sorted(done.values())
+        time.sleep(0.5)
+    raise TimeoutError(f"{controller}: {len(done)}/{len(names)} Healthy after {timeout:.0f} s")
+
+
+def measure(
+    controller: Controller, kubectl: Kubectl, n: int, *, idle: float, timeout: float, log: Callable[[str], None]
+) -> Result:
+    result = Result(controller=controller.name, n=n)
+    namespace = f"bench-{controller.name}-{n}"
+    kubectl("create", "namespace", namespace)
+    names = [f"r{i:04d}" for i in range(n)]
+    schema = f"bench-{controller.name}"
+    controller.start()
+    try:
+        time.sleep(5)  # the controller's informers/watches start
+        before_requests, before_cpu = dispatched_requests(server_metrics(kubectl), schema), controller.cpu()
+        manifests = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:1") for name in names]
+        for start in range(0, n, 50):
+            kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(manifests[start : start + 50]))
+        result.create_s, _ = wait_all_healthy(kubectl, controller.name, namespace, names, generation=1, timeout=timeout)
+        log(f"{controller.name} N={n}: created, all Healthy in {result.create_s:.1f} s")
+        patch = json.dumps(
+            {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example/app:2"}]}}}}
+        )
+        for name in names:
+            kubectl("patch", PLURALS[controller.name], name, "-n", namespace, "--type=merge", "-p", patch)
+        result.update_s, each = wait_all_healthy(
+            kubectl, controller.name, namespace, names, generation=2, timeout=timeout
+        )
+        result.update_p50, result.update_p99 = percentile(each, 0.5), percentile(each, 0.99)
+        log(f"{controller.name} N={n}: updated, all Healthy in {result.update_s:.1f} s")
+        result.cpu_s = controller.cpu() - before_cpu
+        result.requests = dispatched_requests(server_metrics(kubectl), schema) - before_requests
+        idle_requests, idle_cpu = dispatched_requests(server_metrics(kubectl), schema), controller.cpu()
+        time.sleep(idle)
+        result.idle_cpu_s = controller.cpu() - idle_cpu
+        result.idle_requests = dispatched_requests(server_metrics(kubectl), schema) - idle_requests
+        result.peak_rss_mib = controller.peak_rss_mib()
+    finally:
+        controller.stop()
+        kubectl("delete", "namespace", namespace, "--wait=true", timeout=600)
+    return result
+
+
+@contextmanager
+def bench_cluster(n_max: int, work: Path) -> Iterator[ClusterInfo]:
+    # KWOK nodes take 110 pods each; an update needs up to 3 pods per Rollout at once.
+    cluster = LocalCluster(state_dir=work / "cluster", nodes=max(2, math.ceil(3 * n_max / 100)))
+    info = cluster.start(tie_to_parent=True, timeout=240)
+    try:
+        yield info
+    finally:
+        cluster.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--idle", type=float, default=20.0)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all Healthy")
+    parser.add_argument("--write", type=Path, help="replace the results block of this Markdown file")
+    args = parser.parse_args(argv)
+
+    def log(text: str) -> None:
+        print(f"[bench] {text}", flush=True)
+
+    peer = ensure_peer(build=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-vs-argo-"))
+    results: list[Result] = []
+    with bench_cluster(max(args.n), work) as cluster:
+        kubectl = Kubectl(cluster)
+        kubectl("apply", "--server-side", "--force-conflicts", "-k", str(peer.crds_dir))
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        kubectl("create", "namespace", CONTROLLER_NAMESPACE)
+        both = controllers(peer, cluster, kubectl, work)
+        results.extend(
+            measure(both[name], kubectl, n, idle=args.idle, timeout=args.timeout, log=log)
+            for n in args.n
+            for name in ("argo", "ours")
+        )
+    block = render(
+        results,
+        when=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        versions=f"Argo Rollouts {peer.version} vs rollouts (this tree); logs in {work}",
+        idle=args.idle,
+    )
+    print(block)
+    if args.write is not None:
+        args.write.write_text(replace_block(args.write.read_text() if args.write.exists() else "", block))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

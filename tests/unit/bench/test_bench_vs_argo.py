@@ -1,0 +1,74 @@
+"""The pure parts of bench/bench_vs_argo.py: reading the API server's per-FlowSchema counter, CPU from /proc, the
+Healthy test both controllers' Rollouts pass, and the results block."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[3] / "bench" / "bench_vs_argo.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_vs_argo", _PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vs_argo"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+METRICS = """# HELP apiserver_flowcontrol_dispatched_requests_total [BETA] Number of requests executed
+# TYPE apiserver_flowcontrol_dispatched_requests_total counter
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="bench-argo",priority_level="workload-high"} 120
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="bench-ours",priority_level="workload-high"} 300
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="bench-ours",priority_level="exempt"} 7
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="global-default",priority_level="global-default"} 9e+03
+"""
+
+
+def test_requests_are_summed_per_flow_schema(bench: ModuleType) -> None:
+    assert bench.dispatched_requests(METRICS, "bench-argo") == 120
+    assert bench.dispatched_requests(METRICS, "bench-ours") == 307
+    assert bench.dispatched_requests(METRICS, "global-default") == 9000
+    assert bench.dispatched_requests(METRICS, "bench-nobody") == 0
+
+
+def test_cpu_seconds_read_past_a_command_with_spaces(bench: ModuleType) -> None:
+    line = "4242 (python -m rollouts) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 10 5 20 0 8 0 1 2 3"
+    assert bench.cpu_seconds(line, 100) == pytest.approx(3.15)
+
+
+def test_percentiles_by_nearest_rank(bench: ModuleType) -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert bench.percentile(values, 0.5) == 50.0
+    assert bench.percentile(values, 0.99) == 99.0
+    assert bench.percentile([], 0.5) == 0.0
+
+
+def test_healthy_means_the_asked_generation_fully_promoted(bench: ModuleType) -> None:
+    done = {"phase": "Healthy", "observedGeneration": "2", "stableRS": "abc", "currentPodHash": "abc"}
+    assert bench.healthy_on(done, generation=2)
+    assert not bench.healthy_on({**done, "observedGeneration": "1"}, generation=2)
+    assert not bench.healthy_on({**done, "currentPodHash": "def"}, generation=2)
+    assert not bench.healthy_on({**done, "phase": "Progressing"}, generation=2)
+
+
+def test_the_block_has_a_row_per_run_and_ratios_and_replaces_itself(bench: ModuleType) -> None:
+    argo = bench.Result(controller="argo", n=10, update_s=10.0, cpu_s=2.0, requests=400, peak_rss_mib=100.0)
+    ours = bench.Result(controller="ours", n=10, update_s=5.0, cpu_s=3.0, requests=200, peak_rss_mib=120.0)
+    block = bench.render([argo, ours], when="now", machine="m", versions="v")
+    assert "| 10 | 0.50 | 1.50 | 0.50 | 1.20 |" in block
+    assert block.count("\n| 10 | ") == 3  # a row per controller, and the ratios
+    document = "# Performance\n\nintro\n"
+    once = bench.replace_block(document, block)
+    assert once.startswith(document.rstrip("\n"))
+    twice = bench.replace_block(once, block.replace("now", "later"))
+    assert twice.count(bench.BEGIN) == 1
+    assert "Measured later" in twice
