@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,23 @@ def dispatched_requests(metrics_text: str, flow_schema: str) -> int:
         if f'flow_schema="{flow_schema}"' in match.group("labels"):
             total += float(match.group("value"))
     return int(total)
+
+
+_CLIENT_REQUESTS = re.compile(
+    r"^controller_clientset_k8s_request_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.e+]+)$", re.MULTILINE
+)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def requests_by_kind_verb(metrics_text: str) -> dict[tuple[str, str], int]:
+    """A controller's own ``controller_clientset_k8s_request_total`` (Argo's name; ours too), summed by
+    (resource, verb) over every other label (Argo's carry namespace, name and status; ours the status)."""
+    totals: dict[tuple[str, str], float] = {}
+    for match in _CLIENT_REQUESTS.finditer(metrics_text):
+        labels = dict(_LABEL.findall(match.group("labels")))
+        key = (labels.get("kind", "?"), labels.get("verb", "?"))
+        totals[key] = totals.get(key, 0.0) + float(match.group("value"))
+    return {key: int(value) for key, value in totals.items()}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -128,6 +146,7 @@ class Result:
     peak_rss_mib: float = 0.0
     requests: int = 0
     idle_requests: int = 0
+    by_kind_verb: dict[tuple[str, str], int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -158,6 +177,13 @@ def render(results: Sequence[Result], *, when: str, machine: str, versions: str,
         lines.append(
             f"| {n} | {ours.requests / max(argo.requests, 1):.2f} | {ours.cpu_s / max(argo.cpu_s, 1e-9):.2f} | "
             f"{ours.update_s / max(argo.update_s, 1e-9):.2f} | {ours.peak_rss_mib / max(argo.peak_rss_mib, 1e-9):.2f} |"
+        )
+    lines += ["", "Where the requests went (create+update, from each controller's own counter), the ten largest:", ""]
+    for r in results:
+        top = sorted(r.by_kind_verb.items(), key=lambda item: -item[1])[:10]
+        lines.append(
+            f"- {r.controller}, N={r.n}: "
+            + (", ".join(f"{verb} {kind or 'discovery'} {count:,}" for (kind, verb), count in top) or "not reported")
         )
     notes = [f"- {r.controller} at N={r.n}: {note}" for r in results for note in r.notes]
     if notes:
@@ -269,6 +295,7 @@ class Controller:
     command: list[str]
     env: dict[str, str]
     log: Path
+    metrics_port: int
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -286,6 +313,13 @@ class Controller:
                 self.process.kill()
                 self.process.wait()
 
+    def client_requests(self) -> dict[tuple[str, str], int]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as answer:
+                return requests_by_kind_verb(answer.read().decode())
+        except OSError:
+            return {}
+
     def cpu(self) -> float:
         assert self.process is not None
         return cpu_seconds(Path(f"/proc/{self.process.pid}/stat").read_text(), os.sysconf("SC_CLK_TCK"))
@@ -301,6 +335,7 @@ class Controller:
 def controllers(peer: Peer, cluster: ClusterInfo, kubectl: Kubectl, work: Path) -> dict[str, Controller]:
     env = os.environ | {"POD_NAMESPACE": CONTROLLER_NAMESPACE, "PYTHONPATH": str(REPO)}
     argo_config, ours_config = identity(kubectl, cluster, "argo"), identity(kubectl, cluster, "ours")
+    argo_metrics, ours_metrics = free_port(), free_port()
     return {
         "argo": Controller(
             "argo",
@@ -309,16 +344,25 @@ def controllers(peer: Peer, cluster: ClusterInfo, kubectl: Kubectl, work: Path) 
                 f"--kubeconfig={argo_config}",
                 "--leader-elect=false",
                 f"--healthzPort={free_port()}",
-                f"--metricsPort={free_port()}",
+                f"--metricsPort={argo_metrics}",
             ],
             env,
             work / "argo.log",
+            argo_metrics,
         ),
         "ours": Controller(
             "ours",
-            [sys.executable, "-m", "rollouts.cli", "controller", f"--kubeconfig={ours_config}", "--metrics-port=0"],
+            [
+                sys.executable,
+                "-m",
+                "rollouts.cli",
+                "controller",
+                f"--kubeconfig={ours_config}",
+                f"--metrics-port={ours_metrics}",
+            ],
             env,
             work / "ours.log",
+            ours_metrics,
         ),
     }
 
@@ -363,6 +407,7 @@ def measure(
     try:
         time.sleep(5)  # the controller's informers/watches start
         before_requests, before_cpu = dispatched_requests(server_metrics(kubectl), schema), controller.cpu()
+        before_kinds = controller.client_requests()
         manifests = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:1") for name in names]
         for start in range(0, n, 50):
             kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(manifests[start : start + 50]))
@@ -380,6 +425,12 @@ def measure(
         log(f"{controller.name} N={n}: updated, all Healthy in {result.update_s:.1f} s")
         result.cpu_s = controller.cpu() - before_cpu
         result.requests = dispatched_requests(server_metrics(kubectl), schema) - before_requests
+        after_kinds = controller.client_requests()
+        result.by_kind_verb = {
+            key: count - before_kinds.get(key, 0)
+            for key, count in after_kinds.items()
+            if count - before_kinds.get(key, 0) > 0
+        }
         idle_requests, idle_cpu = dispatched_requests(server_metrics(kubectl), schema), controller.cpu()
         time.sleep(idle)
         result.idle_cpu_s = controller.cpu() - idle_cpu

@@ -89,6 +89,8 @@ class Operator:
     def create(cls, kube: Kube, config: ControllerConfig | None = None) -> Operator:
         config = config or ControllerConfig()
         kube.api.configuration.connection_pool_maxsize = config.api_connections
+        if config.metrics_port:
+            kube.observer = process_metrics().request  # every API request of the process, by resource and verb
         io_pool = concurrent.futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="engine")
         engine = Engine.create(
             kube,

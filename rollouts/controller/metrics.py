@@ -2,7 +2,8 @@
 
 Names follow Argo Rollouts' controller where the meaning is the same, so existing dashboards and alerts keep working
 after a switch: ``rollout_info`` (one series per Rollout: its strategy and phase), ``rollout_reconcile`` (seconds per
-reconcile, a histogram) and ``rollout_reconcile_error`` (reconciles that failed). The process and Python runtime
+reconcile, a histogram), ``rollout_reconcile_error`` (reconciles that failed) and
+``controller_clientset_k8s_request_total`` (API requests by resource, verb and status). The process and Python runtime
 metrics of ``prometheus_client`` come with them.
 """
 
@@ -42,6 +43,14 @@ class ControllerMetrics:
         self.errors = Counter(
             "rollout_reconcile_error", "Reconciles of a Rollout that failed.", ["namespace", "name"], registry=registry
         )
+        # Argo's name; its labels without namespace and object name (bounded cardinality). kopf's own watches are
+        # not counted: they are long-lived streams, not requests per reconcile.
+        self.requests = Counter(
+            "controller_clientset_k8s_request_total",
+            "API requests the controller made, by resource, verb and HTTP status (0: no answer).",
+            ["kind", "verb", "status_code"],
+            registry=registry,
+        )
         self._labels: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()  # reconciles of different Rollouts run on several threads
 
@@ -55,6 +64,10 @@ class ControllerMetrics:
                     self.info.remove(namespace, name, *previous)
                 self._labels[namespace, name] = (strategy, phase)
                 self.info.labels(namespace, name, strategy, phase).set(1)
+
+    def request(self, kind: str, verb: str, status: int) -> None:
+        """One API request (a :class:`workflows.runtime.kube.Kube` observer)."""
+        self.requests.labels(kind, verb, str(status)).inc()
 
     def failed(self, namespace: str, name: str) -> None:
         self.errors.labels(namespace, name).inc()

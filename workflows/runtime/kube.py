@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -59,6 +59,7 @@ __all__ = [
     "NotServedError",
     "Resource",
     "WatchEvent",
+    "request_kind_verb",
     "resource_for",
 ]
 
@@ -162,6 +163,27 @@ def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
     return kind(status, reason, message[:2000], details=details)
 
 
+def request_kind_verb(method: str, path: str, query: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
+    """(resource plural, verb) of a request, in the words of Argo's ``controller_clientset_k8s_request_total``:
+    ``("replicasets", "List")``, ``("rollouts", "Patch")`` (a subresource counts as its resource), ``("", "Get")``
+    for discovery. Pure."""
+    parts = [part for part in path.split("?", maxsplit=1)[0].strip("/").split("/") if part]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else []
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]  # /namespaces/<ns>/<plural>/...
+    kind = rest[0] if rest else ""
+    named = len(rest) >= 2
+    watching = any(key == "watch" and value in {"true", "1"} for key, value in query)
+    verb = {
+        "GET": "Watch" if watching else ("Get" if named or not kind else "List"),
+        "POST": "Create",
+        "PUT": "Update",
+        "PATCH": "Patch",
+        "DELETE": "Delete" if named else "DeleteCollection",
+    }.get(method.upper(), method.title())
+    return kind, verb
+
+
 def _is_missing_object(error: ApiError) -> bool:
     """A 404 about one named object (it does not exist), as opposed to the resource type not being served."""
     return error.status == 404 and bool(error.details.get("name"))
@@ -240,6 +262,9 @@ class Kube:
     namespace: str = "default"
     _closed: bool = field(default=False, repr=False)
     _served: dict[tuple[str, str], Resource] = field(default_factory=dict, repr=False)
+    #: Told of every request this client makes: (kind, verb, HTTP status; 0 when no answer came). The controller
+    #: counts them for /metrics (``controller_clientset_k8s_request_total``, as Argo's controller names it).
+    observer: Callable[[str, str, int], None] | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -275,7 +300,13 @@ class Kube:
         For callers that read on a tight loop and would rather miss one answer than wait for it (the demo's 1 Hz
         observers), next to the same process's ordinary writes.
         """
-        return Kube(self.api, request_timeout=seconds, field_manager=self.field_manager, namespace=self.namespace)
+        return Kube(
+            self.api,
+            request_timeout=seconds,
+            field_manager=self.field_manager,
+            namespace=self.namespace,
+            observer=self.observer,
+        )
 
     def close(self) -> None:
         if not self._closed:
@@ -319,7 +350,12 @@ class Kube:
         try:
             response = self.api.call_api(*serialized, _request_timeout=timeout or self.request_timeout)
         except ApiException as error:  # raised by the REST layer for some transport-level refusals
+            self._observe(method, path, query, int(error.status or 0))
             raise _error(int(error.status or 0), str(error.reason or ""), error.body) from None
+        except Exception:
+            self._observe(method, path, query, 0)
+            raise
+        self._observe(method, path, query, response.status)
         if not 200 <= response.status <= 299:
             response.read()
             raise _error(response.status, str(response.reason or ""), response.data)
@@ -327,6 +363,11 @@ class Kube:
             return response.response
         response.read()
         return json.loads(response.data) if response.data else {}
+
+    def _observe(self, method: str, path: str, query: Sequence[tuple[str, str]], status: int) -> None:
+        if self.observer is not None:
+            kind, verb = request_kind_verb(method, path, query)
+            self.observer(kind, verb, status)
 
     @staticmethod
     def _query(**params: object) -> list[tuple[str, str]]:

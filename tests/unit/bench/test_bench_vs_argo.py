@@ -72,3 +72,14 @@ def test_the_block_has_a_row_per_run_and_ratios_and_replaces_itself(bench: Modul
     twice = bench.replace_block(once, block.replace("now", "later"))
     assert twice.count(bench.BEGIN) == 1
     assert "Measured later" in twice
+
+
+def test_a_controllers_own_request_counter_is_summed_by_resource_and_verb(bench: ModuleType) -> None:
+    """Argo's series carry namespace, name and status; ours the status: both sum to (resource, verb)."""
+    text = """# TYPE controller_clientset_k8s_request_total counter
+controller_clientset_k8s_request_total{kind="replicasets",name="N/A",namespace="ns",status_code="200",verb="List"} 3
+controller_clientset_k8s_request_total{kind="replicasets",name="N/A",namespace="other",status_code="200",verb="List"} 2
+controller_clientset_k8s_request_total{kind="rollouts",status_code="409",verb="Patch"} 1
+controller_clientset_k8s_request_total{kind="rollouts",status_code="200",verb="Patch"} 4
+"""
+    assert bench.requests_by_kind_verb(text) == {("replicasets", "List"): 5, ("rollouts", "Patch"): 5}
