@@ -345,14 +345,17 @@ def apply_plan(
     return applier.events
 
 
-def write_status_patch(kube: Kube, rollout: Mapping[str, Any], status: Mapping[str, Any], *, mode: ApiMode) -> None:
+def write_status_patch(
+    kube: Kube, rollout: Mapping[str, Any], status: Mapping[str, Any], *, mode: ApiMode
+) -> str | None:
     """Merge-patch the status, guarded by the resourceVersion the plan was made from.
 
     Operator commands (``abort``, ``promoteFull``, cleared ``pauseConditions``) live in the same status; a blind write
     could erase one that arrived after we read the Rollout. With the resourceVersion the API server answers 409
     (:class:`~workflows.runtime.kube.ConflictError`) instead, and the next reconcile plans again with the command
-    in view.
+    in view. Returns the resourceVersion the write produced (None when the Rollout is gone).
     """
     meta = rollout["metadata"]
     body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "status": dict(status)}
-    kube.patch(mode.rollouts, meta["name"], body, meta["namespace"], subresource="status")
+    written = kube.patch(mode.rollouts, meta["name"], body, meta["namespace"], subresource="status")
+    return str((written or {}).get("metadata", {}).get("resourceVersion") or "") or None

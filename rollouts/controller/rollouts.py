@@ -52,6 +52,13 @@ RESYNC_SECONDS = 60.0
 Key = tuple[str, str]
 
 
+#: Status fields that only report what was observed: a write that changes nothing else, from a plan that acts on
+#: nothing, leaves nothing for a next reconcile to do, so the watch event it causes need not start one.
+_OBSERVATIONAL = frozenset(
+    {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "HPAReplicas", "conditions", "message"}
+)
+
+
 def _status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``desired`` that differs from ``current`` (``None`` removes a key), as a merge patch."""
     changes: dict[str, Any] = {}
@@ -92,6 +99,9 @@ class Reconciler:
     _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
     # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
+    # key -> resourceVersion of our own observational status write, whose watch event needs no reconcile (worker
+    # threads write it, the loop pops it; a miss costs one needless reconcile, never a skipped one)
+    _echoes: dict[Key, str] = field(default_factory=dict)
 
     def service_changed(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         """A Service carrying the managed-by annotation changed: index it, and reconcile the Rollout it names."""
@@ -105,6 +115,15 @@ class Reconciler:
             key = (namespace, owner)
             self._managed_services[key] = self._managed_services.get(key, frozenset()) | {name}
             self.trigger(namespace, owner)
+
+    def rollout_event(self, body: Mapping[str, Any]) -> None:
+        """A Rollout changed: reconcile it, unless the change is our own observational status write coming back."""
+        meta = body.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        echo = self._echoes.pop(key, None)
+        if echo is not None and echo == str(meta.get("resourceVersion") or ""):
+            return
+        self.trigger(*key)
 
     def announce(self, body: Mapping[str, Any]) -> None:
         """The first sight of a Rollout by this process (created, or listed at start-up): Argo's
@@ -328,7 +347,9 @@ class Reconciler:
         changes = _status_changes(rollout.get("status") or {}, plan.status)
         if changes:
             try:
-                write_status_patch(self.kube, rollout, changes, mode=self.mode)
+                version = write_status_patch(self.kube, rollout, changes, mode=self.mode)
+                if version is not None and not plan.actions and set(changes) <= _OBSERVATIONAL:
+                    self._echoes[key] = version
             except ConflictError:
                 requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
         return rollout, events, requeue
@@ -363,7 +384,7 @@ def register_rollout_handlers(
             memo.rollouts.forget(meta["namespace"], meta["name"], uid=meta.get("uid"))
             return
         memo.rollouts.announce(body)
-        memo.rollouts.trigger(meta["namespace"], meta["name"])
+        memo.rollouts.rollout_event(body)
 
     @kopf.on.event("", "v1", "services", registry=registry, annotations={mode.managed_by_annotation: kopf.PRESENT})
     async def service_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002

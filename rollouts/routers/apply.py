@@ -425,7 +425,9 @@ def release_destination_rules(
     Called when the spec changed; a cluster without Istio's CRDs has nothing to release. Returns the writes made.
     """
     writer = _Writer(kube)
-    resource = writer.served(DESTINATION_RULES)
+    resource = kube.serving(DESTINATION_RULES, *_OLDER_VERSIONS[DESTINATION_RULES])
+    if resource is None:
+        return 0  # no Istio here (discovery's answer is remembered for a minute): nothing can carry our labels
     try:
         rules = kube.list(resource, namespace).items
     except NotServedError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -163,6 +164,10 @@ def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
     return kind(status, reason, message[:2000], details=details)
 
 
+#: How long a "this kind is not served" answer of :meth:`Kube.served` stands before discovery is asked again.
+UNSERVED_RECHECK_SECONDS = 60.0
+
+
 def request_kind_verb(method: str, path: str, query: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
     """(resource plural, verb) of a request, in the words of Argo's ``controller_clientset_k8s_request_total``:
     ``("replicasets", "List")``, ``("rollouts", "Patch")`` (a subresource counts as its resource), ``("", "Get")``
@@ -262,6 +267,7 @@ class Kube:
     namespace: str = "default"
     _closed: bool = field(default=False, repr=False)
     _served: dict[tuple[str, str], Resource] = field(default_factory=dict, repr=False)
+    _unserved: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)  # kind -> when to ask again
     #: Told of every request this client makes: (kind, verb, HTTP status; 0 when no answer came). The controller
     #: counts them for /metrics (``controller_clientset_k8s_request_total``, as Argo's controller names it).
     observer: Callable[[str, str, int], None] | None = field(default=None, repr=False)
@@ -384,13 +390,17 @@ class Kube:
 
         For kinds published under several versions, of which a cluster may serve only an older one (Istio's
         ``v1alpha3``/``v1beta1``/``v1``: Argo Rollouts' e2e suite installs Istio CRDs without ``v1``). Discovery
-        (``GET /apis/<group>/<version>``) runs once per client and kind; ``resource`` itself is returned uncached when
-        no version is served, so a CRD installed later is found, and :meth:`forget` drops an answer that went stale.
+        (``GET /apis/<group>/<version>``) runs once per client and kind; when no version is served ``resource`` itself
+        is returned and discovery is asked again after :data:`UNSERVED_RECHECK_SECONDS` (a CRD installed later is
+        found, without a discovery round per reconcile on clusters that never install it); :meth:`forget` drops an
+        answer that went stale.
         """
         key = (resource.group, resource.plural)
         known = self._served.get(key)
         if known is not None:
             return known
+        if self._unserved.get(key, 0.0) > time.monotonic():
+            return resource  # asked recently: not served then (a CRD installed since is found within a minute)
         for version in (resource.version, *alternatives):
             try:
                 listing = self._request("GET", f"/apis/{resource.group}/{version}" if resource.group else "/api/v1")
@@ -399,12 +409,20 @@ class Kube:
             if any(item.get("name") == resource.plural for item in listing.get("resources") or ()):
                 found = resource if version == resource.version else replace(resource, version=version)
                 self._served[key] = found
+                self._unserved.pop(key, None)
                 return found
+        self._unserved[key] = time.monotonic() + UNSERVED_RECHECK_SECONDS
         return resource
+
+    def serving(self, resource: Resource, *alternatives: str) -> Resource | None:
+        """:meth:`served`, or None when the API server serves none of the versions (as last asked)."""
+        found = self.served(resource, *alternatives)
+        return found if (resource.group, resource.plural) in self._served else None
 
     def forget(self, resource: Resource) -> None:
         """Drop what :meth:`served` found for ``resource``'s kind (its CRD changed versions or went away)."""
         self._served.pop((resource.group, resource.plural), None)
+        self._unserved.pop((resource.group, resource.plural), None)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def get(

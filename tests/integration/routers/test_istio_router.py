@@ -215,3 +215,18 @@ def test_a_destination_rule_no_longer_named_is_released(
     assert all(HASH not in (s.get("labels") or {}) for s in rule["spec"]["subsets"])
     assert {s["name"] for s in rule["spec"]["subsets"]} == {"stable", "canary"}
     assert release_destination_rules(client_, rollout=name, keep=frozenset(), **kwargs) == 0
+
+
+def test_an_unserved_kind_is_not_asked_about_again_for_a_minute(kube: Kube) -> None:
+    """No Istio on a cluster: the DestinationRule release after each spec change costs no discovery round."""
+    counted: list[tuple[str, str, int]] = []
+    client_ = KubeClient(kube.api_client, observer=lambda kind, verb, status: counted.append((kind, verb, status)))
+    missing = Resource("example.invalid", "v1", "widgets", "Widget")
+    assert client_.serving(missing, "v1beta1") is None
+    asked = len(counted)
+    assert asked == 2  # one discovery GET per version
+    assert client_.serving(missing, "v1beta1") is None
+    assert len(counted) == asked  # remembered
+    client_.forget(missing)
+    assert client_.serving(missing, "v1beta1") is None
+    assert len(counted) == 2 * asked

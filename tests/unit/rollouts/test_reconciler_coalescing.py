@@ -61,3 +61,21 @@ async def test_triggers_during_a_reconcile_coalesce_into_one_more() -> None:
     await _until(lambda: not reconciler._running)
     assert calls == [("ns", "a"), ("ns", "a")]
     await reconciler.close()
+
+
+async def test_the_echo_of_our_own_observational_status_write_starts_no_reconcile() -> None:
+    """A status write that only reported counts (no action planned) comes back as a watch event: no reconcile for it.
+    Any other version of the Rollout (a person's edit, a later write) still starts one."""
+    reconciler, calls = _counting()
+    body = {"metadata": {"namespace": "ns", "name": "a", "resourceVersion": "41"}}
+    reconciler._echoes[("ns", "a")] = "41"
+    reconciler.rollout_event(body)
+    await asyncio.sleep(0.01)
+    assert calls == []
+    assert ("ns", "a") not in reconciler._echoes  # used once
+    reconciler.rollout_event(body)  # the same version again (a relist): no record left, so it reconciles
+    await _until(lambda: calls == [("ns", "a")])
+    reconciler._echoes[("ns", "a")] = "43"
+    reconciler.rollout_event({"metadata": {**body["metadata"], "resourceVersion": "42"}})  # someone else's write
+    await _until(lambda: len(calls) == 2)
+    await _until(lambda: not reconciler._running)
