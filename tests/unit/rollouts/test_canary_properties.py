@@ -7,8 +7,9 @@ rolls out new templates or rolls back at random ticks. Checked at every reconcil
 - the ReplicaSets never ask for more than ``replicas + maxSurge`` pods because of a plan (Argo's approximation of a
   weight only uses a pod of extra rounding when the surge allows it, so there is no +1 any more);
 - the step index moves by at most one per reconcile, except the documented jumps (reset to 0, skip to the end);
-- the traffic weight sent to the canary never exceeds what its available pods can serve (and the rest is servable
-  by the stable), and no ReplicaSet a Service sends traffic to is scaled to zero;
+- the traffic weight sent to the canary never exceeds what its available pods can serve, and the rest is servable by
+  the stable (the scenarios have no ``setCanaryScale``, which lifts the first half by design, as in Argo), and no
+  ReplicaSet a Service sends traffic to is scaled to zero;
 - applying a plan twice changes nothing the second time, and planning is deterministic;
 - in the end the rollout is Healthy with only the stable version running, or Degraded with all capacity on stable.
 """
