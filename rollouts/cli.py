@@ -70,7 +70,10 @@ def _controller(args: argparse.Namespace) -> int:
     from workflows.api import api_mode
 
     config = ControllerConfig(
-        mode=api_mode(_api_group(args)), instance_id=args.instance_id, metrics_port=args.metrics_port
+        mode=api_mode(_api_group(args)),
+        instance_id=args.instance_id,
+        metrics_port=args.metrics_port,
+        namespaces=tuple(args.namespace or ()),
     )
     return run_controller(
         kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config

@@ -29,11 +29,12 @@ import kopf
 
 from analysis.controller import AnalysisController, register_analysis_handlers
 from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, serve_metrics
-from rollouts.controller.rollouts import Reconciler, register_rollout_handlers
+from rollouts.controller.rollouts import Reconciler, rollout_cache
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.executor import ExecutorConfig
+from workflows.runtime.informer import Cache
 from workflows.runtime.kube import Credentials, Kube
 
 __all__ = [
@@ -59,6 +60,7 @@ class ControllerConfig:
     instance_id: str = ""  # only objects labelled with this instance id (empty: only objects without the label)
     metrics_port: int = DEFAULT_METRICS_PORT  # /metrics (0: not served)
     metrics_address: str = "0.0.0.0"  # noqa: S104 -- scraped from other pods
+    namespaces: tuple[str, ...] = ()  # the namespaces watched (empty: the whole cluster)
 
     def label_filter(self) -> dict[str, Any]:
         """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
@@ -80,6 +82,7 @@ class Operator:
     workflows: WorkflowController
     analysis: AnalysisController
     rollouts: Reconciler
+    cache: Cache  # the informers the Rollout reconciles read from
     io_pool: concurrent.futures.ThreadPoolExecutor = field(repr=False)
 
     def __copy__(self) -> Operator:
@@ -99,6 +102,15 @@ class Operator:
         )
         reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
         schema = SchemaCheck(config.mode)  # our CRD schema where the served CRDs do not apply it (drop-in mode)
+        cache = rollout_cache(kube, mode=config.mode, namespaces=config.namespaces, instance_id=config.instance_id)
+        reconciler = Reconciler(
+            kube=kube,
+            mode=config.mode,
+            pool=reconcile_pool,
+            metrics=process_metrics() if config.metrics_port else None,
+            schema=schema,
+        )
+        reconciler.listen(cache)
         return cls(
             kube=kube,
             config=config,
@@ -106,13 +118,8 @@ class Operator:
             workflows=WorkflowController(engine),
             # registers the metric runner on the executor
             analysis=AnalysisController(engine, mode=config.mode, schema=schema),
-            rollouts=Reconciler(
-                kube=kube,
-                mode=config.mode,
-                pool=reconcile_pool,
-                metrics=process_metrics() if config.metrics_port else None,
-                schema=schema,
-            ),
+            rollouts=reconciler,
+            cache=cache,
             io_pool=io_pool,
         )
 
@@ -120,10 +127,12 @@ class Operator:
         """On kopf's loop, at startup: the watches begin serving it."""
         self.engine.start()
         self.analysis.start()
+        self.cache.start(asyncio.get_running_loop())
         logger.info("shared workflow executor started")
 
     async def stop(self) -> None:
         """At cleanup: stop reconciling, shut the executor down (Jobs stay for the next controller), close."""
+        self.cache.stop()
         await self.rollouts.close()
         await self.engine.stop()
         self.analysis.stop()
@@ -177,7 +186,6 @@ def build_registry(operator: Operator) -> kopf.OperatorRegistry:
     config = operator.config
     register_workflow_handlers(registry, labels=config.label_filter())
     register_analysis_handlers(registry, mode=config.mode, labels=config.label_filter())
-    register_rollout_handlers(registry, mode=config.mode, labels=config.label_filter())
     return registry
 
 

@@ -31,6 +31,7 @@ from rollouts.core.spec import RolloutSpec, analysis_refs
 from rollouts.routers import Routers
 from workflows.api import ApiMode
 from workflows.errors import FieldIssue
+from workflows.runtime.informer import Reads
 from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube
 
 __all__ = ["StoredTemplates", "check_analysis_templates", "observe", "read_workload"]
@@ -42,7 +43,7 @@ def _selector_string(match_labels: Mapping[str, Any]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(match_labels.items()))
 
 
-def read_workload(kube: Kube, namespace: str, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def read_workload(kube: Reads, namespace: str, ref: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The Deployment named by ``spec.workloadRef`` (None when absent or of an unsupported kind)."""
     if ref.get("kind") != "Deployment":
         return None
@@ -94,7 +95,7 @@ class StoredTemplates:
         return template
 
 
-def check_analysis_templates(kube: Kube, namespace: str, spec: RolloutSpec, *, mode: ApiMode) -> None:
+def check_analysis_templates(kube: Reads, namespace: str, spec: RolloutSpec, *, mode: ApiMode) -> None:
     """Every (Cluster)AnalysisTemplate the strategy names must exist, whether or not an update is running, as Argo
     checks on every reconcile: a missing one is an InvalidSpec naming where it is referenced. One GET per name."""
     found: dict[tuple[str, bool], bool] = {}
@@ -136,12 +137,15 @@ def observe(
     router: Routers | None = None,
     managed_services: Collection[str] = (),
     stored_templates: StoredTemplates | None = None,
+    reads: Reads | None = None,
 ) -> Observed:
-    """One consistent-enough read of the Rollout's world (each list is one request), in ``mode``'s names."""
+    """One consistent-enough read of the Rollout's world, in ``mode``'s names: from ``reads`` (the informer cache;
+    default the API server, each list a request); ``kube`` only for the rare dry-run of a template and restart pods."""
+    reads = reads if reads is not None else kube
     meta = rollout["metadata"]
     namespace, uid = meta["namespace"], meta["uid"]
     match_labels = spec.selector.get("matchLabels") or {}
-    listed = kube.list(REPLICA_SETS, namespace, label_selector=_selector_string(match_labels))
+    listed = reads.list(REPLICA_SETS, namespace, label_selector=_selector_string(match_labels))
     status = status_from(rollout.get("status"))
     # No ReplicaSet named for the template's own hash, but some exist: one of them may hold the same template under
     # another controller's hash (Argo's, after a take-over); compare with the template as the server stores it.
@@ -167,12 +171,12 @@ def observe(
     # controller made before a take-over).
     runs = [
         r
-        for r in kube.list(mode.analysis_runs, namespace, label_selector=mode.analysis_kind_label).items
+        for r in reads.list(mode.analysis_runs, namespace, label_selector=mode.analysis_kind_label).items
         if _controlled_by(r, uid)
     ]
     services: dict[str, Mapping[str, Any]] = {}
     for name in sorted(_service_names(spec)):
-        body = kube.get(SERVICES, name, namespace)
+        body = reads.get(SERVICES, name, namespace)
         if body is not None:
             services[name] = body
     pods: list[Any] = []

@@ -1,11 +1,17 @@
-"""The kopf shell of the Rollout controller: turn watch events into reconciles, one at a time per Rollout.
+"""The Rollout controller's shell: turn cache changes into reconciles, one at a time per Rollout.
+
+The Rollout controller reads through informer caches (:func:`rollout_cache`, :mod:`workflows.runtime.informer`):
+their listeners trigger reconciles (a Rollout's own changes, and those of the ReplicaSets and AnalysisRuns it controls,
+the Services it manages, the Deployment its ``workloadRef`` names, the templates it names), and a reconcile reads its
+world from them, so it costs no request unless it writes. Our own writes reach the cache at once (read-your-writes).
 
 A reconcile is observe -> decide -> act: read the Rollout and its world (:mod:`rollouts.controller.observe`), ask
 the pure planner (:func:`rollouts.core.planner.plan`) with the current time, apply the plan
 (:func:`rollouts.act.apply_plan`). Triggers are coalesced: while a Rollout reconciles, further events mark it dirty
 and one more reconcile follows, so a burst of ReplicaSet updates costs two reconciles, not fifty. The planner's
 ``requeue_after`` (timed pauses, scale-down delays, deadlines) becomes a timer. The status is written only when it
-differs, so the controller's own status write does not wake it up again.
+differs; our own status write does not wake the Rollout up again: when the decision moved on (a step, an action),
+the reconcile that wrote asks for the next one itself.
 
 Bad input the schema cannot catch becomes an ``InvalidSpec`` condition, ``phase: Degraded`` with the field path
 and a Warning Event; nothing is raised to kopf, so nothing crash-loops. In drop-in mode the served CRDs (Argo's)
@@ -22,7 +28,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
@@ -33,6 +39,7 @@ from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.observe import StoredTemplates, check_analysis_templates, observe, read_workload
 from rollouts.core.actions import EmitEvent, EventType, ReleaseService
 from rollouts.core.errors import InvalidSpecError
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.pingpong import with_roles
 from rollouts.core.planner import plan as decide
@@ -42,13 +49,19 @@ from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers, release_destination_rules
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
-from workflows.runtime.kube import ApiError, ConflictError, Kube
+from workflows.runtime.informer import Cache, Change, Informer, Reads, controller_uid
+from workflows.runtime.kube import DEPLOYMENTS, REPLICA_SETS, SERVICES, ApiError, ConflictError, Kube
 
-__all__ = ["Reconciler", "RolloutOperator", "register_rollout_handlers"]
+__all__ = ["Reconciler", "RolloutOperator", "instance_selector", "rollout_cache"]
 
 logger = logging.getLogger(__name__)
 
-RESYNC_SECONDS = 60.0
+#: With nothing else due, a Rollout is reconciled again after this long anyway (from the cache: no request), for a
+#: change no listener tied to it (e.g. a Deployment edited just before the Rollout first named it). Argo: 15 min.
+RESYNC_SECONDS = 600.0
+#: How long the first reconciles wait for every informer's first list (then unsynced kinds are read from the API).
+SYNC_TIMEOUT = 30.0
+OWNER_INDEX = "owner"
 Key = tuple[str, str]
 
 
@@ -99,9 +112,64 @@ class Reconciler:
     _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
     # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
-    # key -> resourceVersion of our own observational status write, whose watch event needs no reconcile (worker
-    # threads write it, the loop pops it; a miss costs one needless reconcile, never a skipped one)
-    _echoes: dict[Key, str] = field(default_factory=dict)
+    # the informers reconciles read from (rollout_cache); None: every read goes to the API server (unit tests)
+    cache: Cache | None = None
+
+    @property
+    def reads(self) -> Reads:
+        return self.cache if self.cache is not None else self.kube
+
+    def listen(self, cache: Cache) -> None:
+        """Reconcile on the cache's changes: a Rollout's own, and those of what it controls, names or is named by."""
+        self.cache = cache
+        for resource, listener in (
+            (self.mode.rollouts, self._rollout_changed),
+            (REPLICA_SETS, self._owned_changed),
+            (self.mode.analysis_runs, self._owned_changed),
+            (SERVICES, self._service_changed),
+            (DEPLOYMENTS, self._deployment_changed),
+            (self.mode.analysis_templates, self._template_changed),
+            (self.mode.cluster_analysis_templates, self._template_changed),
+        ):
+            informer = cache.informer(resource)
+            if informer is not None:
+                informer.add_listener(listener)
+
+    def _rollout_changed(self, change: Change) -> None:
+        meta = change.body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        if change.new is None:
+            self.forget(namespace, name, uid=meta.get("uid"))
+            return
+        if change.own:
+            return  # our own status write: the reconcile that made it asked for a next one when one is needed
+        if change.old is None:
+            self.announce(change.new)
+        self.trigger(namespace, name)
+
+    def _owned_changed(self, change: Change) -> None:
+        for body in (change.old, change.new):
+            owner = _owner_rollout(body, self.mode) if body is not None else None
+            if owner:
+                self.trigger(str(body["metadata"].get("namespace") or ""), owner)  # type: ignore[index]
+
+    def _service_changed(self, change: Change) -> None:
+        annotation = self.mode.managed_by_annotation
+        annotated = [
+            b
+            for b in (change.old, change.new)
+            if b and annotation in ((b.get("metadata") or {}).get("annotations") or {})
+        ]
+        if annotated:
+            self.service_changed(change.body, deleted=change.new is None or change.new not in annotated)
+
+    def _deployment_changed(self, change: Change) -> None:
+        meta = change.body.get("metadata") or {}
+        self.workload_changed(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+    def _template_changed(self, change: Change) -> None:
+        meta = change.body.get("metadata") or {}
+        self.template_changed(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
     def service_changed(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         """A Service carrying the managed-by annotation changed: index it, and reconcile the Rollout it names."""
@@ -115,15 +183,6 @@ class Reconciler:
             key = (namespace, owner)
             self._managed_services[key] = self._managed_services.get(key, frozenset()) | {name}
             self.trigger(namespace, owner)
-
-    def rollout_event(self, body: Mapping[str, Any]) -> None:
-        """A Rollout changed: reconcile it, unless the change is our own observational status write coming back."""
-        meta = body.get("metadata") or {}
-        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        echo = self._echoes.pop(key, None)
-        if echo is not None and echo == str(meta.get("resourceVersion") or ""):
-            return
-        self.trigger(*key)
 
     def announce(self, body: Mapping[str, Any]) -> None:
         """The first sight of a Rollout by this process (created, or listed at start-up): Argo's
@@ -210,6 +269,8 @@ class Reconciler:
 
     async def _loop(self, key: Key) -> None:
         loop = asyncio.get_running_loop()
+        if self.cache is not None and not self.cache.synced:
+            await self.cache.wait_synced(SYNC_TIMEOUT)  # a reconcile on a half-listed cache could act twice
         while True:
             self._dirty.discard(key)
             try:
@@ -270,7 +331,7 @@ class Reconciler:
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
         started = time.monotonic()
-        rollout = self.kube.get(self.mode.rollouts, name, namespace)
+        rollout = self.reads.get(self.mode.rollouts, name, namespace)
         if rollout is None:
             return None, [], None
         now = dt.datetime.now(dt.UTC)
@@ -278,7 +339,7 @@ class Reconciler:
         workload = None
         self._remember_workload(namespace, name, spec_body.get("workloadRef"))
         if spec_body.get("workloadRef"):
-            workload = read_workload(self.kube, namespace, spec_body["workloadRef"])
+            workload = read_workload(self.reads, namespace, spec_body["workloadRef"])
         try:
             workload_spec = (workload or {}).get("spec") or {}
             spec = parse_rollout(
@@ -301,7 +362,7 @@ class Reconciler:
                 else None
             )
             self._remember_templates(namespace, name, spec)
-            check_analysis_templates(self.kube, namespace, spec, mode=self.mode)
+            check_analysis_templates(self.reads, namespace, spec, mode=self.mode)
             observed = observe(
                 self.kube,
                 rollout,
@@ -310,6 +371,7 @@ class Reconciler:
                 mode=self.mode,
                 managed_services=self._managed_services.get(key, frozenset()),
                 stored_templates=self._stored_templates,
+                reads=self.reads,
             )
             if workload is not None:
                 observed = replace(
@@ -348,8 +410,8 @@ class Reconciler:
         if changes:
             try:
                 version = write_status_patch(self.kube, rollout, changes, mode=self.mode)
-                if version is not None and not plan.actions and set(changes) <= _OBSERVATIONAL:
-                    self._echoes[key] = version
+                if version is not None and (plan.actions or not set(changes) <= _OBSERVATIONAL):
+                    requeue = 0.0  # the decision moved on: take the next one now (the write is in the cache already)
             except ConflictError:
                 requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
         return rollout, events, requeue
@@ -370,47 +432,24 @@ class RolloutOperator(Protocol):
     def rollouts(self) -> Reconciler: ...
 
 
-def register_rollout_handlers(
-    registry: kopf.OperatorRegistry, *, mode: ApiMode = ROLLOUTS_DEV, labels: Mapping[str, Any] | None = None
-) -> None:
-    """Wire watch events to the reconciler in kopf's ``memo``: Rollouts of ``mode``'s group matching ``labels`` (the
-    controller instance's filter), and the ReplicaSets and AnalysisRuns they control."""
-    only = dict(labels or {})
+def instance_selector(mode: ApiMode, instance_id: str) -> str:
+    """The label selector of one controller instance's Rollouts (Argo's ``--instance-id``; none: unlabelled ones)."""
+    return f"{mode.instance_id_label}={instance_id}" if instance_id else f"!{mode.instance_id_label}"
 
-    @kopf.on.event(mode.group, mode.version, "rollouts", registry=registry, labels=only)
-    async def rollout_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
-        meta = body["metadata"]
-        if type == "DELETED":
-            memo.rollouts.forget(meta["namespace"], meta["name"], uid=meta.get("uid"))
-            return
-        memo.rollouts.announce(body)
-        memo.rollouts.rollout_event(body)
 
-    @kopf.on.event("", "v1", "services", registry=registry, annotations={mode.managed_by_annotation: kopf.PRESENT})
-    async def service_changed(body: kopf.Body, type: str | None, memo: RolloutOperator, **_: Any) -> None:  # noqa: A002
-        memo.rollouts.service_changed(body, deleted=type == "DELETED")
-
-    @kopf.on.event(mode.group, mode.version, "analysistemplates", registry=registry)
-    async def analysis_template_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        meta = body["metadata"]
-        memo.rollouts.template_changed(meta["namespace"], meta["name"])
-
-    @kopf.on.event(mode.group, mode.version, "clusteranalysistemplates", registry=registry)
-    async def cluster_analysis_template_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        memo.rollouts.template_changed("", body["metadata"]["name"])
-
-    @kopf.on.event("apps", "v1", "replicasets", registry=registry)
-    async def replica_set_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        owner = _owner_rollout(body, mode)
-        if owner:
-            memo.rollouts.trigger(body["metadata"]["namespace"], owner)
-
-    @kopf.on.event("apps", "v1", "deployments", registry=registry)
-    async def deployment_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        memo.rollouts.workload_changed(body["metadata"]["namespace"], body["metadata"]["name"])
-
-    @kopf.on.event(mode.group, mode.version, "analysisruns", registry=registry, labels=only)
-    async def analysis_run_changed(body: kopf.Body, memo: RolloutOperator, **_: Any) -> None:
-        rollout = _owner_rollout(body, mode)
-        if rollout:
-            memo.rollouts.trigger(body["metadata"]["namespace"], rollout)
+def rollout_cache(kube: Kube, *, mode: ApiMode, namespaces: Sequence[str] = (), instance_id: str = "") -> Cache:
+    """The informers a Rollout reconcile reads from: its Rollouts (this instance's), the ReplicaSets and AnalysisRuns
+    Rollout controllers make (by their labels; indexed by controller uid), Services and Deployments (any may be named
+    by a Rollout), and (Cluster)AnalysisTemplates. Installed as the client's write hook (read-your-writes)."""
+    cache = Cache(kube)
+    owner = {OWNER_INDEX: controller_uid}
+    selector = instance_selector(mode, instance_id)
+    cache.add(Informer(kube, mode.rollouts, namespaces=namespaces, label_selector=selector))
+    for resource, label in ((REPLICA_SETS, POD_TEMPLATE_HASH_LABEL), (mode.analysis_runs, mode.analysis_kind_label)):
+        cache.add(Informer(kube, resource, namespaces=namespaces, label_selector=label, indexers=owner))
+    cache.add(Informer(kube, SERVICES, namespaces=namespaces))
+    cache.add(Informer(kube, DEPLOYMENTS, namespaces=namespaces))
+    cache.add(Informer(kube, mode.analysis_templates, namespaces=namespaces))
+    cache.add(Informer(kube, mode.cluster_analysis_templates))
+    cache.attach()
+    return cache

@@ -271,6 +271,9 @@ class Kube:
     #: Told of every request this client makes: (kind, verb, HTTP status; 0 when no answer came). The controller
     #: counts them for /metrics (``controller_clientset_k8s_request_total``, as Argo's controller names it).
     observer: Callable[[str, str, int], None] | None = field(default=None, repr=False)
+    #: Told of every object a write returned (create, replace, patch of the object or its status, apply): the
+    #: informer caches take our own writes from here at once (read-your-writes), before the watch echoes them.
+    written: Callable[[Resource, Mapping[str, Any]], None] | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -312,6 +315,7 @@ class Kube:
             field_manager=self.field_manager,
             namespace=self.namespace,
             observer=self.observer,
+            written=self.written,
         )
 
     def close(self) -> None:
@@ -374,6 +378,10 @@ class Kube:
         if self.observer is not None:
             kind, verb = request_kind_verb(method, path, query)
             self.observer(kind, verb, status)
+
+    def _written(self, resource: Resource, body: Mapping[str, Any]) -> None:
+        if self.written is not None and body.get("metadata"):
+            self.written(resource, body)
 
     @staticmethod
     def _query(**params: object) -> list[tuple[str, str]]:
@@ -512,15 +520,18 @@ class Kube:
         """
         namespace = namespace or (body.get("metadata") or {}).get("namespace")
         query = self._query(dryRun="All" if dry_run else None, fieldValidation=field_validation)
-        return cast(
+        created = cast(
             "dict[str, Any]", self._request("POST", resource.path(namespace=namespace), query=query, body=dict(body))
         )
+        if not dry_run:
+            self._written(resource, created)
+        return created
 
     def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """PUT ``body``, guarded by its ``metadata.resourceVersion`` when set (:class:`ConflictError` if it moved)."""
         meta = body.get("metadata") or {}
         try:
-            return cast(
+            replaced = cast(
                 "dict[str, Any]",
                 self._request(
                     "PUT", resource.path(namespace=meta.get("namespace"), name=meta["name"]), body=dict(body)
@@ -530,6 +541,8 @@ class Kube:
             if _is_missing_object(error):
                 return None
             raise
+        self._written(resource, replaced)
+        return replaced
 
     def patch(
         self,
@@ -544,7 +557,7 @@ class Kube:
         """Patch one object (``merge`` | ``json`` | ``strategic``); None when it does not exist."""
         body: Any = list(patch) if patch_type == "json" else dict(cast("Mapping[str, Any]", patch))
         try:
-            return cast(
+            patched = cast(
                 "dict[str, Any]",
                 self._request(
                     "PATCH",
@@ -557,6 +570,9 @@ class Kube:
             if _is_missing_object(error):
                 return None
             raise
+        if subresource in (None, "status"):  # a scale subresource answers with a Scale, not the object
+            self._written(resource, patched)
+        return patched
 
     def delete(
         self, resource: Resource, name: str, namespace: str | None = None, *, propagation: str | None = None
@@ -579,7 +595,7 @@ class Kube:
         """
         meta = body.get("metadata") or {}
         resource = resource_for(str(body.get("apiVersion")), str(body.get("kind")))
-        return cast(
+        applied = cast(
             "dict[str, Any]",
             self._request(
                 "PATCH",
@@ -589,6 +605,8 @@ class Kube:
                 content_type="application/apply-patch+yaml",
             ),
         )
+        self._written(resource, applied)
+        return applied
 
     def evict(self, name: str, namespace: str) -> bool:
         """Evict a pod through the Eviction API; False when a PodDisruptionBudget says not now (429) or it is gone."""

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, cast
 
 from rollouts.controller.rollouts import Reconciler
+from workflows.runtime.informer import Change
 
 
 def _counting() -> tuple[Reconciler, list[tuple[str, str]]]:
@@ -63,19 +64,33 @@ async def test_triggers_during_a_reconcile_coalesce_into_one_more() -> None:
     await reconciler.close()
 
 
-async def test_the_echo_of_our_own_observational_status_write_starts_no_reconcile() -> None:
-    """A status write that only reported counts (no action planned) comes back as a watch event: no reconcile for it.
-    Any other version of the Rollout (a person's edit, a later write) still starts one."""
+async def test_our_own_rollout_write_starts_no_reconcile_and_a_deletion_forgets() -> None:
+    """The cache tells of our own status write (``own``): the reconcile that wrote asks for the next one itself when
+    the decision moved on, so that change starts none. Anyone else's change starts one; a deletion starts none."""
     reconciler, calls = _counting()
-    body = {"metadata": {"namespace": "ns", "name": "a", "resourceVersion": "41"}}
-    reconciler._echoes[("ns", "a")] = "41"
-    reconciler.rollout_event(body)
+    body = {"metadata": {"namespace": "ns", "name": "a", "resourceVersion": "41", "uid": "u"}}
+    reconciler._rollout_changed(Change(body, {**body, "status": {}}, own=True))
     await asyncio.sleep(0.01)
     assert calls == []
-    assert ("ns", "a") not in reconciler._echoes  # used once
-    reconciler.rollout_event(body)  # the same version again (a relist): no record left, so it reconciles
+    reconciler._rollout_changed(Change(body, {**body, "spec": {"paused": True}}))  # a person's edit
     await _until(lambda: calls == [("ns", "a")])
-    reconciler._echoes[("ns", "a")] = "43"
-    reconciler.rollout_event({"metadata": {**body["metadata"], "resourceVersion": "42"}})  # someone else's write
+    await _until(lambda: not reconciler._running)
+    reconciler._schedule(("ns", "a"), 60.0)
+    reconciler._rollout_changed(Change(body, None))
+    assert ("ns", "a") not in reconciler._timers
+    await asyncio.sleep(0.01)
+    assert calls == [("ns", "a")]
+    await reconciler.close()
+
+
+async def test_changes_of_what_a_rollout_controls_reconcile_that_rollout() -> None:
+    reconciler, calls = _counting()
+    owner = {"controller": True, "kind": "Rollout", "apiVersion": "rollouts.dev/v1alpha1", "name": "web", "uid": "u"}
+    rs = {"metadata": {"namespace": "ns", "name": "web-1", "ownerReferences": [owner]}}
+    reconciler._owned_changed(Change(None, rs, own=True))  # our own ReplicaSet write: the next decision is due now
+    await _until(lambda: calls == [("ns", "web")])
+    await _until(lambda: not reconciler._running)
+    reconciler._owned_changed(Change(rs, None))
     await _until(lambda: len(calls) == 2)
     await _until(lambda: not reconciler._running)
+    await reconciler.close()
