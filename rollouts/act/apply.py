@@ -40,6 +40,7 @@ from rollouts.core.routing import ROUTING_PATH, ManagedRoute
 from workflows.api import ApiMode, owner_reference
 from workflows.errors import FieldIssue
 from workflows.runtime.crds import SchemaCheck
+from workflows.runtime.informer import Reads
 from workflows.runtime.kube import (
     DEPLOYMENTS,
     PODS,
@@ -70,8 +71,11 @@ class _Applier:
         router: TrafficRouter | None,
         mode: ApiMode,
         schema: SchemaCheck | None = None,
+        *,
+        reads: Reads | None = None,
     ) -> None:
         self.kube = kube
+        self.reads: Reads = reads if reads is not None else kube
         self.mode = mode
         self.schema = schema
         self.rollout = rollout
@@ -195,7 +199,7 @@ class _Applier:
     # -- AnalysisRuns --------------------------------------------------------------------------------------------
     def _template(self, name: str, cluster_scope: bool) -> Mapping[str, Any]:
         resource = self.mode.cluster_analysis_templates if cluster_scope else self.mode.analysis_templates
-        body = self.kube.get(resource, name, None if cluster_scope else self.namespace)
+        body = self.reads.get(resource, name, None if cluster_scope else self.namespace)
         if body is None:
             raise InvalidSpecError.at("analysis.templates", f"{resource.kind} {name!r} not found")
         return body
@@ -333,11 +337,13 @@ def apply_plan(
     mode: ApiMode,
     schema: SchemaCheck | None = None,
     write_status: bool = True,
+    reads: Reads | None = None,
 ) -> Sequence[EmitEvent]:
     """Apply ``plan.actions`` in order, then merge-patch ``plan.status``; returns the events to post.
 
-    ``schema`` checks the AnalysisTemplates a run is made from against our CRD schema (drop-in mode) first."""
-    applier = _Applier(kube, rollout, router, mode, schema)
+    ``schema`` checks the AnalysisTemplates a run is made from against our CRD schema (drop-in mode) first; the
+    templates are read from ``reads`` (the informer cache; default ``kube``). Every write goes to ``kube``."""
+    applier = _Applier(kube, rollout, router, mode, schema, reads=reads)
     for action in plan.actions:
         applier.apply(action)
     if write_status and plan.status:

@@ -30,9 +30,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, cast
-
-import kopf
+from typing import Any, Protocol
 
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.metrics import ControllerMetrics
@@ -49,6 +47,7 @@ from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers, release_destination_rules
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
+from workflows.runtime.events import EventRecorder
 from workflows.runtime.informer import Cache, Change, Informer, Reads, controller_uid
 from workflows.runtime.kube import DEPLOYMENTS, REPLICA_SETS, SERVICES, ApiError, ConflictError, Kube
 
@@ -62,6 +61,8 @@ RESYNC_SECONDS = 600.0
 #: How long the first reconciles wait for every informer's first list (then unsynced kinds are read from the API).
 SYNC_TIMEOUT = 30.0
 OWNER_INDEX = "owner"
+#: ``source.component`` of the Events we post (Argo's controller posts as ``rollouts-controller``).
+EVENT_COMPONENT = "rollouts-controller"
 Key = tuple[str, str]
 
 
@@ -114,6 +115,8 @@ class Reconciler:
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
     # the informers reconciles read from (rollout_cache); None: every read goes to the API server (unit tests)
     cache: Cache | None = None
+    recorder: EventRecorder | None = None  # Events, aggregated (default: one made from kube)
+    _recorder: EventRecorder = field(init=False, repr=False)
 
     @property
     def reads(self) -> Reads:
@@ -193,10 +196,11 @@ class Reconciler:
             return
         self._known.add(uid)
         message = f"Rollout resource added to informer: {meta.get('namespace')}/{meta.get('name')}"
-        kopf.info(cast("Any", body), reason="RolloutAddedToInformer", message=message)
+        self.pool.submit(self._recorder.post, body, type="Normal", reason="RolloutAddedToInformer", message=message)
 
     def __post_init__(self) -> None:
         self._schema = self.schema or SchemaCheck(self.mode)
+        self._recorder = self.recorder or EventRecorder(self.kube, EVENT_COMPONENT)
 
     # (namespace or "" for a ClusterAnalysisTemplate, template name) -> Rollouts naming it, so creating or fixing a
     # template moves them at once (a missing one made them InvalidSpec). Filled by reconcile(), like the above.
@@ -274,23 +278,19 @@ class Reconciler:
         while True:
             self._dirty.discard(key)
             try:
-                rollout, events, requeue = await loop.run_in_executor(self.pool, self.reconcile, key)
+                rollout, requeue = await loop.run_in_executor(self.pool, self._reconcile_and_report, key)
             except ApiError as error:
                 logger.warning("reconcile %s/%s: API error %s; retrying", *key, error)
-                rollout, events, requeue = None, [], 5.0
+                rollout, requeue = None, 5.0
                 if self.metrics is not None:
                     self.metrics.failed(*key)
             except Exception:
                 logger.exception("reconcile %s/%s failed; retrying", *key)
-                rollout, events, requeue = None, [], 10.0
+                rollout, requeue = None, 10.0
                 if self.metrics is not None:
                     self.metrics.failed(*key)
-            if rollout is not None:
-                for event in events:
-                    poster = kopf.warn if event.type is EventType.WARNING else kopf.info
-                    poster(cast("Any", rollout), reason=event.reason, message=event.message)
             # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a Deployment
-            # edited before the first reconcile recorded the workloadRef). Costs one reconcile per Rollout per minute.
+            # edited before the first reconcile recorded the workloadRef). Read from the cache: costs no request.
             self._schedule(key, requeue if requeue is not None or rollout is None else RESYNC_SECONDS)
             if key not in self._dirty:
                 # Leave _running in the same loop step as the check: a done-callback runs later, and a trigger in
@@ -328,6 +328,15 @@ class Reconciler:
             logger.warning("%s/%s: DestinationRules not released: %s", namespace, name, error)
 
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
+    def _reconcile_and_report(self, key: Key) -> tuple[Mapping[str, Any] | None, float | None]:
+        """:meth:`reconcile`, then its Events posted (aggregated: a repeat updates the count of the same Event)."""
+        rollout, events, requeue = self.reconcile(key)
+        if rollout is not None:
+            for event in events:
+                kind = "Warning" if event.type is EventType.WARNING else "Normal"
+                self._recorder.post(rollout, type=kind, reason=event.reason, message=event.message)
+        return rollout, requeue
+
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
         started = time.monotonic()
@@ -384,7 +393,14 @@ class Reconciler:
                 logger.debug("%s/%s: %s", namespace, name, reason)
             events = list(
                 apply_plan(
-                    self.kube, rollout, plan, router=router, mode=self.mode, schema=self._schema, write_status=False
+                    self.kube,
+                    rollout,
+                    plan,
+                    router=router,
+                    mode=self.mode,
+                    schema=self._schema,
+                    write_status=False,
+                    reads=self.reads,
                 )
             )
             self._release_destination_rules(rollout, routing)

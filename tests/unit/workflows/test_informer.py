@@ -120,7 +120,10 @@ def test_our_own_write_is_stored_at_once_and_its_watch_echo_is_not_told_again() 
     kube = ScriptedKube([[_obj("a", 1)]], [])
     informer, changes = _run(kube)
     informer.write_back(_obj("a", 5))
-    assert changes[-1].own and changes[-1].new is not None and changes[-1].new["spec"] == {"v": 5}
+    last = changes[-1]
+    assert last.own
+    assert last.new is not None
+    assert last.new["spec"] == {"v": 5}
     told = len(changes)
     informer._handle(WatchEvent("MODIFIED", _obj("a", 5)))  # the echo
     informer._handle(WatchEvent("MODIFIED", _obj("a", 4)))  # a watch event the write overtook
