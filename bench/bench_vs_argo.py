@@ -9,6 +9,10 @@ until all are Healthy; update every template and wait until all are Healthy on t
   update's per-Rollout distribution (p50/p99 of the time each became Healthy);
 - controller CPU-seconds (``/proc/<pid>/stat`` utime+stime, children included) over create+update, and over the
   idle window; peak RSS (``VmHWM``);
+- the step latency during the update: from the moment the canary's pods for a step are available (the ReplicaSet's
+  ``availableReplicas`` reaching what the step needs, as a watch reports it) to the controller's write of the next
+  step (the Rollout's ``currentStepIndex`` moving past it, from a watch on the same API server): p50/p99 over both
+  weighted steps of every Rollout;
 - the controller's API requests over create+update (the "per Rollout" column divides by N), and over the idle
   window: each controller runs as its own ServiceAccount, matched by its own FlowSchema, and
   ``apiserver_flowcontrol_dispatched_requests_total`` of that FlowSchema is read from the API server's /metrics
@@ -34,6 +38,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,9 +56,13 @@ if str(REPO) not in sys.path:
 from rollouts.devcluster.cluster import ClusterInfo, LocalCluster  # noqa: E402
 from tools.conformance.controllers import free_port  # noqa: E402
 from tools.conformance.peer import Peer, ensure_peer  # noqa: E402
+from workflows.api import ARGO, ROLLOUTS_DEV  # noqa: E402
+from workflows.runtime.kube import REPLICA_SETS, Kube, Resource  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_vs_argo: written by `python bench/bench_vs_argo.py --write`; do not edit by hand -->"
 END = "<!-- END bench_vs_argo -->"
+#: The fast-KCM run's block, kept apart from the default cluster's.
+FAST_MARKERS = (BEGIN.replace("bench_vs_argo:", "bench_vs_argo fast-kcm:"), END.replace("argo", "argo fast-kcm"))
 CONTROLLER_NAMESPACE = "bench-controllers"
 STEPS = [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"setWeight": 100}]
 _DISPATCHED = re.compile(
@@ -133,6 +142,43 @@ def healthy_on(status: Mapping[str, Any], *, generation: int) -> bool:
     )
 
 
+#: The weighted steps of STEPS whose completion waits on pods: (canary pods the step needs, the index written next).
+WEIGHTED_STEPS = ((1, 1), (2, 3))
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One watch event as the harness saw it: when (monotonic seconds), which Rollout, which pod-template hash, and
+    the value watched (a ReplicaSet's availableReplicas, or a Rollout's currentStepIndex)."""
+
+    at: float
+    rollout: str
+    pod_hash: str
+    value: int
+
+
+def step_latencies(
+    replica_sets: Sequence[Seen], rollouts: Sequence[Seen], new_hashes: Mapping[str, str]
+) -> list[float]:
+    """Seconds from "the canary's pods for a weighted step are available" to "the next step is written", for each
+    Rollout (its new hash in ``new_hashes``) and each of :data:`WEIGHTED_STEPS` both watches saw. A write seen before
+    the pods (the two watches race) counts as 0."""
+    out: list[float] = []
+    for rollout, pod_hash in new_hashes.items():
+        for needed, next_index in WEIGHTED_STEPS:
+            ready = next(
+                (s.at for s in replica_sets if s.rollout == rollout and s.pod_hash == pod_hash and s.value >= needed),
+                None,
+            )
+            written = next(
+                (s.at for s in rollouts if s.rollout == rollout and s.pod_hash == pod_hash and s.value >= next_index),
+                None,
+            )
+            if ready is not None and written is not None:
+                out.append(max(0.0, written - ready))
+    return out
+
+
 @dataclass
 class Result:
     controller: str
@@ -141,6 +187,8 @@ class Result:
     update_s: float = 0.0
     update_p50: float = 0.0
     update_p99: float = 0.0
+    step_p50_ms: float = 0.0
+    step_p99_ms: float = 0.0
     cpu_s: float = 0.0
     idle_cpu_s: float = 0.0
     peak_rss_mib: float = 0.0
@@ -150,20 +198,30 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def render(results: Sequence[Result], *, when: str, machine: str, versions: str, idle: float = 20.0) -> str:
+def render(
+    results: Sequence[Result],
+    *,
+    when: str,
+    machine: str,
+    versions: str,
+    idle: float = 20.0,
+    markers: tuple[str, str] = (BEGIN, END),
+) -> str:
     lines = [
-        BEGIN,
+        markers[0],
         f"Measured {when} on {machine}; {versions}.",
         "",
         (
             "| N | controller | create -> all Healthy | update -> all Healthy | update p50 / p99 per Rollout "
+            "| step latency p50 / p99 "
             f"| CPU s | peak RSS | API requests | requests per Rollout | idle {idle:.0f} s: CPU s / requests |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
         f"| {r.n} | {r.controller} | {r.create_s:.1f} s | {r.update_s:.1f} s | {r.update_p50:.1f} / "
-        f"{r.update_p99:.1f} s | {r.cpu_s:.1f} | {r.peak_rss_mib:.0f} MiB | {r.requests:,} | "
+        f"{r.update_p99:.1f} s | {r.step_p50_ms:.0f} / {r.step_p99_ms:.0f} ms | "
+        f"{r.cpu_s:.1f} | {r.peak_rss_mib:.0f} MiB | {r.requests:,} | "
         f"{r.requests / max(r.n, 1):.1f} | {r.idle_cpu_s:.2f} / {r.idle_requests} |"
         for r in results
     )
@@ -188,15 +246,16 @@ def render(results: Sequence[Result], *, when: str, machine: str, versions: str,
     notes = [f"- {r.controller} at N={r.n}: {note}" for r in results for note in r.notes]
     if notes:
         lines += ["", *notes]
-    lines.append(END)
+    lines.append(markers[1])
     return "\n".join(lines)
 
 
-def replace_block(document: str, block: str) -> str:
-    start, end = document.find(BEGIN), document.find(END)
+def replace_block(document: str, block: str, markers: tuple[str, str] = (BEGIN, END)) -> str:
+    begin_marker, end_marker = markers
+    start, end = document.find(begin_marker), document.find(end_marker)
     if start < 0 or end < 0:
         return document.rstrip("\n") + "\n\n" + block + "\n"
-    return document[:start] + block + document[end + len(END) :]
+    return document[:start] + block + document[end + len(end_marker) :]
 
 
 # -- the cluster side ----------------------------------------------------------------------------------------------
@@ -287,6 +346,56 @@ def identity(kubectl: Kubectl, cluster: ClusterInfo, name: str) -> Path:
 
 def server_metrics(kubectl: Kubectl) -> str:
     return kubectl("get", "--raw", "/metrics", timeout=60)
+
+
+class StepWatch:
+    """Watches one namespace's Rollouts and ReplicaSets from now on, recording :class:`Seen` events for
+    :func:`step_latencies` (two daemon threads, the admin's client; not the controller's requests)."""
+
+    def __init__(self, cluster: ClusterInfo, controller: str, namespace: str) -> None:
+        self.kube = Kube.from_kubeconfig(str(cluster.kubeconfig))
+        self.namespace = namespace
+        self.rollouts_resource = ARGO.rollouts if controller == "argo" else ROLLOUTS_DEV.rollouts
+        self.replica_sets: list[Seen] = []
+        self.rollouts: list[Seen] = []
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(REPLICA_SETS, self._replica_set), daemon=True),
+            threading.Thread(target=self._follow, args=(self.rollouts_resource, self._rollout), daemon=True),
+        ]
+
+    def __enter__(self) -> StepWatch:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+
+    def _follow(self, resource: Resource, record: Callable[[float, Mapping[str, Any]], None]) -> None:
+        version = self.kube.list(resource, self.namespace).resource_version
+        while not self._stop.is_set():
+            for event in self.kube.watch(resource, self.namespace, resource_version=version, timeout_seconds=60):
+                if self._stop.is_set():
+                    return
+                version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
+                if event.type in {"ADDED", "MODIFIED"}:
+                    record(time.monotonic(), event.object)
+
+    def _replica_set(self, at: float, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
+        pod_hash = (meta.get("labels") or {}).get("rollouts-pod-template-hash")
+        if owner is not None and pod_hash:
+            available = int((body.get("status") or {}).get("availableReplicas") or 0)
+            self.replica_sets.append(Seen(at, str(owner.get("name")), str(pod_hash), available))
+
+    def _rollout(self, at: float, body: Mapping[str, Any]) -> None:
+        status = body.get("status") or {}
+        index = status.get("currentStepIndex")
+        if status.get("currentPodHash") and index is not None:
+            name = str((body.get("metadata") or {}).get("name"))
+            self.rollouts.append(Seen(at, name, str(status["currentPodHash"]), int(index)))
 
 
 @dataclass
@@ -396,7 +505,14 @@ def wait_all_healthy(
 
 
 def measure(
-    controller: Controller, kubectl: Kubectl, n: int, *, idle: float, timeout: float, log: Callable[[str], None]
+    controller: Controller,
+    kubectl: Kubectl,
+    cluster: ClusterInfo,
+    n: int,
+    *,
+    idle: float,
+    timeout: float,
+    log: Callable[[str], None],
 ) -> Result:
     result = Result(controller=controller.name, n=n)
     namespace = f"bench-{controller.name}-{n}"
@@ -416,11 +532,22 @@ def measure(
         patch = json.dumps(
             {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example/app:2"}]}}}}
         )
-        for name in names:
-            kubectl("patch", PLURALS[controller.name], name, "-n", namespace, "--type=merge", "-p", patch)
-        result.update_s, each = wait_all_healthy(
-            kubectl, controller.name, namespace, names, generation=2, timeout=timeout
-        )
+        with StepWatch(cluster, controller.name, namespace) as steps:
+            for name in names:
+                kubectl("patch", PLURALS[controller.name], name, "-n", namespace, "--type=merge", "-p", patch)
+            result.update_s, each = wait_all_healthy(
+                kubectl, controller.name, namespace, names, generation=2, timeout=timeout
+            )
+        new_hashes = {
+            name: str(status.get("currentPodHash") or "")
+            for name, (_, status) in statuses(kubectl, controller.name, namespace).items()
+        }
+        latencies = step_latencies(steps.replica_sets, steps.rollouts, new_hashes)
+        if latencies:
+            result.step_p50_ms = 1000 * percentile(latencies, 0.5)
+            result.step_p99_ms = 1000 * percentile(latencies, 0.99)
+        else:
+            result.notes.append("no step latency observed")
         result.update_p50, result.update_p99 = percentile(each, 0.5), percentile(each, 0.99)
         log(f"{controller.name} N={n}: updated, all Healthy in {result.update_s:.1f} s")
         result.cpu_s = controller.cpu() - before_cpu
@@ -443,9 +570,13 @@ def measure(
 
 
 @contextmanager
-def bench_cluster(n_max: int, work: Path) -> Iterator[ClusterInfo]:
+def bench_cluster(n_max: int, work: Path, *, fast_kcm: bool = False) -> Iterator[ClusterInfo]:
     # KWOK nodes take 110 pods each; an update needs up to 3 pods per Rollout at once.
-    cluster = LocalCluster(state_dir=work / "cluster", nodes=max(2, math.ceil(3 * n_max / 100)))
+    cluster = LocalCluster(
+        state_dir=work / "cluster",
+        nodes=max(2, math.ceil(3 * n_max / 100)),
+        controller_manager_qps=1000 if fast_kcm else None,
+    )
     info = cluster.start(tie_to_parent=True, timeout=240)
     try:
         yield info
@@ -459,6 +590,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all Healthy")
     parser.add_argument("--write", type=Path, help="replace the results block of this Markdown file")
+    parser.add_argument(
+        "--fast-kcm",
+        action="store_true",
+        help="raise the kube-controller-manager's client limit (--kube-api-qps=1000) so the controllers are exposed",
+    )
     args = parser.parse_args(argv)
 
     def log(text: str) -> None:
@@ -467,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peer = ensure_peer(build=True)
     work = Path(tempfile.mkdtemp(prefix="bench-vs-argo-"))
     results: list[Result] = []
-    with bench_cluster(max(args.n), work) as cluster:
+    with bench_cluster(max(args.n), work, fast_kcm=args.fast_kcm) as cluster:
         kubectl = Kubectl(cluster)
         kubectl("apply", "--server-side", "--force-conflicts", "-k", str(peer.crds_dir))
         kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
@@ -475,20 +611,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubectl("create", "namespace", CONTROLLER_NAMESPACE)
         both = controllers(peer, cluster, kubectl, work)
         results.extend(
-            measure(both[name], kubectl, n, idle=args.idle, timeout=args.timeout, log=log)
+            measure(both[name], kubectl, cluster, n, idle=args.idle, timeout=args.timeout, log=log)
             for n in args.n
             for name in ("argo", "ours")
         )
+    markers = FAST_MARKERS if args.fast_kcm else (BEGIN, END)
     block = render(
         results,
         when=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
-        versions=f"Argo Rollouts {peer.version} vs rollouts (this tree); logs in {work}",
+        versions=(
+            f"Argo Rollouts {peer.version} vs rollouts (this tree); "
+            f"{'fast KCM (--kube-api-qps=1000)' if args.fast_kcm else 'default KCM'}; logs in {work}"
+        ),
         idle=args.idle,
+        markers=markers,
     )
     print(block)
     if args.write is not None:
-        args.write.write_text(replace_block(args.write.read_text() if args.write.exists() else "", block))
+        document = args.write.read_text() if args.write.exists() else ""
+        args.write.write_text(replace_block(document, block, markers))
     return 0
 
 

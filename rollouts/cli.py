@@ -74,6 +74,9 @@ def _controller(args: argparse.Namespace) -> int:
         instance_id=args.instance_id,
         metrics_port=args.metrics_port,
         namespaces=tuple(args.namespace or ()),
+        qps=args.qps,
+        burst=args.burst,
+        reconcile_threads=args.workers,
     )
     return run_controller(
         kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config
@@ -211,6 +214,15 @@ def _add_controller(commands: Any) -> None:
     )
     controller.add_argument(
         "--metrics-port", type=int, default=8090, help="serve Prometheus metrics on this port (0: off; Argo's default)"
+    )
+    controller.add_argument(
+        "--qps", type=float, default=40.0, help="API requests per second the controller may make (Argo's default: 40)"
+    )
+    controller.add_argument(
+        "--burst", type=int, default=80, help="API requests allowed at once above --qps (Argo's default: 80)"
+    )
+    controller.add_argument(
+        "--workers", type=int, default=8, help="Rollouts reconciled at once (Argo's --rollout-threads; default 8)"
     )
     controller.set_defaults(handler=_controller)
 

@@ -45,11 +45,21 @@ from rollouts.core.planner import plan_invalid
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers, release_destination_rules
+from rollouts.routers.apply import VIRTUAL_SERVICES
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.events import EventRecorder
 from workflows.runtime.informer import Cache, Change, Informer, Reads, controller_uid
-from workflows.runtime.kube import DEPLOYMENTS, REPLICA_SETS, SERVICES, ApiError, ConflictError, Kube
+from workflows.runtime.kube import (
+    DEPLOYMENTS,
+    HTTP_ROUTES,
+    INGRESSES,
+    REPLICA_SETS,
+    SERVICES,
+    ApiError,
+    ConflictError,
+    Kube,
+)
 
 __all__ = ["Reconciler", "RolloutOperator", "instance_selector", "rollout_cache"]
 
@@ -61,6 +71,8 @@ RESYNC_SECONDS = 600.0
 #: How long the first reconciles wait for every informer's first list (then unsynced kinds are read from the API).
 SYNC_TIMEOUT = 30.0
 OWNER_INDEX = "owner"
+#: A failed reconcile is retried after RETRY_FIRST seconds, doubled per consecutive failure up to RETRY_MAX.
+RETRY_FIRST, RETRY_MAX = 0.5, 300.0
 #: ``source.component`` of the Events we post (Argo's controller posts as ``rollouts-controller``).
 EVENT_COMPONENT = "rollouts-controller"
 Key = tuple[str, str]
@@ -113,6 +125,7 @@ class Reconciler:
     _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
     # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
+    _failures: dict[Key, int] = field(default_factory=dict)  # consecutive failed reconciles, for the backoff
     # the informers reconciles read from (rollout_cache); None: every read goes to the API server (unit tests)
     cache: Cache | None = None
     recorder: EventRecorder | None = None  # Events, aggregated (default: one made from kube)
@@ -258,6 +271,7 @@ class Reconciler:
             self._schema.forget(uid)
         if self.metrics is not None:
             self.metrics.forget(namespace, name)
+        self._failures.pop((namespace, name), None)
         timer = self._timers.pop((namespace, name), None)
         if timer is not None:
             timer.cancel()
@@ -279,14 +293,16 @@ class Reconciler:
             self._dirty.discard(key)
             try:
                 rollout, requeue = await loop.run_in_executor(self.pool, self._reconcile_and_report, key)
-            except ApiError as error:
-                logger.warning("reconcile %s/%s: API error %s; retrying", *key, error)
-                rollout, requeue = None, 5.0
-                if self.metrics is not None:
-                    self.metrics.failed(*key)
-            except Exception:
-                logger.exception("reconcile %s/%s failed; retrying", *key)
-                rollout, requeue = None, 10.0
+                self._failures.pop(key, None)
+            except Exception as error:
+                # Retried with a per-Rollout exponential backoff (as client-go's work queue): a Rollout whose
+                # reconcile keeps failing costs ever fewer requests, and the others are not held up by it.
+                failures = self._failures[key] = self._failures.get(key, 0) + 1
+                rollout, requeue = None, min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                if isinstance(error, ApiError):
+                    logger.warning("reconcile %s/%s: API error %s; retrying in %.1f s", *key, error, requeue)
+                else:
+                    logger.exception("reconcile %s/%s failed; retrying in %.1f s", *key, requeue)
                 if self.metrics is not None:
                     self.metrics.failed(*key)
             # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a Deployment
@@ -366,6 +382,7 @@ class Reconciler:
                     routing,
                     owner=owner_reference(rollout, kind="Rollout"),
                     managed_by_annotation=self.mode.managed_by_annotation,
+                    reads=self.reads,
                 )
                 if routing is not None
                 else None
@@ -457,7 +474,8 @@ def rollout_cache(kube: Kube, *, mode: ApiMode, namespaces: Sequence[str] = (), 
     """The informers a Rollout reconcile reads from: its Rollouts (this instance's), the ReplicaSets and AnalysisRuns
     Rollout controllers make (by their labels; indexed by controller uid), Services and Deployments (any may be named
     by a Rollout), and (Cluster)AnalysisTemplates. Installed as the client's write hook (read-your-writes)."""
-    cache = Cache(kube)
+    routed = (INGRESSES, VIRTUAL_SERVICES, HTTP_ROUTES)  # followed once a Rollout routes through them
+    cache = Cache(kube, lazy=[(r.group, r.plural) for r in routed], namespaces=namespaces)
     owner = {OWNER_INDEX: controller_uid}
     selector = instance_selector(mode, instance_id)
     cache.add(Informer(kube, mode.rollouts, namespaces=namespaces, label_selector=selector))

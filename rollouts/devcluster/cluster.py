@@ -148,6 +148,9 @@ class LocalCluster:
     state_dir: Path
     nodes: int = 1
     bin_dir: Path | None = None
+    #: The kube-controller-manager's own client limit (its default 20 QPS / 30 burst when None): raised for
+    #: benchmarks where thousands of pods come and go, so the cluster is not the bottleneck being measured.
+    controller_manager_qps: int | None = None
     _processes: list[_Process] = field(default_factory=list)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -234,6 +237,11 @@ class LocalCluster:
                 # Resync quickly: tests create and delete many objects in little time.
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-job-syncs=10",
+                *(
+                    [f"--kube-api-qps={self.controller_manager_qps}", f"--kube-api-burst={self.controller_manager_qps}"]
+                    if self.controller_manager_qps
+                    else []
+                ),
                 "--v=1",
             ],
             "kube-scheduler": [

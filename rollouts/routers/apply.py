@@ -34,7 +34,8 @@ from rollouts.core.routing import (
     VirtualServiceRef,
 )
 from rollouts.routers import alb, gateway, istio, nginx
-from workflows.runtime.kube import INGRESSES, ConflictError, InvalidError, Kube, NotServedError, Resource
+from workflows.runtime.informer import Reads
+from workflows.runtime.kube import HTTP_ROUTES, INGRESSES, ConflictError, InvalidError, Kube, NotServedError, Resource
 
 __all__ = ["AlbRouter", "GatewayRouter", "IstioRouter", "NginxRouter", "Routers", "release_destination_rules"]
 
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 VIRTUAL_SERVICES = Resource("networking.istio.io", "v1", "virtualservices", "VirtualService")
 DESTINATION_RULES = Resource("networking.istio.io", "v1", "destinationrules", "DestinationRule")
-HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 #: Older versions a cluster may serve instead (Argo Rollouts' e2e suite installs Istio CRDs up to v1beta1, and its
 #: controller speaks v1alpha3): the objects are the same shape in each.
 _OLDER_VERSIONS: dict[Resource, tuple[str, ...]] = {
@@ -76,18 +76,22 @@ def _for_update(body: Mapping[str, Any]) -> Body:
 class _Writer:
     """Guarded read-build-write loops over plain dict bodies; counts writes (no change, no write)."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, reads: Reads | None = None) -> None:
         self.kube = kube
+        self.reads: Reads = reads if reads is not None else kube  # the informer cache, when the controller has one
         self.writes = 0
 
     def served(self, resource: Resource) -> Resource:
         """``resource`` at the version this cluster serves (see :meth:`Kube.served`)."""
         return self.kube.served(resource, *_OLDER_VERSIONS.get(resource, ()))
 
-    def read(self, resource: Resource, *, namespace: str, name: str, path: str, required: bool = True) -> Body | None:
-        """The object; a missing object (when ``required``) or an uninstalled CRD is the user's to fix."""
+    def read(
+        self, resource: Resource, *, namespace: str, name: str, path: str, required: bool = True, fresh: bool = False
+    ) -> Body | None:
+        """The object (from the cache; ``fresh``: from the API server); a missing object (when ``required``) or an
+        uninstalled CRD is the user's to fix."""
         try:
-            body = self.kube.get(self.served(resource), name, namespace)
+            body = (self.kube if fresh else self.reads).get(self.served(resource), name, namespace)
         except NotServedError:
             self.kube.forget(resource)
             raise InvalidSpecError.at(
@@ -110,8 +114,11 @@ class _Writer:
         may_create: bool = False,
     ) -> None:
         """Make the object what ``build(current)`` says (None: nothing to write), retrying on 409."""
-        for _ in range(_ATTEMPTS):
-            current = self.read(resource, namespace=namespace, name=name, path=path, required=not may_create)
+        for attempt in range(_ATTEMPTS):
+            # after a conflict the cache may not have seen the other write yet: ask the API server itself
+            current = self.read(
+                resource, namespace=namespace, name=name, path=path, required=not may_create, fresh=attempt > 0
+            )
             desired = build(current)
             if desired is None or not _differs(current, desired):
                 return
@@ -189,7 +196,7 @@ class NginxRouter:
     def weights(self) -> list[int]:
         out: list[int] = []
         for stable_name in self.spec.stable_ingresses:
-            canary = self.writer.kube.get(INGRESSES, self._canary_name(stable_name), self.routing.namespace)
+            canary = self.writer.reads.get(INGRESSES, self._canary_name(stable_name), self.routing.namespace)
             out.append(self._state(canary).weight)
         return out
 
@@ -382,10 +389,16 @@ class Routers:
     """
 
     def __init__(
-        self, kube: Kube, routing: RoutingSpec, *, owner: Mapping[str, Any], managed_by_annotation: str = ""
+        self,
+        kube: Kube,
+        routing: RoutingSpec,
+        *,
+        owner: Mapping[str, Any],
+        managed_by_annotation: str = "",
+        reads: Reads | None = None,
     ) -> None:
         self.routing = routing
-        self.writer = _Writer(kube)
+        self.writer = _Writer(kube, reads)
         self.routers: list[_Router] = []
         if routing.nginx is not None:
             self.routers.append(NginxRouter(self.writer, routing, routing.nginx, owner))

@@ -28,7 +28,7 @@ import builtins
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -403,10 +403,17 @@ class Cache:
     its kind at once.
     """
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, *, lazy: Collection[tuple[str, str]] = (), namespaces: Sequence[str] = ()) -> None:
         self.kube = kube
         self._informers: dict[tuple[str, str], Informer] = {}
         self._ready: asyncio.Event | None = None
+        # kinds (group, plural) followed from their first read on (at the version that read names: the one the
+        # cluster serves), for objects Rollouts name but only some clusters have (Ingresses, Istio, Gateway API)
+        self._lazy = frozenset(lazy)
+        self._namespaces = tuple(namespaces)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._lock = threading.Lock()
 
     def add(self, informer: Informer) -> Informer:
         self._informers[informer.resource.group, informer.resource.plural] = informer
@@ -430,6 +437,7 @@ class Cache:
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start every informer; :meth:`ready` is set (on ``loop``) once all have listed."""
+        self._loop, self._started = loop, True
         if loop is not None:
             self._ready = asyncio.Event()
             pending = set(self._informers)
@@ -453,7 +461,10 @@ class Cache:
 
     @property
     def synced(self) -> bool:
-        return all(informer.synced for informer in self._informers.values())
+        """Whether every informer started with the cache has listed (lazily started ones are not waited for)."""
+        if self._ready is not None and self._ready.is_set():
+            return True
+        return all(informer.synced for kind, informer in self._informers.items() if kind not in self._lazy)
 
     async def wait_synced(self, patience: float) -> bool:
         """Wait until every informer has listed, at most ``patience`` s (after that, unsynced kinds read the API)."""
@@ -471,15 +482,26 @@ class Cache:
         return True
 
     # -- reads (any thread) ----------------------------------------------------------------------------------------
-    def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    def _reading(self, resource: Resource) -> Informer | None:
+        """The informer of ``resource``'s kind; a lazy kind's is started by its first read (which the API answers)."""
         informer = self.informer(resource)
+        if informer is None and self._started and (resource.group, resource.plural) in self._lazy:
+            with self._lock:
+                informer = self.informer(resource)
+                if informer is None:
+                    informer = self.add(Informer(self.kube, resource, namespaces=self._namespaces))
+                    informer.start(self._loop)
+        return informer
+
+    def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        informer = self._reading(resource)
         if informer is not None and informer.synced:
             return informer.get(namespace if resource.namespaced else None, name)
         return self.kube.get(resource, name, namespace)
 
     def list(self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None) -> Listing:
         """Like :meth:`Kube.list`; from an informer, only the objects it selects (its own label selector)."""
-        informer = self.informer(resource)
+        informer = self._reading(resource)
         if informer is not None and informer.synced:
             return Listing(items=informer.list(namespace, label_selector), resource_version="")
         return self.kube.list(resource, namespace, label_selector=label_selector)

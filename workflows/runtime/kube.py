@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,7 @@ __all__ = [
     "Listing",
     "NotServedError",
     "Resource",
+    "TokenBucket",
     "WatchEvent",
     "request_kind_verb",
     "resource_for",
@@ -253,6 +255,31 @@ def _pod_namespace() -> str:
         return "default"
 
 
+class TokenBucket:
+    """A client-side request limit (client-go's ``--qps``/``--burst``): ``qps`` tokens a second, at most ``burst``
+    saved up; :meth:`take` blocks the calling thread until a token is free. Thread-safe."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        if qps <= 0 or burst < 1:
+            raise ValueError(f"qps must be > 0 and burst >= 1 (got {qps}, {burst})")
+        self.qps, self.burst = qps, burst
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+        self.waited = 0.0  # seconds callers spent waiting for a token, in total
+
+    def take(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.qps)
+            self._at = now
+            self._tokens -= 1.0  # a debt when negative: the caller waits it off, later callers queue behind it
+            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
+            self.waited += wait
+        if wait > 0:
+            time.sleep(wait)
+
+
 @dataclass
 class Kube:
     """A client for one API server and identity. Thread-safe (a pooled HTTP client underneath); every call blocks.
@@ -274,6 +301,8 @@ class Kube:
     #: Told of every object a write returned (create, replace, patch of the object or its status, apply): the
     #: informer caches take our own writes from here at once (read-your-writes), before the watch echoes them.
     written: Callable[[Resource, Mapping[str, Any]], None] | None = field(default=None, repr=False)
+    #: The client-side request limit shared by everyone using this client (None: unlimited).
+    limiter: TokenBucket | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -316,6 +345,7 @@ class Kube:
             namespace=self.namespace,
             observer=self.observer,
             written=self.written,
+            limiter=self.limiter,
         )
 
     def close(self) -> None:
@@ -354,6 +384,8 @@ class Kube:
         headers = {"Accept": _JSON}
         if body is not None:
             headers["Content-Type"] = content_type
+        if self.limiter is not None:
+            self.limiter.take()
         serialized = self.api.param_serialize(
             method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
         )

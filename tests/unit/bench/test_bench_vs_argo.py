@@ -83,3 +83,23 @@ controller_clientset_k8s_request_total{kind="rollouts",status_code="409",verb="P
 controller_clientset_k8s_request_total{kind="rollouts",status_code="200",verb="Patch"} 4
 """
     assert bench.requests_by_kind_verb(text) == {("replicasets", "List"): 5, ("rollouts", "Patch"): 5}
+
+
+def test_step_latency_runs_from_the_canary_pods_available_to_the_next_step_written(bench: ModuleType) -> None:
+    seen = bench.Seen
+    replica_sets = [
+        seen(10.0, "a", "old", 2),  # the stable ReplicaSet: not the new hash
+        seen(11.0, "a", "new", 0),
+        seen(12.0, "a", "new", 1),  # step 0's canary pod is available
+        seen(15.0, "a", "new", 2),  # step 2's
+        seen(12.5, "b", "new", 1),
+    ]
+    rollouts = [
+        seen(11.0, "a", "new", 0),
+        seen(12.02, "a", "new", 1),  # step 0 done 20 ms later
+        seen(13.1, "a", "new", 2),  # the pause: not a weighted step
+        seen(15.3, "a", "new", 3),  # step 2 done 300 ms later
+        seen(12.4, "b", "new", 1),  # the write seen before the pod (the watches race): 0
+    ]
+    got = bench.step_latencies(replica_sets, rollouts, {"a": "new", "b": "new", "c": "new"})
+    assert [round(x, 3) for x in got] == [0.02, 0.3, 0.0]

@@ -94,3 +94,30 @@ async def test_changes_of_what_a_rollout_controls_reconcile_that_rollout() -> No
     await _until(lambda: len(calls) == 2)
     await _until(lambda: not reconciler._running)
     await reconciler.close()
+
+
+async def test_a_failing_reconcile_backs_off_exponentially_per_rollout_and_success_resets_it() -> None:
+    reconciler = Reconciler(kube=cast("Any", None))
+    outcomes = [RuntimeError("boom"), RuntimeError("boom"), RuntimeError("boom"), None]
+
+    def reconcile(key: tuple[str, str]) -> tuple[None, list[Any], None]:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        return None, [], None
+
+    reconciler.reconcile = reconcile  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    delays = []
+    for _ in range(3):
+        reconciler.trigger("ns", "a")
+        await _until(lambda: not reconciler._running)
+        timer = reconciler._timers[("ns", "a")]
+        delays.append(round(timer.when() - loop.time(), 1))
+        timer.cancel()
+    assert delays == [0.5, 1.0, 2.0]
+    assert reconciler._failures[("ns", "a")] == 3
+    reconciler.trigger("ns", "a")
+    await _until(lambda: not reconciler._running)
+    assert ("ns", "a") not in reconciler._failures
+    await reconciler.close()

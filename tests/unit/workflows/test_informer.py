@@ -30,6 +30,7 @@ class ScriptedKube:
         self.gets: list[str] = []
         self.done = threading.Event()
         self.informer: Informer | None = None
+        self.cache: Cache | None = None
 
     def list(self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None) -> Listing:
         self.lists.append((namespace, label_selector))
@@ -39,8 +40,11 @@ class ScriptedKube:
 
     def watch(self, resource: Resource, namespace: str | None = None, **_: Any) -> Iterator[WatchEvent]:
         if not self.watches:
-            assert self.informer is not None
-            self.informer.stop()
+            if self.cache is not None:
+                self.cache.stop()
+            else:
+                assert self.informer is not None
+                self.informer.stop()
             self.done.set()
             return
         yield from self.watches.pop(0)
@@ -167,3 +171,19 @@ def test_the_cache_reads_a_synced_informer_the_api_otherwise_and_takes_writes_by
     cache.written(SERVICES, _obj("s", 2))  # no informer: nothing to do
     assert cache.get(REPLICA_SETS, "a", "ns")["spec"] == {"v": 2}  # type: ignore[index]
     assert kube.gets == ["a", "s"]
+
+
+def test_a_lazy_kind_is_followed_from_its_first_read_on() -> None:
+    kube = ScriptedKube([[_obj("a", 1)]], [])
+    cache = Cache(cast("Any", kube), lazy=[(REPLICA_SETS.group, REPLICA_SETS.plural)])
+    assert cache.get(REPLICA_SETS, "a", "ns") == {"metadata": {"name": "a", "from": "api"}}  # not started: the API
+    assert cache.informer(REPLICA_SETS) is None
+    kube.cache = cache
+    cache.start()
+    assert cache.synced  # lazy kinds are not waited for
+    cache.get(REPLICA_SETS, "a", "ns")  # starts it (answered by the API, or the informer if it listed already)
+    informer = cache.informer(REPLICA_SETS)
+    assert informer is not None
+    assert kube.done.wait(5)
+    assert cache.get(REPLICA_SETS, "a", "ns")["spec"] == {"v": 1}  # type: ignore[index]
+    assert len(kube.lists) == 1
