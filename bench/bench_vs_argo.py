@@ -35,6 +35,7 @@ import math
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -191,10 +192,12 @@ class Result:
     step_p99_ms: float = 0.0
     cpu_s: float = 0.0
     idle_cpu_s: float = 0.0
+    apiserver_cpu_s: float = 0.0
     peak_rss_mib: float = 0.0
     requests: int = 0
     idle_requests: int = 0
     by_kind_verb: dict[tuple[str, str], int] = field(default_factory=dict)
+    profile: list[str] = field(default_factory=list)  # py-spy's summary over create+update (``--profile``)
     notes: list[str] = field(default_factory=list)
 
 
@@ -214,19 +217,25 @@ def render(
         (
             "| N | controller | create -> all Healthy | update -> all Healthy | update p50 / p99 per Rollout "
             "| step latency p50 / p99 "
-            f"| CPU s | peak RSS | API requests | requests per Rollout | idle {idle:.0f} s: CPU s / requests |"
+            "| CPU s | API server CPU s | peak RSS | API requests | requests per Rollout "
+            f"| idle {idle:.0f} s: CPU s / requests |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
         f"| {r.n} | {r.controller} | {r.create_s:.1f} s | {r.update_s:.1f} s | {r.update_p50:.1f} / "
         f"{r.update_p99:.1f} s | {r.step_p50_ms:.0f} / {r.step_p99_ms:.0f} ms | "
-        f"{r.cpu_s:.1f} | {r.peak_rss_mib:.0f} MiB | {r.requests:,} | "
+        f"{r.cpu_s:.1f} | {r.apiserver_cpu_s:.1f} | {r.peak_rss_mib:.0f} MiB | {r.requests:,} | "
         f"{r.requests / max(r.n, 1):.1f} | {r.idle_cpu_s:.2f} / {r.idle_requests} |"
         for r in results
     )
-    lines += ["", "Ratios ours / Argo (same run):", "", "| N | API requests | CPU s | update -> Healthy | peak RSS |"]
-    lines.append("|---|---|---|---|---|")
+    lines += [
+        "",
+        "Ratios ours / Argo (same run):",
+        "",
+        "| N | API requests | CPU s | API server CPU s | update -> Healthy | peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
     by = {(r.n, r.controller): r for r in results}
     for n in sorted({r.n for r in results}):
         argo, ours = by.get((n, "argo")), by.get((n, "ours"))
@@ -234,6 +243,7 @@ def render(
             continue
         lines.append(
             f"| {n} | {ours.requests / max(argo.requests, 1):.2f} | {ours.cpu_s / max(argo.cpu_s, 1e-9):.2f} | "
+            f"{ours.apiserver_cpu_s / max(argo.apiserver_cpu_s, 1e-9):.2f} | "
             f"{ours.update_s / max(argo.update_s, 1e-9):.2f} | {ours.peak_rss_mib / max(argo.peak_rss_mib, 1e-9):.2f} |"
         )
     lines += ["", "Where the requests went (create+update, from each controller's own counter), the ten largest:", ""]
@@ -243,6 +253,10 @@ def render(
             f"- {r.controller}, N={r.n}: "
             + (", ".join(f"{verb} {kind or 'discovery'} {count:,}" for (kind, verb), count in top) or "not reported")
         )
+    for r in results:
+        if r.profile:
+            lines += ["", f"Profile of {r.controller} at N={r.n} (py-spy, create+update; a separate run's CPU):", ""]
+            lines += ["```", *r.profile, "```"]
     notes = [f"- {r.controller} at N={r.n}: {note}" for r in results for note in r.notes]
     if notes:
         lines += ["", *notes]
@@ -342,6 +356,78 @@ def identity(kubectl: Kubectl, cluster: ClusterInfo, name: str) -> Path:
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
+
+
+def component_pid(state_dir: Path, binary: str) -> int | None:
+    """The pid of the local cluster's ``binary`` process (its command line names the cluster's state directory)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(binary.encode()) and any(str(state_dir).encode() in arg for arg in argv):
+            return int(proc.name)
+    return None
+
+
+def process_cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        return cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK"))
+    except OSError:
+        return 0.0
+
+
+_FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def _frame_origin(file: str) -> str:
+    """Which code a sampled frame's file belongs to: a package under site-packages, ours, or the standard library."""
+    parts = Path(file).parts
+    if "site-packages" in parts:
+        rest = parts[parts.index("site-packages") + 1 :]
+        return rest[0].removesuffix(".py") if rest else "site-packages"
+    for ours in ("rollouts", "workflows", "analysis"):
+        if ours in parts:
+            return ours
+    return f"stdlib {Path(file).stem}" if file else "?"
+
+
+def profile_summary(collapsed: str, *, top: int = 12) -> list[str]:
+    """py-spy's collapsed stacks (``frame;frame;... count`` per line, busy samples only) as the largest self costs
+    by function and the share of busy samples each code origin (package) holds anywhere in the stack."""
+    self_cost: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [match for frame in stack.split(";") if (match := _FRAME.match(frame.strip()))]
+        if not frames:
+            continue
+        leaf = frames[-1]
+        name = f"{leaf['function']} ({_frame_origin(leaf['file'])})"
+        self_cost[name] = self_cost.get(name, 0) + count
+        for origin in {_frame_origin(frame["file"]) for frame in frames}:
+            inclusive[origin] = inclusive.get(origin, 0) + count
+    if not total:
+        return ["no samples"]
+    lines = [f"{total:,} busy samples; largest self costs:"]
+    lines += [
+        f"  {100 * count / total:5.1f}%  {name}" for name, count in sorted(self_cost.items(), key=lambda i: -i[1])[:top]
+    ]
+    lines.append("share of busy samples by code anywhere on the stack:")
+    lines += [
+        f"  {100 * count / total:5.1f}%  {origin}"
+        for origin, count in sorted(inclusive.items(), key=lambda i: -i[1])[:top]
+    ]
+    return lines
 
 
 def server_metrics(kubectl: Kubectl) -> str:
@@ -513,6 +599,7 @@ def measure(
     idle: float,
     timeout: float,
     log: Callable[[str], None],
+    profile: Path | None = None,
 ) -> Result:
     result = Result(controller=controller.name, n=n)
     namespace = f"bench-{controller.name}-{n}"
@@ -522,7 +609,20 @@ def measure(
     controller.start()
     try:
         time.sleep(5)  # the controller's informers/watches start
+        apiserver = component_pid(cluster.state_dir, "kube-apiserver")
         before_requests, before_cpu = dispatched_requests(server_metrics(kubectl), schema), controller.cpu()
+        before_server_cpu = process_cpu(apiserver)
+        sampler = None
+        if profile is not None and controller.process is not None:
+            sampler = subprocess.Popen(  # noqa: S603 -- py-spy from this virtualenv, our own child's pid
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    *("record", "--pid", str(controller.process.pid), "--rate", "50", "--nonblocking"),
+                    *("--format", "raw", "-o", str(profile)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         before_kinds = controller.client_requests()
         manifests = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:1") for name in names]
         for start in range(0, n, 50):
@@ -551,6 +651,11 @@ def measure(
         result.update_p50, result.update_p99 = percentile(each, 0.5), percentile(each, 0.99)
         log(f"{controller.name} N={n}: updated, all Healthy in {result.update_s:.1f} s")
         result.cpu_s = controller.cpu() - before_cpu
+        if sampler is not None and profile is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            sampler.wait(timeout=60)
+            result.profile = profile_summary(profile.read_text() if profile.exists() else "")
+        result.apiserver_cpu_s = process_cpu(apiserver) - before_server_cpu
         result.requests = dispatched_requests(server_metrics(kubectl), schema) - before_requests
         after_kinds = controller.client_requests()
         result.by_kind_verb = {
@@ -591,6 +696,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all Healthy")
     parser.add_argument("--write", type=Path, help="replace the results block of this Markdown file")
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample our controller with py-spy over create+update (its CPU column then includes the sampling)",
+    )
+    parser.add_argument(
         "--fast-kcm",
         action="store_true",
         help="raise the kube-controller-manager's client limit (--kube-api-qps=1000) so the controllers are exposed",
@@ -611,7 +721,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubectl("create", "namespace", CONTROLLER_NAMESPACE)
         both = controllers(peer, cluster, kubectl, work)
         results.extend(
-            measure(both[name], kubectl, cluster, n, idle=args.idle, timeout=args.timeout, log=log)
+            measure(
+                both[name],
+                kubectl,
+                cluster,
+                n,
+                idle=args.idle,
+                timeout=args.timeout,
+                log=log,
+                profile=work / f"profile-{name}-{n}.txt" if args.profile and name == "ours" else None,
+            )
             for n in args.n
             for name in ("argo", "ours")
         )

@@ -55,7 +55,9 @@ class ControllerConfig:
 
     io_threads: int = 16  # the engine's blocking work: provider calls, Job and status writes, Secret reads
     reconcile_threads: int = 8  # Rollout reconciles running at once (each one observe -> plan -> act)
-    status_interval: float = 1.0  # seconds between status writes of one Workflow/AnalysisRun (the final one at once)
+    # seconds between status writes of one Workflow/AnalysisRun (the final one at once), and between a Rollout's
+    # writes that only report counts and conditions (its decisions are written at once)
+    status_interval: float = 1.0
     mode: ApiMode = ROLLOUTS_DEV  # the group the Rollout kinds are served under and the names written (drop-in: Argo's)
     instance_id: str = ""  # only objects labelled with this instance id (empty: only objects without the label)
     metrics_port: int = DEFAULT_METRICS_PORT  # /metrics (0: not served)
@@ -112,6 +114,7 @@ class Operator:
             pool=reconcile_pool,
             metrics=process_metrics() if config.metrics_port else None,
             schema=schema,
+            status_interval=config.status_interval,
         )
         reconciler.listen(cache)
         return cls(

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from rollouts.core.errors import InvalidSpecError
-from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, template_hash, templates_equal
+from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, container_images, template_hash, templates_equal
 from rollouts.core.observed import (
     Observed,
     analysis_run_view_from,
@@ -152,8 +152,12 @@ def observe(
     stored: Mapping[str, Any] | None = None
     if listed.items and spec.template:
         wanted = template_hash(mode, spec.template, collision_count=status.collision_count)
-        if stored_templates is not None and not any(
-            rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items
+        images = container_images(spec.template)
+        if (
+            stored_templates is not None
+            and not any(rs["metadata"].get("name") == f"{spec.name}-{wanted}" for rs in listed.items)
+            # only a ReplicaSet running the same images can hold the same template: an update needs no dry-run
+            and any(container_images((rs.get("spec") or {}).get("template") or {}) == images for rs in listed.items)
         ):
             stored = stored_templates.get(kube, namespace, spec, wanted)
     templates = [template for template in (spec.template, stored) if template]

@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,13 +36,13 @@ from typing import Any, Protocol
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.observe import StoredTemplates, check_analysis_templates, observe, read_workload
-from rollouts.core.actions import EmitEvent, EventType, ReleaseService
+from rollouts.core.actions import EmitEvent, EventType, Plan, ReleaseService
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.pingpong import with_roles
-from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
+from rollouts.core.planner import plan as decide
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers, release_destination_rules
@@ -85,14 +86,31 @@ _OBSERVATIONAL = frozenset(
 )
 
 
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386: ``target`` with the JSON merge patch ``patch`` applied (maps merge, ``None`` removes)."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge(merged.get(key), value)
+    return merged
+
+
 def _status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of ``desired`` that differs from ``current`` (``None`` removes a key), as a merge patch."""
+    """The part of ``desired`` that differs from ``current`` (``None`` removes a key), as a merge patch.
+
+    A key changes when the patch would leave its value different: ``{"canary": {"weights": None}}`` against a
+    status whose ``canary`` has no ``weights`` is no change (writing it would be a no-op the API server does not even
+    version, and a reconcile that took it for progress would ask for another at once, forever)."""
     changes: dict[str, Any] = {}
     for key, value in desired.items():
         if value is None:
             if key in current:
                 changes[key] = None
-        elif current.get(key) != value:
+        elif _merge(current.get(key), value) != current.get(key):
             changes[key] = value
     return changes
 
@@ -126,6 +144,9 @@ class Reconciler:
     # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
     _failures: dict[Key, int] = field(default_factory=dict)  # consecutive failed reconciles, for the backoff
+    # seconds between two status writes that only report counts and conditions (decisions are written at once)
+    status_interval: float = 1.0
+    _status_written: dict[Key, float] = field(default_factory=dict)  # key -> monotonic time of its last status write
     # the informers reconciles read from (rollout_cache); None: every read goes to the API server (unit tests)
     cache: Cache | None = None
     recorder: EventRecorder | None = None  # Events, aggregated (default: one made from kube)
@@ -272,6 +293,7 @@ class Reconciler:
         if self.metrics is not None:
             self.metrics.forget(namespace, name)
         self._failures.pop((namespace, name), None)
+        self._status_written.pop((namespace, name), None)
         timer = self._timers.pop((namespace, name), None)
         if timer is not None:
             timer.cancel()
@@ -439,15 +461,32 @@ class Reconciler:
                 phase=str(plan.status.get("phase") or ""),
                 seconds=time.monotonic() - started,
             )
+        return rollout, events, self._write_status(key, rollout, plan, requeue)
+
+    def _write_status(self, key: Key, rollout: Mapping[str, Any], plan: Plan, requeue: float | None) -> float | None:
+        """Write what changed in the planned status (nothing when nothing did); the delay to the next reconcile."""
         changes = _status_changes(rollout.get("status") or {}, plan.status)
-        if changes:
-            try:
-                version = write_status_patch(self.kube, rollout, changes, mode=self.mode)
-                if version is not None and (plan.actions or not set(changes) <= _OBSERVATIONAL):
-                    requeue = 0.0  # the decision moved on: take the next one now (the write is in the cache already)
-            except ConflictError:
-                requeue = 0.1  # a command or another write landed meanwhile: plan again soon with it in view
-        return rollout, events, requeue
+        observational = not plan.actions and set(changes) <= _OBSERVATIONAL
+        if changes and observational:
+            # Only counts and conditions moved (pods coming up one by one): write them at most once per
+            # status_interval, as the executor writes Workflow and AnalysisRun status; a decision is written at once.
+            wait = self._status_written.get(key, -math.inf) + self.status_interval - time.monotonic()
+            if wait > 0:
+                return wait if requeue is None else min(requeue, wait)
+        if not changes:
+            return requeue
+        try:
+            version = write_status_patch(self.kube, rollout, changes, mode=self.mode)
+        except ConflictError:
+            return 0.1  # a command or another write landed meanwhile: plan again soon with it in view
+        self._status_written[key] = time.monotonic()
+        if (
+            version is not None
+            and version != str(rollout["metadata"].get("resourceVersion") or "")
+            and not observational
+        ):
+            return 0.0  # the decision moved on: take the next one now (the write is in the cache already)
+        return requeue
 
 
 def _owner_rollout(body: Mapping[str, Any], mode: ApiMode) -> str | None:

@@ -35,6 +35,7 @@ from workflows.model.hashing import fnv32a
 __all__ = [
     "POD_TEMPLATE_HASH_LABEL",
     "argo_pod_template_hash",
+    "container_images",
     "go_steps_json",
     "pod_template_hash",
     "safe_encode",
@@ -117,6 +118,18 @@ def strip_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
         if not metadata:
             copied.pop("metadata")
     return copied
+
+
+def container_images(template: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(name, image) of every container and init container: what the API server's defaulting never changes, so two
+    templates with different images cannot be equal once stored (a cheap test before an expensive comparison)."""
+    spec = template.get("spec") or {}
+    return tuple(
+        (str(c.get("name")), str(c.get("image")))
+        for key in ("initContainers", "containers")
+        for c in spec.get(key) or ()
+        if isinstance(c, Mapping)
+    )
 
 
 def templates_equal(

@@ -61,10 +61,14 @@ def test_healthy_means_the_asked_generation_fully_promoted(bench: ModuleType) ->
 
 
 def test_the_block_has_a_row_per_run_and_ratios_and_replaces_itself(bench: ModuleType) -> None:
-    argo = bench.Result(controller="argo", n=10, update_s=10.0, cpu_s=2.0, requests=400, peak_rss_mib=100.0)
-    ours = bench.Result(controller="ours", n=10, update_s=5.0, cpu_s=3.0, requests=200, peak_rss_mib=120.0)
+    argo = bench.Result(
+        controller="argo", n=10, update_s=10.0, cpu_s=2.0, apiserver_cpu_s=4.0, requests=400, peak_rss_mib=100.0
+    )
+    ours = bench.Result(
+        controller="ours", n=10, update_s=5.0, cpu_s=3.0, apiserver_cpu_s=3.0, requests=200, peak_rss_mib=120.0
+    )
     block = bench.render([argo, ours], when="now", machine="m", versions="v")
-    assert "| 10 | 0.50 | 1.50 | 0.50 | 1.20 |" in block
+    assert "| 10 | 0.50 | 1.50 | 0.75 | 0.50 | 1.20 |" in block
     assert block.count("\n| 10 | ") == 3  # a row per controller, and the ratios
     document = "# Performance\n\nintro\n"
     once = bench.replace_block(document, block)
@@ -72,6 +76,10 @@ def test_the_block_has_a_row_per_run_and_ratios_and_replaces_itself(bench: Modul
     twice = bench.replace_block(once, block.replace("now", "later"))
     assert twice.count(bench.BEGIN) == 1
     assert "Measured later" in twice
+    fast = bench.render([argo], when="now", machine="m", versions="v", markers=bench.FAST_MARKERS)
+    both = bench.replace_block(twice, fast, bench.FAST_MARKERS)
+    assert both.count(bench.BEGIN) == 1
+    assert both.count(bench.FAST_MARKERS[0]) == 1  # the fast-KCM block lives beside the default one
 
 
 def test_a_controllers_own_request_counter_is_summed_by_resource_and_verb(bench: ModuleType) -> None:
@@ -103,3 +111,22 @@ def test_step_latency_runs_from_the_canary_pods_available_to_the_next_step_writt
     ]
     got = bench.step_latencies(replica_sets, rollouts, {"a": "new", "b": "new", "c": "new"})
     assert [round(x, 3) for x in got] == [0.02, 0.3, 0.0]
+
+
+def test_a_profile_summary_names_the_largest_self_costs_and_each_packages_share(bench: ModuleType) -> None:
+    site = "/v/lib/python3.11/site-packages"
+    collapsed = "\n".join(
+        [
+            f"process 1:MainThread;run (/src/rollouts/controller/rollouts.py:10);loads ({site}/orjson/x.py:3) 6",
+            f"process 1:MainThread;run (/src/rollouts/controller/rollouts.py:10);spawn ({site}/kopf/_core/a.py:9) 3",
+            "process 1:Thread-2;select (/usr/lib/python3.11/selectors.py:4) 1",
+            "garbage line",
+        ]
+    )
+    lines = bench.profile_summary(collapsed)
+    assert lines[0] == "10 busy samples; largest self costs:"
+    assert "   60.0%  loads (orjson)" in lines
+    assert "   30.0%  spawn (kopf)" in lines
+    assert "   90.0%  rollouts" in lines
+    assert "   10.0%  stdlib selectors" in lines
+    assert bench.profile_summary("") == ["no samples"]
