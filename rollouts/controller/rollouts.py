@@ -41,8 +41,8 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.pingpong import with_roles
-from rollouts.core.planner import plan_invalid
 from rollouts.core.planner import plan as decide
+from rollouts.core.planner import plan_invalid
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.routers import Routers, release_destination_rules
