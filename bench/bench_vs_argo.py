@@ -696,6 +696,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all Healthy")
     parser.add_argument("--write", type=Path, help="replace the results block of this Markdown file")
     parser.add_argument(
+        "--controllers", nargs="+", choices=["argo", "ours"], default=["argo", "ours"], help="which to measure"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample our controller with py-spy over create+update (its CPU column then includes the sampling)",
@@ -732,7 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profile=work / f"profile-{name}-{n}.txt" if args.profile and name == "ours" else None,
             )
             for n in args.n
-            for name in ("argo", "ours")
+            for name in args.controllers
         )
     markers = FAST_MARKERS if args.fast_kcm else (BEGIN, END)
     block = render(

@@ -216,10 +216,13 @@ def _add_controller(commands: Any) -> None:
         "--metrics-port", type=int, default=8090, help="serve Prometheus metrics on this port (0: off; Argo's default)"
     )
     controller.add_argument(
-        "--qps", type=float, default=40.0, help="API requests per second the controller may make (Argo's default: 40)"
+        "--qps",
+        type=float,
+        default=40.0,
+        help="API requests per second the controller may make, per API group as client-go counts (Argo's default: 40)",
     )
     controller.add_argument(
-        "--burst", type=int, default=80, help="API requests allowed at once above --qps (Argo's default: 80)"
+        "--burst", type=int, default=80, help="API requests allowed at once above --qps, per API group (Argo's: 80)"
     )
     controller.add_argument(
         "--workers", type=int, default=8, help="Rollouts reconciled at once (Argo's --rollout-threads; default 8)"

@@ -35,7 +35,7 @@ from workflows.runtime.controller import Engine, WorkflowController, register_wo
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.informer import Cache
-from workflows.runtime.kube import Credentials, Kube, TokenBucket
+from workflows.runtime.kube import Credentials, Kube, RequestLimits
 
 __all__ = [
     "ControllerConfig",
@@ -63,8 +63,8 @@ class ControllerConfig:
     metrics_port: int = DEFAULT_METRICS_PORT  # /metrics (0: not served)
     metrics_address: str = "0.0.0.0"  # noqa: S104 -- scraped from other pods
     namespaces: tuple[str, ...] = ()  # the namespaces watched (empty: the whole cluster)
-    qps: float = 40.0  # client-side API request limit, shared by every thread (Argo's --qps default)
-    burst: int = 80  # requests allowed at once above qps (Argo's --burst default)
+    qps: float = 40.0  # client-side API requests per second and API group, as client-go limits (Argo's --qps default)
+    burst: int = 80  # requests allowed at once above qps, per API group (Argo's --burst default)
 
     def label_filter(self) -> dict[str, Any]:
         """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
@@ -96,7 +96,7 @@ class Operator:
     def create(cls, kube: Kube, config: ControllerConfig | None = None) -> Operator:
         config = config or ControllerConfig()
         kube.api.configuration.connection_pool_maxsize = config.api_connections
-        kube.limiter = TokenBucket(config.qps, config.burst)
+        kube.limiter = RequestLimits(config.qps, config.burst)
         if config.metrics_port:
             kube.observer = process_metrics().request  # every API request of the process, by resource and verb
         io_pool = concurrent.futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="engine")

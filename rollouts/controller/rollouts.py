@@ -230,7 +230,7 @@ class Reconciler:
             return
         self._known.add(uid)
         message = f"Rollout resource added to informer: {meta.get('namespace')}/{meta.get('name')}"
-        self.pool.submit(self._recorder.post, body, type="Normal", reason="RolloutAddedToInformer", message=message)
+        self._recorder.post(body, type="Normal", reason="RolloutAddedToInformer", message=message)
 
     def __post_init__(self) -> None:
         self._schema = self.schema or SchemaCheck(self.mode)
@@ -305,6 +305,7 @@ class Reconciler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._recorder.flush, 2.0)  # the Events queued last
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def _loop(self, key: Key) -> None:
@@ -367,7 +368,7 @@ class Reconciler:
 
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def _reconcile_and_report(self, key: Key) -> tuple[Mapping[str, Any] | None, float | None]:
-        """:meth:`reconcile`, then its Events posted (aggregated: a repeat updates the count of the same Event)."""
+        """:meth:`reconcile`, then its Events queued for the poster (aggregated: a repeat bumps the same Event)."""
         rollout, events, requeue = self.reconcile(key)
         if rollout is not None:
             for event in events:

@@ -6,14 +6,19 @@ An Event is keyed by the object it is about (its uid), its type, reason and mess
 and the Event store does not grow with a loop that repeats itself. An Event deleted meanwhile (Events expire after an
 hour by default) is created afresh.
 
-Posting blocks (one request); call it from a worker thread. A failure to post is logged, never raised: an Event is
-a report, and no reconcile may fail because one could not be written.
+:meth:`EventRecorder.post` only queues: one thread posts the queue in order, one request at a time, as client-go's
+broadcaster does. Reconciles never wait for their Events, and however many there are, Events take at most one of
+the client's requests at a time, so under a client-side request limit they cannot crowd out the writes that move
+releases on (posting them inline from every reconcile thread did: steps waited seconds behind Event POSTs). A full
+queue drops the Event (counted and logged), as client-go's does. A failure to post is logged, never raised: an Event
+is a report, and no reconcile may fail because one could not be written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +36,8 @@ logger = logging.getLogger(__name__)
 AGGREGATION_SECONDS = 600.0
 #: Longest message kept (the API server refuses very large Events; kubectl shows one line anyway).
 MAX_MESSAGE = 1024
+#: Events waiting to be posted at most (client-go's broadcaster queue holds 1000); beyond, new ones are dropped.
+QUEUE_SIZE = 1000
 
 
 @dataclass(slots=True)
@@ -48,17 +55,52 @@ def _timestamp(now: dt.datetime) -> str:
 class EventRecorder:
     """Posts Events for one component (``source.component``, as ``kubectl describe`` shows it). Thread-safe."""
 
-    def __init__(self, kube: Kube, component: str, *, limit: int = 4096) -> None:
+    def __init__(self, kube: Kube, component: str, *, limit: int = 4096, queue_size: int = QUEUE_SIZE) -> None:
         self.kube = kube
         self.component = component
         self._limit = limit
         self._seen: OrderedDict[tuple[str, str, str, str], _Seen] = OrderedDict()
         self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Mapping[str, Any], str, str, str]] = queue.Queue(queue_size)
+        self._worker: threading.Thread | None = None
         self.created = 0
         self.aggregated = 0
+        self.dropped = 0
 
     def post(self, involved: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:  # noqa: A002
-        """Record an Event about ``involved`` (an object with apiVersion, kind and metadata)."""
+        """Queue an Event about ``involved`` (an object with apiVersion, kind and metadata); never blocks."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name="events", daemon=True)
+                self._worker.start()
+        try:
+            self._queue.put_nowait((involved, type, reason, message))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                logger.warning("event queue full: %d Events dropped so far (this one: %s)", self.dropped, reason)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued Event has been posted (tests, shutdown); False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _drain(self) -> None:
+        while True:
+            involved, type_, reason, message = self._queue.get()
+            try:
+                self.record(involved, type=type_, reason=reason, message=message)
+            except Exception:  # the poster must outlive anything one Event does
+                logger.exception("event %s not posted", reason)
+            finally:
+                self._queue.task_done()
+
+    def record(self, involved: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:  # noqa: A002
+        """Post (or aggregate) one Event now, blocking for its request."""
         meta = involved.get("metadata") or {}
         uid, namespace = str(meta.get("uid") or ""), str(meta.get("namespace") or "default")
         message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."

@@ -59,6 +59,7 @@ __all__ = [
     "Kube",
     "Listing",
     "NotServedError",
+    "RequestLimits",
     "Resource",
     "TokenBucket",
     "WatchEvent",
@@ -280,6 +281,36 @@ class TokenBucket:
             time.sleep(wait)
 
 
+class RequestLimits:
+    """Client-side request limits as client-go applies them: one :class:`TokenBucket` of ``qps``/``burst`` per API
+    group (client-go gives each group's REST client its own limiter, so Argo's ``--qps 40`` is 40 a second for
+    Rollouts, 40 for ReplicaSets and Events, ...). Thread-safe."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        TokenBucket(qps, burst)  # validates
+        self.qps, self.burst = qps, burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, path: str) -> TokenBucket:
+        """The bucket of the API group ``path`` addresses (``/api/...``: the core group)."""
+        parts = path.split("/")
+        group = parts[2] if len(parts) > 2 and parts[1] == "apis" else ""
+        bucket = self._buckets.get(group)
+        if bucket is None:
+            with self._lock:
+                bucket = self._buckets.setdefault(group, TokenBucket(self.qps, self.burst))
+        return bucket
+
+    def take(self, path: str) -> None:
+        self.bucket(path).take()
+
+    @property
+    def waited(self) -> float:
+        """Seconds callers waited for a token, over every group."""
+        return sum(bucket.waited for bucket in list(self._buckets.values()))
+
+
 @dataclass
 class Kube:
     """A client for one API server and identity. Thread-safe (a pooled HTTP client underneath); every call blocks.
@@ -301,8 +332,8 @@ class Kube:
     #: Told of every object a write returned (create, replace, patch of the object or its status, apply): the
     #: informer caches take our own writes from here at once (read-your-writes), before the watch echoes them.
     written: Callable[[Resource, Mapping[str, Any]], None] | None = field(default=None, repr=False)
-    #: The client-side request limit shared by everyone using this client (None: unlimited).
-    limiter: TokenBucket | None = field(default=None, repr=False)
+    #: The client-side request limits shared by everyone using this client (None: unlimited).
+    limiter: RequestLimits | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -385,7 +416,7 @@ class Kube:
         if body is not None:
             headers["Content-Type"] = content_type
         if self.limiter is not None:
-            self.limiter.take()
+            self.limiter.take(path)
         serialized = self.api.param_serialize(
             method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
         )
