@@ -31,8 +31,12 @@ from rollouts.core.spec import RolloutSpec, analysis_refs
 from rollouts.routers import Routers
 from workflows.api import ApiMode
 from workflows.errors import FieldIssue
-from workflows.runtime.informer import Reads
-from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube
+from workflows.runtime.informer import Cache, Reads, selector_matches
+from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube, Listing, Resource
+
+#: The informer indexes observe reads through (rollouts.controller.rollouts.rollout_cache makes them): objects by
+#: their controller's uid, and objects without a controller by namespace.
+OWNER_INDEX, ORPHAN_INDEX = "owner", "orphan"
 
 __all__ = ["StoredTemplates", "check_analysis_templates", "observe", "read_workload"]
 
@@ -123,6 +127,24 @@ def _service_names(spec: RolloutSpec) -> set[str]:
     return {name for name in names if name}
 
 
+def _candidates(reads: Reads, resource: Resource, namespace: str, uid: str, *, label_selector: str) -> Listing:
+    """``reads.list`` of ``resource`` in ``namespace`` by ``label_selector``; from an informer cache, only the objects
+    ``uid`` controls and the namespace's orphans are looked at (the owner and orphan indexes), not every object of the
+    namespace: a reconcile's cost must not grow with the number of Rollouts beside it."""
+    if isinstance(reads, Cache):
+        owned = reads.by_index(resource, OWNER_INDEX, uid)
+        orphans = reads.by_index(resource, ORPHAN_INDEX, namespace)
+        if owned is not None and orphans is not None:
+            labels = (body["metadata"].get("labels") or {} for body in (*owned, *orphans))
+            items = [
+                b
+                for b, found in zip((*owned, *orphans), labels, strict=True)
+                if selector_matches(label_selector, found)
+            ]
+            return Listing(items=items, resource_version="")
+    return reads.list(resource, namespace, label_selector=label_selector)
+
+
 def _controlled_by(body: Mapping[str, Any], uid: str) -> bool:
     owners = body["metadata"].get("ownerReferences") or []
     return any(owner.get("controller") and owner.get("uid") == uid for owner in owners)
@@ -145,7 +167,7 @@ def observe(
     meta = rollout["metadata"]
     namespace, uid = meta["namespace"], meta["uid"]
     match_labels = spec.selector.get("matchLabels") or {}
-    listed = reads.list(REPLICA_SETS, namespace, label_selector=_selector_string(match_labels))
+    listed = _candidates(reads, REPLICA_SETS, namespace, uid, label_selector=_selector_string(match_labels))
     status = status_from(rollout.get("status"))
     # No ReplicaSet named for the template's own hash, but some exist: one of them may hold the same template under
     # another controller's hash (Argo's, after a take-over); compare with the template as the server stores it.
@@ -175,7 +197,7 @@ def observe(
     # controller made before a take-over).
     runs = [
         r
-        for r in reads.list(mode.analysis_runs, namespace, label_selector=mode.analysis_kind_label).items
+        for r in _candidates(reads, mode.analysis_runs, namespace, uid, label_selector=mode.analysis_kind_label).items
         if _controlled_by(r, uid)
     ]
     services: dict[str, Mapping[str, Any]] = {}

@@ -35,7 +35,14 @@ from typing import Any, Protocol
 
 from rollouts.act import apply_plan, write_status_patch
 from rollouts.controller.metrics import ControllerMetrics
-from rollouts.controller.observe import StoredTemplates, check_analysis_templates, observe, read_workload
+from rollouts.controller.observe import (
+    ORPHAN_INDEX,
+    OWNER_INDEX,
+    StoredTemplates,
+    check_analysis_templates,
+    observe,
+    read_workload,
+)
 from rollouts.core.actions import EmitEvent, EventType, Plan, ReleaseService
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
@@ -50,7 +57,7 @@ from rollouts.routers.apply import VIRTUAL_SERVICES
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.events import EventRecorder
-from workflows.runtime.informer import Cache, Change, Informer, Reads, controller_uid
+from workflows.runtime.informer import Cache, Change, Informer, Reads, controller_uid, orphan_namespace
 from workflows.runtime.kube import (
     DEPLOYMENTS,
     HTTP_ROUTES,
@@ -71,7 +78,6 @@ logger = logging.getLogger(__name__)
 RESYNC_SECONDS = 600.0
 #: How long the first reconciles wait for every informer's first list (then unsynced kinds are read from the API).
 SYNC_TIMEOUT = 30.0
-OWNER_INDEX = "owner"
 #: A failed reconcile is retried after RETRY_FIRST seconds, doubled per consecutive failure up to RETRY_MAX.
 RETRY_FIRST, RETRY_MAX = 0.5, 300.0
 #: ``source.component`` of the Events we post (Argo's controller posts as ``rollouts-controller``).
@@ -516,7 +522,7 @@ def rollout_cache(kube: Kube, *, mode: ApiMode, namespaces: Sequence[str] = (), 
     by a Rollout), and (Cluster)AnalysisTemplates. Installed as the client's write hook (read-your-writes)."""
     routed = (INGRESSES, VIRTUAL_SERVICES, HTTP_ROUTES)  # followed once a Rollout routes through them
     cache = Cache(kube, lazy=[(r.group, r.plural) for r in routed], namespaces=namespaces)
-    owner = {OWNER_INDEX: controller_uid}
+    owner = {OWNER_INDEX: controller_uid, ORPHAN_INDEX: orphan_namespace}
     selector = instance_selector(mode, instance_id)
     cache.add(Informer(kube, mode.rollouts, namespaces=namespaces, label_selector=selector))
     for resource, label in ((REPLICA_SETS, POD_TEMPLATE_HASH_LABEL), (mode.analysis_runs, mode.analysis_kind_label)):

@@ -34,7 +34,16 @@ from typing import Any, Protocol
 
 from workflows.runtime.kube import ApiError, Kube, Listing, NotServedError, Resource, WatchEvent
 
-__all__ = ["Cache", "Change", "Indexer", "Informer", "Reads", "controller_uid", "selector_matches"]
+__all__ = [
+    "Cache",
+    "Change",
+    "Indexer",
+    "Informer",
+    "Reads",
+    "controller_uid",
+    "orphan_namespace",
+    "selector_matches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +146,13 @@ def controller_uid(body: Mapping[str, Any]) -> Iterable[str]:
         if owner.get("controller") and owner.get("uid"):
             return (str(owner["uid"]),)
     return ()
+
+
+def orphan_namespace(body: Mapping[str, Any]) -> Iterable[str]:
+    """An :data:`Indexer`: the namespace of an object without a controller owner (none for a controlled one)."""
+    if any(controller_uid(body)):
+        return ()
+    return (str((body.get("metadata") or {}).get("namespace") or ""),)
 
 
 def _version(body: Mapping[str, Any]) -> str:
