@@ -255,7 +255,11 @@ def render(
         )
     for r in results:
         if r.profile:
-            lines += ["", f"Profile of {r.controller} at N={r.n} (py-spy, create+update; a separate run's CPU):", ""]
+            lines += [
+                "",
+                f"Profile of {r.controller} at N={r.n} (py-spy attached over create+update of this run, 50 samples/s):",
+                "",
+            ]
             lines += ["```", *r.profile, "```"]
     notes = [f"- {r.controller} at N={r.n}: {note}" for r in results for note in r.notes]
     if notes:
