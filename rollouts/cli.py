@@ -198,6 +198,21 @@ def _add_kube_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", help="the kubeconfig context to use")
 
 
+def _positive(kind: type[float] | type[int]) -> Any:
+    """An argparse type: a number above zero, or a usage error naming the value (never a traceback at start-up)."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0 (got {text})")
+        return value
+
+    return parse
+
+
 def _add_controller(commands: Any) -> None:
     controller = commands.add_parser("controller", help="run the operator against the current kubeconfig")
     _add_kube_flags(controller)
@@ -217,15 +232,21 @@ def _add_controller(commands: Any) -> None:
     )
     controller.add_argument(
         "--qps",
-        type=float,
+        type=_positive(float),
         default=40.0,
         help="API requests per second the controller may make, per API group as client-go counts (Argo's default: 40)",
     )
     controller.add_argument(
-        "--burst", type=int, default=80, help="API requests allowed at once above --qps, per API group (Argo's: 80)"
+        "--burst",
+        type=_positive(int),
+        default=80,
+        help="API requests allowed at once above --qps, per API group (Argo's: 80)",
     )
     controller.add_argument(
-        "--workers", type=int, default=8, help="Rollouts reconciled at once (Argo's --rollout-threads; default 8)"
+        "--workers",
+        type=_positive(int),
+        default=8,
+        help="Rollouts reconciled at once (Argo's --rollout-threads; default 8)",
     )
     controller.set_defaults(handler=_controller)
 
