@@ -135,12 +135,11 @@ def _candidates(reads: Reads, resource: Resource, namespace: str, uid: str, *, l
         owned = reads.by_index(resource, OWNER_INDEX, uid)
         orphans = reads.by_index(resource, ORPHAN_INDEX, namespace)
         if owned is not None and orphans is not None:
-            labels = (body["metadata"].get("labels") or {} for body in (*owned, *orphans))
             items = [
-                b
-                for b, found in zip((*owned, *orphans), labels, strict=True)
-                if selector_matches(label_selector, found)
-            ]
+                body
+                for body in sorted((*owned, *orphans), key=lambda body: str(body["metadata"].get("name")))
+                if selector_matches(label_selector, body["metadata"].get("labels") or {})
+            ]  # by name, as the API server lists them
             return Listing(items=items, resource_version="")
     return reads.list(resource, namespace, label_selector=label_selector)
 

@@ -263,21 +263,22 @@ class Informer:
     def list(self, namespace: str | None = None, label_selector: str | None = None) -> builtins.list[dict[str, Any]]:
         """The objects in ``namespace`` (all when None) whose labels match ``label_selector``."""
         with self._lock:
-            if namespace is None:
-                found = list(self._objects.values())
-            else:
-                found = [self._objects[key] for key in self._by_namespace.get(namespace, ())]
+            keys = self._objects if namespace is None else self._by_namespace.get(namespace, ())
+            found = [self._objects[key] for key in sorted(keys)]  # in the API server's order: by namespace, name
         if not label_selector:
             return found
         return [o for o in found if selector_matches(label_selector, (o.get("metadata") or {}).get("labels") or {})]
 
     def by_index(self, index: str, value: str) -> builtins.list[dict[str, Any]]:
-        """The objects whose ``index`` indexer gave ``value``."""
+        """The objects whose ``index`` indexer gave ``value``, by namespace and name (as the API server lists)."""
         with self._lock:
-            return [self._objects[key] for key in self._indexes[index].get(value, ())]
+            return [self._objects[key] for key in sorted(self._indexes[index].get(value, ()))]
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def has_index(self, index: str) -> bool:
+        return index in self._indexes
 
     # -- writes into the store -----------------------------------------------------------------------------------
     def write_back(self, body: Mapping[str, Any]) -> None:
@@ -525,6 +526,6 @@ class Cache:
     def by_index(self, resource: Resource, index: str, value: str) -> builtins.list[dict[str, Any]] | None:
         """The objects of ``resource`` an index maps ``value`` to; None when no synced informer has that index."""
         informer = self.informer(resource)
-        if informer is None or not informer.synced or index not in informer._indexes:
+        if informer is None or not informer.synced or not informer.has_index(index):
             return None
         return informer.by_index(index, value)
