@@ -44,7 +44,6 @@ QUEUE_SIZE = 1000
 class _Seen:
     name: str
     count: int
-    first: str
     until: float  # monotonic deadline of the aggregation window
 
 
@@ -159,7 +158,6 @@ class EventRecorder:
             self._seen[key] = _Seen(
                 name=str(created["metadata"]["name"]),
                 count=1,
-                first=stamp,
                 until=time.monotonic() + AGGREGATION_SECONDS,
             )
             self._seen.move_to_end(key)
