@@ -5,14 +5,15 @@ turn: create N Rollouts (2 replicas, canary ``setWeight 50 -> pause 1s -> setWei
 until all are Healthy; update every template and wait until all are Healthy on the new version; then stay idle for
 20 s. Only the apiVersion differs between the two sets of Rollouts. Measured per controller:
 
-- create -> all Healthy and update -> all Healthy (wall clock, the admin client polling every 0.5 s), and the
-  update's per-Rollout distribution (p50/p99 of the time each became Healthy);
+- create -> all Healthy and update -> all Healthy (wall clock from the first ``kubectl apply`` of the N manifests,
+  50 to a call, the admin client polling every 0.5 s), and the update's per-Rollout distribution (p50/p99 of the
+  time each became Healthy);
 - controller CPU-seconds (``/proc/<pid>/stat`` utime+stime, children included) over create+update, and over the
   idle window; peak RSS (``VmHWM``);
-- the step latency during the update: from the moment the canary's pods for a step are available (the ReplicaSet's
-  ``availableReplicas`` reaching what the step needs, as a watch reports it) to the controller's write of the next
-  step (the Rollout's ``currentStepIndex`` moving past it, from a watch on the same API server): p50/p99 over both
-  weighted steps of every Rollout;
+- the step latency during the update: from the moment the ReplicaSets are at a step's counts (the canary's
+  ``availableReplicas`` at what the step needs and the stable's down to the rest, as a watch reports them) to the
+  controller's write of the next step (the Rollout's ``currentStepIndex`` moving past it, from a watch on the same
+  API server): p50/p99 over both weighted steps of every Rollout, the time the controller alone adds to a step;
 - the controller's API requests over create+update (the "per Rollout" column divides by N), and over the idle
   window: each controller runs as its own ServiceAccount, matched by its own FlowSchema, and
   ``apiserver_flowcontrol_dispatched_requests_total`` of that FlowSchema is read from the API server's /metrics
@@ -144,7 +145,10 @@ def healthy_on(status: Mapping[str, Any], *, generation: int) -> bool:
 
 
 #: The weighted steps of STEPS whose completion waits on pods: (canary pods the step needs, the index written next).
+#: Without traffic routing a weight is a replica count, so each step also waits for the stable ReplicaSet to be
+#: scaled down to the rest (both controllers check both ReplicaSets' available replicas before moving on).
 WEIGHTED_STEPS = ((1, 1), (2, 3))
+REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -158,19 +162,29 @@ class Seen:
     value: int
 
 
+def step_ready_at(replica_sets: Sequence[Seen], rollout: str, pod_hash: str, needed: int) -> float | None:
+    """When the watch first showed ``rollout``'s ReplicaSets at a weighted step's counts: ``needed`` available canary
+    pods (hash ``pod_hash``) and at most ``REPLICAS - needed`` available in the others together. From then on the
+    cluster has done its part and only the controller can move the step on."""
+    available: dict[str, int] = {}
+    for seen in sorted((s for s in replica_sets if s.rollout == rollout), key=lambda s: s.at):
+        available[seen.pod_hash] = seen.value
+        others = sum(count for hash_, count in available.items() if hash_ != pod_hash)
+        if available.get(pod_hash, 0) >= needed and others <= REPLICAS - needed:
+            return seen.at
+    return None
+
+
 def step_latencies(
     replica_sets: Sequence[Seen], rollouts: Sequence[Seen], new_hashes: Mapping[str, str]
 ) -> list[float]:
-    """Seconds from "the canary's pods for a weighted step are available" to "the next step is written", for each
-    Rollout (its new hash in ``new_hashes``) and each of :data:`WEIGHTED_STEPS` both watches saw. A write seen before
-    the pods (the two watches race) counts as 0."""
+    """Seconds from "the ReplicaSets are at a weighted step's counts" (:func:`step_ready_at`) to "the next step is
+    written", for each Rollout (its new hash in ``new_hashes``) and each of :data:`WEIGHTED_STEPS` both watches saw.
+    A write seen before the ReplicaSets (the two watches race) counts as 0."""
     out: list[float] = []
     for rollout, pod_hash in new_hashes.items():
         for needed, next_index in WEIGHTED_STEPS:
-            ready = next(
-                (s.at for s in replica_sets if s.rollout == rollout and s.pod_hash == pod_hash and s.value >= needed),
-                None,
-            )
+            ready = step_ready_at(replica_sets, rollout, pod_hash, needed)
             written = next(
                 (s.at for s in rollouts if s.rollout == rollout and s.pod_hash == pod_hash and s.value >= next_index),
                 None,
@@ -578,11 +592,24 @@ def statuses(kubectl: Kubectl, controller: str, namespace: str) -> dict[str, tup
     }
 
 
+def apply_all(kubectl: Kubectl, namespace: str, manifests: Sequence[Mapping[str, Any]]) -> None:
+    """Apply ``manifests``, 50 to a ``kubectl apply`` (a create, or an update of every template, in a few seconds)."""
+    for start in range(0, len(manifests), 50):
+        kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(manifests[start : start + 50]))
+
+
 def wait_all_healthy(
-    kubectl: Kubectl, controller: str, namespace: str, names: Sequence[str], *, generation: int, timeout: float
+    kubectl: Kubectl,
+    controller: str,
+    namespace: str,
+    names: Sequence[str],
+    *,
+    generation: int,
+    timeout: float,
+    since: float,
 ) -> tuple[float, list[float]]:
-    """Seconds until every Rollout is Healthy at ``generation``, and each one's time."""
-    started = time.monotonic()
+    """Seconds from ``since`` (monotonic) until every Rollout is Healthy at ``generation``, and each one's time."""
+    started = since
     done: dict[str, float] = {}
     while time.monotonic() - started < timeout:
         for name, (gen, status) in statuses(kubectl, controller, namespace).items():
@@ -629,18 +656,18 @@ def measure(
             )
         before_kinds = controller.client_requests()
         manifests = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:1") for name in names]
-        for start in range(0, n, 50):
-            kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(manifests[start : start + 50]))
-        result.create_s, _ = wait_all_healthy(kubectl, controller.name, namespace, names, generation=1, timeout=timeout)
-        log(f"{controller.name} N={n}: created, all Healthy in {result.create_s:.1f} s")
-        patch = json.dumps(
-            {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "example/app:2"}]}}}}
+        started = time.monotonic()
+        apply_all(kubectl, namespace, manifests)
+        result.create_s, _ = wait_all_healthy(
+            kubectl, controller.name, namespace, names, generation=1, timeout=timeout, since=started
         )
+        log(f"{controller.name} N={n}: created, all Healthy in {result.create_s:.1f} s")
+        updated = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:2") for name in names]
         with StepWatch(cluster, controller.name, namespace) as steps:
-            for name in names:
-                kubectl("patch", PLURALS[controller.name], name, "-n", namespace, "--type=merge", "-p", patch)
+            started = time.monotonic()
+            apply_all(kubectl, namespace, updated)
             result.update_s, each = wait_all_healthy(
-                kubectl, controller.name, namespace, names, generation=2, timeout=timeout
+                kubectl, controller.name, namespace, names, generation=2, timeout=timeout, since=started
             )
         new_hashes = {
             name: str(status.get("currentPodHash") or "")

@@ -93,24 +93,35 @@ controller_clientset_k8s_request_total{kind="rollouts",status_code="200",verb="P
     assert bench.requests_by_kind_verb(text) == {("replicasets", "List"): 5, ("rollouts", "Patch"): 5}
 
 
-def test_step_latency_runs_from_the_canary_pods_available_to_the_next_step_written(bench: ModuleType) -> None:
+def test_step_latency_runs_from_both_replica_sets_at_the_steps_counts_to_the_next_step_written(
+    bench: ModuleType,
+) -> None:
     seen = bench.Seen
     replica_sets = [
         seen(10.0, "a", "old", 2),  # the stable ReplicaSet: not the new hash
         seen(11.0, "a", "new", 0),
-        seen(12.0, "a", "new", 1),  # step 0's canary pod is available
-        seen(15.0, "a", "new", 2),  # step 2's
-        seen(12.5, "b", "new", 1),
+        seen(12.0, "a", "new", 1),  # step 0's canary pod is available, but the stable still has 2
+        seen(12.4, "a", "old", 1),  # ... now it is at 1: step 0's counts
+        seen(15.0, "a", "new", 2),  # step 2's canary pods
+        seen(15.1, "a", "old", 0),  # and the stable at 0
+        seen(12.5, "b", "new", 1),  # b has no other ReplicaSet in view: ready at once
     ]
     rollouts = [
         seen(11.0, "a", "new", 0),
-        seen(12.02, "a", "new", 1),  # step 0 done 20 ms later
+        seen(12.42, "a", "new", 1),  # step 0 done 20 ms after the counts
         seen(13.1, "a", "new", 2),  # the pause: not a weighted step
-        seen(15.3, "a", "new", 3),  # step 2 done 300 ms later
+        seen(15.4, "a", "new", 3),  # step 2 done 300 ms after them
         seen(12.4, "b", "new", 1),  # the write seen before the pod (the watches race): 0
     ]
     got = bench.step_latencies(replica_sets, rollouts, {"a": "new", "b": "new", "c": "new"})
     assert [round(x, 3) for x in got] == [0.02, 0.3, 0.0]
+
+
+def test_a_step_is_not_ready_while_the_other_replica_sets_hold_more_than_the_rest(bench: ModuleType) -> None:
+    seen = bench.Seen
+    replica_sets = [seen(1.0, "a", "old", 2), seen(2.0, "a", "new", 2)]
+    assert bench.step_ready_at(replica_sets, "a", "new", 1) is None
+    assert bench.step_ready_at([*replica_sets, seen(3.0, "a", "old", 1)], "a", "new", 1) == 3.0
 
 
 def test_a_profile_summary_names_the_largest_self_costs_and_each_packages_share(bench: ModuleType) -> None:
