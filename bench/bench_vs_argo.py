@@ -621,6 +621,38 @@ def wait_all_healthy(
     raise TimeoutError(f"{controller}: {len(done)}/{len(names)} Healthy after {timeout:.0f} s")
 
 
+def update_all(
+    controller: Controller,
+    kubectl: Kubectl,
+    cluster: ClusterInfo,
+    namespace: str,
+    names: Sequence[str],
+    *,
+    result: Result,
+    timeout: float,
+) -> list[float]:
+    """Update every template and wait for all Healthy, recording the time and the step latencies in ``result``;
+    each Rollout's time to Healthy."""
+    updated = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:2") for name in names]
+    with StepWatch(cluster, controller.name, namespace) as steps:
+        started = time.monotonic()
+        apply_all(kubectl, namespace, updated)
+        result.update_s, each = wait_all_healthy(
+            kubectl, controller.name, namespace, names, generation=2, timeout=timeout, since=started
+        )
+    new_hashes = {
+        name: str(status.get("currentPodHash") or "")
+        for name, (_, status) in statuses(kubectl, controller.name, namespace).items()
+    }
+    latencies = step_latencies(steps.replica_sets, steps.rollouts, new_hashes)
+    if latencies:
+        result.step_p50_ms = 1000 * percentile(latencies, 0.5)
+        result.step_p99_ms = 1000 * percentile(latencies, 0.99)
+    else:
+        result.notes.append("no step latency observed")
+    return each
+
+
 def measure(
     controller: Controller,
     kubectl: Kubectl,
@@ -662,23 +694,7 @@ def measure(
             kubectl, controller.name, namespace, names, generation=1, timeout=timeout, since=started
         )
         log(f"{controller.name} N={n}: created, all Healthy in {result.create_s:.1f} s")
-        updated = [rollout_manifest(API_VERSIONS[controller.name], name, "example/app:2") for name in names]
-        with StepWatch(cluster, controller.name, namespace) as steps:
-            started = time.monotonic()
-            apply_all(kubectl, namespace, updated)
-            result.update_s, each = wait_all_healthy(
-                kubectl, controller.name, namespace, names, generation=2, timeout=timeout, since=started
-            )
-        new_hashes = {
-            name: str(status.get("currentPodHash") or "")
-            for name, (_, status) in statuses(kubectl, controller.name, namespace).items()
-        }
-        latencies = step_latencies(steps.replica_sets, steps.rollouts, new_hashes)
-        if latencies:
-            result.step_p50_ms = 1000 * percentile(latencies, 0.5)
-            result.step_p99_ms = 1000 * percentile(latencies, 0.99)
-        else:
-            result.notes.append("no step latency observed")
+        each = update_all(controller, kubectl, cluster, namespace, names, result=result, timeout=timeout)
         result.update_p50, result.update_p99 = percentile(each, 0.5), percentile(each, 0.99)
         log(f"{controller.name} N={n}: updated, all Healthy in {result.update_s:.1f} s")
         result.cpu_s = controller.cpu() - before_cpu

@@ -48,10 +48,11 @@ from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import Observed, status_from
 from rollouts.core.pingpong import with_roles
-from rollouts.core.planner import plan as decide
 from rollouts.core.planner import plan_invalid
+from rollouts.core.planner import plan_settled as decide
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
+from rollouts.core.statuspatch import status_changes
 from rollouts.routers import Routers, release_destination_rules
 from rollouts.routers.apply import VIRTUAL_SERVICES
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
@@ -90,35 +91,6 @@ Key = tuple[str, str]
 _OBSERVATIONAL = frozenset(
     {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "HPAReplicas", "conditions", "message"}
 )
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    """RFC 7386: ``target`` with the JSON merge patch ``patch`` applied (maps merge, ``None`` removes)."""
-    if not isinstance(patch, Mapping):
-        return patch
-    merged = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = _merge(merged.get(key), value)
-    return merged
-
-
-def _status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of ``desired`` that differs from ``current`` (``None`` removes a key), as a merge patch.
-
-    A key changes when the patch would leave its value different: ``{"canary": {"weights": None}}`` against a
-    status whose ``canary`` has no ``weights`` is no change (writing it would be a no-op the API server does not even
-    version, and a reconcile that took it for progress would ask for another at once, forever)."""
-    changes: dict[str, Any] = {}
-    for key, value in desired.items():
-        if value is None:
-            if key in current:
-                changes[key] = None
-        elif _merge(current.get(key), value) != current.get(key):
-            changes[key] = value
-    return changes
 
 
 @dataclass
@@ -472,7 +444,7 @@ class Reconciler:
 
     def _write_status(self, key: Key, rollout: Mapping[str, Any], plan: Plan, requeue: float | None) -> float | None:
         """Write what changed in the planned status (nothing when nothing did); the delay to the next reconcile."""
-        changes = _status_changes(rollout.get("status") or {}, plan.status)
+        changes = status_changes(rollout.get("status") or {}, plan.status)
         observational = not plan.actions and set(changes) <= _OBSERVATIONAL
         if changes and observational:
             # Only counts and conditions moved (pods coming up one by one): write them at most once per
@@ -491,6 +463,7 @@ class Reconciler:
             version is not None
             and version != str(rollout["metadata"].get("resourceVersion") or "")
             and not observational
+            and not plan.settled
         ):
             return 0.0  # the decision moved on: take the next one now (the write is in the cache already)
         return requeue

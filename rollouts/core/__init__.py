@@ -52,7 +52,7 @@ from rollouts.core.observed import (
     service_view_from,
     status_from,
 )
-from rollouts.core.planner import Phase, plan, plan_invalid
+from rollouts.core.planner import Phase, plan, plan_invalid, plan_settled
 from rollouts.core.spec import RolloutSpec, parse_rollout
 
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
     "parse_rollout",
     "plan",
     "plan_invalid",
+    "plan_settled",
     "pod_template_hash",
     "pod_view_from",
     "replica_set_view_from",

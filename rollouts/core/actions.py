@@ -240,13 +240,16 @@ Action = (
 class Plan:
     """One reconcile's decision. ``requeue_after`` (seconds) is the nearest timer (pause end, scale-down deadline,
     auto-promotion, progress deadline, restart pacing); ``None`` means "wait for a watch event".
-    ``reasons`` are one-line explanations for logs, in decision order.
+    ``reasons`` are one-line explanations for logs, in decision order. ``settled`` (set by
+    :func:`~rollouts.core.planner.plan_settled`): planning again on the status this plan writes, in the world it
+    observed, would change nothing, so no reconcile is needed until something else changes or ``requeue_after``.
     """
 
     actions: tuple[Action, ...]
     status: Mapping[str, Any]
     requeue_after: float | None = None
     reasons: tuple[str, ...] = ()
+    settled: bool = False
 
     def of_type(self, kind: type[Any]) -> list[Any]:
         """The actions of one type, in order (handy for the act layer's dispatch and for tests)."""

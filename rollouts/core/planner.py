@@ -4,6 +4,8 @@ Level-based: everything is recomputed from the spec, the observed cluster and th
 operator's commands and the planner's memory live). Nothing is remembered between calls, time is an argument, and
 the plan is declarative, so a controller restart at any instant re-plans and continues: no duplicate ReplicaSet
 (names derive from the template hash), no skipped or repeated step (one step completes per plan, recorded in status).
+:func:`plan_settled` chains plans that only write status (a step completed, then the pause it leads to entered) so
+one reconcile writes their outcome at once.
 
 The ladder, after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
 the step state on a new template:
@@ -18,6 +20,7 @@ the step state on a new template:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,13 +41,14 @@ from rollouts.core.context import ABORTED_PREFIX, Context
 from rollouts.core.errors import InvalidSpecError
 from rollouts.core.events import plan_events
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
-from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView
+from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView, status_from
 from rollouts.core.pingpong import next_stable_side
 from rollouts.core.replicas import fence_posts, resolve_int_or_percent
 from rollouts.core.spec import RolloutSpec
+from rollouts.core.statuspatch import merge_patch, patch_to
 from workflows.model.times import format_time, parse_time
 
-__all__ = ["Phase", "plan", "plan_invalid", "selector_string"]
+__all__ = ["SETTLE_ROUNDS", "Phase", "plan", "plan_invalid", "plan_settled", "selector_string"]
 
 
 class Phase(StrEnum):
@@ -69,6 +73,48 @@ def plan(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan:
     ctx.terminate_unneeded_runs()
     _cleanup_runs(ctx)
     return _finish(ctx)
+
+
+#: At most this many plans are chained by :func:`plan_settled` (a step completes, the next one's pause is entered,
+#: the rollout completes, it is Healthy): bounded, so a spec whose steps never touch the cluster still yields.
+SETTLE_ROUNDS = 4
+
+
+def _acts_on_cluster(decided: Plan) -> bool:
+    return any(not isinstance(action, EmitEvent) for action in decided.actions)
+
+
+def plan_settled(spec: RolloutSpec, observed: Observed, *, now: datetime, rounds: int = SETTLE_ROUNDS) -> Plan:
+    """:func:`plan`, then :func:`plan` again on the status that plan writes, for as long as the plans only write
+    status (and Events): what the next reconciles would decide in the same, unchanged world, folded into one plan
+    and so into one status write. A plan that acts on the cluster (scales, creates, routes, deletes) ends the chain:
+    what follows it waits to observe the effect. The Events of every plan in the chain are kept, in order; the
+    status is the merge patch from the observed status to the last one; ``settled`` says the chain ended because
+    nothing was left to do (no reconcile is needed right after this one). It states every key the chained
+    plans stated, with its last value, as one plan's status does."""
+    first = plan(spec, observed, now=now)
+    start: dict[str, Any] = dict(observed.status.raw)
+    status: dict[str, Any] = merge_patch(start, first.status)
+    chained, last = [first], first
+    settled, requeue = False, first.requeue_after
+    while len(chained) < rounds and not _acts_on_cluster(last) and status != start:
+        following = plan(spec, replace(observed, status=status_from(status)), now=now)
+        after: dict[str, Any] = merge_patch(status, following.status)
+        requeue = following.requeue_after  # the timer as the next reconcile would set it
+        if after == status and not following.actions:
+            settled = True
+            break
+        chained.append(following)
+        status, last = after, following
+    if len(chained) == 1 and not settled:
+        return first
+    return Plan(
+        actions=tuple(action for decided in chained for action in decided.actions),
+        status=patch_to(start, status, keys=(key for decided in chained for key in decided.status)),
+        requeue_after=requeue,
+        reasons=tuple(reason for decided in chained for reason in decided.reasons),
+        settled=settled,
+    )
 
 
 def plan_invalid(error: InvalidSpecError, observed: Observed, *, now: datetime, generation: int) -> Plan:

@@ -44,12 +44,13 @@ from rollouts.core.observed import (
     ServiceView,
     status_from,
 )
-from rollouts.core.planner import plan
+from rollouts.core.planner import plan_settled
 from rollouts.core.spec import PodMetadata, RolloutSpec
+from rollouts.core.statuspatch import merge_patch
 from workflows.api import ROLLOUTS_DEV
 from workflows.model.times import parse_time
 
-__all__ = ["SimCluster", "SimPod", "SimReplicaSet", "SimRun", "merge_status"]
+__all__ = ["SimCluster", "SimPod", "SimReplicaSet", "SimRun"]
 
 PodDelay = Callable[[str], float]  # pod name -> seconds until available
 RunOutcome = Callable[[CreateAnalysisRun], tuple[AnalysisPhase, float]]  # run -> (verdict, seconds until it is reached)
@@ -87,21 +88,6 @@ class SimRun:
     superseded: bool = False
     terminating: bool = False
     terminated_phase: AnalysisPhase | None = None
-
-
-def merge_status(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON merge patch of ``patch`` onto ``current`` (nested maps merge; ``None`` deletes; lists replace)."""
-    merged = dict(current)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_status(merged[key], value)
-        elif isinstance(value, Mapping):
-            merged[key] = merge_status({}, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _never_fails(_: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
@@ -210,7 +196,7 @@ class SimCluster:
         """Apply every action in order, then merge the status."""
         for action in decided.actions:
             self.apply_action(action)
-        self.status = merge_status(self.status, decided.status)
+        self.status = merge_patch(self.status, decided.status)
 
     def apply_action(self, action: object) -> None:
         if isinstance(action, EmitEvent):
@@ -288,8 +274,8 @@ class SimCluster:
         self.now += timedelta(seconds=seconds)
 
     def reconcile(self, spec: RolloutSpec) -> Plan:
-        """One controller pass: observe, plan, apply."""
-        decided = plan(spec, self.observe(), now=self.now)
+        """One controller pass as the controller makes it: observe, plan (chained while only status moves), apply."""
+        decided = plan_settled(spec, self.observe(), now=self.now)
         self.apply(decided)
         return decided
 

@@ -1,14 +1,16 @@
-"""Hypothesis drives random blue-green Rollouts: the active Service only ever selects a fully available version."""
+"""Hypothesis drives random blue-green Rollouts: the active Service only ever selects a fully available version,
+with one plan per reconcile and with plans chained as the controller makes them (``plan_settled``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.assess import AnalysisPhase
-from rollouts.core import CreateAnalysisRun, RolloutSpec, SetServiceSelector, plan
+from rollouts.core import CreateAnalysisRun, Plan, RolloutSpec, SetServiceSelector, plan, plan_settled
 from rollouts.core.simulate import SimCluster
 from tests.support.rollouts import T0, blue_green_spec, operate, pod_delays
 
@@ -49,6 +51,16 @@ def _spec(case: dict[str, Any], image: str) -> RolloutSpec:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_blue_green_keeps_its_promises(case: dict[str, Any]) -> None:
+    run(case, plan)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_blue_green_keeps_its_promises_with_settled_plans(case: dict[str, Any]) -> None:
+    run(case, plan_settled)
+
+
+def run(case: dict[str, Any], planner: Callable[..., Plan]) -> None:
     delays, verdicts = case["delays"], case["verdicts"]
     serial = iter(range(10_000))
 
@@ -67,7 +79,7 @@ def test_blue_green_keeps_its_promises(case: dict[str, Any]) -> None:
 
     def reconcile() -> None:
         observed = sim.observe()
-        decided = plan(spec, observed, now=sim.now)
+        decided = planner(spec, observed, now=sim.now)
         available = {rs.pod_hash: rs.available for rs in observed.replica_sets}
         stable = sim.status.get("stableRS")
         for action in decided.of_type(SetServiceSelector):

@@ -11,6 +11,9 @@ rolls out new templates or rolls back at random ticks. Checked at every reconcil
   the stable (the scenarios have no ``setCanaryScale``, which lifts the first half by design, as in Argo), and no
   ReplicaSet a Service sends traffic to is scaled to zero;
 - applying a plan twice changes nothing the second time, and planning is deterministic;
+- with plans chained as the controller makes them (``plan_settled``), every promise above still holds (the step index
+  may then pass several steps that need nothing of the cluster in one reconcile), and a plan that says it is settled
+  leaves nothing for the next reconcile to do;
 - in the end the rollout is Healthy with only the stable version running, or Degraded with all capacity on stable.
 """
 
@@ -22,9 +25,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rollouts.core import RolloutSpec, SetTrafficWeight, plan
+from rollouts.core import RolloutSpec, SetTrafficWeight, plan, plan_settled
 from rollouts.core.replicas import ceil_percent, fence_posts
-from rollouts.core.simulate import SimCluster, merge_status
+from rollouts.core.simulate import SimCluster
+from rollouts.core.statuspatch import merge_patch, status_changes
 from tests.support.rollouts import T0, canary_spec, operate, pod_delays
 
 step_strategy = st.one_of(
@@ -69,9 +73,11 @@ def _spec(case: dict[str, Any], image: str) -> RolloutSpec:
 class Checker:
     """Runs one scenario and asserts the invariants around every reconcile."""
 
-    def __init__(self, case: dict[str, Any], *, routed: bool) -> None:
+    def __init__(self, case: dict[str, Any], *, routed: bool, settled: bool = False) -> None:
         self.case = case
         self.routed = routed
+        self.settled = settled
+        self.planner = plan_settled if settled else plan
         delays = case["delays"]
         self.sim = SimCluster(
             now=T0,
@@ -90,8 +96,8 @@ class Checker:
     def reconcile(self) -> None:
         sim = self.sim
         observed = sim.observe()
-        decided = plan(self.spec, observed, now=sim.now)
-        assert decided == plan(self.spec, observed, now=sim.now), "planning is deterministic"
+        decided = self.planner(self.spec, observed, now=sim.now)
+        assert decided == self.planner(self.spec, observed, now=sim.now), "planning is deterministic"
         before_available = sim.total_available()
         before_spec = sim.total_spec()
         before_step = sim.status.get("currentStepIndex")
@@ -100,10 +106,14 @@ class Checker:
             if isinstance(action, SetTrafficWeight):
                 self.check_weight(action)
             sim.apply_action(action)
-        sim.status = merge_status(sim.status, decided.status)
+        sim.status = merge_patch(sim.status, decided.status)
         once = sim.snapshot()
         sim.apply(decided)
         assert sim.snapshot() == once, "applying a plan twice changes nothing the second time"
+        if decided.settled:
+            following = plan(self.spec, sim.observe(), now=sim.now)
+            assert not following.actions, (decided.reasons, following.reasons)
+            assert not status_changes(sim.status, following.status), (decided.reasons, following.reasons)
         if self.routed and self.n > 0:
             # Whatever a Service sends traffic to keeps its pods.
             replicas = {rs.pod_hash: rs.replicas for rs in sim.replica_sets.values()}
@@ -121,7 +131,8 @@ class Checker:
             # promoteFull, a rollback to stable or a completed update.
             restarted = before_hash != sim.status.get("currentPodHash") or "abort" in sim.status
             allowed = {0, self.steps} | ({1} if restarted else set())
-            assert moved in {0, 1} or after_step in allowed, (before_step, after_step, decided.reasons)
+            forward = moved >= 0 if self.settled else moved in {0, 1}
+            assert forward or after_step in allowed, (before_step, after_step, decided.reasons)
         current = sim.status.get("currentPodHash")
         if current:
             self.image_of_hash.setdefault(current, self.spec.template["spec"]["containers"][0]["image"])
@@ -214,3 +225,15 @@ def test_replica_weighted_canary_keeps_its_promises(case: dict[str, Any]) -> Non
 )
 def test_traffic_routed_canary_keeps_its_promises(case: dict[str, Any]) -> None:
     Checker(copy.deepcopy(case), routed=True).run()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(routed=False))
+def test_replica_weighted_canary_keeps_its_promises_with_settled_plans(case: dict[str, Any]) -> None:
+    Checker(copy.deepcopy(case), routed=False, settled=True).run()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(routed=True))
+def test_traffic_routed_canary_keeps_its_promises_with_settled_plans(case: dict[str, Any]) -> None:
+    Checker(copy.deepcopy(case), routed=True, settled=True).run()

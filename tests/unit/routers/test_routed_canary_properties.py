@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from rollouts.core import SetManagedRoute, SetTrafficWeight, plan
 from rollouts.core.replicas import ceil_percent
 from rollouts.core.routing import RoutingSpec
-from rollouts.core.simulate import SimCluster, merge_status
+from rollouts.core.simulate import SimCluster
+from rollouts.core.statuspatch import merge_patch
 from rollouts.routers.istio import (
     POD_TEMPLATE_HASH_LABEL,
     desired_destination_rule,
@@ -148,7 +149,7 @@ class RoutedWorld:
             sim.apply_action(action)
             if self.subset_hash(self.dr, "canary") is not None:
                 self.check_servable(self.vs, self.dr, ("after", type(action).__name__, decided.reasons))
-        sim.status = merge_status(sim.status, decided.status)
+        sim.status = merge_patch(sim.status, decided.status)
 
     def command(self, name: str) -> None:
         if not operate(self.sim, name) and name == "new-template":
