@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import functools
 import logging
 import threading
@@ -211,6 +212,10 @@ class Informer:
         self._listeners: list[Listener] = []
         self._synced_listeners: list[Callable[[], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Callbacks for the loop, handed over in batches: one wake-up of the loop per batch, not one per change.
+        self._pending: collections.deque[Callable[[], None]] = collections.deque()
+        self._drain_scheduled = False
+        self._pending_lock = threading.Lock()
         self._listed: set[str | None] = set()
         self._synced = threading.Event()
         self._stop = threading.Event()
@@ -334,11 +339,31 @@ class Informer:
             self._call(functools.partial(self._dispatch, change))
 
     def _call(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop, after those handed over before it. A burst of changes (a re-list, a busy
+        stream) costs the loop one wake-up: the first callback of a batch schedules the drain, the rest join it."""
         loop = self._loop
         if loop is None:
             callback()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(callback)
+            return
+        with self._pending_lock:
+            self._pending.append(callback)
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        if loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            batch = list(self._pending)
+            self._pending.clear()
+            self._drain_scheduled = False
+        for callback in batch:
+            try:
+                callback()
+            except Exception:  # one callback's bug must not drop the rest of the batch
+                logger.exception("%r: a callback failed", self)
 
     def _dispatch(self, change: Change) -> None:
         for listener in self._listeners:

@@ -187,3 +187,36 @@ def test_a_lazy_kind_is_followed_from_its_first_read_on() -> None:
     assert kube.done.wait(5)
     assert cache.get(REPLICA_SETS, "a", "ns")["spec"] == {"v": 1}  # type: ignore[index]
     assert len(kube.lists) == 1
+
+
+def test_on_a_loop_listeners_hear_every_change_in_order_with_one_wake_up_per_batch() -> None:
+    import asyncio
+
+    kube = ScriptedKube([[_obj(f"o{i}", i + 1) for i in range(50)]], [])
+    informer = Informer(cast("Any", kube), REPLICA_SETS)
+    kube.informer = informer
+    names: list[str] = []
+    informer.add_listener(lambda change: names.append(change.body["metadata"]["name"]))
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        original = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any, **kw: Any) -> Any:
+            nonlocal wakeups
+            wakeups += 1
+            return original(callback, *args, **kw)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        informer.start(loop)
+        assert kube.done.wait(5)  # the loop is held up meanwhile, as a busy loop would be
+        for _ in range(100):
+            if len(names) == 50:
+                break
+            await asyncio.sleep(0.01)
+        return wakeups
+
+    wakeups = asyncio.run(main())
+    assert names == [f"o{i}" for i in range(50)]
+    assert wakeups == 1  # the 50 changes that came while the loop was busy woke it once
