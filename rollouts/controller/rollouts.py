@@ -445,10 +445,12 @@ class Reconciler:
     def _write_status(self, key: Key, rollout: Mapping[str, Any], plan: Plan, requeue: float | None) -> float | None:
         """Write what changed in the planned status (nothing when nothing did); the delay to the next reconcile."""
         changes = status_changes(rollout.get("status") or {}, plan.status)
-        observational = not plan.actions and set(changes) <= _OBSERVATIONAL
+        observational = set(changes) <= _OBSERVATIONAL
         if changes and observational:
-            # Only counts and conditions moved (pods coming up one by one): write them at most once per
-            # status_interval, as the executor writes Workflow and AnalysisRun status; a decision is written at once.
+            # Only counts and conditions moved (pods coming up one by one, a ReplicaSet just scaled): write them at
+            # most once per status_interval, as the executor writes Workflow and AnalysisRun status; the next
+            # decision's write (usually moments later, once the cluster answers the actions) carries them, or the
+            # timer does. A decision is written at once.
             wait = self._status_written.get(key, -math.inf) + self.status_interval - time.monotonic()
             if wait > 0:
                 return wait if requeue is None else min(requeue, wait)

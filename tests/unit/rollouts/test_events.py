@@ -72,3 +72,21 @@ def test_blue_green_update_posts_argos_events_in_argos_order() -> None:
         "SwitchService",  # revision 1 -> revision 2
         "RolloutCompleted",  # Completed blue-green update
     ]
+
+
+def test_steps_that_wait_for_nothing_complete_in_one_write_each_with_its_event() -> None:
+    sim = SimCluster(now=T0, services=(), pod_delay=lambda _: 1.0)
+    steps = [{"setWeight": 100}, {"pause": {"duration": "0s"}}, {"pause": {"duration": "0s"}}, {"pause": {}}]
+    settle(sim, _spec("v1", replicas=1, canary={"steps": steps}))
+    v2 = _spec("v2", replicas=1, canary={"steps": steps})
+    jumps = []
+    for _ in range(30):
+        index, posted = sim.status.get("currentStepIndex"), len(sim.events)
+        decided = sim.reconcile(v2)
+        if sim.status.get("phase") == "Paused":
+            jumps.append((index, sim.status["currentStepIndex"], sim.events[posted:], decided.reasons))
+            break
+        sim.advance(1)
+    # The reconcile that saw the canary pod available completed the weight step and passed both 0 s pauses (they need
+    # nothing of the cluster), entering the last pause: one status write, every Event of the chain in order.
+    assert [jump[:3] for jump in jumps] == [(0, 3, ["RolloutStepCompleted"] * 3 + ["RolloutPaused"])], jumps
