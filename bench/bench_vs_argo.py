@@ -271,7 +271,10 @@ def render(
         if r.profile:
             lines += [
                 "",
-                f"Profile of {r.controller} at N={r.n} (py-spy attached over create+update of this run, 50 samples/s):",
+                (
+                    f"Profile of {r.controller} at N={r.n} (py-spy over create+update of this run, 50 samples/s of "
+                    "the thread holding the GIL, so where the Python CPU time goes):"
+                ),
                 "",
             ]
             lines += ["```", *r.profile, "```"]
@@ -411,12 +414,18 @@ def _frame_origin(file: str) -> str:
     for ours in ("rollouts", "workflows", "analysis"):
         if ours in parts:
             return ours
-    return f"stdlib {Path(file).stem}" if file else "?"
+    if not file:
+        return "?"
+    # py-spy shortens paths to the import root: "kubernetes/client/rest.py", "concurrent/futures/thread.py".
+    top = parts[0].removesuffix(".py") if parts and not Path(file).is_absolute() else ""
+    if top and top not in sys.stdlib_module_names:
+        return top
+    return f"stdlib {Path(file).stem}"
 
 
 def profile_summary(collapsed: str, *, top: int = 12) -> list[str]:
-    """py-spy's collapsed stacks (``frame;frame;... count`` per line, busy samples only) as the largest self costs
-    by function and the share of busy samples each code origin (package) holds anywhere in the stack."""
+    """py-spy's collapsed stacks (``frame;frame;... count`` per line, GIL-holding samples only) as the largest self
+    costs by function and the share of busy samples each code origin (package) holds anywhere in the stack."""
     self_cost: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     total = 0
@@ -680,7 +689,7 @@ def measure(
             sampler = subprocess.Popen(  # noqa: S603 -- py-spy from this virtualenv, our own child's pid
                 [
                     str(Path(sys.executable).with_name("py-spy")),
-                    *("record", "--pid", str(controller.process.pid), "--rate", "50", "--nonblocking"),
+                    *("record", "--pid", str(controller.process.pid), "--rate", "50", "--nonblocking", "--gil"),
                     *("--format", "raw", "-o", str(profile)),
                 ],
                 stdout=subprocess.DEVNULL,

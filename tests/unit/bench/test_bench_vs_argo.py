@@ -131,13 +131,16 @@ def test_a_profile_summary_names_the_largest_self_costs_and_each_packages_share(
             f"process 1:MainThread;run (/src/rollouts/controller/rollouts.py:10);loads ({site}/orjson/x.py:3) 6",
             f"process 1:MainThread;run (/src/rollouts/controller/rollouts.py:10);spawn ({site}/kopf/_core/a.py:9) 3",
             "process 1:Thread-2;select (/usr/lib/python3.11/selectors.py:4) 1",
+            "process 1:Thread-3;run (threading.py:9);request (urllib3/connectionpool.py:7) 2",
             "garbage line",
         ]
     )
     lines = bench.profile_summary(collapsed)
-    assert lines[0] == "10 busy samples; largest self costs:"
-    assert "   60.0%  loads (orjson)" in lines
-    assert "   30.0%  spawn (kopf)" in lines
-    assert "   90.0%  rollouts" in lines
-    assert "   10.0%  stdlib selectors" in lines
+    assert lines[0] == "12 busy samples; largest self costs:"
+    assert "   50.0%  loads (orjson)" in lines
+    assert "   25.0%  spawn (kopf)" in lines
+    assert "   75.0%  rollouts" in lines
+    assert "    8.3%  stdlib selectors" in lines
+    assert "   16.7%  request (urllib3)" in lines  # py-spy's shortened path: the package, not the standard library
+    assert "   16.7%  stdlib threading" in lines
     assert bench.profile_summary("") == ["no samples"]
