@@ -122,6 +122,8 @@ class Reconciler:
     # Templates as the API server stores them (dry-run creates), to find a ReplicaSet another controller named.
     _stored_templates: StoredTemplates = field(default_factory=StoredTemplates)
     _failures: dict[Key, int] = field(default_factory=dict)  # consecutive failed reconciles, for the backoff
+    # key -> (what the parse depended on, the parsed spec): see _parse
+    _parsed: dict[Key, tuple[tuple[Any, ...], RolloutSpec]] = field(default_factory=dict)
     # seconds between two status writes that only report counts and conditions (decisions are written at once)
     status_interval: float = 1.0
     _status_written: dict[Key, float] = field(default_factory=dict)  # key -> monotonic time of its last status write
@@ -272,6 +274,7 @@ class Reconciler:
             self.metrics.forget(namespace, name)
         self._failures.pop((namespace, name), None)
         self._status_written.pop((namespace, name), None)
+        self._parsed.pop((namespace, name), None)
         timer = self._timers.pop((namespace, name), None)
         if timer is not None:
             timer.cancel()
@@ -367,13 +370,7 @@ class Reconciler:
         if spec_body.get("workloadRef"):
             workload = read_workload(self.reads, namespace, spec_body["workloadRef"])
         try:
-            workload_spec = (workload or {}).get("spec") or {}
-            spec = parse_rollout(
-                rollout,
-                workload_template=workload_spec.get("template") if workload else None,
-                workload_selector=workload_spec.get("selector") if workload else None,
-                schema_issues=self._schema.issues(rollout),
-            )
+            spec = self._parse(key, rollout, workload)
             # The routers weight the stable and canary Services; with pingPong, which is which follows the status.
             status = status_from(rollout.get("status"))
             routing = with_roles(spec.canary, status).traffic_routing if spec.canary is not None else None
@@ -403,7 +400,7 @@ class Reconciler:
             if workload is not None:
                 observed = replace(
                     observed,
-                    workload_replicas=int(workload_spec.get("replicas", 1)),
+                    workload_replicas=int((workload.get("spec") or {}).get("replicas", 1)),
                     workload_generation=int((workload.get("metadata") or {}).get("generation") or 0) or None,
                 )
             plan = decide(spec, observed, now=now)
@@ -441,6 +438,32 @@ class Reconciler:
                 seconds=time.monotonic() - started,
             )
         return rollout, events, self._write_status(key, rollout, plan, requeue)
+
+    def _parse(self, key: Key, rollout: Mapping[str, Any], workload: Mapping[str, Any] | None) -> RolloutSpec:
+        """The parsed spec, parsed again only when the spec (its generation), the workloadRef's Deployment or the
+        schema's verdict changed; the body (labels, annotations, status: what analysis args may read) is always this
+        reconcile's. Raises :class:`InvalidSpecError` as :func:`parse_rollout` does (never remembered)."""
+        meta = rollout.get("metadata") or {}
+        issues = self._schema.issues(rollout)
+        workload_meta = (workload or {}).get("metadata") or {}
+        version = (
+            str(meta.get("uid") or ""),
+            meta.get("generation"),
+            (str(workload_meta.get("uid") or ""), str(workload_meta.get("resourceVersion") or "")),
+            issues,
+        )
+        known = self._parsed.get(key)
+        if known is not None and known[0] == version and version[0] and version[1] is not None:
+            return replace(known[1], body=rollout)
+        workload_spec = (workload or {}).get("spec") or {}
+        spec = parse_rollout(
+            rollout,
+            workload_template=workload_spec.get("template") if workload else None,
+            workload_selector=workload_spec.get("selector") if workload else None,
+            schema_issues=issues,
+        )
+        self._parsed[key] = (version, spec)
+        return spec
 
     def _write_status(self, key: Key, rollout: Mapping[str, Any], plan: Plan, requeue: float | None) -> float | None:
         """Write what changed in the planned status (nothing when nothing did); the delay to the next reconcile."""

@@ -303,3 +303,18 @@ def test_a_nested_unknown_field_of_an_analysis_run_provider_is_refused_by_the_pa
     with pytest.raises(SpecError) as raised:
         prepare_run(run, schema_issues=SchemaCheck(ARGO).issues(run))
     assert raised.value.issues == (FieldIssue("spec.metrics[0].provider.web.bogus", UNDECLARED),)
+
+
+def test_a_spec_is_parsed_once_per_generation_and_always_carries_this_reconciles_body() -> None:
+    reconciler = Reconciler(kube=cast("Any", FakeKube()), mode=ARGO)
+    first = argo_rollout()
+    parsed = reconciler._parse(("default", "web"), first, None)
+    relabelled = copy.deepcopy(first)
+    relabelled["metadata"]["labels"] = {"team": "a"}  # a label does not move the generation
+    again = reconciler._parse(("default", "web"), relabelled, None)
+    assert again.body is relabelled  # analysis args read labels and annotations from the body: never stale
+    assert again.strategy is parsed.strategy  # ... the parse itself was kept
+    edited = argo_rollout(generation=2, maxSurge=2)
+    assert reconciler._parse(("default", "web"), edited, None).strategy != parsed.strategy
+    reconciler.forget("default", "web")
+    assert ("default", "web") not in reconciler._parsed
