@@ -59,6 +59,7 @@ from rollouts.devcluster.cluster import ClusterInfo, LocalCluster  # noqa: E402
 from tools.conformance.controllers import free_port  # noqa: E402
 from tools.conformance.peer import Peer, ensure_peer  # noqa: E402
 from workflows.api import ARGO, ROLLOUTS_DEV  # noqa: E402
+from workflows.runtime.crds import CRDS_DIR  # noqa: E402
 from workflows.runtime.kube import REPLICA_SETS, Kube, Resource  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_vs_argo: written by `python bench/bench_vs_argo.py --write`; do not edit by hand -->"
@@ -581,6 +582,8 @@ def controllers(peer: Peer, cluster: ClusterInfo, kubectl: Kubectl, work: Path) 
                 "controller",
                 f"--kubeconfig={ours_config}",
                 f"--metrics-port={ours_metrics}",
+                "--healthz-port=0",
+                "--no-leader-elect",  # as Argo's runs here (--leader-elect=false): no Lease renewals in the counts
             ],
             env,
             work / "ours.log",
@@ -775,7 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with bench_cluster(max(args.n), work, fast_kcm=args.fast_kcm) as cluster:
         kubectl = Kubectl(cluster)
         kubectl("apply", "--server-side", "--force-conflicts", "-k", str(peer.crds_dir))
-        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
         kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         kubectl("create", "namespace", CONTROLLER_NAMESPACE)
         both = controllers(peer, cluster, kubectl, work)

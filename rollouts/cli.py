@@ -66,20 +66,50 @@ def _cluster_env(args: argparse.Namespace) -> int:
 
 
 def _controller(args: argparse.Namespace) -> int:
-    from rollouts.controller import ControllerConfig, run_controller
+    from rollouts.controller import ControllerConfig, Election, run_controller
     from workflows.api import api_mode
 
+    mode = api_mode(_api_group(args))
     config = ControllerConfig(
-        mode=api_mode(_api_group(args)),
+        mode=mode,
         instance_id=args.instance_id,
         metrics_port=args.metrics_port,
+        healthz_port=args.healthz_port,
         namespaces=tuple(args.namespace or ()),
         qps=args.qps,
         burst=args.burst,
         reconcile_threads=args.workers,
     )
+    election = None
+    if args.leader_elect:
+        if (
+            not 0
+            < args.leader_election_retry_period
+            < args.leader_election_renew_deadline
+            < (args.leader_election_lease_duration)
+        ):
+            args.controller_parser.error(
+                "leader election needs --leader-election-retry-period < --leader-election-renew-deadline < "
+                "--leader-election-lease-duration"
+            )
+        # One Lease per controller that may run beside another: instances and API groups are separate controllers.
+        default_name = "rollouts-controller" + (f"-{args.instance_id}" if args.instance_id else "")
+        default_name += "-argoproj" if mode.api_version.startswith("argoproj.io/") else ""
+        election = Election(
+            lease_name=args.lease_name or default_name,
+            lease_namespace=args.lease_namespace,
+            identity=args.leader_election_identity,
+            lease_duration=args.leader_election_lease_duration,
+            renew_deadline=args.leader_election_renew_deadline,
+            retry_period=args.leader_election_retry_period,
+        )
     return run_controller(
-        kubeconfig=args.kubeconfig, context=args.context, namespaces=args.namespace, verbose=args.verbose, config=config
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespaces=args.namespace,
+        verbose=args.verbose,
+        config=config,
+        election=election,
     )
 
 
@@ -129,10 +159,13 @@ def _workflow_resume(args: argparse.Namespace) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from rollouts.kube.install import install
+    from rollouts.kube.install import install, render_manifests
     from workflows.api import api_mode
     from workflows.runtime.kube import Kube
 
+    if args.print:
+        sys.stdout.write(render_manifests(rbac=not args.crds_only, mode=api_mode(_api_group(args))))
+        return 0
     kube = Kube.from_kubeconfig(args.kubeconfig, args.context)
     try:
         applied = install(kube, rbac=not args.crds_only, mode=api_mode(_api_group(args)))
@@ -231,6 +264,52 @@ def _add_controller(commands: Any) -> None:
         "--metrics-port", type=int, default=8090, help="serve Prometheus metrics on this port (0: off; Argo's default)"
     )
     controller.add_argument(
+        "--healthz-port",
+        type=int,
+        default=8080,
+        help="serve /healthz and /readyz for the kubelet's probes on this port (0: off; Argo's default 8080)",
+    )
+    controller.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run only while holding a coordination.k8s.io Lease, so replicas can stand by (default on; "
+        "--no-leader-elect for a single process)",
+    )
+    controller.add_argument(
+        "--lease-name",
+        default="",
+        help="the Lease (default rollouts-controller, plus -ID with --instance-id, plus -argoproj in drop-in mode)",
+    )
+    controller.add_argument(
+        "--lease-namespace",
+        default="",
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig context's namespace)",
+    )
+    controller.add_argument(
+        "--leader-election-identity",
+        default="",
+        help="this replica's name in the Lease (default: $POD_NAME, else the host name)",
+    )
+    controller.add_argument(
+        "--leader-election-lease-duration",
+        type=_positive(float),
+        default=15.0,
+        help="seconds a standing-by replica waits for an unrenewed Lease before taking it (Argo's default 15)",
+    )
+    controller.add_argument(
+        "--leader-election-renew-deadline",
+        type=_positive(float),
+        default=10.0,
+        help="seconds the leader keeps trying to renew before it stops acting (Argo's default 10)",
+    )
+    controller.add_argument(
+        "--leader-election-retry-period",
+        type=_positive(float),
+        default=2.0,
+        help="seconds between tries to take or renew the Lease (Argo's default 2)",
+    )
+    controller.add_argument(
         "--qps",
         type=_positive(float),
         default=40.0,
@@ -248,7 +327,7 @@ def _add_controller(commands: Any) -> None:
         default=8,
         help="Rollouts reconciled at once (Argo's --rollout-threads; default 8)",
     )
-    controller.set_defaults(handler=_controller)
+    controller.set_defaults(handler=_controller, controller_parser=controller)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -279,6 +358,11 @@ def _build_parser() -> argparse.ArgumentParser:
     install = commands.add_parser("install", help="apply the CRDs and the controller's RBAC to the current cluster")
     _add_kube_flags(install)
     install.add_argument("--crds-only", action="store_true", help="apply only the CRDs")
+    install.add_argument(
+        "--print",
+        action="store_true",
+        help="write the manifests as one YAML stream to stdout instead of applying them (GitOps); no cluster needed",
+    )
     _add_api_group_flag(install)
     install.set_defaults(handler=_install)
 

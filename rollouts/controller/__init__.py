@@ -20,7 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import os
+import signal
+import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +33,7 @@ from typing import Any
 import kopf
 
 from analysis.controller import AnalysisController, register_analysis_handlers
+from rollouts.controller.health import DEFAULT_HEALTHZ_PORT, Health, serve_health
 from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, serve_metrics
 from rollouts.controller.rollouts import Reconciler, rollout_cache
 from workflows.api import ROLLOUTS_DEV, ApiMode
@@ -36,9 +42,11 @@ from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.informer import Cache
 from workflows.runtime.kube import Credentials, Kube, RequestLimits
+from workflows.runtime.lease import LeaderElector, LeaseConfig
 
 __all__ = [
     "ControllerConfig",
+    "Election",
     "Operator",
     "build_registry",
     "connection_from_kubeconfig",
@@ -61,6 +69,7 @@ class ControllerConfig:
     mode: ApiMode = ROLLOUTS_DEV  # the group the Rollout kinds are served under and the names written (drop-in: Argo's)
     instance_id: str = ""  # only objects labelled with this instance id (empty: only objects without the label)
     metrics_port: int = DEFAULT_METRICS_PORT  # /metrics (0: not served)
+    healthz_port: int = DEFAULT_HEALTHZ_PORT  # /healthz and /readyz (0: not served)
     metrics_address: str = "0.0.0.0"  # noqa: S104 -- scraped from other pods
     namespaces: tuple[str, ...] = ()  # the namespaces watched (empty: the whole cluster)
     qps: float = 40.0  # client-side API requests per second and API group, as client-go limits (Argo's --qps default)
@@ -195,6 +204,53 @@ def build_registry(operator: Operator) -> kopf.OperatorRegistry:
     return registry
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Election:
+    """Leader election as the command line asks for it (``--leader-elect``); :func:`run_controller` fills in the
+    namespace (the client's: the pod's own in-cluster) and the identity (``POD_NAME``, else the host name)."""
+
+    lease_name: str = "rollouts-controller"
+    lease_namespace: str = ""
+    identity: str = ""
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    def lease(self, kube: Kube) -> LeaseConfig:
+        identity = self.identity or os.environ.get("POD_NAME") or socket.gethostname()
+        return LeaseConfig(
+            name=self.lease_name,
+            namespace=self.lease_namespace or os.environ.get("POD_NAMESPACE") or kube.namespace,
+            identity=identity,
+            lease_duration=self.lease_duration,
+            renew_deadline=self.renew_deadline,
+            retry_period=self.retry_period,
+        )
+
+
+def _stand_by(elector: LeaderElector) -> bool:
+    """Wait to become the leader; False when told to stop (SIGINT/SIGTERM) first."""
+    stopping = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread (tests): no signal handlers, wait until leading
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stopping.set())
+    try:
+        while not stopping.is_set():
+            if elector.wait_leading(0.5):
+                return True
+        return False
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+async def _heartbeat(health: Health, every: float = 5.0) -> None:
+    while True:
+        health.heartbeat()
+        await asyncio.sleep(every)
+
+
 def run_controller(
     *,
     kubeconfig: str | None = None,
@@ -202,33 +258,66 @@ def run_controller(
     namespaces: Sequence[str] = (),
     verbose: bool = False,
     config: ControllerConfig | None = None,
+    election: Election | None = None,
 ) -> int:
-    """Run until interrupted (SIGINT/SIGTERM). Watches ``namespaces``, or the whole cluster when empty."""
+    """Run until interrupted (SIGINT/SIGTERM). Watches ``namespaces``, or the whole cluster when empty.
+
+    With ``election``, stand by until this process holds the Lease, then run; every write of the process is gated on
+    holding it. Exit 0 after a stop (the Lease handed back at once), 1 when the Lease was lost (the container is
+    restarted and stands by again), 2 for a port already taken."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    operator = Operator.create(Kube.from_kubeconfig(kubeconfig, context), config)
-    if operator.config.metrics_port:
-        try:
-            serve_metrics(operator.config.metrics_port, operator.config.metrics_address)
-        except OSError as error:
-            logger.error(  # noqa: TRY400 -- a configuration error: the message is all there is to say
-                "cannot serve metrics on %s:%d: %s (another process has the port? --metrics-port 0 turns them off)",
-                operator.config.metrics_address,
-                operator.config.metrics_port,
-                error,
-            )
-            return 2
-    logger.info(
-        "serving %s (instance %s)", operator.config.mode.api_version, operator.config.instance_id or "without an id"
-    )
-    asyncio.run(
-        kopf.operator(
-            registry=build_registry(operator),
-            memo=operator,
-            namespaces=list(namespaces),
-            clusterwide=not namespaces,
-            standalone=True,
+    config = config or ControllerConfig()
+    kube = Kube.from_kubeconfig(kubeconfig, context)
+    health = Health()
+    try:
+        if config.metrics_port:
+            serve_metrics(config.metrics_port, config.metrics_address)
+        if config.healthz_port:
+            serve_health(health, config.healthz_port, config.metrics_address)
+    except OSError as error:
+        logger.error(  # noqa: TRY400 -- a configuration error: the message is all there is to say
+            "cannot serve metrics or probes: %s (another process has the port? --metrics-port 0 and --healthz-port 0 "
+            "turn them off)",
+            error,
         )
-    )
+        return 2
+    elector: LeaderElector | None = None
+    lost = threading.Event()
+    if election is not None:
+        lease = election.lease(kube)
+        # Its own client: renewals never queue behind the reconciles' requests or their rate limit.
+        elector = LeaderElector(Kube.from_kubeconfig(kubeconfig, context), lease, on_stopped=lost.set)
+        kube.write_gate = lambda: elector.leading if elector is not None else True
+        health.ready = elector.has_read
+        logger.info("standing by for the Lease %s/%s as %s", lease.namespace, lease.name, lease.identity)
+        elector.start()
+        if not _stand_by(elector):
+            elector.stop()
+            return 0
+    operator = Operator.create(kube, config)
+    health.ready = lambda: operator.cache.synced and (elector is None or elector.leading)
+    logger.info("serving %s (instance %s)", config.mode.api_version, config.instance_id or "without an id")
+
+    async def main() -> None:
+        beat = asyncio.create_task(_heartbeat(health))
+        try:
+            await kopf.operator(
+                registry=build_registry(operator),
+                memo=operator,
+                namespaces=list(namespaces),
+                clusterwide=not namespaces,
+                standalone=True,
+                stop_flag=lost,  # losing the Lease stops the operator (and the write gate is already shut)
+            )
+        finally:
+            beat.cancel()
+
+    asyncio.run(main())
+    if elector is not None:
+        if lost.is_set():
+            logger.error("stopped: the Lease was lost; exiting for a restart")
+            return 1
+        elector.release()
     return 0

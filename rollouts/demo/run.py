@@ -243,7 +243,7 @@ class _Controller:
         with log.open("ab") as sink:
             process = subprocess.Popen(  # noqa: S603 -- our own CLI, arguments we build
                 [sys.executable, "-m", "rollouts.cli", "controller", f"--kubeconfig={kubeconfig}",
-                 f"--namespace={namespace}", f"--metrics-port={_free_port()}"],
+                 f"--namespace={namespace}", f"--metrics-port={_free_port()}", "--healthz-port=0"],
                 stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, env=env,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 -- only prctl, no locks
             )  # fmt: skip

@@ -151,6 +151,10 @@ class LocalCluster:
     #: The kube-controller-manager's own client limit (its default 20 QPS / 30 burst when None): raised for
     #: benchmarks where thousands of pods come and go, so the cluster is not the bottleneck being measured.
     controller_manager_qps: int | None = None
+    #: Record every request made by a ServiceAccount of this namespace in ``<state_dir>/logs/audit.log`` (JSON lines,
+    #: metadata only: who, verb, object, status, when); nobody else's requests are recorded. For tests that must prove
+    #: which identity wrote what (the leader-election test); None: no audit log.
+    audited_namespace: str | None = None
     _processes: list[_Process] = field(default_factory=list)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -221,6 +225,7 @@ class LocalCluster:
                 "--event-ttl=1h",
                 # The "kubernetes" Service cannot point at a loopback address; nothing in-cluster needs it.
                 "--endpoint-reconciler-type=none",
+                *self._audit_flags(state),
                 "--v=1",
             ],
             "kube-controller-manager": [
@@ -323,6 +328,23 @@ class LocalCluster:
             nodes=node_names,
             start_seconds=time.monotonic() - started,
         )
+
+    def _audit_flags(self, state: Path) -> list[str]:
+        if not self.audited_namespace:
+            return []
+        policy = {
+            "apiVersion": "audit.k8s.io/v1",
+            "kind": "Policy",
+            "omitStages": ["RequestReceived"],
+            "rules": [
+                {"level": "Metadata", "userGroups": [f"system:serviceaccounts:{self.audited_namespace}"]},
+                {"level": "None"},
+            ],
+        }
+        path = state / "audit-policy.yaml"
+        path.write_text(yaml.safe_dump(policy))
+        return [f"--audit-policy-file={path}", f"--audit-log-path={state / 'logs' / 'audit.log'}",
+                "--audit-log-format=json", "--audit-log-mode=blocking"]  # fmt: skip
 
     def _spawn(self, name: str, command: list[str], *, tie_to_parent: bool) -> None:
         log = self.state_dir / "logs" / f"{name}.log"
@@ -533,9 +555,9 @@ class _ApiSession:
 
 
 @contextlib.contextmanager
-def running_cluster(state_dir: Path, *, nodes: int = 1) -> Iterator[ClusterInfo]:
+def running_cluster(state_dir: Path, *, nodes: int = 1, audited_namespace: str | None = None) -> Iterator[ClusterInfo]:
     """A cluster for the duration of a ``with`` block, tied to this process (used by the test fixtures)."""
-    cluster = LocalCluster(state_dir=state_dir, nodes=nodes)
+    cluster = LocalCluster(state_dir=state_dir, nodes=nodes, audited_namespace=audited_namespace)
     info = cluster.start(tie_to_parent=True)
     try:
         yield info

@@ -2,8 +2,9 @@
 
 Server-side apply with one field manager (:meth:`workflows.runtime.kube.Kube.apply`) makes the command idempotent and
 safe to re-run after an upgrade: fields we own are updated, fields other tools own are left alone. The manifests are
-read from the source tree's ``crds/`` (located by :mod:`workflows.runtime.crds`, which the offline validator reads
-too) and ``deploy/`` folders. This module never writes anything but those manifests.
+package data: the CRDs (located by :mod:`workflows.runtime.crds`, which the offline validator reads too) and the
+controller's RBAC (``rollouts/kube/manifests/``), so an installed wheel installs itself with no checkout. This module
+never writes anything but those manifests.
 
 :func:`install_routing_crds` installs the *published* CRDs of the data planes our routers write to (Gateway API,
 Istio), for clusters that have none (the demo, local experiments). They are never vendored: ``fetch.sh`` downloads
@@ -40,11 +41,13 @@ __all__ = [
     "install",
     "install_routing_crds",
     "manifest_files",
+    "render_manifests",
     "routing_crd_files",
 ]
 
 FIELD_MANAGER = "rollouts-install"
 REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = Path(__file__).resolve().parent / "manifests"  # package data: the controller's RBAC (deploy/ links here)
 FETCH_SCRIPT = REPO / "tools" / "cluster" / "crds" / "fetch.sh"
 # The sets fetch.sh provides: name -> glob inside its output directory.
 ROUTING_CRD_SETS = {
@@ -77,9 +80,9 @@ def manifest_files(*, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV) -> list[P
         published = {path.name: path for path in routing_crd_files(fetch_routing_crds(), ("argo-rollouts",))}
         files = [published[name] for name in ARGO_SERVED_CRDS] + [f for f in files if f.name in OWN_CRDS_IN_DROP_IN]
     if rbac:
-        files.append(REPO / "deploy" / "rbac.yaml")
+        files.append(MANIFESTS / "rbac.yaml")
         if mode is ARGO:
-            files.append(REPO / "deploy" / "rbac-argoproj.yaml")
+            files.append(MANIFESTS / "rbac-argoproj.yaml")
     return files
 
 
@@ -88,6 +91,16 @@ def _documents(files: list[Path]) -> Iterator[dict[str, Any]]:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 yield doc
+
+
+def render_manifests(*, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV) -> str:
+    """Every manifest :func:`install` would apply, in the same order, as one multi-document YAML stream (for GitOps:
+    ``rollouts install --print > rollouts.yaml``). Reads package data only; needs no cluster."""
+    parts = []
+    for path in manifest_files(rbac=rbac, mode=mode):
+        text = path.read_text(encoding="utf-8").removeprefix("---\n")
+        parts.append(f"---\n# {path.name}\n{text}" if text.endswith("\n") else f"---\n# {path.name}\n{text}\n")
+    return "".join(parts)
 
 
 def install(kube: Kube, *, rbac: bool = True, mode: ApiMode = ROLLOUTS_DEV, timeout: float = 60.0) -> list[Applied]:

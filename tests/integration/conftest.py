@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import ControllerProcess, Kube, wait_for
+from tests.support.cluster import AUDITED_NAMESPACE, ControllerProcess, Kube, wait_for
 from tests.support.components import require_cluster_binaries
 
 
@@ -39,7 +39,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
         return
     require_cluster_binaries()
     state_dir = tmp_path_factory.mktemp("cluster")
-    with running_cluster(state_dir, nodes=2) as info:
+    with running_cluster(state_dir, nodes=2, audited_namespace=AUDITED_NAMESPACE) as info:
         client = config.new_client_from_config(config_file=str(info.kubeconfig))
         try:
             yield Kube(
@@ -47,6 +47,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
                 kubectl_binary=info.kubectl,
                 api_client=client,
                 start_seconds=info.start_seconds,
+                audit_log=info.state_dir / "logs" / "audit.log",
             )
         finally:
             client.close()

@@ -80,6 +80,11 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 # The cluster and the controller
 
 
+#: The namespace whose ServiceAccounts' requests the test cluster's API server records (tests that must prove which
+#: identity wrote what create their identities there).
+AUDITED_NAMESPACE = "audited"
+
+
 @dataclass
 class Kube:
     """A handle on the test cluster: kubeconfig, a kubernetes ApiClient and a kubectl runner."""
@@ -88,6 +93,9 @@ class Kube:
     kubectl_binary: Path
     api_client: Any
     start_seconds: float | None
+    # The API server's audit log of the requests made by ServiceAccounts of AUDITED_NAMESPACE (None: not audited,
+    # e.g. a reused cluster)
+    audit_log: Path | None = None
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:  # noqa: A002
         result = subprocess.run(
@@ -122,7 +130,7 @@ class ControllerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rollouts.cli", "controller",
              f"--kubeconfig={self.kubeconfig or self.kube.kubeconfig}", f"--namespace={self.namespace}",
-             "--metrics-port=0", *self.args],
+             "--metrics-port=0", "--healthz-port=0", *self.args],
             stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
         sink.close()
@@ -144,6 +152,30 @@ class ControllerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def service_account_kubeconfig(kube: Kube, namespace: str, account: str, directory: Path) -> Path:
+    """A kubeconfig that acts as ServiceAccount ``namespace/account`` (a one-hour token), as a pod of it would."""
+    import base64
+
+    token = client.CoreV1Api(kube.api_client).create_namespaced_service_account_token(
+        account, namespace, {"spec": {"expirationSeconds": 3600}}
+    )
+    admin = yaml.safe_load(kube.kubeconfig.read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    assert base64.b64decode(cluster["certificate-authority-data"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": account, "user": {"token": token.status.token}}],
+        "contexts": [{"name": account, "context": {"cluster": "local", "user": account}}],
+        "current-context": account,
+    }
+    path = directory / f"{namespace}-{account}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ def ours(environment: Environment, *, instance_id: str) -> ControllerSpec:
         "--api-group=argoproj.io",
         f"--instance-id={instance_id}",
         f"--metrics-port={metrics}",
+        "--healthz-port=0",
     )
     env = environment.env(environment.controller_kubeconfig) | {
         "POD_NAMESPACE": CONTROLLER_NAMESPACE,

@@ -58,6 +58,7 @@ __all__ = [
     "InvalidError",
     "Kube",
     "Listing",
+    "NotLeaderError",
     "NotServedError",
     "RequestLimits",
     "Resource",
@@ -143,6 +144,10 @@ class InvalidError(ApiError):
 
 class NotServedError(ApiError):
     """404 for a whole resource type: the API server does not serve it (typically a CRD that is not installed)."""
+
+
+class NotLeaderError(ApiError):
+    """Refused before sending: this process's ``write_gate`` is closed (it does not hold the leader Lease)."""
 
 
 def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
@@ -334,6 +339,9 @@ class Kube:
     written: Callable[[Resource, Mapping[str, Any]], None] | None = field(default=None, repr=False)
     #: The client-side request limits shared by everyone using this client (None: unlimited).
     limiter: RequestLimits | None = field(default=None, repr=False)
+    #: Asked before every request that is not a read (None: always allowed): a controller replica that is not (or no
+    #: longer) the leader gets :class:`NotLeaderError` instead of a write, even from a reconcile already under way.
+    write_gate: Callable[[], bool] | None = field(default=None, repr=False)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -412,6 +420,8 @@ class Kube:
         timeout: float | tuple[float, float] | None = None,
         stream: bool = False,
     ) -> Any:
+        if method != "GET" and self.write_gate is not None and not self.write_gate():
+            raise NotLeaderError(0, "NotLeader", f"{method} {path}: this replica does not hold the leader Lease")
         headers = {"Accept": _JSON}
         if body is not None:
             headers["Content-Type"] = content_type

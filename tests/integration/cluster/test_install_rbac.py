@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from kubernetes import client
 
-from tests.support.cluster import ControllerProcess, Kube, run_cli
+from tests.support.cluster import ControllerProcess, Kube, run_cli, service_account_kubeconfig
 from tests.support.cluster_workflows import create, finished, workflow
 
 SA = "system:serviceaccount:rollouts-system:rollouts-controller"
@@ -54,6 +51,7 @@ def installed(kube: Kube) -> None:
         ("update", "rollouts.rollouts.dev/scale", False),
         ("create", "pods/exec", False),
         ("create", "services", False),
+        ("update", "leases.coordination.k8s.io", False),  # only its own namespace's (the Role in rollouts-system)
     ],
 )
 def test_controller_identity_is_least_privilege(
@@ -65,24 +63,17 @@ def test_controller_identity_is_least_privilege(
     assert result.stdout.strip() == ("yes" if allowed else "no"), (verb, resource, result.stdout, result.stderr)
 
 
-def service_account_kubeconfig(kube: Kube, directory: Path) -> Path:
-    token = client.CoreV1Api(kube.api_client).create_namespaced_service_account_token(
-        "rollouts-controller", "rollouts-system", {"spec": {"expirationSeconds": 3600}}
-    )
-    admin = yaml.safe_load(kube.kubeconfig.read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "local", "cluster": cluster}],
-        "users": [{"name": "controller", "user": {"token": token.status.token}}],
-        "contexts": [{"name": "controller", "context": {"cluster": "local", "user": "controller"}}],
-        "current-context": "controller",
-    }
-    assert base64.b64decode(cluster["certificate-authority-data"])
-    path = directory / "controller.kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
+@pytest.mark.parametrize("verb", ["get", "create", "update"])
+def test_the_leader_election_lease_is_writable_in_the_controllers_namespace_only(
+    kube: Kube, installed: None, verb: str
+) -> None:
+    def can(namespace: str) -> str:
+        result = kube.kubectl("auth", "can-i", verb, "leases.coordination.k8s.io", f"--as={SA}", "-n", namespace,
+                              check=False)  # fmt: skip
+        return result.stdout.strip()
+
+    assert can("rollouts-system") == "yes"
+    assert can("default") == "no"
 
 
 def test_controller_runs_workflows_with_only_its_service_account(
@@ -92,7 +83,8 @@ def test_controller_runs_workflows_with_only_its_service_account(
         kube=kube,
         namespace=namespace,
         log=tmp_path / "controller.log",
-        kubeconfig=service_account_kubeconfig(kube, tmp_path),
+        kubeconfig=service_account_kubeconfig(kube, "rollouts-system", "rollouts-controller", tmp_path),
+        args=("--lease-namespace=rollouts-system",),  # where a pod of it runs (its $POD_NAMESPACE): its Lease's Role
     )
     controller.start()
     try:
