@@ -302,6 +302,19 @@ def run_controller(
 
     async def main() -> None:
         beat = asyncio.create_task(_heartbeat(health))
+        # kopf waits on a threading.Event in an executor thread that nothing would release on a normal stop (the
+        # process would hang at exit): hand it an asyncio.Event, set from the elector's thread when the Lease is lost.
+        stop = asyncio.Event()
+        if elector is not None:
+            loop = asyncio.get_running_loop()
+
+            def stopped() -> None:
+                lost.set()
+                loop.call_soon_threadsafe(stop.set)
+
+            elector.on_stopped = stopped
+            if lost.is_set():  # lost while the operator was being built
+                stop.set()
         try:
             await kopf.operator(
                 registry=build_registry(operator),
@@ -309,7 +322,7 @@ def run_controller(
                 namespaces=list(namespaces),
                 clusterwide=not namespaces,
                 standalone=True,
-                stop_flag=lost,  # losing the Lease stops the operator (and the write gate is already shut)
+                stop_flag=stop,  # losing the Lease stops the operator (and the write gate is already shut)
             )
         finally:
             beat.cancel()

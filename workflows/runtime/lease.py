@@ -136,7 +136,7 @@ class LeaderElector:
     ) -> None:
         self.kube = kube
         self.config = config
-        self._on_started, self._on_stopped = on_started, on_stopped
+        self.on_started, self.on_stopped = on_started, on_stopped  # replaceable until the event happens
         self._clock, self._wall = clock, wall
         self._leading = threading.Event()
         self._stop = threading.Event()
@@ -247,7 +247,7 @@ class LeaderElector:
                     self._leading.set()
                     self.transitions_seen += 1
                     logger.info("became the leader (Lease %s/%s, as %s)", cfg.namespace, cfg.name, cfg.identity)
-                    self._on_started()
+                    self.on_started()
             elif self._leading.is_set() and (now - self._renewed_at >= cfg.renew_deadline or self._taken()):
                 self._leading.clear()
                 logger.error(
@@ -257,6 +257,6 @@ class LeaderElector:
                     now - self._renewed_at,
                     self._holder(),
                 )
-                self._on_stopped()
+                self.on_stopped()
                 return
             self._stop.wait(cfg.retry_period)

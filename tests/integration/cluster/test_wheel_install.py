@@ -23,7 +23,7 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.Compl
 
 def test_the_wheel_in_an_empty_virtualenv_prints_and_installs_its_manifests(kube: Kube, tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, REPO, cwd=tmp_path)
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", wheels, REPO, cwd=tmp_path)
     [wheel] = wheels.glob("rollouts-*.whl")
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)

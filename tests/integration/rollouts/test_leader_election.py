@@ -126,6 +126,13 @@ class StepRecorder:
     def _run(self) -> None:
         version = self.client.list(ROLLOUTS, self.namespace).resource_version
         while not self._stop.is_set():
+            try:
+                self._follow(version)
+            except Exception:  # noqa: BLE001 -- a broken stream (the cluster stopping after the test): done
+                return
+
+    def _follow(self, version: str) -> None:
+        while not self._stop.is_set():
             for event in self.client.watch(ROLLOUTS, self.namespace, resource_version=version, timeout_seconds=30):
                 version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
                 status = event.object.get("status") or {}
@@ -172,7 +179,7 @@ def writes_outside_leadership(entries: list[dict[str, Any]], lease: str) -> tupl
 
 
 def test_the_follower_takes_over_after_each_kill_and_never_writes_while_standing_by(
-    kube: Kube, namespace: str, identities: dict[str, Path], tmp_path: Path
+    kube: Kube, crds_installed: list[str], namespace: str, identities: dict[str, Path], tmp_path: Path
 ) -> None:
     assert kube.audit_log is not None, "this test needs the test cluster's audit log (not a reused cluster)"
     lease = f"ha-{namespace}"[:63]
@@ -195,15 +202,17 @@ def test_the_follower_takes_over_after_each_kill_and_never_writes_while_standing
         return Replica(name, process, port)
 
     replicas = {name: replica(name) for name in ("a", "b")}
-    replicas["a"].process.start()
-    wait_for(lambda: _holder(kube, lease) == "a", timeout=30, what="a holding the Lease")
-    replicas["b"].process.start()
     names = [f"ha-{i}" for i in range(3)]
     steps = [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"setWeight": 100}]
-    for name in names:
-        body = rollout(name, replicas=2, strategy={"canary": {"steps": steps}}, pod_annotations={READY_DELAY: "1s"})
-        apply(kube, namespace, body)
     try:
+        replicas["a"].process.start()
+        wait_for(lambda: _holder(kube, lease) == "a", timeout=30, what="a holding the Lease")
+        replicas["b"].process.start()
+        for name in names:
+            pods = {READY_DELAY: "1s"}
+            apply(
+                kube, namespace, rollout(name, replicas=2, strategy={"canary": {"steps": steps}}, pod_annotations=pods)
+            )
         for name in names:
             wait_healthy(kube, namespace, name, timeout=60)
         wait_for(lambda: replicas["b"].probe("/readyz") == 200, timeout=20, what="the standing-by replica ready")
@@ -229,18 +238,20 @@ def test_the_follower_takes_over_after_each_kill_and_never_writes_while_standing
             # A graceful stop hands the Lease back: the other replica takes it at its next try.
             leader = _holder(kube, lease)
             other = "b" if leader == "a" else "a"
-            replicas[leader].process.stop()
+            signalled = time.monotonic()
+            replicas[leader].process.stop()  # returns once it has exited: its Lease handed back on the way out
             stopped = time.monotonic()
             wait_for(lambda: _holder(kube, lease) == other, timeout=LEASE_DURATION * 4, interval=0.05,
                      what="the Lease handed over after SIGTERM")  # fmt: skip
-            handover = time.monotonic() - stopped
+            handover, since_signal = time.monotonic() - stopped, time.monotonic() - signalled
     finally:
         for each in replicas.values():
             each.process.stop()
 
     print(  # the numbers the closing note quotes (pytest -s)
         f"\nfailover after SIGKILL ({KILLS} kills, lease {LEASE_DURATION:g} s): median "
-        f"{statistics.median(takeovers):.2f} s, worst {max(takeovers):.2f} s; after SIGTERM {handover:.2f} s"
+        f"{statistics.median(takeovers):.2f} s, worst {max(takeovers):.2f} s; after SIGTERM {since_signal:.2f} s "
+        f"({handover:.2f} s after the process exited)"
     )
     assert max(takeovers) <= LEASE_DURATION + 2 * RETRY_PERIOD + 1.0, takeovers
     assert handover <= 2 * RETRY_PERIOD + 1.0, handover
