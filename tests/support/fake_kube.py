@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rollouts.core.statuspatch import merge_patch as core_merge_patch
 from workflows.api import Resource
 from workflows.runtime.kube import ApiError, InvalidError, Listing, resource_for
 
@@ -36,16 +37,9 @@ def _key(resource: Resource) -> str:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: maps merge, null deletes, anything else replaces."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
+    """RFC 7386 as the product applies it (:func:`rollouts.core.statuspatch.merge_patch`), on a copy of ``patch`` so
+    the fake's stored objects never share a list or map with the caller's."""
+    return core_merge_patch(target, copy.deepcopy(patch))
 
 
 def _pointer(path: str) -> list[str]:
