@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test lint typecheck unit integration cluster-bin prometheus deps clean conformance conformance-ci argo-shapes bench-vs-argo ha
+.PHONY: all demo test lint typecheck unit integration cluster-bin helm-bin prometheus deps clean conformance conformance-ci argo-shapes bench-vs-argo ha image manifests
 
 all: test
 
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml
 cluster-bin:
 	tools/cluster/build.sh >/dev/null
 
+# helm from the Go module proxy (the chart's tests lint, render and install it), cached like the cluster's binaries.
+helm-bin:
+	tools/helm/build.sh >/dev/null
+
 prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing Debian's prometheus package"; \
@@ -33,7 +37,7 @@ prometheus:
 	  $(SUDO) systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true; }
 	@prometheus --version 2>&1 | head -1
 
-deps: $(STAMP) cluster-bin prometheus
+deps: $(STAMP) cluster-bin helm-bin prometheus
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -79,6 +83,16 @@ bench-vs-argo: $(STAMP) cluster-bin
 # times; `make test` runs the same test with a 3 s lease and 6 kills.
 ha: deps
 	ROLLOUTS_HA_KILLS=20 ROLLOUTS_HA_LEASE_DURATION=15 $(BIN)/pytest -s -q tests/integration/rollouts/test_leader_election.py
+
+# The controller's container image, built with buildah (as root) on a Debian base made by mmdebstrap, from a wheelhouse
+# of this tree; prints the image, its size and the build time. The integration tests run the same script.
+image: $(STAMP)
+	tools/image/build.sh
+
+# The kustomize base's copies of the package's manifests (kustomize reads no file outside its folder); a test fails
+# when they are stale.
+manifests: $(STAMP)
+	$(BIN)/python -m tools.manifests
 
 # The shapes of Argo's Go types (corev1.PodTemplateSpec, []CanaryStep) that rollouts/core/gojson.py encodes, generated
 # from the Go types inside Argo's pinned module (built by the conformance harness on first use).

@@ -146,7 +146,7 @@ class AnalysisController:
         # our CRD schema where the served CRD does not apply it (drop-in mode), shared with the Rollout reconciler
         self.schema = schema or SchemaCheck(mode)
         self.clock = clock
-        self.pods = PodIndex(engine.kube)
+        self.pods = PodIndex(engine.kube, namespaces=engine.namespaces)
         backend = KubeJobBackend(
             engine.kube, jobs=engine.jobs, pods=self.pods, shutting_down=lambda: engine.job_runner.shutting_down
         )

@@ -18,7 +18,7 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,13 +78,16 @@ class PodIndex(WatchIndex[str]):
 
     keep_first = True
 
-    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None, namespaces: Sequence[str] = ()
+    ) -> None:
         super().__init__(
             kube,
             PODS,
             selector=JOB_POD_LABEL,
             loop=loop,
             name="analysis-pod-watch",
+            namespaces=namespaces,
         )
 
     def classify(self, obj: Mapping[str, Any]) -> tuple[Key, str] | None:

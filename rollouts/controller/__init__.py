@@ -28,7 +28,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -113,6 +113,7 @@ class Operator:
             kube,
             config=ExecutorConfig(status_interval=config.status_interval, max_threads=config.io_threads),
             thread_pool=io_pool,
+            namespaces=config.namespaces,
         )
         reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
         schema = SchemaCheck(config.mode)  # our CRD schema where the served CRDs do not apply it (drop-in mode)
@@ -322,6 +323,9 @@ def run_controller(
                 namespaces=list(namespaces),
                 clusterwide=not namespaces,
                 standalone=True,
+                # kopf's default identity asks the passwd database for the user's name, which a container running
+                # as a bare numeric uid (ours: 65532) has no entry for: name the process as the Lease does.
+                identity=cast("Any", os.environ.get("POD_NAME") or socket.gethostname()),  # kopf's private NewType
                 stop_flag=stop,  # losing the Lease stops the operator (and the write gate is already shut)
             )
         finally:

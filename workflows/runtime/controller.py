@@ -23,7 +23,7 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,17 +59,23 @@ class Engine:
     executor: Executor
     jobs: JobIndex
     job_runner: JobRunner
+    namespaces: tuple[str, ...] = ()  # the namespaces the process serves (empty: the whole cluster)
 
     @classmethod
     def create(
-        cls, kube: Kube, *, config: ExecutorConfig | None = None, thread_pool: concurrent.futures.Executor | None = None
+        cls,
+        kube: Kube,
+        *,
+        config: ExecutorConfig | None = None,
+        thread_pool: concurrent.futures.Executor | None = None,
+        namespaces: Sequence[str] = (),
     ) -> Engine:
-        jobs = JobIndex(kube)
+        jobs = JobIndex(kube, namespaces=namespaces)
         runner = JobRunner(kube, jobs)
         registry = default_registry()
         registry.register("container", runner)
         executor = Executor(registry=registry, config=config or ExecutorConfig(), thread_pool=thread_pool)
-        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner)
+        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner, namespaces=tuple(namespaces))
 
     def start(self) -> None:
         """Start the Job watch on the running loop (kopf's)."""

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,13 +117,16 @@ def outcome_of(job: Mapping[str, Any]) -> JobOutcome | None:
 class JobIndex(WatchIndex[JobOutcome]):
     """Terminal outcomes of every Job this process manages, from one list+watch; awaited by many steps."""
 
-    def __init__(self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, kube: Kube, *, loop: asyncio.AbstractEventLoop | None = None, namespaces: Sequence[str] = ()
+    ) -> None:
         super().__init__(
             kube,
             JOBS,
             selector=f"{MANAGED_LABEL}={MANAGER}",
             loop=loop,
             name="workflow-job-watch",
+            namespaces=namespaces,
         )
 
     def classify(self, obj: Mapping[str, Any]) -> tuple[Key, JobOutcome] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from workflows.runtime.kube import Kube, Resource, WatchEvent
@@ -49,8 +49,11 @@ class WatchIndex(Generic[V]):
         selector: str,
         name: str,
         loop: asyncio.AbstractEventLoop | None = None,
+        namespaces: Sequence[str] = (),
     ) -> None:
         self._kube = kube
+        # One stream per namespace when the process serves some (its RBAC may grant nothing cluster-wide), else one.
+        self._namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
         self._resource = resource
         self._selector = selector
         self._loop_bound = loop
@@ -58,7 +61,7 @@ class WatchIndex(Generic[V]):
         self._values: dict[Key, V] = {}
         self._waiters: dict[Key, list[asyncio.Future[V]]] = {}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.events_seen = 0
         self.lists = 0  # how many times the stream (re-)listed: once, plus once per expired version or broken stream
 
@@ -79,12 +82,14 @@ class WatchIndex(Generic[V]):
         return self._loop_bound
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Start the stream thread; waiters are served on ``loop`` (default: the running loop)."""
+        """Start the stream threads (one per namespace); waiters are served on ``loop`` (default: the running loop)."""
         if loop is not None:
             self._loop_bound = loop
-        _ = self._loop  # bind now, on the loop: the thread must never guess it
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
+        _ = self._loop  # bind now, on the loop: the threads must never guess it
+        for namespace in self._namespaces:
+            thread = threading.Thread(target=self._run, args=(namespace,), name=self._name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self) -> None:
         """Stop following the stream. The thread ends at the next event or bookmark (it is a daemon meanwhile)."""
@@ -134,19 +139,20 @@ class WatchIndex(Generic[V]):
             if key is not None:
                 self._loop.call_soon_threadsafe(self.forget, key)
 
-    def _list(self) -> str:
-        """Observe every selected object; the resourceVersion to watch from."""
-        listing = self._kube.list(self._resource, label_selector=self._selector)
+    def _list(self, namespace: str | None) -> str:
+        """Observe every selected object (of ``namespace``, or all); the resourceVersion to watch from."""
+        listing = self._kube.list(self._resource, namespace, label_selector=self._selector)
         self.lists += 1
         for obj in listing.items:
             self._observe(obj)
         return listing.resource_version
 
-    def _follow(self, version: str) -> None:
+    def _follow(self, version: str, namespace: str | None) -> None:
         """Watch from ``version`` until stopped or the version expires (then return, so the caller re-lists)."""
         while not self._stop.is_set():
             for event in self._kube.watch(
                 self._resource,
+                namespace,
                 label_selector=self._selector,
                 resource_version=version,
                 timeout_seconds=self.watch_timeout,
@@ -159,10 +165,10 @@ class WatchIndex(Generic[V]):
                 version = str((event.object.get("metadata") or {}).get("resourceVersion") or version)
                 self._handle(event)  # a BOOKMARK only moves the version on
 
-    def _run(self) -> None:
+    def _run(self, namespace: str | None) -> None:
         while not self._stop.is_set():
             try:
-                self._follow(self._list())
+                self._follow(self._list(namespace), namespace)
             except Exception:  # a broken stream is re-listed; the thread must outlive API hiccups
                 if self._stop.is_set():
                     break

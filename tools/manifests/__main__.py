@@ -1,0 +1,3 @@
+from tools.manifests import main
+
+main()
