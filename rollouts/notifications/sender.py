@@ -39,7 +39,7 @@ from rollouts.notifications.services import REQUEST_TIMEOUT, Verdict
 from workflows.api import ApiMode
 from workflows.runtime.events import EventRecorder
 from workflows.runtime.informer import Cache, Informer, Reads
-from workflows.runtime.kube import CONFIG_MAPS, SECRETS, ApiError, Kube
+from workflows.runtime.kube import CONFIG_MAPS, SECRETS, ApiError, Kube, Resource
 
 __all__ = ["FAILED_REASON", "INVALID_REASON", "Notifier"]
 
@@ -99,6 +99,7 @@ class Notifier:
         self._reported: OrderedDict[tuple[str, str], None] = OrderedDict()  # (rollout uid, problem) told once
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._clients: dict[bool, httpx.Client] = {}
+        self._unreadable: set[str] = set()
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
@@ -153,8 +154,8 @@ class Notifier:
     def config(self) -> NotificationConfig:
         """The configuration as the ConfigMap and Secret stand now (parsed again only when either changed); each
         problem of a new version is logged once."""
-        config_map = self.cache.get(CONFIG_MAPS, self.mode.notifications_config_map, self.namespace)
-        secret = self.cache.get(SECRETS, self.mode.notifications_secret, self.namespace)
+        config_map = self._read(CONFIG_MAPS, self.mode.notifications_config_map)
+        secret = self._read(SECRETS, self.mode.notifications_secret)
         version = tuple(
             str(((body or {}).get("metadata") or {}).get("resourceVersion") or "") for body in (config_map, secret)
         )
@@ -176,6 +177,18 @@ class Notifier:
         self._config = (version[0], version[1]), config
         self._reported.clear()  # a new configuration: its problems are told again
         return config
+
+    def _read(self, resource: Resource, name: str) -> dict[str, Any] | None:
+        """The object from its informer (the API while it has not listed); an API refusal (no RBAC for it, say)
+        counts as no object, logged once per distinct refusal."""
+        try:
+            return self.cache.get(resource, name, self.namespace)
+        except ApiError as error:
+            text = f"{resource.kind} {self.namespace}/{name} not readable: {error}"
+            if text not in self._unreadable:
+                self._unreadable.add(text)
+                logger.warning("notifications: %s (no notifications are sent while it is)", text)
+            return None
 
     # -- the worker ------------------------------------------------------------------------------------------------
     def _drain(self) -> None:
