@@ -79,6 +79,7 @@ def _controller(args: argparse.Namespace) -> int:
         qps=args.qps,
         burst=args.burst,
         reconcile_threads=args.workers,
+        notifications_namespace=args.notifications_namespace,
     )
     election = None
     if args.leader_elect:
@@ -308,6 +309,12 @@ def _add_controller(commands: Any) -> None:
         type=_positive(float),
         default=2.0,
         help="seconds between tries to take or renew the Lease (Argo's default 2)",
+    )
+    controller.add_argument(
+        "--notifications-namespace",
+        default="",
+        help="where the notifications ConfigMap and Secret are (default: $POD_NAMESPACE, else the kubeconfig "
+        "context's namespace: the controller's own, as Argo reads them)",
     )
     controller.add_argument(
         "--qps",

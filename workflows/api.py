@@ -132,6 +132,17 @@ class ApiMode:
     #: validates every Rollout, AnalysisTemplate and AnalysisRun it reads against our own CRD's schema itself
     #: (:class:`workflows.runtime.crds.SchemaCheck`) and refuses what it finds as invalid input.
     enforce_own_schema: bool = False
+    #: The ConfigMap of notification triggers, templates and services, in the controller's namespace (Argo:
+    #: ``argo-rollouts-notification-configmap``); see ``rollouts.notifications``.
+    notifications_config_map: str = "rollouts-notification-configmap"
+    #: The Secret whose keys the notification services name as ``$key`` (Argo: ``argo-rollouts-notification-secret``).
+    notifications_secret: str = "rollouts-notification-secret"  # noqa: S105 -- the Secret's name
+    #: Subscription annotations on a Rollout are ``<prefix>/subscribe.<trigger>.<service>`` (Argo:
+    #: ``notifications.argoproj.io``, the notifications engine's prefix).
+    notifications_annotation_prefix: str = "notifications.rollouts.dev"
+    #: On a Rollout: which notifications were delivered (hashed keys and times), so a restarted controller
+    #: re-deciding the same step does not send them again (Argo CD's engine records the same way under this name).
+    notifications_record_annotation: str = "notified.notifications.rollouts.dev"
 
     @property
     def api_version(self) -> str:
@@ -176,6 +187,10 @@ ARGO = ApiMode(
     pod_template_hash="argo",
     analysis_run_status_subresource=False,
     enforce_own_schema=True,
+    notifications_config_map="argo-rollouts-notification-configmap",
+    notifications_secret="argo-rollouts-notification-secret",  # noqa: S106 -- the Secret's name
+    notifications_annotation_prefix="notifications.argoproj.io",
+    notifications_record_annotation="notified.notifications.argoproj.io",
 )
 
 

@@ -35,10 +35,12 @@ import kopf
 from analysis.controller import AnalysisController, register_analysis_handlers
 from rollouts.controller.health import DEFAULT_HEALTHZ_PORT, Health, serve_health
 from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, serve_metrics
-from rollouts.controller.rollouts import Reconciler, rollout_cache
+from rollouts.controller.rollouts import EVENT_COMPONENT, Reconciler, rollout_cache
+from rollouts.notifications.sender import Notifier
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.runtime.controller import Engine, WorkflowController, register_workflow_handlers
 from workflows.runtime.crds import SchemaCheck
+from workflows.runtime.events import EventRecorder
 from workflows.runtime.executor import ExecutorConfig
 from workflows.runtime.informer import Cache
 from workflows.runtime.kube import Credentials, Kube, RequestLimits
@@ -74,6 +76,8 @@ class ControllerConfig:
     namespaces: tuple[str, ...] = ()  # the namespaces watched (empty: the whole cluster)
     qps: float = 40.0  # client-side API requests per second and API group, as client-go limits (Argo's --qps default)
     burst: int = 80  # requests allowed at once above qps, per API group (Argo's --burst default)
+    # where the notifications ConfigMap and Secret are (empty: the controller's own namespace, as Argo reads them)
+    notifications_namespace: str = ""
 
     def label_filter(self) -> dict[str, Any]:
         """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
@@ -96,6 +100,7 @@ class Operator:
     analysis: AnalysisController
     rollouts: Reconciler
     cache: Cache  # the informers the Rollout reconciles read from
+    notifier: Notifier  # notifications: the ConfigMap and Secret followed, deliveries on its own thread
     io_pool: concurrent.futures.ThreadPoolExecutor = field(repr=False)
 
     def __copy__(self) -> Operator:
@@ -118,6 +123,14 @@ class Operator:
         reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
         schema = SchemaCheck(config.mode)  # our CRD schema where the served CRDs do not apply it (drop-in mode)
         cache = rollout_cache(kube, mode=config.mode, namespaces=config.namespaces, instance_id=config.instance_id)
+        recorder = EventRecorder(kube, EVENT_COMPONENT)
+        notifier = Notifier(
+            kube,
+            mode=config.mode,
+            namespace=config.notifications_namespace or os.environ.get("POD_NAMESPACE") or kube.namespace,
+            recorder=recorder,
+            reads=cache,
+        )
         reconciler = Reconciler(
             kube=kube,
             mode=config.mode,
@@ -125,6 +138,8 @@ class Operator:
             metrics=process_metrics() if config.metrics_port else None,
             schema=schema,
             status_interval=config.status_interval,
+            recorder=recorder,
+            notifier=notifier,
         )
         reconciler.listen(cache)
         return cls(
@@ -136,6 +151,7 @@ class Operator:
             analysis=AnalysisController(engine, mode=config.mode, schema=schema),
             rollouts=reconciler,
             cache=cache,
+            notifier=notifier,
             io_pool=io_pool,
         )
 
@@ -144,12 +160,15 @@ class Operator:
         self.engine.start()
         self.analysis.start()
         self.cache.start(asyncio.get_running_loop())
+        self.notifier.start()
         logger.info("shared workflow executor started")
 
     async def stop(self) -> None:
         """At cleanup: stop reconciling, shut the executor down (Jobs stay for the next controller), close."""
         self.cache.stop()
         await self.rollouts.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.notifier.flush, 5.0)  # the last ones queued
+        self.notifier.stop()
         await self.engine.stop()
         self.analysis.stop()
         self.io_pool.shutdown(wait=False, cancel_futures=True)

@@ -53,6 +53,7 @@ from rollouts.core.planner import plan_settled as decide
 from rollouts.core.routing import RoutingSpec
 from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
 from rollouts.core.statuspatch import status_changes
+from rollouts.notifications.sender import Notifier
 from rollouts.routers import Routers, release_destination_rules
 from rollouts.routers.apply import VIRTUAL_SERVICES
 from workflows.api import ROLLOUTS_DEV, ApiMode, owner_reference
@@ -131,6 +132,8 @@ class Reconciler:
     cache: Cache | None = None
     recorder: EventRecorder | None = None  # Events, aggregated (default: one made from kube)
     _recorder: EventRecorder = field(init=False, repr=False)
+    # told every reconcile's Events (with the Rollout they were decided from), to send the subscribed notifications
+    notifier: Notifier | None = None
 
     @property
     def reads(self) -> Reads:
@@ -349,12 +352,15 @@ class Reconciler:
 
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def _reconcile_and_report(self, key: Key) -> tuple[Mapping[str, Any] | None, float | None]:
-        """:meth:`reconcile`, then its Events queued for the poster (aggregated: a repeat bumps the same Event)."""
+        """:meth:`reconcile`, then its Events queued for the poster (aggregated: a repeat bumps the same Event) and
+        for the notifier (which never blocks: it sends from its own thread)."""
         rollout, events, requeue = self.reconcile(key)
         if rollout is not None:
             for event in events:
                 kind = "Warning" if event.type is EventType.WARNING else "Normal"
                 self._recorder.post(rollout, type=kind, reason=event.reason, message=event.message)
+            if self.notifier is not None and events:
+                self.notifier.submit(rollout, events)
         return rollout, requeue
 
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:

@@ -9,7 +9,10 @@ the plan does and how the status moves, never emitted ad hoc:
 2. ``RolloutNotCompleted`` when the ``Completed`` condition turns (or starts) False;
 3. one Event per action, in the plan's order: ``ScalingReplicaSet`` for every scale (a creation with pods counts as a
    scale up from 0), ``SwitchService`` for every selector switch, and the step Events the strategies record
-   (``RolloutStepCompleted``, ...);
+   (``RolloutStepCompleted``, ...); before the first step Event, ``AnalysisRun<Phase>`` (``AnalysisRunRunning``,
+   ``AnalysisRunSuccessful``, Warning ``AnalysisRunFailed``/``AnalysisRunError``, ...) for each current run whose
+   phase the status reports for the first time or differently (Argo's rule: a run that replaces another of its kind
+   is reported once its phase moves). The notification triggers ``on-analysis-run-*`` follow these;
 4. ``RolloutPaused`` / ``RolloutResumed`` when the pause conditions appear / go (not when an abort cleared them);
 5. ``RolloutAborted`` (Warning) when the ``Progressing`` condition turns to ``RolloutAborted``;
 6. ``RolloutCompleted`` when the stable ReplicaSet becomes the current one.
@@ -77,7 +80,11 @@ def plan_events(
         events.append(
             _event("RolloutNotCompleted", f"Rollout not completed, started update to revision {revision} ({current})")
         )
+    analysis = _analysis_events(previous.raw, status)
     for action in actions:
+        if analysis and isinstance(action, EmitEvent):
+            events.extend(analysis)
+            analysis = []
         match action:
             case CreateReplicaSet() if action.replicas > 0:
                 events.append(_scaled(action.name, action.revision, 0, action.replicas))
@@ -97,6 +104,7 @@ def plan_events(
                 )
             case EmitEvent():
                 events.append(action)
+    events.extend(analysis)
     was_paused, paused = bool(previous.pause_conditions), bool(status.get("pauseConditions"))
     aborted = bool(status.get("abort"))
     if paused and not was_paused:
@@ -115,6 +123,34 @@ def plan_events(
                 "RolloutCompleted", f"Rollout completed update to revision {revision} ({current}): {completed_because}"
             )
         )
+    return events
+
+
+#: (status section, field, Argo's ``rollout-type`` word) of each current run the status reports, in Argo's order.
+_RUN_STATUSES = (
+    ("blueGreen", "postPromotionAnalysisRunStatus", "PostPromotion"),
+    ("blueGreen", "prePromotionAnalysisRunStatus", "PrePromotion"),
+    ("canary", "currentStepAnalysisRunStatus", "Step"),
+    ("canary", "currentBackgroundAnalysisRunStatus", "Background"),
+)
+
+
+def _analysis_events(previous: Mapping[str, Any], status: Mapping[str, Any]) -> list[EmitEvent]:
+    """``AnalysisRun<Phase>`` for each current run that is new in the status (no run of its kind before) or whose
+    phase changed; a run replacing another of its kind is reported when its phase moves (as Argo does)."""
+    events: list[EmitEvent] = []
+    for section, key, kind in _RUN_STATUSES:
+        new = (status.get(section) or {}).get(key)
+        if not isinstance(new, Mapping) or not new.get("name"):
+            continue
+        old = (previous.get(section) or {}).get(key)
+        old = old if isinstance(old, Mapping) and old.get("name") else None
+        phase = str(new.get("status") or "")
+        if old is not None and (old.get("name") != new.get("name") or old.get("status") == phase):
+            continue
+        before = str(old.get("status") or "") if old is not None else "NoPreviousStatus"
+        message = f"{kind} Analysis Run '{new['name']}' Status New: '{phase}' Previous: '{before}'"
+        events.append(_event(f"AnalysisRun{phase}", message, warning=phase in ("Failed", "Error")))
     return events
 
 

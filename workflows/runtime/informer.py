@@ -198,11 +198,14 @@ class Informer:
         *,
         namespaces: Sequence[str] = (),
         label_selector: str | None = None,
+        field_selector: str | None = None,
         indexers: Mapping[str, Indexer] | None = None,
     ) -> None:
         self.kube = kube
         self.resource = resource
         self.label_selector = label_selector or None
+        # e.g. ``metadata.name=x``: one object followed, not its whole namespace (the notification Secret)
+        self.field_selector = field_selector or None
         self._namespaces: tuple[str | None, ...] = tuple(namespaces) if resource.namespaced and namespaces else (None,)
         self._indexers = dict(indexers or {})
         self._objects: dict[Key, dict[str, Any]] = {}
@@ -374,7 +377,8 @@ class Informer:
 
     # -- the streams (worker threads) ----------------------------------------------------------------------------
     def _list(self, namespace: str | None) -> str:
-        listing = self.kube.list(self.resource, namespace, label_selector=self.label_selector)
+        narrowed: dict[str, Any] = {"field_selector": self.field_selector} if self.field_selector else {}
+        listing = self.kube.list(self.resource, namespace, label_selector=self.label_selector, **narrowed)
         self.lists += 1
         seen = {_key(body) for body in listing.items}
         with self._lock:
@@ -402,12 +406,14 @@ class Informer:
     def _follow(self, namespace: str | None, version: str) -> None:
         """Watch from ``version`` until stopped or the version expires (then return, so the caller re-lists)."""
         while not self._stop.is_set():
+            narrowed: dict[str, Any] = {"field_selector": self.field_selector} if self.field_selector else {}
             for event in self.kube.watch(
                 self.resource,
                 namespace,
                 label_selector=self.label_selector,
                 resource_version=version,
                 timeout_seconds=self.watch_timeout,
+                **narrowed,
             ):
                 if self._stop.is_set():
                     return

@@ -36,6 +36,7 @@ __all__ = [
     "ANALYSIS_RUNS",
     "ANALYSIS_TEMPLATES",
     "CLUSTER_ANALYSIS_TEMPLATES",
+    "CONFIG_MAPS",
     "CRDS",
     "DEPLOYMENTS",
     "EVENTS",
@@ -83,6 +84,7 @@ PATCH_TYPES = {
 PODS = Resource("", "v1", "pods", "Pod")
 SERVICES = Resource("", "v1", "services", "Service")
 SECRETS = Resource("", "v1", "secrets", "Secret")
+CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 EVENTS = Resource("", "v1", "events", "Event")
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)

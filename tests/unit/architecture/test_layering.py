@@ -68,6 +68,15 @@ PURE_MODULES = (
     "rollouts.devcluster.podsim.images",
     "rollouts.devcluster.podsim.programs",
     "rollouts.devcluster.podsim.plan",
+    "rollouts.notifications",  # notifications: everything but the sender (config, templates, services, plan, ...)
+    "rollouts.notifications.catalog",
+    "rollouts.notifications.config",
+    "rollouts.notifications.errors",
+    "rollouts.notifications.plan",
+    "rollouts.notifications.record",
+    "rollouts.notifications.services",
+    "rollouts.notifications.subscriptions",
+    "rollouts.notifications.templates",
 )
 
 

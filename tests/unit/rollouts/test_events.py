@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.assess import AnalysisPhase
 from rollouts.core import parse_rollout
+from rollouts.core.actions import CreateAnalysisRun
 from rollouts.core.simulate import SimCluster
 from tests.support.rollouts import T0, rollout, settle
 
@@ -90,3 +92,30 @@ def test_steps_that_wait_for_nothing_complete_in_one_write_each_with_its_event()
     # The reconcile that saw the canary pod available completed the weight step and passed both 0 s pauses (they need
     # nothing of the cluster), entering the last pause: one status write, every Event of the chain in order.
     assert [jump[:3] for jump in jumps] == [(0, 3, ["RolloutStepCompleted"] * 3 + ["RolloutPaused"])], jumps
+
+
+def test_a_step_analysis_posts_its_phases_on_the_rollout_before_the_step_completes() -> None:
+    """Argo's rollout controller reports each current run's phase on the Rollout (``AnalysisRun<Phase>``, Warning for
+    Failed/Error): the notification triggers on-analysis-run-running/-failed/-error follow these Events."""
+    verdicts = iter([AnalysisPhase.SUCCESSFUL, AnalysisPhase.FAILED])
+
+    def outcome(_: CreateAnalysisRun) -> tuple[AnalysisPhase, float]:
+        return next(verdicts), 2.0
+
+    sim = SimCluster(now=T0, services=(), pod_delay=lambda _: 1.0, run_outcome=outcome)
+    steps = [{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "t"}]}}, {"pause": {}}]
+    settle(sim, _spec("v1", replicas=2, canary={"steps": steps}))
+    assert settle(sim, _spec("v2", replicas=2, canary={"steps": steps})).status["phase"] == "Paused"
+    analysis = [event for event in sim.events if event.startswith("AnalysisRun")]
+    assert analysis == ["AnalysisRunPending", "AnalysisRunRunning", "AnalysisRunSuccessful"]
+    # The success is reported before the step it completed.
+    last_step = len(sim.events) - 1 - sim.events[::-1].index("RolloutStepCompleted")
+    assert sim.events.index("AnalysisRunSuccessful") < last_step
+
+    assert settle(sim, _spec("v3", replicas=2, canary={"steps": steps})).status["phase"] == "Degraded"
+    assert [e for e in sim.events if e.startswith("AnalysisRun")][3:] == [
+        "AnalysisRunPending",
+        "AnalysisRunRunning",
+        "AnalysisRunFailed",
+    ]
+    assert "RolloutAborted" in sim.events[-4:]
