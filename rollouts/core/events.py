@@ -146,6 +146,10 @@ def _analysis_events(previous: Mapping[str, Any], status: Mapping[str, Any]) -> 
         old = (previous.get(section) or {}).get(key)
         old = old if isinstance(old, Mapping) and old.get("name") else None
         phase = str(new.get("status") or "")
+        # Argo reports a run once the analysis controller has given it a phase; a run we just created is "Pending"
+        # in our status where Argo's is still empty, so neither is reported (drop-in: the same Event reasons).
+        if phase in ("", "Pending"):
+            continue
         if old is not None and (old.get("name") != new.get("name") or old.get("status") == phase):
             continue
         before = str(old.get("status") or "") if old is not None else "NoPreviousStatus"

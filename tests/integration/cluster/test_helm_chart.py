@@ -50,9 +50,9 @@ def container(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return dict(only)
 
 
-def package_rules(path: Path = RBAC) -> list[dict[str, Any]]:
-    return [r for doc in yaml.safe_load_all(path.read_text()) if doc and doc["kind"] == "ClusterRole"
-            for r in doc["rules"]]  # fmt: skip
+def package_rules(path: Path = RBAC, kind: str = "ClusterRole", name: str | None = None) -> list[dict[str, Any]]:
+    return [r for doc in yaml.safe_load_all(path.read_text()) if doc and doc["kind"] == kind
+            and name in (None, doc["metadata"]["name"]) for r in doc["rules"]]  # fmt: skip
 
 
 def test_lint_strict(helm: Path) -> None:
@@ -88,8 +88,14 @@ def test_defaults_two_replicas_leader_election_probes_and_a_locked_down_pod(helm
     assert role["rules"] == package_rules()
     (binding,) = find(docs, "ClusterRoleBinding", "rel-rollouts")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "rel-rollouts", "namespace": "rollouts-system"}]
-    (lease_role,) = find(docs, "Role", "rel-rollouts-leader-election")
-    assert lease_role["metadata"]["namespace"] == "rollouts-system"
+    # The namespaced Roles are the package's too, in the release's namespace.
+    for role_name in ("leader-election", "notifications"):
+        (namespaced,) = find(docs, "Role", f"rel-rollouts-{role_name}")
+        assert namespaced["metadata"]["namespace"] == "rollouts-system"
+        assert namespaced["rules"] == package_rules(kind="Role", name=f"rollouts-controller-{role_name}")
+    (notifications,) = find(docs, "ConfigMap", "rollouts-notification-configmap")
+    assert notifications["data"] is None  # created empty: the controller sends nothing until it is filled
+    assert not find(docs, "Secret")
     (metrics,) = find(docs, "Service", "rel-rollouts-metrics")
     assert metrics["spec"]["ports"][0]["port"] == 8090
     assert not find(docs, "ServiceMonitor")
@@ -101,6 +107,26 @@ def test_crds_come_from_the_package_and_can_be_skipped(helm: Path) -> None:
     shipped = sorted(p.name for p in (REPO / "workflows" / "crds").glob("*.yaml"))
     assert len(crds) == len(shipped)
     assert {c["spec"]["group"] for c in crds} == {"rollouts.dev"}
+
+
+def test_notifications_configmap_from_values_and_names_per_mode(helm: Path) -> None:
+    docs = render(
+        helm,
+        "notifications.templates.rollout-aborted=message: {{.rollout.metadata.name}} aborted",
+        "notifications.triggers.on-rollout-aborted[0].send[0]=rollout-aborted",
+        "notifications.services.webhook\\.ci=url: https://ci.example.com",
+        "notifications.secret.create=true",
+        "notifications.secret.items.ci-token=s3cret",
+        "controller.apiGroup=argoproj.io",
+    )
+    (config,) = find(docs, "ConfigMap", "argo-rollouts-notification-configmap")  # Argo's names in drop-in mode
+    assert config["data"] == {
+        "trigger.on-rollout-aborted": "- send:\n  - rollout-aborted",
+        "template.rollout-aborted": "message: {{.rollout.metadata.name}} aborted",
+        "service.webhook.ci": "url: https://ci.example.com",
+    }
+    (secret,) = find(docs, "Secret", "argo-rollouts-notification-secret")
+    assert secret["stringData"] == {"ci-token": "s3cret"}
 
 
 def test_namespaced_mode_grants_only_the_listed_namespaces(helm: Path) -> None:
@@ -119,7 +145,7 @@ def test_single_replica_without_leader_election_and_no_metrics(helm: Path) -> No
     args = container(docs)["args"]
     assert "--no-leader-elect" in args
     assert "--metrics-port=0" in args
-    assert not find(docs, "Role")
+    assert not find(docs, "Role", "rel-rollouts-leader-election")
     assert not find(docs, "Service")
 
 
@@ -175,7 +201,7 @@ def test_installed_chart_runs_a_release_with_exactly_its_service_accounts_permis
         namespace=namespace,
         log=tmp_path / "controller.log",
         kubeconfig=service_account_kubeconfig(kube, release, "rel-rollouts", tmp_path),
-        args=(f"--lease-namespace={release}", "--lease-name=rel-rollouts"),
+        args=(f"--lease-namespace={release}", "--lease-name=rel-rollouts", f"--notifications-namespace={release}"),
     )
     controller.start()
     try:

@@ -84,7 +84,8 @@ def test_controller_runs_workflows_with_only_its_service_account(
         namespace=namespace,
         log=tmp_path / "controller.log",
         kubeconfig=service_account_kubeconfig(kube, "rollouts-system", "rollouts-controller", tmp_path),
-        args=("--lease-namespace=rollouts-system",),  # where a pod of it runs (its $POD_NAMESPACE): its Lease's Role
+        # where a pod of it runs (its $POD_NAMESPACE): its Lease and notifications Roles are there
+        args=("--lease-namespace=rollouts-system", "--notifications-namespace=rollouts-system"),
     )
     controller.start()
     try:

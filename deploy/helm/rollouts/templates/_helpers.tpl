@@ -43,3 +43,25 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- toYaml $rules -}}
 {{- end -}}
+
+{{/* The rules of one namespaced Role of files/rbac.yaml (by its name there): the chart grants what `rollouts install`
+     grants, in the release's namespace. Call with (dict "root" $ "name" "rollouts-controller-notifications"). */}}
+{{- define "rollouts.roleRules" -}}
+{{- $rules := list -}}
+{{- range $doc := regexSplit "(?m)^---\\s*$" (.root.Files.Get "files/rbac.yaml") -1 -}}
+{{- $object := fromYaml $doc -}}
+{{- if and (eq (get $object "kind") "Role") (eq (get (get $object "metadata") "name") $.name) -}}
+{{- $rules = get $object "rules" -}}
+{{- end -}}
+{{- end -}}
+{{- if not $rules }}{{ fail (printf "files/rbac.yaml has no Role %s" .name) }}{{ end -}}
+{{- toYaml $rules -}}
+{{- end -}}
+
+{{- define "rollouts.notificationsConfigMap" -}}
+{{- if include "rollouts.dropIn" . }}argo-rollouts-notification-configmap{{ else }}rollouts-notification-configmap{{ end -}}
+{{- end -}}
+
+{{- define "rollouts.notificationsSecret" -}}
+{{- if include "rollouts.dropIn" . }}argo-rollouts-notification-secret{{ else }}rollouts-notification-secret{{ end -}}
+{{- end -}}
