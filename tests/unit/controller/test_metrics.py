@@ -57,9 +57,9 @@ def test_reconcile_errors_keep_argos_names_without_total() -> None:
     metrics.analysis_runs.failed("ns", "web-1")
     text = exposition(registry).decode()
     assert "# TYPE rollout_reconcile_error counter\n" in text
-    assert 'rollout_reconcile_error{name="web",namespace="ns"} 2\n' in text
+    assert 'rollout_reconcile_error{namespace="ns",name="web"} 2\n' in text
     assert "# TYPE analysis_run_reconcile_error counter\n" in text
-    assert 'analysis_run_reconcile_error{name="web-1",namespace="ns"} 1\n' in text
+    assert 'analysis_run_reconcile_error{namespace="ns",name="web-1"} 1\n' in text
     assert "rollout_reconcile_error_total" not in text
 
 
@@ -174,7 +174,7 @@ def test_served_over_http_plain_and_gzipped() -> None:
         with opener.open(request, timeout=5) as response:
             assert response.headers["Content-Encoding"] == "gzip"
             assert gzip.decompress(response.read()) == plain
-        assert b'rollout_reconcile_count{name="web",namespace="ns"} 1\n' in plain
+        assert b'rollout_reconcile_count{namespace="ns",name="web"} 1\n' in plain
         with pytest.raises(urllib.error.HTTPError) as missing:
             opener.open(f"http://127.0.0.1:{port}/other", timeout=5)
         assert missing.value.code == 404
