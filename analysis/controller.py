@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ from analysis.providers.workflow import WorkflowTemplateProvider
 from analysis.runner import METRIC_KIND, TERMINATED_MESSAGE, AnalysisOutcome, MetricRunner, run_analysis
 from analysis.spec import AnalysisRunSpec, Metric, ProviderKind, parse_run_spec, resolve_metrics, ttl_of
 from analysis.status import decode_metric_results
+from workflows import logfields
 from workflows.api import ROLLOUTS_DEV, ApiMode, Resource, owner_reference
 from workflows.errors import FieldIssue, explained_first
 from workflows.model.times import format_time, parse_time
@@ -52,11 +54,30 @@ from workflows.runtime.controller import Engine
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.kube import JOBS, ApiError, Kube
 
-__all__ = ["PLURAL", "AnalysisController", "AnalysisOperator", "prepare_run", "register_analysis_handlers"]
+__all__ = [
+    "PLURAL",
+    "AnalysisController",
+    "AnalysisOperator",
+    "ReconcileObserver",
+    "prepare_run",
+    "register_analysis_handlers",
+]
 
 logger = logging.getLogger(__name__)
 
 PLURAL = "analysisruns"
+
+
+class ReconcileObserver(Protocol):
+    """Told how long the controller's work on an AnalysisRun took, and when it failed (``analysis_run_reconcile`` and
+    ``analysis_run_reconcile_error`` on /metrics). A "reconcile" here is what Argo's controller does in one: start or
+    resume a run (parse, validate, submit), or write its status (composed from the measurements taken since)."""
+
+    def reconciled(self, namespace: str, name: str, seconds: float) -> None: ...
+
+    def failed(self, namespace: str, name: str) -> None: ...
+
+    def forget(self, namespace: str, name: str) -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -138,8 +159,10 @@ class AnalysisController:
         mode: ApiMode = ROLLOUTS_DEV,
         clock: Callable[[], datetime] = _utc_now,
         schema: SchemaCheck | None = None,
+        metrics: ReconcileObserver | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics
         self.runs = mode.analysis_runs  # the AnalysisRun kind of the group this operator serves
         self._expiries: dict[str, asyncio.TimerHandle] = {}  # uid -> the ttlStrategy deletion of a finished run
         self.mode = mode
@@ -171,6 +194,22 @@ class AnalysisController:
         uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
         if (status.get("completedAt") and status.get("phase")) or uid in self.active:
             return
+        started = time.monotonic()
+        try:
+            # the run's task (and so its steps and status writes) copies this context: their log lines name the run
+            with logfields.about(namespace=namespace, analysisrun=name):
+                await self._start(body, patch)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.failed(namespace, name)
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.reconciled(namespace, name, time.monotonic() - started)
+
+    async def _start(self, body: kopf.Body, patch: kopf.Patch) -> None:
+        meta, status = body["metadata"], dict(body.get("status") or {})
+        uid, name, namespace = meta["uid"], meta["name"], meta["namespace"]
         now = self.clock()
         schema_issues: tuple[FieldIssue, ...] = ()
         if self.schema.enabled:  # CEL rules cost CPU: off the loop, once per generation
@@ -223,9 +262,18 @@ class AnalysisController:
 
         async def report(status: dict[str, Any]) -> None:
             write = partial(_patch_status, subresource=self.mode.analysis_run_status_subresource)
-            await loop.run_in_executor(
-                engine.executor.thread_pool, write, engine.kube, self.runs, namespace, name, status
-            )
+            started = time.monotonic()
+            try:
+                await loop.run_in_executor(
+                    engine.executor.thread_pool, write, engine.kube, self.runs, namespace, name, status
+                )
+            except Exception:
+                if self.metrics is not None:
+                    self.metrics.failed(namespace, name)
+                raise
+            finally:
+                if self.metrics is not None:
+                    self.metrics.reconciled(namespace, name, time.monotonic() - started)
 
         outcome: AnalysisOutcome | None = None
         try:
@@ -245,6 +293,8 @@ class AnalysisController:
             )
         except Exception as error:  # never out of the controller: a bug ends this run in Error, visibly
             logger.exception("AnalysisRun %s/%s crashed", namespace, name)
+            if self.metrics is not None:
+                self.metrics.failed(namespace, name)
             message = f"controller error: {type(error).__name__}"
             final = {"phase": AnalysisPhase.ERROR.value, "message": message, "completedAt": format_time(self.clock())}
             try:
@@ -301,7 +351,10 @@ class AnalysisController:
         """Every watch event: ``spec.terminate`` flips the run's terminate flag; DELETED cancels the run; a finished
         run's ``ttlStrategy`` is timed."""
         self.expire(body, event_type)
-        uid = str((body.get("metadata") or {}).get("uid") or "")
+        meta = body.get("metadata") or {}
+        if event_type == "DELETED" and self.metrics is not None:  # its series go with it
+            self.metrics.forget(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        uid = str(meta.get("uid") or "")
         active = self.active.get(uid)
         if active is None:
             return

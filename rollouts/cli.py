@@ -109,6 +109,7 @@ def _controller(args: argparse.Namespace) -> int:
         context=args.context,
         namespaces=args.namespace,
         verbose=args.verbose,
+        log_format=args.log_format,
         config=config,
         election=election,
     )
@@ -254,6 +255,13 @@ def _add_controller(commands: Any) -> None:
         "-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)"
     )
     controller.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    controller.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text, or as one JSON object per line with time, level, logger, message and the object's "
+        "fields (namespace, rollout, step, analysisrun); kopf's lines too",
+    )
     _add_api_group_flag(controller)
     controller.add_argument(
         "--instance-id",

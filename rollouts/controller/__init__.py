@@ -34,7 +34,8 @@ import kopf
 
 from analysis.controller import AnalysisController, register_analysis_handlers
 from rollouts.controller.health import DEFAULT_HEALTHZ_PORT, Health, serve_health
-from rollouts.controller.metrics import DEFAULT_METRICS_PORT, process_metrics, serve_metrics
+from rollouts.controller.logs import LogFormat, configure_logging
+from rollouts.controller.metrics import DEFAULT_METRICS_PORT, ScrapeSources, process_metrics, serve_metrics
 from rollouts.controller.rollouts import EVENT_COMPONENT, Reconciler, rollout_cache
 from rollouts.notifications.sender import Notifier
 from workflows.api import ROLLOUTS_DEV, ApiMode
@@ -111,8 +112,9 @@ class Operator:
         config = config or ControllerConfig()
         kube.api.configuration.connection_pool_maxsize = config.api_connections
         kube.limiter = RequestLimits(config.qps, config.burst)
-        if config.metrics_port:
-            kube.observer = process_metrics().request  # every API request of the process, by resource and verb
+        metrics = process_metrics() if config.metrics_port else None
+        if metrics is not None:
+            kube.observer = metrics.request  # every API request of the process, by resource, object and verb
         io_pool = concurrent.futures.ThreadPoolExecutor(config.io_threads, thread_name_prefix="engine")
         engine = Engine.create(
             kube,
@@ -135,20 +137,24 @@ class Operator:
             kube=kube,
             mode=config.mode,
             pool=reconcile_pool,
-            metrics=process_metrics() if config.metrics_port else None,
+            metrics=metrics,
             schema=schema,
             status_interval=config.status_interval,
             recorder=recorder,
             notifier=notifier,
         )
         reconciler.listen(cache)
+        if metrics is not None:  # the per-object series are computed from the caches and the executor at each scrape
+            metrics.attach(ScrapeSources(cache, config.mode, engine.executor.stats))
         return cls(
             kube=kube,
             config=config,
             engine=engine,
             workflows=WorkflowController(engine),
             # registers the metric runner on the executor
-            analysis=AnalysisController(engine, mode=config.mode, schema=schema),
+            analysis=AnalysisController(
+                engine, mode=config.mode, schema=schema, metrics=metrics.analysis_runs if metrics is not None else None
+            ),
             rollouts=reconciler,
             cache=cache,
             notifier=notifier,
@@ -166,6 +172,8 @@ class Operator:
     async def stop(self) -> None:
         """At cleanup: stop reconciling, shut the executor down (Jobs stay for the next controller), close."""
         self.cache.stop()
+        if self.config.metrics_port:
+            process_metrics().detach(ScrapeSources(self.cache, self.config.mode, self.engine.executor.stats))
         await self.rollouts.close()
         await asyncio.get_running_loop().run_in_executor(None, self.notifier.flush, 5.0)  # the last ones queued
         self.notifier.stop()
@@ -277,6 +285,7 @@ def run_controller(
     context: str | None = None,
     namespaces: Sequence[str] = (),
     verbose: bool = False,
+    log_format: LogFormat = "text",
     config: ControllerConfig | None = None,
     election: Election | None = None,
 ) -> int:
@@ -284,10 +293,9 @@ def run_controller(
 
     With ``election``, stand by until this process holds the Lease, then run; every write of the process is gated on
     holding it. Exit 0 after a stop (the Lease handed back at once), 1 when the Lease was lost (the container is
-    restarted and stands by again), 2 for a port already taken."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    restarted and stands by again), 2 for a port already taken. Logs go to stderr as ``log_format`` (``text`` or
+    ``json``: one object per line, see :mod:`rollouts.controller.logs`), kopf's included."""
+    configure_logging(log_format=log_format, verbose=verbose)
     config = config or ControllerConfig()
     kube = Kube.from_kubeconfig(kubeconfig, context)
     health = Health()

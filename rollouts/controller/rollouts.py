@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rollouts.act import apply_plan, write_status_patch
+from rollouts.controller.logs import rollout_context, rollout_fields, set_step
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.observe import (
     ORPHAN_INDEX,
@@ -116,7 +117,7 @@ class Reconciler:
     # assignment per key, read on the loop; a stale entry costs one needless reconcile at most.
     _workload_users: dict[Key, frozenset[str]] = field(default_factory=dict)
     _known: set[str] = field(default_factory=set)  # uids of the Rollouts this process has announced
-    metrics: ControllerMetrics | None = None  # /metrics series (rollout_info, rollout_reconcile, ...), when served
+    metrics: ControllerMetrics | None = None  # /metrics series counted here (rollout_reconcile, ...), when served
     # (namespace, Rollout) -> the Services annotated as managed by it, from the Service watch (loop thread writes a
     # fresh frozenset, worker threads read it): the ones its strategy no longer names are released.
     _managed_services: dict[Key, frozenset[str]] = field(default_factory=dict)
@@ -213,7 +214,14 @@ class Reconciler:
             return
         self._known.add(uid)
         message = f"Rollout resource added to informer: {meta.get('namespace')}/{meta.get('name')}"
-        self._recorder.post(body, type="Normal", reason="RolloutAddedToInformer", message=message)
+        self._post(body, type="Normal", reason="RolloutAddedToInformer", message=message)
+
+    def _post(self, rollout: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:  # noqa: A002
+        """Queue an Event about ``rollout`` and count it (``rollout_events_total``)."""
+        self._recorder.post(rollout, type=type, reason=reason, message=message)
+        if self.metrics is not None:
+            meta = rollout.get("metadata") or {}
+            self.metrics.event(str(meta.get("namespace") or ""), str(meta.get("name") or ""), type=type, reason=reason)
 
     def __post_init__(self) -> None:
         self._schema = self.schema or SchemaCheck(self.mode)
@@ -306,10 +314,13 @@ class Reconciler:
                 # reconcile keeps failing costs ever fewer requests, and the others are not held up by it.
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
                 rollout, requeue = None, min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                fields = rollout_fields(*key)
                 if isinstance(error, ApiError):
-                    logger.warning("reconcile %s/%s: API error %s; retrying in %.1f s", *key, error, requeue)
+                    logger.warning(
+                        "reconcile %s/%s: API error %s; retrying in %.1f s", *key, error, requeue, extra=fields
+                    )
                 else:
-                    logger.exception("reconcile %s/%s failed; retrying in %.1f s", *key, requeue)
+                    logger.exception("reconcile %s/%s failed; retrying in %.1f s", *key, requeue, extra=fields)
                 if self.metrics is not None:
                     self.metrics.failed(*key)
             # No timer asked for: look again after a while anyway, for changes no watch reports (e.g. a Deployment
@@ -353,22 +364,35 @@ class Reconciler:
     # -- one reconcile (worker thread) ----------------------------------------------------------------------------
     def _reconcile_and_report(self, key: Key) -> tuple[Mapping[str, Any] | None, float | None]:
         """:meth:`reconcile`, then its Events queued for the poster (aggregated: a repeat bumps the same Event) and
-        for the notifier (which never blocks: it sends from its own thread)."""
-        rollout, events, requeue = self.reconcile(key)
+        for the notifier (which never blocks: it sends from its own thread).
+
+        Its log lines name the Rollout (:func:`rollout_context`); its time is ``rollout_reconcile``, a failed one's
+        too (as Argo times every reconcile of a Rollout that exists)."""
+        started = time.monotonic()
+        rollout: Mapping[str, Any] | None = None
+        failed = True
+        try:
+            with rollout_context(*key):
+                rollout, events, requeue = self.reconcile(key)
+            failed = False
+        finally:
+            if self.metrics is not None and (failed or rollout is not None):
+                self.metrics.reconciled(*key, time.monotonic() - started)
         if rollout is not None:
             for event in events:
                 kind = "Warning" if event.type is EventType.WARNING else "Normal"
-                self._recorder.post(rollout, type=kind, reason=event.reason, message=event.message)
+                self._post(rollout, type=kind, reason=event.reason, message=event.message)
             if self.notifier is not None and events:
                 self.notifier.submit(rollout, events)
         return rollout, requeue
 
     def reconcile(self, key: Key) -> tuple[Mapping[str, Any] | None, list[EmitEvent], float | None]:
         namespace, name = key
-        started = time.monotonic()
         rollout = self.reads.get(self.mode.rollouts, name, namespace)
         if rollout is None:
             return None, [], None
+        step = (rollout.get("status") or {}).get("currentStepIndex")
+        set_step(step if isinstance(step, int) else None)
         now = dt.datetime.now(dt.UTC)
         spec_body = rollout.get("spec") or {}
         workload = None
@@ -434,15 +458,6 @@ class Reconciler:
             already = (rollout.get("status") or {}).get("message") == plan.status.get("message")
             events = [] if already else [EmitEvent(type=EventType.WARNING, reason="InvalidSpec", message=str(issues))]
         requeue = plan.requeue_after
-        if self.metrics is not None:
-            strategy = (rollout.get("spec") or {}).get("strategy") or {}
-            self.metrics.observed(
-                namespace,
-                name,
-                strategy="blueGreen" if "blueGreen" in strategy else "canary",
-                phase=str(plan.status.get("phase") or ""),
-                seconds=time.monotonic() - started,
-            )
         return rollout, events, self._write_status(key, rollout, plan, requeue)
 
     def _parse(self, key: Key, rollout: Mapping[str, Any], workload: Mapping[str, Any] | None) -> RolloutSpec:
@@ -521,15 +536,16 @@ def instance_selector(mode: ApiMode, instance_id: str) -> str:
 
 
 def rollout_cache(kube: Kube, *, mode: ApiMode, namespaces: Sequence[str] = (), instance_id: str = "") -> Cache:
-    """The informers a Rollout reconcile reads from: its Rollouts (this instance's), the ReplicaSets and AnalysisRuns
-    Rollout controllers make (by their labels; indexed by controller uid), Services and Deployments (any may be named
-    by a Rollout), and (Cluster)AnalysisTemplates. Installed as the client's write hook (read-your-writes)."""
+    """The informers a Rollout reconcile reads from: its Rollouts and AnalysisRuns (this instance's: the runs the
+    AnalysisRun handlers serve, those Rollouts made among them; /metrics reports every one), the ReplicaSets Rollout
+    controllers make (by their label), both indexed by controller uid, Services and Deployments (any may be named by
+    a Rollout), and (Cluster)AnalysisTemplates. Installed as the client's write hook (read-your-writes)."""
     routed = (INGRESSES, VIRTUAL_SERVICES, HTTP_ROUTES)  # followed once a Rollout routes through them
     cache = Cache(kube, lazy=[(r.group, r.plural) for r in routed], namespaces=namespaces)
     owner = {OWNER_INDEX: controller_uid, ORPHAN_INDEX: orphan_namespace}
     selector = instance_selector(mode, instance_id)
     cache.add(Informer(kube, mode.rollouts, namespaces=namespaces, label_selector=selector))
-    for resource, label in ((REPLICA_SETS, POD_TEMPLATE_HASH_LABEL), (mode.analysis_runs, mode.analysis_kind_label)):
+    for resource, label in ((REPLICA_SETS, POD_TEMPLATE_HASH_LABEL), (mode.analysis_runs, selector)):
         cache.add(Informer(kube, resource, namespaces=namespaces, label_selector=label, indexers=owner))
     cache.add(Informer(kube, SERVICES, namespaces=namespaces))
     cache.add(Informer(kube, DEPLOYMENTS, namespaces=namespaces))

@@ -15,6 +15,7 @@ from typing import Any
 
 from rollouts.core.statuspatch import merge_patch as core_merge_patch
 from workflows.api import Resource
+from workflows.runtime.informer import selector_matches
 from workflows.runtime.kube import ApiError, InvalidError, Listing, resource_for
 
 #: ``kubectl rollouts`` run in-process: ``plugin("get", "rollout", "web")`` -> (exit code, stdout, stderr).
@@ -75,11 +76,8 @@ def json_patch(target: Any, operations: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def _matches(labels: Mapping[str, str], selector: str | None) -> bool:
-    for term in filter(None, (selector or "").split(",")):
-        key, sep, value = term.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
-    return True
+    """As the API server selects (``!key``, ``key in (...)`` and ``!=`` included): the informers' own matcher."""
+    return selector_matches(selector, labels)
 
 
 @dataclass

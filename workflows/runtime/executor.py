@@ -27,7 +27,10 @@ It never imports kubernetes or kopf, and never blocks the loop: blocking work go
 from __future__ import annotations
 
 import asyncio
+import bisect
+import collections
 import concurrent.futures
+import contextvars
 import logging
 import time
 import uuid
@@ -43,7 +46,9 @@ from workflows.model.phases import (
     CODE_OF,
     P_ERROR,
     P_FAILED,
+    P_PENDING,
     P_SUCCEEDED,
+    PHASE_OF,
     NodePhase,
     NodeType,
     WorkflowPhase,
@@ -60,9 +65,12 @@ from workflows.runtime.runners import (
 )
 
 __all__ = [
+    "ADMISSION_BUCKETS",
+    "AdmissionLatency",
     "ComposingStatusSink",
     "Executor",
     "ExecutorConfig",
+    "ExecutorStats",
     "Run",
     "RunResult",
     "StatusSink",
@@ -111,6 +119,49 @@ class RunResult:
     interrupted: bool = False  # the executor shut down before the run finished; resume it from its status
 
 
+#: Upper bounds (seconds) of the admission-latency buckets: from a leaf being ready to its first attempt starting.
+ADMISSION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0)
+
+
+class AdmissionLatency:
+    """How long leaves waited between becoming ready and their first attempt starting (the admission queue's
+    latency), as histogram counts: ``counts[i]`` observations at most ``bounds[i]`` and above the bound before it,
+    the last one above every bound. Retries and periodic re-runs are not counted (they wait on purpose).
+
+    Written on the loop only; read from any thread (a scrape) without a lock: the fields are numbers, and a reader
+    that races a write sees one observation not yet counted everywhere, never a count going back.
+    """
+
+    __slots__ = ("bounds", "count", "counts", "total_seconds")
+
+    def __init__(self, bounds: tuple[float, ...] = ADMISSION_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.count = 0
+        self.total_seconds = 0.0
+
+    def observe(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.count += 1
+        self.total_seconds += seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorStats:
+    """One look at the executor for /metrics, taken from any thread (see :meth:`Executor.stats`)."""
+
+    runs: int  # runs in progress
+    running: int  # leaf attempts holding a slot
+    slots: int  # the global slot count (``max_running``)
+    waiting: int  # leaves ready and waiting for admission (a slot, their run's parallelism or their pool)
+    blocking_queued: int  # blocking calls waiting for a thread of the executor's pool (-1: not known)
+    #: (kind of the run's owner -- ``Workflow``, ``AnalysisRun``, or "" for a run nothing owns -- , node phase) ->
+    #: nodes of the runs in progress
+    nodes: Mapping[tuple[str, str], int]
+    admission: AdmissionLatency
+
+
 class Run:
     """One running plan: its scheduler (the decisions) plus the driver's bookkeeping (tasks, timers, writes)."""
 
@@ -131,6 +182,10 @@ class Run:
         self.sink = sink
         self.owner = owner  # handed to runners (NodeContext.owner): what owns the objects the run's steps create
         self.recorder = partial(executor._record_state, self)  # one per run, not one per launch
+        # The context of the code that submitted the run: its steps, status writes and their blocking calls run in a
+        # copy of it (not in whichever task happened to wake the pump), so context variables such as the log fields
+        # naming an AnalysisRun follow the run.
+        self.context = contextvars.copy_context()
         self.scheduler = Scheduler(plan, previous=previous, states=states)
         self.nodes: list[NodeSpec] = self.scheduler.nodes  # the same list, extended in place by the scheduler
         self.ready: deque[int] = self.scheduler.ready()  # the scheduler's admission queue (one deque per run)
@@ -270,6 +325,7 @@ class Executor:
         self._run_blocking_bound = self._run_blocking  # one bound method, not one per launch
         self.dispatched = 0  # total leaf attempts started, for benchmarks and tests
         self.max_observed_running = 0
+        self.admission = AdmissionLatency()
 
     def status_thread(self) -> concurrent.futures.ThreadPoolExecutor:
         """One thread for status encoding, apart from the step pool: a write never queues behind slow steps."""
@@ -321,6 +377,38 @@ class Executor:
         self._settle(run)
         self._schedule_pump()
         return run
+
+    def stats(self) -> ExecutorStats:
+        """Counts for /metrics, from any thread: the loop changes the runs meanwhile, so containers are copied first
+        (one C-level call each, under the GIL) and a copy that raced a resize is taken again."""
+        for _ in range(5):
+            try:
+                runs = list(self.runs.values())
+                pool_waits = list(self._pool_wait.values())
+                break
+            except RuntimeError:  # changed size during the copy
+                continue
+        else:
+            runs, pool_waits = [], []
+        nodes: collections.Counter[tuple[str, str]] = collections.Counter()
+        waiting = sum(len(waits) for waits in pool_waits)
+        for run in runs:
+            waiting += len(run.ready)
+            kind = str((run.owner or {}).get("kind") or "")
+            for code, count in collections.Counter(run.scheduler.phase.copy()).items():
+                phase = PHASE_OF[code]
+                if phase is not None:
+                    nodes[kind, phase.value] += count
+        work_queue = getattr(self.thread_pool, "_work_queue", None)  # a ThreadPoolExecutor's queue of calls
+        return ExecutorStats(
+            runs=len(runs),
+            running=self._running,
+            slots=self.config.max_running,
+            waiting=waiting,
+            blocking_queued=work_queue.qsize() if work_queue is not None else -1,
+            nodes=dict(nodes),
+            admission=self.admission,
+        )
 
     def get(self, run_id: str) -> Run:
         try:
@@ -455,10 +543,13 @@ class Executor:
     def _launch(self, run: Run, index: int, spec: NodeSpec, runner: StepRunner | None, uses_slot: bool) -> None:
         scheduler = run.scheduler
         now = self.clock()
+        first = scheduler.phase[index] == P_PENDING  # a first attempt (a retry or a next period is Running)
         payload = scheduler.begin(index, now)
         if payload is NOT_STARTED:  # terminated meanwhile, or the payload could not be rendered
             self._settle(run)
             return
+        if first:
+            self.admission.observe(now - scheduler.started[index])  # started: when the scheduler made it ready
         if run.kill_reasons and index in run.kill_reasons:  # its timeout fired while it waited for admission
             scheduler.done(index, P_FAILED, message=run.kill_reasons.pop(index), now=now, final=True)
             self._settle(run)
@@ -529,7 +620,9 @@ class Executor:
                 return
         if run.sink is not None and not run.dirty:
             self._mark_dirty(run)
-        run.tasks[index] = self.loop.create_task(self._run_async(run, index, runner, context, uses_slot))
+        run.tasks[index] = self.loop.create_task(
+            self._run_async(run, index, runner, context, uses_slot), context=run.context.copy()
+        )
         if step.attempt_deadline is not None:
             run.attempt_deadlines[index] = self.loop.call_later(
                 step.attempt_deadline,
@@ -541,7 +634,8 @@ class Executor:
             )
 
     async def _run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.loop.run_in_executor(self.thread_pool, fn, *args)
+        # in the calling task's context, as asyncio.to_thread does (run_in_executor alone would drop it)
+        return await self.loop.run_in_executor(self.thread_pool, contextvars.copy_context().run, fn, *args)
 
     async def _run_async(self, run: Run, index: int, runner: StepRunner, context: NodeContext, uses_slot: bool) -> None:
         try:
@@ -690,7 +784,7 @@ class Executor:
                 run.write_handle.cancel()
                 run.write_handle = None
             run.dirty = True
-            self.loop.create_task(self._write(run, final=True))
+            self.loop.create_task(self._write(run, final=True), context=run.context.copy())
         elif not run.done.done():
             run.done.set_result(run.result)
 
@@ -716,7 +810,7 @@ class Executor:
     def _start_write(self, run: Run) -> None:
         run.write_handle = None
         if not run.writing:
-            self.loop.create_task(self._write(run, final=False))
+            self.loop.create_task(self._write(run, final=False), context=run.context.copy())
 
     async def _write(self, run: Run, *, final: bool) -> None:
         """One status write. An intermediate write never runs beside another; the final one waits for the one in

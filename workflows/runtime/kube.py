@@ -62,10 +62,12 @@ __all__ = [
     "NotLeaderError",
     "NotServedError",
     "RequestLimits",
+    "RequestTarget",
     "Resource",
     "TokenBucket",
     "WatchEvent",
     "request_kind_verb",
+    "request_target",
     "resource_for",
 ]
 
@@ -178,16 +180,29 @@ def _error(status: int, reason: str, data: bytes | str | None) -> ApiError:
 UNSERVED_RECHECK_SECONDS = 60.0
 
 
-def request_kind_verb(method: str, path: str, query: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
-    """(resource plural, verb) of a request, in the words of Argo's ``controller_clientset_k8s_request_total``:
-    ``("replicasets", "List")``, ``("rollouts", "Patch")`` (a subresource counts as its resource), ``("", "Get")``
-    for discovery. Pure."""
+@dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """What one API request was about, in the words of Argo's ``controller_clientset_k8s_request_total``: the
+    resource plural (``kind``; a subresource counts as its resource, discovery is ``""``), the namespace and object
+    name when the request names them (a create: from its body), and the verb (``List``, ``Watch``, ``Get``,
+    ``Create``, ``Update``, ``Patch``, ``Delete``, ``DeleteCollection``)."""
+
+    kind: str
+    namespace: str
+    name: str
+    verb: str
+
+
+def request_target(method: str, path: str, query: Sequence[tuple[str, str]] = (), body: object = None) -> RequestTarget:
+    """The :class:`RequestTarget` of a request. Pure."""
     parts = [part for part in path.split("?", maxsplit=1)[0].strip("/").split("/") if part]
     rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else []
+    namespace = ""
     if rest[:1] == ["namespaces"] and len(rest) >= 3:
-        rest = rest[2:]  # /namespaces/<ns>/<plural>/...
+        namespace, rest = rest[1], rest[2:]  # /namespaces/<ns>/<plural>/...
     kind = rest[0] if rest else ""
     named = len(rest) >= 2
+    name = rest[1] if named else ""
     watching = any(key == "watch" and value in {"true", "1"} for key, value in query)
     verb = {
         "GET": "Watch" if watching else ("Get" if named or not kind else "List"),
@@ -196,7 +211,23 @@ def request_kind_verb(method: str, path: str, query: Sequence[tuple[str, str]] =
         "PATCH": "Patch",
         "DELETE": "Delete" if named else "DeleteCollection",
     }.get(method.upper(), method.title())
-    return kind, verb
+    if verb == "Watch":  # a watch of one object names it in a field selector
+        selector = next((value for key, value in query if key == "fieldSelector"), "")
+        if selector.startswith("metadata.name="):
+            name = selector.removeprefix("metadata.name=")
+    if verb == "Create" and isinstance(body, Mapping):
+        meta = body.get("metadata")
+        if isinstance(meta, Mapping):
+            name = str(meta.get("name") or "")
+            namespace = namespace or str(meta.get("namespace") or "")
+    return RequestTarget(kind=kind, namespace=namespace, name=name, verb=verb)
+
+
+def request_kind_verb(method: str, path: str, query: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
+    """(resource plural, verb) of a request: ``("replicasets", "List")``, ``("rollouts", "Patch")`` (a subresource
+    counts as its resource), ``("", "Get")`` for discovery. Pure."""
+    target = request_target(method, path, query)
+    return target.kind, target.verb
 
 
 def _is_missing_object(error: ApiError) -> bool:
@@ -333,9 +364,9 @@ class Kube:
     _closed: bool = field(default=False, repr=False)
     _served: dict[tuple[str, str], Resource] = field(default_factory=dict, repr=False)
     _unserved: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)  # kind -> when to ask again
-    #: Told of every request this client makes: (kind, verb, HTTP status; 0 when no answer came). The controller
-    #: counts them for /metrics (``controller_clientset_k8s_request_total``, as Argo's controller names it).
-    observer: Callable[[str, str, int], None] | None = field(default=None, repr=False)
+    #: Told of every request this client makes: what it was about and the HTTP status (0 when no answer came). The
+    #: controller counts them for /metrics (``controller_clientset_k8s_request_total``, as Argo's controller names it).
+    observer: Callable[[RequestTarget, int], None] | None = field(default=None, repr=False)
     #: Told of every object a write returned (create, replace, patch of the object or its status, apply): the
     #: informer caches take our own writes from here at once (read-your-writes), before the watch echoes them.
     written: Callable[[Resource, Mapping[str, Any]], None] | None = field(default=None, repr=False)
@@ -435,12 +466,12 @@ class Kube:
         try:
             response = self.api.call_api(*serialized, _request_timeout=timeout or self.request_timeout)
         except ApiException as error:  # raised by the REST layer for some transport-level refusals
-            self._observe(method, path, query, int(error.status or 0))
+            self._observe(method, path, query, body, int(error.status or 0))
             raise _error(int(error.status or 0), str(error.reason or ""), error.body) from None
         except Exception:
-            self._observe(method, path, query, 0)
+            self._observe(method, path, query, body, 0)
             raise
-        self._observe(method, path, query, response.status)
+        self._observe(method, path, query, body, response.status)
         if not 200 <= response.status <= 299:
             response.read()
             raise _error(response.status, str(response.reason or ""), response.data)
@@ -449,10 +480,9 @@ class Kube:
         response.read()
         return json.loads(response.data) if response.data else {}
 
-    def _observe(self, method: str, path: str, query: Sequence[tuple[str, str]], status: int) -> None:
+    def _observe(self, method: str, path: str, query: Sequence[tuple[str, str]], body: Any, status: int) -> None:
         if self.observer is not None:
-            kind, verb = request_kind_verb(method, path, query)
-            self.observer(kind, verb, status)
+            self.observer(request_target(method, path, query, body), status)
 
     def _written(self, resource: Resource, body: Mapping[str, Any]) -> None:
         if self.written is not None and body.get("metadata"):

@@ -220,7 +220,9 @@ def test_a_destination_rule_no_longer_named_is_released(
 def test_an_unserved_kind_is_not_asked_about_again_for_a_minute(kube: Kube) -> None:
     """No Istio on a cluster: the DestinationRule release after each spec change costs no discovery round."""
     counted: list[tuple[str, str, int]] = []
-    client_ = KubeClient(kube.api_client, observer=lambda kind, verb, status: counted.append((kind, verb, status)))
+    client_ = KubeClient(
+        kube.api_client, observer=lambda target, status: counted.append((target.kind, target.verb, status))
+    )
     missing = Resource("example.invalid", "v1", "widgets", "Widget")
     assert client_.serving(missing, "v1beta1") is None
     asked = len(counted)
