@@ -255,8 +255,8 @@ def annotated(body: dict[str, Any], *, labels: Mapping[str, str], value: str) ->
 class _ExpiredFirstIndex(_NamesIndex):
     """Its first listing claims a version that has long expired, as after a long disconnection."""
 
-    def _list(self) -> str:
-        version = super()._list()
+    def _list(self, namespace: str | None) -> str:
+        version = super()._list(namespace)
         return "1" if self.lists == 1 else version
 
 

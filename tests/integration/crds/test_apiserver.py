@@ -176,19 +176,23 @@ def test_engine_defaults_stay_absent(kube: Any, crds_installed: list[str], build
         dig(json.loads(result.stdout), path)
 
 
+# The full resource name: Argo's CRDs, which other tests of the session install, answer to "rollout" too.
+OURS = "rollouts.rollouts.dev"
+
+
 def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: list[str], namespace: str) -> None:
     kube.kubectl("create", f"--namespace={namespace}", "--filename=-", input=yaml.safe_dump(canary_rollout()))
-    stored = json.loads(kube.kubectl("get", "rollout", "demo", f"--namespace={namespace}", "--output=json").stdout)
+    stored = json.loads(kube.kubectl("get", OURS, "demo", f"--namespace={namespace}", "--output=json").stdout)
     assert stored["spec"]["revisionHistoryLimit"] == 10
 
     # scale subresource: kubectl scale (and an HPA) write .spec.replicas through it.
-    kube.kubectl("scale", "rollout/demo", "--replicas=3", f"--namespace={namespace}")
+    kube.kubectl("scale", f"{OURS}/demo", "--replicas=3", f"--namespace={namespace}")
     status_patch = {
         "status": {"phase": "Paused", "replicas": 3, "HPAReplicas": 2, "selector": "app=demo", "currentStepIndex": 1}
     }
     kube.kubectl(
         "patch",
-        "rollout",
+        OURS,
         "demo",
         f"--namespace={namespace}",
         "--subresource=status",
@@ -206,13 +210,13 @@ def test_rollout_scale_status_and_printer_columns(kube: Any, crds_installed: lis
     # status subresource: a spec update cannot write status.
     kube.kubectl(
         "patch",
-        "rollout",
+        OURS,
         "demo",
         f"--namespace={namespace}",
         "--type=merge",
         '--patch={"status": {"phase": "Degraded"}}',
     )
-    stored = json.loads(kube.kubectl("get", "rollout", "demo", f"--namespace={namespace}", "--output=json").stdout)
+    stored = json.loads(kube.kubectl("get", OURS, "demo", f"--namespace={namespace}", "--output=json").stdout)
     assert stored["status"]["phase"] == "Paused"
 
     table = kube.kubectl("get", "ro", "demo", f"--namespace={namespace}").stdout.splitlines()

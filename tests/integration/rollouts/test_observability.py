@@ -16,6 +16,7 @@ from tests.support.analysis_manifests import job_template
 from tests.support.cluster import ControllerProcess, Kube, apply
 from tests.support.cluster_rollouts import analysis_runs, rollout, set_image, wait_healthy
 from tests.support.components import require_prometheus
+from workflows.api import GROUP
 
 JOB = "rollouts-controller"
 
@@ -93,7 +94,8 @@ def test_prometheus_reads_argos_series_and_the_logs_are_json(
     assert _value(prometheus.wait_for('workflow_executor_slots{job="rollouts-controller"}')) > 0
 
     # deleting the Rollout (and with it, its run) takes its scrape-time series away at the next scrape
-    kube.kubectl("delete", "rollout", name, f"--namespace={namespace}", "--wait=true")
+    # (the full resource name: Argo's CRDs, which other tests install, answer to "rollout" too)
+    kube.kubectl("delete", f"rollouts.{GROUP}", name, f"--namespace={namespace}", "--wait=true")
     prometheus.wait_for(f"absent(rollout_info{{{on}}})", timeout=30)
 
     lines = [line for line in controller.output().splitlines() if line.strip()]

@@ -104,6 +104,9 @@ def test_controller_killed_mid_run_resumes_without_duplicate_jobs(
         lambda: phases(read(kube, namespace, "restart")).get("first") == "Running",
         what="status to record the running step",
     )
+    # Events are posted from a queue, after the status: a SIGKILL may drop the ones still queued (as client-go's
+    # would), so the kill waits for the one this test checks.
+    wait_for(lambda: "Started" in event_reasons(kube, namespace, "restart"), what="the Started Event")
     controller.kill()
     controller.start()
     obj = finished(kube, namespace, "restart")
