@@ -178,6 +178,8 @@ def writes_outside_leadership(entries: list[dict[str, Any]], lease: str) -> tupl
     return wrong, checked
 
 
+# Each kill waits out a lease and a release's steps: the suite's 300 s default does not fit `make ha`'s 20 kills.
+@pytest.mark.timeout(max(300.0, KILLS * (LEASE_DURATION + 20) + 120))
 def test_the_follower_takes_over_after_each_kill_and_never_writes_while_standing_by(
     kube: Kube, crds_installed: list[str], namespace: str, identities: dict[str, Path], tmp_path: Path
 ) -> None:
