@@ -68,10 +68,10 @@ def _cancel(run: Run) -> None:
     run.cancel("stopped by the test")
 
 
-async def _step_against(url: str, *, timeout: float | None, end: Callable[[Run], None] | None) -> tuple[Run, str]:
+async def _step_against(url: str, *, step_timeout: float | None, end: Callable[[Run], None] | None) -> tuple[Run, str]:
     executor = Executor(registry=default_registry(), config=ExecutorConfig(status_interval=0))
     builder = DagBuilder("hung")
-    builder.add("call", kind="http", payload={"url": f"{url}/hang", "timeoutSeconds": 30}, timeout=timeout)
+    builder.add("call", kind="http", payload={"url": f"{url}/hang", "timeoutSeconds": 30}, timeout=step_timeout)
     run = executor.submit(builder.build())
     try:
         if end is not None:
@@ -84,14 +84,14 @@ async def _step_against(url: str, *, timeout: float | None, end: Callable[[Run],
 
 
 def test_a_step_timeout_closes_the_connection(hung: HungServer) -> None:
-    run, outcome = asyncio.run(_step_against(hung.url, timeout=0.5, end=None))
+    run, outcome = asyncio.run(_step_against(hung.url, step_timeout=0.5, end=None))
     assert run.workflow_phase is WorkflowPhase.FAILED, outcome
     assert "did not finish within 0.5s" in outcome
     _abandoned_not_answered(hung)
 
 
 def test_terminating_the_run_closes_the_connection(hung: HungServer) -> None:
-    run, outcome = asyncio.run(_step_against(hung.url, timeout=None, end=_cancel))
+    run, outcome = asyncio.run(_step_against(hung.url, step_timeout=None, end=_cancel))
     assert run.workflow_phase is WorkflowPhase.FAILED, outcome
     assert "stopped by the test" in outcome
     _abandoned_not_answered(hung)
