@@ -4,12 +4,14 @@ edges, and one *measurement* as the unit the executor schedules.
 Argo's AnalysisRun controller loops: pick the metrics that are due, measure them, assess, requeue at the next due
 time. Here the executor does the looping: each attempt of a metric node is one pass of that loop for one metric
 (:class:`MetricRunner`): it asks the pure planner (:func:`analysis.assess.plan_run` on that metric alone) what is
-due at ``now``, takes at most one measurement (provider call on the executor's bounded thread pool, secrets resolved
-there too), records it into the metric's :class:`~analysis.assess.MetricResult`, and either finishes the node
-(the metric is assessed completed) or ends the attempt with ``NodeResult.again(after=<next due time>)``. The metric's
-result is the node's *state*: the executor keeps it between attempts, hands it to the next one, shows it to the
-status sink and seeds it back after a controller restart. Nothing sleeps; no node holds an admission slot while it
-waits for its next interval; the payload (:class:`MetricTask`) is immutable.
+due at ``now``, takes at most one measurement (secrets resolved on the executor's bounded thread pool, the provider
+awaited on the loop), records it into the metric's :class:`~analysis.assess.MetricResult`, and either finishes the node
+(the metric is assessed completed) or ends the attempt with ``NodeResult.again(after=<next due time>)``. Prometheus
+and web measurements are awaited on the event loop (:class:`~analysis.providers.base.LoopMetricProvider`): when the
+run ends, cancelling the attempt closes the request's connection at once, so a hung endpoint holds no pool thread.
+The metric's result is the node's *state*: the executor keeps it between attempts, hands it to the next one, shows
+it to the status sink and seeds it back after a controller restart. Nothing sleeps; no node holds an admission slot
+while it waits for its next interval; the payload (:class:`MetricTask`) is immutable.
 
 What the DAG does *not* decide is the analysis outcome: the run's phase is always :func:`analysis.assess.assess_run`
 over the metrics' results (:func:`conclude`), so Argo's semantics live in one place.
@@ -39,7 +41,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from analysis.args import Argument, SecretResolver, render_provider
+from analysis.args import Argument, RenderedProvider, SecretResolver, render_provider
 from analysis.assess import (
     AnalysisPhase,
     Measurement,
@@ -51,7 +53,13 @@ from analysis.assess import (
     record_measurement,
 )
 from analysis.errors import SecretResolutionError
-from analysis.providers.base import AsyncMetricProvider, MeasurementContext, ProviderRegistry, error_measurement
+from analysis.providers.base import (
+    AsyncMetricProvider,
+    LoopMetricProvider,
+    MeasurementContext,
+    ProviderRegistry,
+    error_measurement,
+)
 from analysis.spec import DEFAULT_MEASUREMENT_RETENTION, AnalysisRunSpec, Metric, resolve_metrics
 from analysis.status import encode_run_status
 from workflows import DagBuilder, Executor, NodeContext, NodePhase, NodeResult, Plan, PreviousNode, Run
@@ -124,7 +132,7 @@ class MetricState:
 class MetricRunner:
     """The ``metric`` step runner: each attempt is one pass of Argo's loop for one metric (see the module docstring)."""
 
-    uses_slot = False  # a metric spends its life waiting for its next interval; provider calls use the thread pool
+    uses_slot = False  # a metric spends its life waiting for its next interval (or on the loop, for its answer)
 
     def __init__(self, *, providers: ProviderRegistry, secrets: SecretResolver, clock: Clock = utc_now) -> None:
         self.providers = providers
@@ -191,12 +199,31 @@ class MetricRunner:
             )
         if isinstance(provider, AsyncMetricProvider):
             return await self._measure_async(node, provider, metric=metric, run=run, state=state, now=now)
+        if isinstance(provider, LoopMetricProvider):
+            rendered = await self._render(node, metric, run)
+            if isinstance(rendered, SecretResolutionError):
+                return error_measurement(str(rendered), now=now)
+            return await provider.measure_on_loop(metric, rendered, now=now)
         call = partial(
             _measure_blocking, provider=provider, metric=metric, args=run.args, namespace=run.namespace,
             secrets=self.secrets, now=now,
         )  # fmt: skip
         measurement: Measurement = await node.run_blocking(call)
         return measurement
+
+    async def _render(
+        self, node: NodeContext, metric: Metric, run: RunContext
+    ) -> RenderedProvider | SecretResolutionError:
+        """The provider body with args filled in, on a worker thread: reading a secret is a blocking API call (the
+        one blocking step of a web or Prometheus measurement, bounded by the API client's request timeout)."""
+        render = partial(
+            render_provider, metric.provider.body, args=run.args, namespace=run.namespace, resolver=self.secrets
+        )
+        try:
+            rendered: RenderedProvider = await node.run_blocking(render)
+        except SecretResolutionError as error:
+            return error
+        return rendered
 
     async def _measure_async(
         self,
@@ -213,13 +240,9 @@ class MetricRunner:
         last = result.last if result is not None else None
         in_flight = last if last is not None and last.in_flight else None
         sequence = result.count + result.error + 1 if result is not None else 1
-        render = partial(
-            render_provider, metric.provider.body, args=run.args, namespace=run.namespace, resolver=self.secrets
-        )
-        try:
-            rendered = await node.run_blocking(render)
-        except SecretResolutionError as error:
-            return error_measurement(str(error), now=now)
+        rendered = await self._render(node, metric, run)
+        if isinstance(rendered, SecretResolutionError):
+            return error_measurement(str(rendered), now=now)
 
         def started(measurement: Measurement) -> None:
             node.checkpoint(replace(state, result=_record(metric, run, state.result, measurement)))

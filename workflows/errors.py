@@ -27,9 +27,12 @@ __all__ = [
     "FieldIssue",
     "Issues",
     "IssuesError",
+    "RequestError",
+    "RequestTimeoutError",
     "RunNotFoundError",
     "SpecError",
     "SubstitutionError",
+    "UnreachableError",
     "UnsupportedFieldError",
     "WorkflowError",
     "explained_first",
@@ -207,6 +210,25 @@ class ExpressionSyntaxError(ExpressionError):
 
 class ExpressionEvaluationError(ExpressionError):
     """The expression compiled but could not be applied to these values (e.g. ``result[0] > 1`` on a string)."""
+
+
+class RequestError(WorkflowError):
+    """An outbound HTTP request (an ``http`` step, a web or Prometheus measurement) got no usable answer.
+
+    ``reason`` is one line (``Connection refused``, ``response body is larger than 8 MiB``), never a header value.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RequestTimeoutError(RequestError):
+    """The whole request (connect, send, headers and body) did not finish within its deadline."""
+
+
+class UnreachableError(RequestError):
+    """No connection could be made (refused, unknown host, TLS handshake failed)."""
 
 
 class RunNotFoundError(WorkflowError):

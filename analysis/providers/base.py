@@ -2,9 +2,12 @@
 judged :class:`~analysis.assess.Measurement`.
 
 Why this shape (Argo's ``metricproviders/provider.go`` has run/resume/terminate; ours is smaller): the Prometheus
-and web providers finish a measurement in one blocking call, so :meth:`MetricProvider.measure` is synchronous and
-the metric runner puts it on the executor's bounded thread pool. Long-running providers (the Job provider) keep
-their own in-flight state and are driven by the controller, not by this Protocol.
+and web providers finish a measurement in one HTTP exchange, awaited on the event loop
+(:meth:`LoopMetricProvider.measure_on_loop`, through :func:`workflows.runtime.httpio.fetch`), so that the end of a
+run cancels it at once and a hung endpoint holds no thread. :meth:`MetricProvider.measure` is the synchronous face
+of the same measurement, for callers outside any loop (backtests); a provider offering only ``measure`` (a test
+double, a third party's) is run on the executor's bounded thread pool and cannot be interrupted. Long-running
+providers (the Job provider) keep their own in-flight state and are driven by the controller, not by this Protocol.
 
 Two promises every provider keeps, enforced here by :func:`measure_with` rather than by each provider's goodwill:
 
@@ -15,29 +18,26 @@ Two promises every provider keeps, enforced here by :func:`measure_with` rather 
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from typing import Protocol, runtime_checkable
 
 from analysis.args import RenderedProvider
 from analysis.assess import AnalysisPhase, Measurement, judge_measurement
 from analysis.errors import AnalysisError
 from analysis.refused import configured
 from analysis.spec import Metric, ProviderKind
-
-if TYPE_CHECKING:
-    import requests
+from workflows.errors import RequestError, RequestTimeoutError, UnreachableError
+from workflows.runtime.httpio import is_loopback_url
 
 __all__ = [
     "AsyncMetricProvider",
+    "LoopMetricProvider",
     "MeasurementContext",
     "MetricProvider",
     "Observation",
@@ -48,9 +48,8 @@ __all__ = [
     "format_go_float",
     "is_loopback_url",
     "measure_with",
-    "new_session",
+    "measure_with_async",
     "request_failures",
-    "short_reason",
 ]
 
 
@@ -81,6 +80,19 @@ class MetricProvider(Protocol):
     """
 
     def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement: ...
+
+
+@runtime_checkable
+class LoopMetricProvider(Protocol):
+    """A provider whose measurement is awaited on the event loop: cancelling the awaiting task ends it at once.
+
+    Same promises as :class:`MetricProvider` (never raises, except ``CancelledError``; nothing secret in what it
+    returns). The metric runner prefers this to ``measure`` when a provider offers both.
+    """
+
+    async def measure_on_loop(
         self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
     ) -> Measurement: ...
 
@@ -124,7 +136,7 @@ class AsyncMetricProvider(Protocol):
     ) -> Measurement: ...
 
 
-AnyProvider = MetricProvider | AsyncMetricProvider
+AnyProvider = MetricProvider | LoopMetricProvider | AsyncMetricProvider
 
 
 class ProviderRegistry:
@@ -169,17 +181,52 @@ def measure_with(
     ``metadata`` must be built from ``rendered.redacted``; it is scrubbed again here as a second line of defence.
     """
     started = time.monotonic()
-    base_metadata = {key: rendered.redact(value) for key, value in (metadata or {}).items()}
     try:
-        observation = observe()
-    except ProviderError as error:
-        return error_measurement(
-            rendered.redact(str(error)), now=now, finished_at=_finished(now, started), metadata=base_metadata
-        )
+        observation: Observation | Exception = observe()
     except Exception as error:  # noqa: BLE001 -- the Protocol promises a Measurement, never an exception
-        text = rendered.redact(str(error)) or "no details"
+        observation = error
+    return _judged(metric, rendered, observation, now=now, started=started, metadata=metadata)
+
+
+async def measure_with_async(
+    metric: Metric,
+    rendered: RenderedProvider,
+    observe: Callable[[], Awaitable[Observation]],
+    *,
+    now: datetime,
+    metadata: Mapping[str, str] | None = None,
+) -> Measurement:
+    """:func:`measure_with` for an observation awaited on the loop; a cancellation passes through unchanged."""
+    started = time.monotonic()
+    try:
+        observation: Observation | Exception = await observe()
+    except Exception as error:  # noqa: BLE001 -- as measure_with: a Measurement, never an exception
+        observation = error
+    return _judged(metric, rendered, observation, now=now, started=started, metadata=metadata)
+
+
+def _judged(
+    metric: Metric,
+    rendered: RenderedProvider,
+    observation: Observation | Exception,
+    *,
+    now: datetime,
+    started: float,
+    metadata: Mapping[str, str] | None,
+) -> Measurement:
+    """The one place an observation (or the error in its place) becomes a judged, redacted Measurement."""
+    base_metadata = {key: rendered.redact(value) for key, value in (metadata or {}).items()}
+    if isinstance(observation, ProviderError):
         return error_measurement(
-            f"{type(error).__name__}: {text}", now=now, finished_at=_finished(now, started), metadata=base_metadata
+            rendered.redact(str(observation)), now=now, finished_at=_finished(now, started), metadata=base_metadata
+        )
+    if isinstance(observation, Exception):
+        text = rendered.redact(str(observation)) or "no details"
+        return error_measurement(
+            f"{type(observation).__name__}: {text}",
+            now=now,
+            finished_at=_finished(now, started),
+            metadata=base_metadata,
         )
     judgement = judge_measurement(
         result=observation.value,
@@ -219,64 +266,14 @@ def format_go_float(value: float) -> str:
     return text
 
 
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` points at this machine (``localhost``, ``127.0.0.0/8``, ``::1``).
-
-    Loopback calls must not go through the proxy or CA bundle the environment configures for the outside world.
-    """
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def new_session(*, url: str, verify: bool = True, pool_size: int = 32) -> requests.Session:
-    """A session for one provider instance: pooled connections, and no proxy/CA-bundle detour for loopback.
-
-    ``trust_env`` stays on for real hosts (corporate proxies and CA bundles are how those are reached) and goes off
-    for ``127.0.0.1``/``localhost``, where the environment's proxy would only break the call.
-    """
-    import requests.adapters
-
-    session = requests.Session()
-    session.trust_env = not is_loopback_url(url)
-    session.verify = verify
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 @contextmanager
 def request_failures(*, target: str, timeout: float, what: str = "request") -> Iterator[None]:
     """Turn a failed HTTP request into a :class:`ProviderError` with a one-line cause (timeout, unreachable, other)."""
-    import requests
-
     try:
         yield
-    except requests.Timeout:
+    except RequestTimeoutError:
         raise ProviderError(f"{what} timed out after {timeout:g}s") from None
-    except requests.ConnectionError as error:
-        raise ProviderError(f"cannot reach {target}: {short_reason(error)}") from None
-    except requests.RequestException as error:
-        raise ProviderError(f"{what} failed: {short_reason(error)}") from None
-
-
-def short_reason(error: BaseException) -> str:
-    """A one-line cause for a request failure (``Connection refused``), not urllib3's nested repr."""
-    text = str(error)
-    match = _ERRNO.search(text)
-    if match:
-        return match.group(1).strip()
-    return type(error).__name__
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+    except UnreachableError as error:
+        raise ProviderError(f"cannot reach {target}: {error.reason}") from None
+    except RequestError as error:
+        raise ProviderError(f"{what} failed: {error.reason}") from None

@@ -1,4 +1,10 @@
-"""The ``prometheus`` provider: one instant query through prometheus-api-client, value shaped as Argo shapes it.
+"""The ``prometheus`` provider: one query to Prometheus' HTTP API awaited on the event loop, value shaped as Argo
+shapes it.
+
+The query is a GET of ``/api/v1/query`` (or ``/api/v1/query_range``) through :func:`workflows.runtime.httpio.fetch`,
+bounded by ``timeout`` (default 30 s) for the whole exchange; the end of the run cancels it and closes its connection
+at once. (prometheus-api-client, which this provider used before, is synchronous: a hung Prometheus held a pool
+thread until its timeout, whatever happened to the run.)
 
 Result shapes (what conditions see as ``result`` / what is stored as the measurement's value):
 
@@ -11,8 +17,8 @@ Result shapes (what conditions see as ``result`` / what is stored as the measure
 - ``rangeQuery`` (``start``/``end`` as ``now()``, ``now() - duration("1h")``, ``step`` a duration) runs a range query;
   as in Argo, every sample of every series becomes one flat list of floats (``[0.99,0.97,...]``).
 
-prometheus-api-client returns ``data.result`` without ``resultType``; the shape tells vector (``value``) from matrix
-(``values``) exactly. A scalar and a string share the ``[time, "text"]`` shape; text that parses as a Prometheus float
+The shape of ``data.result`` tells vector (``value``) from matrix (``values``) exactly, so ``resultType`` is not
+needed. A scalar and a string share the ``[time, "text"]`` shape; text that parses as a Prometheus float
 is read as a scalar, so a string literal that looks like a number (``"1"``) is read as the number.
 
 ``at`` evaluates the query at a past instant (Prometheus' ``time`` parameter) -- what backtests replay.
@@ -20,12 +26,11 @@ is read as a scalar, so a string literal that looks like a number (``"1"``) is r
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from analysis.args import RenderedProvider
 from analysis.assess import Measurement
@@ -34,13 +39,13 @@ from analysis.providers.base import (
     ProviderError,
     configured,
     format_go_float,
-    measure_with,
-    new_session,
+    measure_with_async,
     request_failures,
 )
 from analysis.spec import Metric
 from workflows.errors import DurationError
 from workflows.model.durations import parse_duration
+from workflows.runtime.httpio import fetch
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT",
@@ -56,7 +61,6 @@ DEFAULT_QUERY_TIMEOUT = 30.0
 #: Metadata key holding the query as sent (with secrets redacted), as Argo's ``ResolvedPrometheusQuery``.
 RESOLVED_QUERY = "ResolvedPrometheusQuery"
 _MAX_MESSAGE = 500
-_MAX_CLIENTS = 64
 
 
 def convert_result(data: object) -> Observation:
@@ -131,31 +135,33 @@ def _parse_float(text: object) -> float | None:
 
 
 class PrometheusProvider:
-    """Instant queries against the metric's ``address`` (or ``default_address``); one pooled client per target."""
+    """Instant (or range) queries against the metric's ``address`` (or ``default_address``)."""
 
     def __init__(self, *, default_address: str | None = None) -> None:
         self.default_address = default_address
-        self._clients: OrderedDict[tuple[str, bool, tuple[tuple[str, str], ...]], Any] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def measure(
+    async def measure_on_loop(
         self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
     ) -> Measurement:
         query = rendered.redacted.get("query")
         metadata = {RESOLVED_QUERY: str(query)} if query else {}
-        return measure_with(
+        return await measure_with_async(
             metric, rendered, lambda: self.observe(rendered.body, at=at, now=now), now=now, metadata=metadata
         )
 
-    def observe(
+    def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement:
+        """The same measurement for a caller outside any event loop (backtests; it runs one for the call)."""
+        return asyncio.run(self.measure_on_loop(metric, rendered, now=now, at=at))
+
+    async def observe(
         self, body: Mapping[str, object], *, at: datetime | None = None, now: datetime | None = None
     ) -> Observation:
         """Run the query of a rendered provider body; raises :class:`ProviderError` on any failure.
 
         A ``rangeQuery``'s ``now()`` is ``at`` (a backtest's instant), else ``now``, else the clock.
         """
-        from prometheus_api_client.exceptions import PrometheusApiClientException
-
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ProviderError("provider.prometheus.query is empty")
@@ -167,65 +173,52 @@ class PrometheusProvider:
         if configured(body.get("authentication")):
             raise ProviderError("provider.prometheus.authentication (sigv4/oauth2) is not supported; use headers")
         timeout = _timeout(body.get("timeout"))
-        client = self._client(address.rstrip("/"), insecure=bool(body.get("insecure")), headers=_headers(body))
+        headers = _headers(body)
         range_query = body.get("rangeQuery")
         if range_query is not None and not isinstance(range_query, Mapping):
             raise ProviderError("provider.prometheus.rangeQuery must be a map of start, end and step")
-        params: dict[str, str] = {}
-        if at is not None and range_query is None:
-            params["time"] = f"{at.timestamp():.3f}"
-        try:
-            with request_failures(target=f"Prometheus at {address}", timeout=timeout, what="Prometheus query"):
-                if range_query is not None:
-                    return convert_range_result(
-                        self._range(
-                            client, query, range_query, reference=at or now or datetime.now(UTC), timeout=timeout
-                        )
-                    )
-                data = client.custom_query(query, params=params, timeout=timeout)
-        except PrometheusApiClientException as error:
-            raise ProviderError(f"Prometheus refused the query: {str(error)[:_MAX_MESSAGE]}") from None
-        except ValueError:  # the body was not JSON (a proxy's HTML page, a wrong address)
-            raise ProviderError(f"{address} did not answer like a Prometheus server (response is not JSON)") from None
-        return convert_result(data)
-
-    @staticmethod
-    def _range(
-        client: Any, query: str, range_query: Mapping[str, object], *, reference: datetime, timeout: float
-    ) -> object:
-        start = eval_time(range_query.get("start"), reference)
-        end = eval_time(range_query.get("end"), reference)
-        try:
-            step = parse_duration(str(range_query.get("step") or ""))
-        except DurationError as error:
-            raise ProviderError(f"provider.prometheus.rangeQuery.step: {error}") from None
-        if step.total_seconds() <= 0 or end < start:
-            raise ProviderError("provider.prometheus.rangeQuery needs start <= end and a positive step")
-        return client.custom_query_range(
-            query, start_time=start, end_time=end, step=f"{step.total_seconds():g}s", timeout=timeout
-        )
-
-    def _client(self, address: str, *, insecure: bool, headers: tuple[tuple[str, str], ...]) -> Any:
-        from prometheus_api_client.prometheus_connect import PrometheusConnect
-        from urllib3.util.retry import Retry
-
-        key = (address, insecure, headers)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
-                self._clients.move_to_end(key)
-                return client
-            # No client-side retries: a measurement is one attempt; Argo's error retry (10 s) is the retry policy.
-            client = PrometheusConnect(
-                url=address,
-                headers=dict(headers),
-                session=new_session(url=address, verify=not insecure),
-                retry=Retry(total=0, raise_on_status=False),
+        base = address.rstrip("/")
+        if range_query is not None:
+            url = f"{base}/api/v1/query_range"
+            params = {"query": query, **_range_params(range_query, reference=at or now or datetime.now(UTC))}
+        else:
+            url = f"{base}/api/v1/query"
+            params = {"query": query} if at is None else {"query": query, "time": f"{at.timestamp():.3f}"}
+        with request_failures(target=f"Prometheus at {address}", timeout=timeout, what="Prometheus query"):
+            response = await fetch(
+                "GET", url, headers=headers, params=params, timeout=timeout, verify=not body.get("insecure")
             )
-            self._clients[key] = client
-            while len(self._clients) > _MAX_CLIENTS:  # rotating secret headers must not grow this forever
-                self._clients.popitem(last=False)
-            return client
+        if response.status != 200:
+            detail = f"HTTP Status Code {response.status} ({response.body!r})"
+            raise ProviderError(f"Prometheus refused the query: {detail[:_MAX_MESSAGE]}")
+        data = _result_of(response.body, address)
+        return convert_range_result(data) if range_query is not None else convert_result(data)
+
+
+def _result_of(body: bytes, address: str) -> object:
+    """``data.result`` of a Prometheus API answer."""
+    try:
+        document = json.loads(body)
+        return document["data"]["result"]
+    except (ValueError, KeyError, TypeError):  # not JSON, or JSON of another server (a proxy's page, a wrong address)
+        raise ProviderError(f"{address} did not answer like a Prometheus server (response is not JSON)") from None
+
+
+def _range_params(range_query: Mapping[str, object], *, reference: datetime) -> dict[str, str]:
+    """``start``/``end``/``step`` of a range query; times in whole seconds (as prometheus-api-client sent them)."""
+    start = eval_time(range_query.get("start"), reference)
+    end = eval_time(range_query.get("end"), reference)
+    try:
+        step = parse_duration(str(range_query.get("step") or ""))
+    except DurationError as error:
+        raise ProviderError(f"provider.prometheus.rangeQuery.step: {error}") from None
+    if step.total_seconds() <= 0 or end < start:
+        raise ProviderError("provider.prometheus.rangeQuery needs start <= end and a positive step")
+    return {
+        "start": str(round(start.timestamp())),
+        "end": str(round(end.timestamp())),
+        "step": f"{step.total_seconds():g}s",
+    }
 
 
 def _timeout(value: object) -> float:

@@ -1,8 +1,13 @@
-"""The ``web`` provider: one HTTP call through requests, a JSONPath into the JSON answer, judged like any value.
+"""The ``web`` provider: one HTTP call awaited on the event loop, a JSONPath into the JSON answer, judged like any
+value.
 
 Fields (Argo's names): ``url``, ``method`` (GET by default; POST/PUT may carry ``body`` (text) or ``jsonBody`` (an
 object sent as JSON)), ``headers`` (``[{key, value}]``, values may come from secret args), ``jsonPath`` (Kubernetes
-JSONPath syntax, ``{$.data.ok}``; default ``{$}`` = the whole body), ``timeoutSeconds`` (default 10), ``insecure``.
+JSONPath syntax, ``{$.data.ok}``; default ``{$}`` = the whole body), ``timeoutSeconds`` (default 10: the whole
+request, connect to last byte, as Go's ``http.Client.Timeout`` in Argo), ``insecure``.
+
+The request goes through :func:`workflows.runtime.httpio.fetch`: the end of the run (termination, fail-fast, a
+Rollout's abort) cancels it and closes its connection at once, and no thread waits on the endpoint.
 
 Outcome: a non-2xx status, a body that is not JSON, or a JSONPath that selects nothing is an Error measurement; the
 value is the first thing the JSONPath selects (number, string, bool, map, list or null), stored as compact JSON the
@@ -12,6 +17,7 @@ echoing the request would echo the token too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Mapping
@@ -25,12 +31,12 @@ from analysis.providers.base import (
     Observation,
     ProviderError,
     configured,
-    is_loopback_url,
     measure_with,
-    new_session,
+    measure_with_async,
     request_failures,
 )
 from analysis.spec import Metric
+from workflows.runtime.httpio import fetch
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "MAX_BODY_BYTES", "WebProvider", "compile_json_path", "select_value"]
 
@@ -83,20 +89,22 @@ def select_value(document: object, json_path: str) -> Observation:
 
 
 class WebProvider:
-    """HTTP metrics; one pooled session for loopback targets (no proxy) and one for everything else."""
+    """HTTP metrics; stateless (each measurement opens its own connection, see :mod:`workflows.runtime.httpio`)."""
 
-    def __init__(self) -> None:
-        self._sessions: dict[bool, Any] = {}
-        self._lock = threading.Lock()
-
-    def measure(
+    async def measure_on_loop(
         self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
     ) -> Measurement:
         if at is not None:
             return measure_with(metric, rendered, _cannot_replay, now=now)
-        return measure_with(metric, rendered, lambda: self.observe(rendered.body), now=now)
+        return await measure_with_async(metric, rendered, lambda: self.observe(rendered.body), now=now)
 
-    def observe(self, body: Mapping[str, object]) -> Observation:
+    def measure(
+        self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
+    ) -> Measurement:
+        """The same measurement for a caller outside any event loop (it runs one for the call)."""
+        return asyncio.run(self.measure_on_loop(metric, rendered, now=now, at=at))
+
+    async def observe(self, body: Mapping[str, object]) -> Observation:
         """Call the endpoint of a rendered provider body; raises :class:`ProviderError` on any failure."""
 
         url = body.get("url")
@@ -112,38 +120,24 @@ class WebProvider:
         timeout = _timeout(body.get("timeoutSeconds"))
         json_path = str(body.get("jsonPath") or "{$}")
         compile_json_path(json_path)  # a bad path is reported before any request is made
-        session = self._session(url)
-        with (
-            request_failures(target=url, timeout=timeout),
-            session.request(
+        with request_failures(target=url, timeout=timeout):
+            response = await fetch(
                 method,
                 url,
                 headers=headers,
-                data=data,
+                content=data,
                 timeout=timeout,
                 verify=not bool(body.get("insecure")),
-                stream=True,
-                allow_redirects=True,
-            ) as response,
-        ):
-            status = response.status_code
-            payload = _read_limited(response)
-        if not 200 <= status < 300:
-            raise ProviderError(f"received non 2xx response code: {status}")
+                follow_redirects=True,
+                max_body=MAX_BODY_BYTES,
+            )
+        if not 200 <= response.status < 300:
+            raise ProviderError(f"received non 2xx response code: {response.status}")
         try:
-            document = json.loads(payload)
+            document = json.loads(response.body)
         except ValueError as error:
             raise ProviderError(f"could not parse JSON body ({type(error).__name__} at byte {_pos(error)})") from None
         return select_value(document, json_path)
-
-    def _session(self, url: str) -> Any:
-        loopback = is_loopback_url(url)
-        with self._lock:
-            session = self._sessions.get(loopback)
-            if session is None:
-                session = new_session(url=url, pool_size=64)
-                self._sessions[loopback] = session
-            return session
 
 
 def _cannot_replay() -> Observation:
@@ -189,17 +183,6 @@ def _timeout(value: object) -> float:
     except ValueError:
         raise ProviderError(f"provider.web.timeoutSeconds must be a number, got {value!r}") from None
     return seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
-
-
-def _read_limited(response: Any) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ProviderError(f"response body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _pos(error: ValueError) -> int:

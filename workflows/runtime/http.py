@@ -1,4 +1,4 @@
-"""The ``http`` step runner: one request through ``requests`` on the executor's thread pool.
+"""The ``http`` step runner: one request awaited on the event loop (:mod:`workflows.runtime.httpio`).
 
 Success is judged by ``successCondition`` (``response.statusCode == 201``, ``response.body contains "ok"``,
 ``response.headers["Server"][0] == "x"``) in expr-lang's dialect, as Argo's agent does, with the environment Argo
@@ -7,6 +7,9 @@ gives it: ``response`` (``statusCode``, ``body``, ``headers`` as name -> list of
 below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``OnTransientError`` retries
 them); a response that fails the condition is ``Failed``. Header values are never echoed into messages (they carry
 tokens).
+
+``timeoutSeconds`` (default 30) bounds the whole request; the template's ``timeout``, the run's end or the executor's
+shutdown cancel it sooner, and cancelling closes the connection at once: no thread is held by a hung endpoint.
 """
 
 from __future__ import annotations
@@ -14,39 +17,34 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from workflows.errors import ExpressionError
+from workflows.errors import ExpressionError, RequestError, RequestTimeoutError, UnreachableError
 from workflows.model.expr import compile_condition
+from workflows.runtime.httpio import HttpResponse, fetch
 from workflows.runtime.runners import NodeContext, NodeResult
 
 _NAMES = frozenset({"request", "response"})
 _MAX_RESULT = 256 * 1024
+DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
-def _request(payload: Mapping[str, Any]) -> tuple[int, dict[str, list[str]], str]:
-    import requests
-
-    headers = {str(h["name"]): str(h.get("value", "")) for h in payload.get("headers") or []}
-    timeout = float(payload.get("timeoutSeconds") or 30)
-    response = requests.request(
+async def _request(payload: Mapping[str, Any]) -> HttpResponse:
+    headers = [(str(h["name"]), str(h.get("value", ""))) for h in payload.get("headers") or []]
+    body = payload.get("body")
+    return await fetch(
         str(payload.get("method") or "GET").upper(),
         str(payload["url"]),
         headers=headers,
-        data=payload.get("body"),
-        timeout=timeout,
+        content=None if body is None else str(body).encode(),
+        timeout=float(payload.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS),
         verify=not bool(payload.get("insecureSkipVerify", False)),
+        follow_redirects=True,  # as Argo's agent (Go's default client) follows them
     )
-    grouped: dict[str, list[str]] = {}
-    for key, value in response.headers.items():
-        grouped.setdefault(key, []).append(value)
-    return response.status_code, grouped, response.text
 
 
 class HttpRunner:
     uses_slot = True
 
     async def run(self, node: NodeContext) -> NodeResult:
-        import requests
-
         payload = node.payload
         condition_text = payload.get("successCondition")
         try:
@@ -54,11 +52,12 @@ class HttpRunner:
         except ExpressionError as exc:
             return NodeResult.error(f"successCondition: {exc}")
         try:
-            status, headers, body = await node.run_blocking(_request, payload)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            return NodeResult.error(f"request failed: {type(exc).__name__}", transient=True)
-        except requests.RequestException as exc:
-            return NodeResult.error(f"request failed: {type(exc).__name__}")
+            response = await _request(payload)
+        except (RequestTimeoutError, UnreachableError) as exc:
+            return NodeResult.error(f"request failed: {exc.reason}", transient=True)
+        except RequestError as exc:
+            return NodeResult.error(f"request failed: {exc.reason}")
+        status, headers, body = response.status, response.grouped_headers(), response.text
         result = body[:_MAX_RESULT]
         if condition is None:
             if status < 400:

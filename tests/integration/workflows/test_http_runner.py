@@ -95,7 +95,7 @@ async def test_success_condition_against_a_real_server(
 async def test_connection_refused_is_a_transient_error() -> None:
     got, message = await _run_http({"url": "http://127.0.0.1:9/", "timeoutSeconds": 2})
     assert got is WorkflowPhase.ERROR
-    assert "ConnectionError" in message
+    assert "request failed: Connection refused" in message
 
 
 def _write(tmp_path: Path, text: str) -> Path:

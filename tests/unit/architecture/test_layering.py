@@ -37,6 +37,7 @@ KOPF_MODULES = (
 )
 IO_LIBRARIES = KUBE_LIBRARIES | {
     "requests",
+    "httpx",
     "prometheus_api_client",
     "urllib3",
     "socket",
