@@ -2,7 +2,8 @@
 
 The Rollout controller reads through informer caches (:func:`rollout_cache`, :mod:`workflows.runtime.informer`):
 their listeners trigger reconciles (a Rollout's own changes, and those of the ReplicaSets and AnalysisRuns it controls,
-the Services it manages, the Deployment its ``workloadRef`` names, the templates it names), and a reconcile reads its
+the Services it manages, the Deployment its ``workloadRef`` names, every object it references: Services, templates,
+Ingresses, VirtualServices, HTTPRoutes, so creating a missing one clears its InvalidSpec), and a reconcile reads its
 world from them, so it costs no request unless it writes. Our own writes reach the cache at once (read-your-writes).
 
 A reconcile is observe -> decide -> act: read the Rollout and its world (:mod:`rollouts.controller.observe`), ask

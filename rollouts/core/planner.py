@@ -7,7 +7,9 @@ the plan is declarative, so a controller restart at any instant re-plans and con
 :func:`plan_settled` chains plans that only write status (a step completed, then the pause it leads to entered) so
 one reconcile writes their outcome at once.
 
-The ladder, after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
+First, the references (:mod:`rollouts.core.references`): an object the spec names that the observer did not find
+refuses the whole plan (``InvalidSpec``, a Warning Event), as Argo checks them on every reconcile. Then the ladder,
+after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
 the step state on a new template:
 
 1. the strategy (:func:`~rollouts.core.canary.plan_canary` or :func:`~rollouts.core.bluegreen.plan_blue_green`);
