@@ -1,11 +1,12 @@
 """Observe: read everything one Rollout reconcile needs from the API into the planner's plain values. Never writes.
 
-Reads: the ReplicaSets the Rollout controls (by ownerReference) and the orphans whose template is the Rollout's
-(marked for adoption: the planner plans it, the act layer does it, as a Deployment adopts), the AnalysisRuns it
-controls (by ownerReference), the Services its strategy names, its pods (only when a restart is requested), the
-weights its traffic routers express now (so the planner verifies a step's weight, as Argo's VerifyWeight does) and, for
-``workloadRef``, the referenced Deployment's template. The conversions themselves are the pure ``*_from`` helpers of
-:mod:`rollouts.core.observed`.
+Reads: every object the spec names (:mod:`rollouts.core.references`: Services, templates, routed objects; the
+planner refuses a Rollout naming a missing one), the ReplicaSets the Rollout controls (by ownerReference) and the
+orphans whose template is the Rollout's (marked for adoption: the planner plans it, the act layer does it, as a
+Deployment adopts), the AnalysisRuns it controls (by ownerReference), the Services its strategy names, its pods (only
+when a restart is requested), the weights its traffic routers express now (so the planner verifies a step's weight, as
+Argo's VerifyWeight does) and, for ``workloadRef``, the referenced Deployment's template. The conversions themselves
+are the pure ``*_from`` helpers of :mod:`rollouts.core.observed`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from rollouts.core.errors import InvalidSpecError
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL, container_images, template_hash, templates_equal
 from rollouts.core.observed import (
     Observed,
@@ -27,18 +27,37 @@ from rollouts.core.observed import (
     service_view_from,
     status_from,
 )
-from rollouts.core.spec import RolloutSpec, analysis_refs
+from rollouts.core.references import ReferenceKind, reference_issues, references
+from rollouts.core.spec import RolloutSpec
 from rollouts.routers import Routers
+from rollouts.routers.apply import VIRTUAL_SERVICES
 from workflows.api import ApiMode
-from workflows.errors import FieldIssue
 from workflows.runtime.informer import Cache, Reads, selector_matches
-from workflows.runtime.kube import DEPLOYMENTS, PODS, REPLICA_SETS, SERVICES, ApiError, Kube, Listing, Resource
+from workflows.runtime.kube import (
+    DEPLOYMENTS,
+    HTTP_ROUTES,
+    INGRESSES,
+    PODS,
+    REPLICA_SETS,
+    SERVICES,
+    ApiError,
+    Kube,
+    Listing,
+    Resource,
+)
 
 #: The informer indexes observe reads through (rollouts.controller.rollouts.rollout_cache makes them): objects by
 #: their controller's uid, and objects without a controller by namespace.
 OWNER_INDEX, ORPHAN_INDEX = "owner", "orphan"
 
-__all__ = ["StoredTemplates", "check_analysis_templates", "observe", "read_workload"]
+__all__ = ["ROUTED_KINDS", "StoredTemplates", "observe", "observe_references", "read_workload"]
+
+#: The resource each routed reference kind is read as (at the version the cluster serves: see ``Routers.lookup``).
+ROUTED_KINDS = {
+    ReferenceKind.INGRESS: INGRESSES,
+    ReferenceKind.VIRTUAL_SERVICE: VIRTUAL_SERVICES,
+    ReferenceKind.HTTP_ROUTE: HTTP_ROUTES,
+}
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +118,32 @@ class StoredTemplates:
         return template
 
 
-def check_analysis_templates(kube: Reads, namespace: str, spec: RolloutSpec, *, mode: ApiMode) -> None:
-    """Every (Cluster)AnalysisTemplate the strategy names must exist, whether or not an update is running, as Argo
-    checks on every reconcile: a missing one is an InvalidSpec naming where it is referenced. One GET per name."""
-    found: dict[tuple[str, bool], bool] = {}
-    issues: list[FieldIssue] = []
-    for ref in analysis_refs(spec):
-        for index, (name, cluster) in enumerate(ref.templates):
-            if (name, cluster) not in found:
-                resource = mode.cluster_analysis_templates if cluster else mode.analysis_templates
-                found[name, cluster] = kube.get(resource, name, None if cluster else namespace) is not None
-            if not found[name, cluster]:
-                kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
-                issues.append(FieldIssue(f"{ref.path}.templates[{index}].templateName", f"{kind} {name!r} not found"))
-    if issues:
-        raise InvalidSpecError(issues)
+def observe_references(
+    reads: Reads, namespace: str, spec: RolloutSpec, *, mode: ApiMode, router: Routers | None = None
+) -> dict[tuple[ReferenceKind, str, str], Mapping[str, Any]]:
+    """Every object the spec names (:func:`rollouts.core.references.references`) that the caches hold, by key; the
+    planner judges what is missing. Routed kinds are read through ``router``, at the version the cluster serves (a
+    CRD not installed is an InvalidSpec naming the field)."""
+    found: dict[tuple[ReferenceKind, str, str], Mapping[str, Any]] = {}
+    for reference in references(spec, namespace):
+        if reference.key in found:
+            continue
+        body: Mapping[str, Any] | None = None
+        match reference.kind:
+            case ReferenceKind.SERVICE:
+                body = reads.get(SERVICES, reference.name, reference.namespace)
+            case ReferenceKind.ANALYSIS_TEMPLATE:
+                body = reads.get(mode.analysis_templates, reference.name, reference.namespace)
+            case ReferenceKind.CLUSTER_ANALYSIS_TEMPLATE:
+                body = reads.get(mode.cluster_analysis_templates, reference.name, None)
+            case _ if router is not None:
+                body = router.lookup(
+                    ROUTED_KINDS[reference.kind], namespace=reference.namespace, name=reference.name,
+                    path=reference.path,
+                )  # fmt: skip
+        if body is not None:
+            found[reference.key] = body
+    return found
 
 
 def _service_names(spec: RolloutSpec) -> set[str]:
@@ -204,6 +234,10 @@ def observe(
         body = reads.get(SERVICES, name, namespace)
         if body is not None:
             services[name] = body
+    referenced = observe_references(reads, namespace, spec, mode=mode, router=router)
+    # The weights are read back only when every routed object is there: a missing one is the planner's InvalidSpec
+    # (with every other missing reference), not the first router's error.
+    complete = not reference_issues(spec, namespace, referenced)
     pods: list[Any] = []
     if spec.restart_at is not None:
         hashes = [view.pod_hash for view in views if view.pod_hash]
@@ -216,8 +250,9 @@ def observe(
         services={n: service_view_from(body) for n, body in services.items()},
         pods=tuple(v for v in (pod_view_from(p) for p in pods) if v),
         status=status,
-        traffic_weights=router.weights() if router is not None else (),
+        traffic_weights=router.weights() if router is not None and complete else (),
         mode=mode,
         stored_template=stored,
         released_services=tuple(sorted(set(managed_services) - _service_names(spec))),
+        referenced=referenced,
     )

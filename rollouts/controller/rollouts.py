@@ -2,7 +2,8 @@
 
 The Rollout controller reads through informer caches (:func:`rollout_cache`, :mod:`workflows.runtime.informer`):
 their listeners trigger reconciles (a Rollout's own changes, and those of the ReplicaSets and AnalysisRuns it controls,
-the Services it manages, the Deployment its ``workloadRef`` names, the templates it names), and a reconcile reads its
+the Services it manages, the Deployment its ``workloadRef`` names, every object it references: Services, templates,
+Ingresses, VirtualServices, HTTPRoutes, so creating a missing one clears its InvalidSpec), and a reconcile reads its
 world from them, so it costs no request unless it writes. Our own writes reach the cache at once (read-your-writes).
 
 A reconcile is observe -> decide -> act: read the Rollout and its world (:mod:`rollouts.controller.observe`), ask
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import functools
 import logging
 import math
 import time
@@ -39,8 +41,8 @@ from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.observe import (
     ORPHAN_INDEX,
     OWNER_INDEX,
+    ROUTED_KINDS,
     StoredTemplates,
-    check_analysis_templates,
     observe,
     read_workload,
 )
@@ -51,8 +53,9 @@ from rollouts.core.observed import Observed, status_from
 from rollouts.core.pingpong import with_roles
 from rollouts.core.planner import plan_invalid
 from rollouts.core.planner import plan_settled as decide
+from rollouts.core.references import ReferenceKind, references
 from rollouts.core.routing import RoutingSpec
-from rollouts.core.spec import RolloutSpec, analysis_refs, parse_rollout
+from rollouts.core.spec import RolloutSpec, parse_rollout
 from rollouts.core.statuspatch import status_changes
 from rollouts.notifications.sender import Notifier
 from rollouts.routers import Routers, release_destination_rules
@@ -149,12 +152,18 @@ class Reconciler:
             (self.mode.analysis_runs, self._owned_changed),
             (SERVICES, self._service_changed),
             (DEPLOYMENTS, self._deployment_changed),
-            (self.mode.analysis_templates, self._template_changed),
-            (self.mode.cluster_analysis_templates, self._template_changed),
         ):
-            informer = cache.informer(resource)
-            if informer is not None:
-                informer.add_listener(listener)
+            cache.listen(resource, listener)
+        # What a Rollout names: its creation (or fix) must clear an InvalidSpec without any other touch. Routed
+        # kinds are followed lazily (from a Rollout's first read of one), their listeners attached then.
+        named = {
+            ReferenceKind.SERVICE: SERVICES,
+            ReferenceKind.ANALYSIS_TEMPLATE: self.mode.analysis_templates,
+            ReferenceKind.CLUSTER_ANALYSIS_TEMPLATE: self.mode.cluster_analysis_templates,
+            **ROUTED_KINDS,
+        }
+        for kind, resource in named.items():
+            cache.listen(resource, functools.partial(self._referenced_changed, kind))
 
     def _rollout_changed(self, change: Change) -> None:
         meta = change.body.get("metadata") or {}
@@ -188,9 +197,11 @@ class Reconciler:
         meta = change.body.get("metadata") or {}
         self.workload_changed(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
-    def _template_changed(self, change: Change) -> None:
+    def _referenced_changed(self, kind: ReferenceKind, change: Change) -> None:
+        if change.own:
+            return  # our own write (a Service selector, a weight): the reconcile that made it carries on
         meta = change.body.get("metadata") or {}
-        self.template_changed(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self.reference_changed(kind, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
     def service_changed(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         """A Service carrying the managed-by annotation changed: index it, and reconcile the Rollout it names."""
@@ -227,28 +238,23 @@ class Reconciler:
         self._schema = self.schema or SchemaCheck(self.mode)
         self._recorder = self.recorder or EventRecorder(self.kube, EVENT_COMPONENT)
 
-    # (namespace or "" for a ClusterAnalysisTemplate, template name) -> Rollouts naming it, so creating or fixing a
-    # template moves them at once (a missing one made them InvalidSpec). Filled by reconcile(), like the above.
-    _template_users: dict[Key, frozenset[str]] = field(default_factory=dict)
+    # (kind, namespace or "" for a cluster-scoped object, name) -> the Rollouts whose spec names it, so creating,
+    # fixing or deleting it reconciles them at once (a missing one made them InvalidSpec: level-triggered, it clears
+    # without another touch). Filled by reconcile() (worker threads), like the above.
+    _reference_users: dict[tuple[str, str, str], frozenset[Key]] = field(default_factory=dict)
 
-    def template_changed(self, namespace: str, name: str) -> None:
-        """An (Cluster)AnalysisTemplate changed: reconcile the Rollouts known to name it."""
-        for user in self._template_users.get((namespace, name), frozenset()):
-            user_namespace, _, rollout = user.partition("/")
-            self.trigger(user_namespace, rollout)
+    def reference_changed(self, kind: ReferenceKind, namespace: str, name: str) -> None:
+        """An object of ``kind`` changed (created, edited, deleted): reconcile the Rollouts known to name it."""
+        for user in self._reference_users.get((kind.value, namespace, name), frozenset()):
+            self.trigger(*user)
 
-    def _remember_templates(self, namespace: str, rollout: str, spec: RolloutSpec) -> None:
-        named = {
-            ("" if cluster else namespace, template)
-            for ref in analysis_refs(spec)
-            for template, cluster in ref.templates
-        }
-        user = f"{namespace}/{rollout}"
-        for key, users in list(self._template_users.items()):
-            if user in users and key not in named:
-                self._template_users[key] = users - {user}
-        for key in named:
-            self._template_users[key] = self._template_users.get(key, frozenset()) | {user}
+    def _remember_references(self, key: Key, spec: RolloutSpec) -> None:
+        named = {reference.key for reference in references(spec, key[0])}
+        for ref_key, users in list(self._reference_users.items()):
+            if key in users and ref_key not in named:
+                self._reference_users[ref_key] = users - {key}
+        for ref_key in named:
+            self._reference_users[ref_key] = self._reference_users.get(ref_key, frozenset()) | {key}
 
     def workload_changed(self, namespace: str, name: str) -> None:
         """A Deployment changed: reconcile every Rollout known to reference it."""
@@ -415,8 +421,7 @@ class Reconciler:
                 if routing is not None
                 else None
             )
-            self._remember_templates(namespace, name, spec)
-            check_analysis_templates(self.reads, namespace, spec, mode=self.mode)
+            self._remember_references(key, spec)
             observed = observe(
                 self.kube,
                 rollout,

@@ -17,6 +17,7 @@ from typing import Any
 
 from analysis.assess import AnalysisPhase
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
+from rollouts.core.references import Referenced
 from rollouts.core.spec import PodMetadata
 from workflows.api import ROLLOUTS_DEV, ApiMode
 from workflows.model.times import parse_time
@@ -162,6 +163,9 @@ class Observed:
     # Services annotated as managed by this Rollout that its strategy no longer names (e.g. after a switch from
     # blue-green to canary): they are released.
     released_services: tuple[str, ...] = ()
+    # Every object the spec names (rollouts.core.references), as the caches hold it (absent: not found); the planner
+    # refuses a Rollout naming a missing one. None: not observed (tests and the simulator that do not model them).
+    referenced: Referenced | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------------

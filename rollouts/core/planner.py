@@ -7,7 +7,9 @@ the plan is declarative, so a controller restart at any instant re-plans and con
 :func:`plan_settled` chains plans that only write status (a step completed, then the pause it leads to entered) so
 one reconcile writes their outcome at once.
 
-The ladder, after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
+First, the references (:mod:`rollouts.core.references`): an object the spec names that the observer did not find
+refuses the whole plan (``InvalidSpec``, a Warning Event), as Argo checks them on every reconcile. Then the ladder,
+after :class:`~rollouts.core.context.Context` has identified the new/stable/older ReplicaSets and reset
 the step state on a new template:
 
 1. the strategy (:func:`~rollouts.core.canary.plan_canary` or :func:`~rollouts.core.bluegreen.plan_blue_green`);
@@ -30,6 +32,7 @@ from rollouts.core.actions import (
     DeleteAnalysisRun,
     DeleteReplicaSet,
     EmitEvent,
+    EventType,
     Plan,
     ReleaseService,
     RestartPod,
@@ -43,6 +46,7 @@ from rollouts.core.events import plan_events
 from rollouts.core.hashing import POD_TEMPLATE_HASH_LABEL
 from rollouts.core.observed import AnalysisKind, Observed, ReplicaSetView, status_from
 from rollouts.core.pingpong import next_stable_side
+from rollouts.core.references import reference_issues
 from rollouts.core.replicas import fence_posts, resolve_int_or_percent
 from rollouts.core.spec import RolloutSpec
 from rollouts.core.statuspatch import merge_patch, patch_to
@@ -62,6 +66,9 @@ class Phase(StrEnum):
 
 def plan(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan:
     """Decide the next actions and the desired status for ``spec`` given ``observed`` at ``now`` (aware UTC)."""
+    refused = _refuse_missing_references(spec, observed, now=now)
+    if refused is not None:
+        return refused
     ctx = Context(spec, observed, now)
     if spec.blue_green is not None:
         plan_blue_green(ctx, spec.blue_green)
@@ -136,6 +143,23 @@ def plan_invalid(error: InvalidSpecError, observed: Observed, *, now: datetime, 
         },
         reasons=(f"invalid spec: {message}",),
     )
+
+
+def _refuse_missing_references(spec: RolloutSpec, observed: Observed, *, now: datetime) -> Plan | None:
+    """An object the spec names is missing (or cannot serve it): :func:`plan_invalid` with a Warning Event the
+    first time its message is seen, before anything is created or scaled, as Argo checks references on every
+    reconcile. None when every reference holds (or references were not observed)."""
+    if observed.referenced is None:
+        return None
+    issues = reference_issues(spec, spec.namespace, observed.referenced)
+    if not issues:
+        return None
+    error = InvalidSpecError(issues)
+    refused = plan_invalid(error, observed, now=now, generation=spec.generation)
+    if observed.status.raw.get("message") == refused.status["message"]:
+        return refused  # already reported: the Event was posted when the status first said so
+    event = EmitEvent(type=EventType.WARNING, reason="InvalidSpec", message=str(error))
+    return replace(refused, actions=(event,))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -169,6 +169,9 @@ class IstioSpec:
 class HTTPRouteRef:
     name: str
     use_header_routes: bool = False
+    # the field naming it (``...gatewayAPI.httpRoutes[1].name``), for error messages; not part of what the route
+    # is (the two spellings of the router configure the same routes)
+    path: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -318,14 +321,17 @@ def _istio(raw: Mapping[str, Any], path: str, namespace: str, issues: Issues) ->
 def _gateway(raw: Mapping[str, Any], path: str, issues: Issues) -> GatewaySpec | None:
     default_headers = bool(raw.get("useHeaderRoutes", False))
     routes = (
-        [HTTPRouteRef(name=str(raw["httpRoute"]), use_header_routes=default_headers)] if raw.get("httpRoute") else []
+        [HTTPRouteRef(name=str(raw["httpRoute"]), use_header_routes=default_headers, path=f"{path}.httpRoute")]
+        if raw.get("httpRoute")
+        else []
     )
     routes += [
         HTTPRouteRef(
             name=str(_map(item).get("name") or ""),
             use_header_routes=bool(_map(item).get("useHeaderRoutes", default_headers)),
+            path=f"{path}.httpRoutes[{index}].name",
         )
-        for item in raw.get("httpRoutes") or []
+        for index, item in enumerate(raw.get("httpRoutes") or [])
     ]
     if not routes:
         issues.add(f"{path}.httpRoute", "name the HTTPRoute to route with")

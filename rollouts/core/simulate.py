@@ -45,6 +45,7 @@ from rollouts.core.observed import (
     status_from,
 )
 from rollouts.core.planner import plan_settled
+from rollouts.core.references import ReferenceKind
 from rollouts.core.spec import PodMetadata, RolloutSpec
 from rollouts.core.statuspatch import merge_patch
 from workflows.api import ROLLOUTS_DEV
@@ -104,8 +105,14 @@ class SimCluster:
         services: tuple[str, ...] = (),
         pod_delay: PodDelay = lambda _: 0.0,
         run_outcome: RunOutcome = _never_fails,
+        objects: dict[tuple[ReferenceKind, str, str], Mapping[str, Any]] | None = None,
+        namespace: str = "default",
     ) -> None:
         self.now = now
+        # The other objects a Rollout may name (templates, Ingresses, ...) by reference key; with them (not None)
+        # the references are observed and checked, the Services above included (in ``namespace``).
+        self.objects = objects
+        self.namespace = namespace
         self.replica_sets: dict[str, SimReplicaSet] = {}
         self.services: dict[str, str | None] = dict.fromkeys(services)
         self.runs: dict[str, SimRun] = {}
@@ -170,7 +177,16 @@ class SimCluster:
             pods=pods,
             status=status_from(self.status),
             workload_replicas=self.workload_replicas,
+            referenced=self._referenced(),
         )
+
+    def _referenced(self) -> dict[tuple[ReferenceKind, str, str], Mapping[str, Any]] | None:
+        if self.objects is None:
+            return None
+        services = {
+            (ReferenceKind.SERVICE, self.namespace, name): {"metadata": {"name": name}} for name in self.services
+        }
+        return {**services, **self.objects}
 
     def _run_phase(self, run: SimRun) -> AnalysisPhase:
         if run.terminated_phase is not None:

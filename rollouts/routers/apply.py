@@ -409,6 +409,11 @@ class Routers:
         if routing.alb is not None:
             self.routers.append(AlbRouter(self.writer, routing, routing.alb))
 
+    def lookup(self, resource: Resource, *, namespace: str, name: str, path: str) -> Body | None:
+        """A routed object the Rollout names, from the cache at the version the cluster serves (None: not found); a
+        CRD that is not installed is an InvalidSpec at ``path``. For the references check (``observe``)."""
+        return self.writer.read(resource, namespace=namespace, name=name, path=path, required=False)
+
     @property
     def writes(self) -> int:
         """API writes so far (create/replace/delete): a call that changes nothing writes nothing."""

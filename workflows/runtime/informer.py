@@ -462,10 +462,25 @@ class Cache:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._lock = threading.Lock()
+        # listeners of a kind that has no informer yet (a lazy one): added to its informer when it is made
+        self._waiting: dict[tuple[str, str], list[Listener]] = {}
 
     def add(self, informer: Informer) -> Informer:
-        self._informers[informer.resource.group, informer.resource.plural] = informer
+        kind = (informer.resource.group, informer.resource.plural)
+        self._informers[kind] = informer
+        for listener in self._waiting.pop(kind, ()):
+            informer.add_listener(listener)
         return informer
+
+    def listen(self, resource: Resource, listener: Listener) -> None:
+        """Tell ``listener`` every change of ``resource``'s kind: at once when its informer exists, else (a lazy
+        kind) from when its first read makes it, the first list included (objects created before it are seen)."""
+        with self._lock:
+            informer = self.informer(resource)
+            if informer is None:
+                self._waiting.setdefault((resource.group, resource.plural), []).append(listener)
+                return
+        informer.add_listener(listener)
 
     def informer(self, resource: Resource) -> Informer | None:
         return self._informers.get((resource.group, resource.plural))

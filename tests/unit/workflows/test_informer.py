@@ -189,6 +189,19 @@ def test_a_lazy_kind_is_followed_from_its_first_read_on() -> None:
     assert len(kube.lists) == 1
 
 
+def test_a_listener_of_a_lazy_kind_hears_its_first_list_once_a_read_starts_it() -> None:
+    kube = ScriptedKube([[_obj("a", 1)]], [])
+    cache = Cache(cast("Any", kube), lazy=[(REPLICA_SETS.group, REPLICA_SETS.plural)])
+    heard: list[Change] = []
+    cache.listen(REPLICA_SETS, heard.append)  # before the informer exists: attached when a read makes it
+    kube.cache = cache
+    cache.start()
+    assert heard == []
+    cache.get(REPLICA_SETS, "a", "ns")
+    assert kube.done.wait(5)
+    assert [(change.old, (change.new or {}).get("spec")) for change in heard] == [(None, {"v": 1})]
+
+
 def test_on_a_loop_listeners_hear_every_change_in_order_with_one_wake_up_per_batch() -> None:
     import asyncio
 
