@@ -21,10 +21,12 @@ Why it is shaped this way:
   its Job (foreground, so its pods go too) and is concluded Inconclusive (Argo v1.10: a Job that never finished
   proved nothing); a controller *shutdown* leaves the Job for the next controller.
 
-The user's Job spec is used as written (``backoffLimit`` included); we add labels (the shared watch's managed-by
-label, the run's uid), annotations (run and metric names), the ownerReference and a pod-template label the pod
-watch selects on. The pure parts (:func:`job_name`, :func:`build_job`, :func:`unstartable_reason`) are unit-tested;
-the cluster side is the :class:`JobBackend` Protocol, implemented in :mod:`analysis.kube`.
+The user's Job spec is used as written (``backoffLimit`` included), with one safe default: a pod that names no
+ServiceAccount and does not set ``automountServiceAccountToken`` gets no token (:func:`without_unasked_token`;
+docs/security.md). We add labels (the shared watch's managed-by label, the run's uid), annotations (run and metric
+names), the ownerReference and a pod-template label the pod watch selects on. The pure parts (:func:`job_name`,
+:func:`build_job`, :func:`unstartable_reason`) are unit-tested; the cluster side is the :class:`JobBackend`
+Protocol, implemented in :mod:`analysis.kube`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "build_job",
     "job_name",
     "unstartable_reason",
+    "without_unasked_token",
 ]
 
 #: Measurement metadata key holding the Job's name (Argo's key).
@@ -117,6 +120,9 @@ def build_job(
     pod_meta = dict(template.get("metadata") or {})
     pod_meta["labels"] = {**dict(pod_meta.get("labels") or {}), JOB_POD_LABEL: name}
     template["metadata"] = pod_meta
+    pod_spec = template.get("spec")
+    if isinstance(pod_spec, Mapping):
+        template["spec"] = without_unasked_token(pod_spec)
     spec["template"] = template
     labels = {**dict(meta.get("labels") or {}), MANAGED_LABEL: MANAGER}
     if owner and owner.get("uid"):
@@ -134,6 +140,22 @@ def build_job(
     if owner:
         metadata["ownerReferences"] = [dict(owner)]
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
+
+
+def without_unasked_token(pod_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``pod_spec`` with ``automountServiceAccountToken: false`` unless its author asked for an identity. Pure.
+
+    A pod that names no ServiceAccount runs as its namespace's ``default`` one, and Kubernetes mounts that account's
+    token into it: whatever the namespace granted ``default`` would be handed to a measurement's container by
+    nobody's decision. Argo uses the Job spec as written (the token is mounted); we keep the user's spec except for
+    this one default, and never override a choice: a pod spec that names ``serviceAccountName`` (or the deprecated
+    ``serviceAccount``) or sets ``automountServiceAccountToken`` either way is left exactly as written.
+    """
+    spec = dict(pod_spec)
+    asked = any(key in spec for key in ("serviceAccountName", "serviceAccount", "automountServiceAccountToken"))
+    if not asked:
+        spec["automountServiceAccountToken"] = False
+    return spec
 
 
 def unstartable_reason(pod: Mapping[str, Any], *, now: datetime) -> str | None:

@@ -96,11 +96,40 @@ def test_job_body_keeps_the_user_spec_and_adds_labels_annotations_and_owner() ->
     assert meta["annotations"]["analysis.rollouts.dev/metric-name"] == "m"
     assert meta["ownerReferences"] == [OWNER]
     assert job["spec"]["backoffLimit"] == 2  # the user's spec, untouched
-    assert job["spec"]["template"]["spec"] == provider_body["spec"]["template"]["spec"]  # type: ignore[index]
+    # the user's pod spec, plus no token for a pod that asked for no identity (see the tests below)
+    user_pod = provider_body["spec"]["template"]["spec"]  # type: ignore[index]
+    assert job["spec"]["template"]["spec"] == {**user_pod, "automountServiceAccountToken": False}
     assert job["spec"]["template"]["metadata"]["labels"] == {"app": "smoke", JOB_POD_LABEL: "run-m-1"}
     # The input is not mutated (it is the metric's body, reused for every measurement).
     assert "metadata" not in provider_body["spec"]["template"]["spec"]  # type: ignore[index]
+    assert "automountServiceAccountToken" not in provider_body["spec"]["template"]["spec"]  # type: ignore[index]
     assert JOB_POD_LABEL not in provider_body["spec"]["template"]["metadata"]["labels"]  # type: ignore[index]
+
+
+def job_pod_spec(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    body = {"spec": {"template": {"spec": pod_spec}}}
+    job = build_job(body, name="j", namespace="ns", run_name="r", metric_name="m", owner=None)
+    return dict(job["spec"]["template"]["spec"])
+
+
+def test_a_job_metric_pod_that_asks_for_no_identity_gets_no_service_account_token() -> None:
+    containers = [{"name": "c", "image": "busybox"}]
+    assert job_pod_spec({"containers": containers}) == {"containers": containers, "automountServiceAccountToken": False}
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"serviceAccountName": "smoke-tests"},
+        {"serviceAccount": "smoke-tests"},  # the deprecated alias still names an identity
+        {"automountServiceAccountToken": True},
+        {"automountServiceAccountToken": False},
+        {"serviceAccountName": "smoke-tests", "automountServiceAccountToken": False},
+    ],
+)
+def test_an_explicit_identity_choice_in_a_job_metric_is_never_overridden(asked: dict[str, Any]) -> None:
+    spec = {"containers": [{"name": "c", "image": "busybox"}], **asked}
+    assert job_pod_spec(spec) == spec
 
 
 def test_our_managed_label_wins_over_a_user_label_of_the_same_key() -> None:
