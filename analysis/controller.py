@@ -173,7 +173,7 @@ class AnalysisController:
         backend = KubeJobBackend(
             engine.kube, jobs=engine.jobs, pods=self.pods, shutting_down=lambda: engine.job_runner.shutting_down
         )
-        providers = default_providers()
+        providers = default_providers(allowed_hosts=engine.allowed_hosts)
         providers.register(ProviderKind.JOB, JobProvider(backend))
         providers.register(
             ProviderKind.WORKFLOW,

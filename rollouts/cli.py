@@ -80,6 +80,7 @@ def _controller(args: argparse.Namespace) -> int:
         burst=args.burst,
         reconcile_threads=args.workers,
         notifications_namespace=args.notifications_namespace,
+        web_metric_allowed_hosts=tuple(args.web_metric_allowed_hosts or ()),
     )
     election = None
     if args.leader_elect:
@@ -323,6 +324,14 @@ def _add_controller(commands: Any) -> None:
         default="",
         help="where the notifications ConfigMap and Secret are (default: $POD_NAMESPACE, else the kubeconfig "
         "context's namespace: the controller's own, as Argo reads them)",
+    )
+    controller.add_argument(
+        "--web-metric-allowed-hosts",
+        action="append",
+        metavar="PATTERNS",
+        help="glob patterns of the hosts web metrics and http workflow steps may reach, comma-separated or "
+        "repeated (e.g. '*.monitoring.svc.cluster.local,metrics.example.com'); default: any host, as Argo "
+        "(docs/security.md)",
     )
     controller.add_argument(
         "--qps",

@@ -25,6 +25,7 @@ __all__ = [
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
     "FieldIssue",
+    "HostNotAllowedError",
     "Issues",
     "IssuesError",
     "RequestError",
@@ -229,6 +230,10 @@ class RequestTimeoutError(RequestError):
 
 class UnreachableError(RequestError):
     """No connection could be made (refused, unknown host, TLS handshake failed)."""
+
+
+class HostNotAllowedError(RequestError):
+    """The request's host (or a redirect's) is outside the operator's allow-list (``--web-metric-allowed-hosts``)."""
 
 
 class RunNotFoundError(WorkflowError):

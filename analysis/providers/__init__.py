@@ -9,6 +9,8 @@ The Job provider lives with the controller (it needs the cluster). Providers are
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from analysis.providers.base import (
     MetricProvider,
     Observation,
@@ -20,6 +22,9 @@ from analysis.providers.base import (
     measure_with,
 )
 from analysis.spec import ProviderKind
+
+if TYPE_CHECKING:
+    from workflows.runtime.httpio import HostAllowList
 
 __all__ = [
     "MetricProvider",
@@ -34,14 +39,18 @@ __all__ = [
 ]
 
 
-def default_providers(*, prometheus_address: str | None = None) -> ProviderRegistry:
-    """prometheus + web: everything that needs no cluster. ``prometheus_address`` serves metrics without one."""
+def default_providers(
+    *, prometheus_address: str | None = None, allowed_hosts: HostAllowList | None = None
+) -> ProviderRegistry:
+    """prometheus + web: everything that needs no cluster. ``prometheus_address`` serves metrics without one;
+    ``allowed_hosts`` is where web metrics may send requests (the controller's ``--web-metric-allowed-hosts``)."""
     from analysis.providers.prometheus import PrometheusProvider
     from analysis.providers.web import WebProvider
+    from workflows.runtime.httpio import ALLOW_ALL_HOSTS
 
     return ProviderRegistry(
         {
             ProviderKind.PROMETHEUS: PrometheusProvider(default_address=prometheus_address),
-            ProviderKind.WEB: WebProvider(),
+            ProviderKind.WEB: WebProvider(allowed_hosts=allowed_hosts or ALLOW_ALL_HOSTS),
         }
     )

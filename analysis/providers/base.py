@@ -32,7 +32,7 @@ from analysis.assess import AnalysisPhase, Measurement, judge_measurement
 from analysis.errors import AnalysisError
 from analysis.refused import configured
 from analysis.spec import Metric, ProviderKind
-from workflows.errors import RequestError, RequestTimeoutError, UnreachableError
+from workflows.errors import HostNotAllowedError, RequestError, RequestTimeoutError, UnreachableError
 from workflows.runtime.httpio import is_loopback_url
 
 __all__ = [
@@ -275,5 +275,7 @@ def request_failures(*, target: str, timeout: float, what: str = "request") -> I
         raise ProviderError(f"{what} timed out after {timeout:g}s") from None
     except UnreachableError as error:
         raise ProviderError(f"cannot reach {target}: {error.reason}") from None
+    except HostNotAllowedError as error:
+        raise ProviderError(f"{what} refused: {error.reason}") from None
     except RequestError as error:
         raise ProviderError(f"{what} failed: {error.reason}") from None

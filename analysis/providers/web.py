@@ -36,7 +36,8 @@ from analysis.providers.base import (
     request_failures,
 )
 from analysis.spec import Metric
-from workflows.runtime.httpio import fetch
+from workflows.errors import RequestError
+from workflows.runtime.httpio import ALLOW_ALL_HOSTS, HostAllowList, check_url, fetch
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "MAX_BODY_BYTES", "WebProvider", "compile_json_path", "select_value"]
 
@@ -89,7 +90,14 @@ def select_value(document: object, json_path: str) -> Observation:
 
 
 class WebProvider:
-    """HTTP metrics; stateless (each measurement opens its own connection, see :mod:`workflows.runtime.httpio`)."""
+    """HTTP metrics; stateless (each measurement opens its own connection, see :mod:`workflows.runtime.httpio`).
+
+    ``allowed_hosts``: the hosts measurements may reach (the controller's ``--web-metric-allowed-hosts``; redirects
+    included); the default allows every host, as Argo's provider does.
+    """
+
+    def __init__(self, *, allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS) -> None:
+        self.allowed_hosts = allowed_hosts
 
     async def measure_on_loop(
         self, metric: Metric, rendered: RenderedProvider, *, now: datetime, at: datetime | None = None
@@ -108,8 +116,12 @@ class WebProvider:
         """Call the endpoint of a rendered provider body; raises :class:`ProviderError` on any failure."""
 
         url = body.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ProviderError("provider.web.url must be an http(s) URL")
+        if not isinstance(url, str) or not url:
+            raise ProviderError("provider.web.url must be an http:// or https:// URL")
+        try:
+            check_url(url, field="provider.web.url")
+        except RequestError as error:
+            raise ProviderError(error.reason) from None
         method = str(body.get("method") or "GET").upper()
         if method not in _METHODS:
             raise ProviderError(f"provider.web.method {method!r} is not supported (GET, POST or PUT)")
@@ -130,6 +142,7 @@ class WebProvider:
                 verify=not bool(body.get("insecure")),
                 follow_redirects=True,
                 max_body=MAX_BODY_BYTES,
+                allowed_hosts=self.allowed_hosts,
             )
         if not 200 <= response.status < 300:
             raise ProviderError(f"received non 2xx response code: {response.status}")

@@ -43,6 +43,7 @@ from workflows.runtime.controller import Engine, WorkflowController, register_wo
 from workflows.runtime.crds import SchemaCheck
 from workflows.runtime.events import EventRecorder
 from workflows.runtime.executor import ExecutorConfig
+from workflows.runtime.httpio import HostAllowList
 from workflows.runtime.informer import Cache
 from workflows.runtime.kube import Credentials, Kube, RequestLimits
 from workflows.runtime.lease import LeaderElector, LeaseConfig
@@ -79,6 +80,9 @@ class ControllerConfig:
     burst: int = 80  # requests allowed at once above qps, per API group (Argo's --burst default)
     # where the notifications ConfigMap and Secret are (empty: the controller's own namespace, as Argo reads them)
     notifications_namespace: str = ""
+    # glob patterns of the hosts web metrics and http steps may reach (--web-metric-allowed-hosts; empty: any host,
+    # as Argo's web provider); docs/security.md
+    web_metric_allowed_hosts: tuple[str, ...] = ()
 
     def label_filter(self) -> dict[str, Any]:
         """kopf's label filter for this instance's objects, as Argo's ``--instance-id`` selects them."""
@@ -122,6 +126,7 @@ class Operator:
             config=ExecutorConfig(status_interval=config.status_interval, max_threads=config.io_threads),
             thread_pool=io_pool,
             namespaces=config.namespaces,
+            allowed_hosts=HostAllowList.parse(config.web_metric_allowed_hosts),
         )
         reconcile_pool = concurrent.futures.ThreadPoolExecutor(config.reconcile_threads, thread_name_prefix="rollouts")
         schema = SchemaCheck(config.mode)  # our CRD schema where the served CRDs do not apply it (drop-in mode)

@@ -35,6 +35,7 @@ from workflows.model.compiler import compile_workflow
 from workflows.model.spec import WorkflowSpec, parse_workflow
 from workflows.model.status import previous_from_status
 from workflows.runtime.executor import Executor, ExecutorConfig, Run
+from workflows.runtime.httpio import ALLOW_ALL_HOSTS, HostAllowList
 from workflows.runtime.jobs import JobIndex, JobRunner
 from workflows.runtime.kube import WORKFLOW_TEMPLATES, WORKFLOWS, Kube, Resource
 from workflows.runtime.runners import default_registry
@@ -60,6 +61,8 @@ class Engine:
     jobs: JobIndex
     job_runner: JobRunner
     namespaces: tuple[str, ...] = ()  # the namespaces the process serves (empty: the whole cluster)
+    # where http steps and web metrics may send requests (--web-metric-allowed-hosts; empty: anywhere)
+    allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS
 
     @classmethod
     def create(
@@ -69,13 +72,21 @@ class Engine:
         config: ExecutorConfig | None = None,
         thread_pool: concurrent.futures.Executor | None = None,
         namespaces: Sequence[str] = (),
+        allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS,
     ) -> Engine:
         jobs = JobIndex(kube, namespaces=namespaces)
         runner = JobRunner(kube, jobs)
-        registry = default_registry()
+        registry = default_registry(allowed_hosts=allowed_hosts)
         registry.register("container", runner)
         executor = Executor(registry=registry, config=config or ExecutorConfig(), thread_pool=thread_pool)
-        return cls(kube=kube, executor=executor, jobs=jobs, job_runner=runner, namespaces=tuple(namespaces))
+        return cls(
+            kube=kube,
+            executor=executor,
+            jobs=jobs,
+            job_runner=runner,
+            namespaces=tuple(namespaces),
+            allowed_hosts=allowed_hosts,
+        )
 
     def start(self) -> None:
         """Start the Job watch on the running loop (kopf's)."""

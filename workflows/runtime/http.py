@@ -8,6 +8,10 @@ below 400 succeeds. Connection errors and timeouts are transient ``Error`` s (``
 them); a response that fails the condition is ``Failed``. Header values are never echoed into messages (they carry
 tokens).
 
+Where it may go: only ``http``/``https`` URLs, and only hosts the controller's ``--web-metric-allowed-hosts`` allows
+(when set; redirects included); a refusal is a non-transient ``Error`` naming the field or the host and the flag. The
+response body is read up to :data:`MAX_BODY_BYTES` and refused past it (docs/security.md, resource bounds).
+
 ``timeoutSeconds`` (default 30) bounds the whole request; the template's ``timeout``, the run's end or the executor's
 shutdown cancel it sooner, and cancelling closes the connection at once: no thread is held by a hung endpoint.
 """
@@ -19,15 +23,17 @@ from typing import Any
 
 from workflows.errors import ExpressionError, RequestError, RequestTimeoutError, UnreachableError
 from workflows.model.expr import compile_condition
-from workflows.runtime.httpio import HttpResponse, fetch
+from workflows.runtime.httpio import ALLOW_ALL_HOSTS, HostAllowList, HttpResponse, check_url, fetch
 from workflows.runtime.runners import NodeContext, NodeResult
 
 _NAMES = frozenset({"request", "response"})
 _MAX_RESULT = 256 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: Largest response body an ``http`` step reads (the web metric's cap): bodies beyond it are refused while read.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-async def _request(payload: Mapping[str, Any]) -> HttpResponse:
+async def _request(payload: Mapping[str, Any], allowed_hosts: HostAllowList) -> HttpResponse:
     headers = [(str(h["name"]), str(h.get("value", ""))) for h in payload.get("headers") or []]
     body = payload.get("body")
     return await fetch(
@@ -38,11 +44,16 @@ async def _request(payload: Mapping[str, Any]) -> HttpResponse:
         timeout=float(payload.get("timeoutSeconds") or DEFAULT_TIMEOUT_SECONDS),
         verify=not bool(payload.get("insecureSkipVerify", False)),
         follow_redirects=True,  # as Argo's agent (Go's default client) follows them
+        max_body=MAX_BODY_BYTES,
+        allowed_hosts=allowed_hosts,
     )
 
 
 class HttpRunner:
     uses_slot = True
+
+    def __init__(self, *, allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS) -> None:
+        self.allowed_hosts = allowed_hosts
 
     async def run(self, node: NodeContext) -> NodeResult:
         payload = node.payload
@@ -52,7 +63,8 @@ class HttpRunner:
         except ExpressionError as exc:
             return NodeResult.error(f"successCondition: {exc}")
         try:
-            response = await _request(payload)
+            check_url(str(payload.get("url") or ""), field="http.url")
+            response = await _request(payload, self.allowed_hosts)
         except (RequestTimeoutError, UnreachableError) as exc:
             return NodeResult.error(f"request failed: {exc.reason}", transient=True)
         except RequestError as exc:

@@ -13,13 +13,19 @@ exchange -- connect, send, headers, body -- is bounded by one deadline (:func:`w
 server that trickles a byte per second hold a request for ever. A body larger than ``max_body`` is refused while it
 is read, never buffered whole.
 
-Failures are :class:`~workflows.errors.RequestError` s with a one-line reason (timeout, unreachable, other); it never
-logs, and never puts a header value or a body into a message (they carry tokens).
+Where a request may go: only ``http``/``https`` URLs (:func:`check_url`), and, when the operator configured one, only
+hosts that a :class:`HostAllowList` allows -- checked before the first connection and again on every redirect (an
+allowed host cannot bounce the request elsewhere). ``http`` steps and web metrics pass the controller's list
+(``--web-metric-allowed-hosts``); an empty list allows every host, as Argo's web provider does (docs/security.md).
+
+Failures are :class:`~workflows.errors.RequestError` s with a one-line reason (timeout, unreachable, refused host,
+other); it never logs, and never puts a header value or a body into a message (they carry tokens).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import ipaddress
 import os
 import ssl
@@ -27,13 +33,76 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from workflows.errors import RequestError, RequestTimeoutError, UnreachableError
+from workflows.errors import HostNotAllowedError, RequestError, RequestTimeoutError, UnreachableError
 
-__all__ = ["HttpResponse", "fetch", "is_loopback_url", "new_client", "within"]
+__all__ = [
+    "ALLOWED_HOSTS_FLAG",
+    "ALLOW_ALL_HOSTS",
+    "HostAllowList",
+    "HttpResponse",
+    "check_url",
+    "fetch",
+    "is_loopback_url",
+    "new_client",
+    "within",
+]
+
+#: The controller flag that sets the allow-list; refusals name it so the reader knows where the rule comes from.
+ALLOWED_HOSTS_FLAG = "--web-metric-allowed-hosts"
+_SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True, slots=True)
+class HostAllowList:
+    """Glob patterns (``fnmatch``, case-insensitive) a request's host must match; no patterns: every host.
+
+    A pattern matches the URL's host name only (no scheme, no port): ``*.monitoring.svc.cluster.local``,
+    ``metrics.example.com``, ``10.0.0.*``. ``*`` also matches dots, so ``*.example.com`` covers
+    ``a.b.example.com`` but not ``example.com`` itself.
+    """
+
+    patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, values: Sequence[str]) -> HostAllowList:
+        """From the flag's values: each may hold several patterns separated by commas; blanks are ignored."""
+        found = [part.strip().lower() for value in values for part in value.split(",")]
+        return cls(tuple(pattern for pattern in found if pattern))
+
+    def allows(self, host: str) -> bool:
+        if not self.patterns:
+            return True
+        name = host.lower().rstrip(".")
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
+
+    def check(self, host: str) -> None:
+        """Raise :class:`~workflows.errors.HostNotAllowedError` naming the host and the flag when it is refused."""
+        if not self.allows(host):
+            raise HostNotAllowedError(
+                f"host {host!r} is not allowed by {ALLOWED_HOSTS_FLAG} ({', '.join(self.patterns)})"
+            )
+
+
+ALLOW_ALL_HOSTS = HostAllowList()
+
+
+def check_url(url: str, *, field: str) -> str:
+    """``url`` if it is an http(s) URL with a host, else a :class:`~workflows.errors.RequestError` naming ``field``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise RequestError(f"{field} is not a valid URL: {error}") from None
+    if parts.scheme.lower() not in _SCHEMES:
+        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise RequestError(f"{field} must be an http:// or https:// URL ({scheme})")
+    if not parts.hostname:
+        raise RequestError(f"{field} must name a host")
+    return url
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,18 +152,35 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=True)
 
 
-def new_client(*, url: str, timeout: float, verify: bool = True, follow_redirects: bool = False) -> httpx.AsyncClient:
+def new_client(
+    *,
+    url: str,
+    timeout: float,
+    verify: bool = True,
+    follow_redirects: bool = False,
+    allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS,
+) -> httpx.AsyncClient:
     """The one construction of an outbound client (cheap: ~0.2 ms; the TLS context is shared).
 
     ``trust_env`` (proxies from the environment) stays on for real hosts -- corporate proxies are how those are
     reached -- and goes off for loopback targets, where the environment's proxy would only break the call.
+    ``allowed_hosts`` is checked by a request hook, so every request the client sends (redirects included) passes it.
     """
+    hooks = {"request": [_host_check(allowed_hosts)]} if allowed_hosts.patterns else {}
     return httpx.AsyncClient(
         verify=_tls_context() if verify else False,
         trust_env=not is_loopback_url(url),
         timeout=httpx.Timeout(timeout),
         follow_redirects=follow_redirects,
+        event_hooks=hooks,
     )
+
+
+def _host_check(allowed_hosts: HostAllowList) -> Any:
+    async def check(request: httpx.Request) -> None:
+        allowed_hosts.check(request.url.host)
+
+    return check
 
 
 @asynccontextmanager
@@ -120,16 +206,21 @@ async def fetch(
     verify: bool = True,
     follow_redirects: bool = False,
     max_body: int | None = None,
+    allowed_hosts: HostAllowList = ALLOW_ALL_HOSTS,
 ) -> HttpResponse:
     """One request, its whole answer read (at most ``max_body`` bytes) within ``timeout`` seconds.
 
-    Raises :class:`~workflows.errors.RequestTimeoutError`, :class:`~workflows.errors.UnreachableError` or
+    Raises :class:`~workflows.errors.RequestTimeoutError`, :class:`~workflows.errors.UnreachableError`,
+    :class:`~workflows.errors.HostNotAllowedError` (before any connection is made to that host) or
     :class:`~workflows.errors.RequestError`; ``asyncio.CancelledError`` when cancelled, after closing the connection.
     """
+    allowed_hosts.check(urlsplit(check_url(url, field="url")).hostname or "")
     try:
         async with (
             within(timeout),
-            new_client(url=url, timeout=timeout, verify=verify, follow_redirects=follow_redirects) as client,
+            new_client(
+                url=url, timeout=timeout, verify=verify, follow_redirects=follow_redirects, allowed_hosts=allowed_hosts
+            ) as client,
             client.stream(method, url, headers=headers, params=params, content=content) as response,
         ):
             body = await _read(response, max_body)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from workflows.model.durations import parse_seconds
 from workflows.model.phases import NodePhase
 from workflows.model.plan import PreviousNode
+
+if TYPE_CHECKING:
+    from workflows.runtime.httpio import HostAllowList
 
 T = TypeVar("T")
 
@@ -151,8 +154,13 @@ class RunnerRegistry:
         return frozenset(self._runners)
 
 
-def default_registry() -> RunnerRegistry:
-    """http + suspend + noop: everything that needs no cluster (the lead adds ``container`` from jobs.py)."""
-    from workflows.runtime.http import HttpRunner
+def default_registry(*, allowed_hosts: HostAllowList | None = None) -> RunnerRegistry:
+    """http + suspend + noop: everything that needs no cluster (the lead adds ``container`` from jobs.py).
 
-    return RunnerRegistry({"http": HttpRunner(), "suspend": SuspendRunner(), "noop": NoopRunner()})
+    ``allowed_hosts``: where ``http`` steps may go (the controller's ``--web-metric-allowed-hosts``; None: anywhere).
+    """
+    from workflows.runtime.http import HttpRunner
+    from workflows.runtime.httpio import ALLOW_ALL_HOSTS
+
+    http = HttpRunner(allowed_hosts=allowed_hosts or ALLOW_ALL_HOSTS)
+    return RunnerRegistry({"http": http, "suspend": SuspendRunner(), "noop": NoopRunner()})
