@@ -21,6 +21,8 @@ The shape of ``data.result`` tells vector (``value``) from matrix (``values``) e
 needed. A scalar and a string share the ``[time, "text"]`` shape; text that parses as a Prometheus float
 is read as a scalar, so a string literal that looks like a number (``"1"``) is read as the number.
 
+Answers larger than :data:`MAX_BODY_BYTES` are refused while they are read (an Error measurement naming the limit).
+
 ``at`` evaluates the query at a past instant (Prometheus' ``time`` parameter) -- what backtests replay.
 """
 
@@ -49,6 +51,7 @@ from workflows.runtime.httpio import fetch
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT",
+    "MAX_BODY_BYTES",
     "RESOLVED_QUERY",
     "PrometheusProvider",
     "convert_range_result",
@@ -58,6 +61,10 @@ __all__ = [
 
 #: Argo's default when ``timeout`` is not set: 30 seconds for the whole query.
 DEFAULT_QUERY_TIMEOUT = 30.0
+#: Largest answer read: refused while it is read, before it is parsed (a parsed JSON document takes several times its
+#: size in memory). 16 MiB holds an instant vector of ~100,000 series or a range query at Prometheus' own limit of
+#: 11,000 points per series for a few dozen series; a condition needs far less (docs/security.md).
+MAX_BODY_BYTES = 16 * 1024 * 1024
 #: Metadata key holding the query as sent (with secrets redacted), as Argo's ``ResolvedPrometheusQuery``.
 RESOLVED_QUERY = "ResolvedPrometheusQuery"
 _MAX_MESSAGE = 500
@@ -186,7 +193,13 @@ class PrometheusProvider:
             params = {"query": query} if at is None else {"query": query, "time": f"{at.timestamp():.3f}"}
         with request_failures(target=f"Prometheus at {address}", timeout=timeout, what="Prometheus query"):
             response = await fetch(
-                "GET", url, headers=headers, params=params, timeout=timeout, verify=not body.get("insecure")
+                "GET",
+                url,
+                headers=headers,
+                params=params,
+                timeout=timeout,
+                verify=not body.get("insecure"),
+                max_body=MAX_BODY_BYTES,
             )
         if response.status != 200:
             detail = f"HTTP Status Code {response.status} ({response.body!r})"

@@ -7,7 +7,9 @@ loop, ``{{workflow.status}}`` outside ``onExit``). ``templateRef`` targets are c
 WorkflowTemplate later does not change a running workflow (Argo's "snapshot at start").
 
 Nested DAGs and ``withItems`` are expanded here, into integer-indexed nodes; ``withParam`` keeps an expander that
-the executor calls with the items once they are known.
+the executor calls with the items once they are known. Both stop at :data:`MAX_NODES` nodes per run, checked before
+the nodes are built: nested loops multiply (1,000 items calling a DAG with a 1,000-item loop is a million steps), and
+a run's memory and status grow with its node table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from workflows.model.phases import NodeType
 from workflows.model.plan import NodeSpec, Plan, Step
 from workflows.model.spec import DagTask, Template, TemplateKind, WorkflowSpec
 from workflows.model.substitution import Renderer, Scope, Text, compile_payload, item_label, parse_text
+
+#: Most nodes one run may have (DAGs, loop groups, steps, withParam expansions and hooks all count): twice the
+#: 50,000-node runs the engine and the compressed status are built and measured for (docs/security.md).
+MAX_NODES = 100_000
 
 _LEAF_TYPES = {
     TemplateKind.HTTP.value: NodeType.HTTP,
@@ -271,6 +277,7 @@ class _Compiler:
         assert task.on_exit is not None
         node = task_draft["index"]
         hook = base + len(out)
+        _make_room(out, base, 1, f"{task.path}.onExit")
         out.append(_draft(hook))
         out[hook - base]["hook_of"] = node
         task_draft["hook"] = hook
@@ -329,6 +336,7 @@ class _Compiler:
         dag = template.dag
         draft.update(type=NodeType.DAG, fail_fast=dag.fail_fast, parallelism=template.parallelism)
         ids: dict[str, int] = {}
+        _make_room(out, base, len(dag.tasks), f"{template.path}.dag.tasks")
         for task in dag.tasks:
             ids[task.name] = base + len(out)
             out.append(_draft(base + len(out)))
@@ -435,6 +443,8 @@ class _Compiler:
                     boundary: int = index,
                     stack: tuple[tuple[str, str], ...] = stack,
                 ) -> list[int]:
+                    loop = "withItems" if task.with_items is not None else "withParam"
+                    _make_room(out2, base2, len(items), f"{task.path}.{loop}")
                     children = []
                     for position, item in enumerate(items):
                         child = base2 + len(out2)
@@ -481,6 +491,17 @@ class _Compiler:
             roots=tuple(ids[t.name] for t in dag.tasks if t.depends is None),
             targets=tuple(ids[t.name] for t in sorted(dag.tasks, key=lambda t: t.name) if t.name not in has_dependents),
             task_ids=ids,
+        )
+
+
+def _make_room(out: list[Draft], base: int, more: int, path: str) -> None:
+    """Refuse, before building them, ``more`` nodes that would take the run past :data:`MAX_NODES`."""
+    total = base + len(out) + more
+    if total > MAX_NODES:
+        raise SpecError.at(
+            path,
+            f"the run would have more than {MAX_NODES:,} nodes (at least {total:,}); "
+            "use fewer items, or split the work into several Workflows",
         )
 
 

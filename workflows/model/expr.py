@@ -27,8 +27,11 @@ attribute lookup on values: ``result.__class__`` is a *map key* lookup (``nil`` 
 error, never a Python attribute. All work is bounded before evaluation starts or while it runs: the source length,
 the tree depth (so neither the parser nor the evaluator can exhaust the stack), int64 arithmetic (so ``9*9*...``
 cannot build a huge integer), float-only power (``9**9**9`` is ``+Inf``, as in Go), regular expressions through
-RE2 (linear time, patterns of bounded length) and a step budget for what loops (predicates such as ``all``, ranges
-``a..b``, array concatenation), so evaluation time is linear in the condition and its data.
+RE2 (linear time, patterns of bounded length), a step budget for what loops (predicates such as ``all``, ranges
+``a..b``, array concatenation), so evaluation time is linear in the condition and its data, and a text budget for
+what builds strings (``+``, ``replace``, ``join``, ``lower`` ...), charged *before* a string is built where its size
+can be known first, so ``map(0..999, response.body + "x")`` or nested ``replace(.., "a", "aa")`` stop with an error
+instead of filling memory.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ __all__ = [
     "MAX_PATTERN_LENGTH",
     "MAX_SOURCE_LENGTH",
     "MAX_STEPS",
+    "MAX_TEXT",
     "MAX_WHEN_LENGTH",
     "Condition",
     "Dialect",
@@ -74,6 +78,9 @@ MAX_PATTERN_LENGTH = 4096
 #: Most loop steps one evaluation may take: predicate iterations, range elements and concatenated array elements.
 #: expr-lang has the same kind of budget (its memory budget of 1e6 for ranges).
 MAX_STEPS = 1_000_000
+#: Most characters one evaluation may build into new strings (concatenations, ``replace``, ``join``, ``lower`` ...):
+#: room for a few copies of the largest response body a provider reads (8 MiB), far from exhausting memory.
+MAX_TEXT = 32 * 1024 * 1024
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -587,11 +594,12 @@ _NO_INDEXES: Final[list[int]] = []
 class _Scope:
     """What one evaluation sees: the environment, the elements of enclosing predicates, and the step budget."""
 
-    __slots__ = ("budget", "env", "indexes", "items")
+    __slots__ = ("budget", "env", "indexes", "items", "text_budget")
 
     def __init__(self, env: Mapping[str, object]) -> None:
         self.env = env
         self.budget = MAX_STEPS
+        self.text_budget = MAX_TEXT
         # The predicate stacks are made by the first predicate that runs: most conditions have none, and a scope
         # is made per evaluation.
         self.items: list[object] = _NO_ITEMS
@@ -602,6 +610,14 @@ class _Scope:
         if self.budget < 0:
             raise ExpressionEvaluationError(
                 f"the condition does too much work (more than {MAX_STEPS:,} loop steps) at column {column}"
+            )
+
+    def build(self, characters: int, column: int) -> None:
+        """Charge a string about to be built (or just built) to the text budget."""
+        self.text_budget -= characters
+        if self.text_budget < 0:
+            raise ExpressionEvaluationError(
+                f"the condition builds too much text (more than {MAX_TEXT:,} characters) at column {column}"
             )
 
 
@@ -966,6 +982,7 @@ class _Binary(_Node):
     def _arithmetic(self, left: object, right: object, scope: _Scope) -> object:
         operator = self.operator
         if operator == "+" and isinstance(left, str) and isinstance(right, str):
+            scope.build(len(left) + len(right), self.column)
             return left + right
         if operator == "+" and _is_list(left) and _is_list(right):
             assert isinstance(left, (list, tuple, range))
@@ -1106,7 +1123,9 @@ class _GovaluateBinary(_Node):
                 return left > right  # type: ignore[operator]
             return left >= right  # type: ignore[operator]
         if operator == "+" and (isinstance(left, str) or isinstance(right, str)):
-            return _go_text(left) + _go_text(right)  # govaluate concatenates with %v
+            left_text, right_text = _go_text(left), _go_text(right)
+            scope.build(len(left_text) + len(right_text), self.column)
+            return left_text + right_text  # govaluate concatenates with %v
         if not (isinstance(left, float) and isinstance(right, float)):
             raise self._mismatch(left, right, "needs two numbers")
         return self._arithmetic(left, right)
@@ -1546,10 +1565,40 @@ class _Call(_Node):
 
     def evaluate(self, scope: _Scope) -> object:
         values = [argument.evaluate(scope) for argument in self.arguments]
+        cost = _text_cost(self.name, values)
+        if cost:
+            scope.build(cost, self.column)
         try:
-            return self.function(*values)
+            result = self.function(*values)
         except ExpressionEvaluationError as error:
             raise ExpressionEvaluationError(f"{error} at column {self.column}") from None
+        if self.name in _TEXT_AFTER and isinstance(result, str):
+            scope.build(len(result), self.column)
+        return result
+
+
+#: Functions whose new string is charged once built: each is at most a small multiple of its input's size.
+_TEXT_AFTER: Final = frozenset({"lower", "upper", "trim", "trimPrefix", "trimSuffix", "string"})
+
+
+def _text_cost(name: str, values: Sequence[object]) -> int:
+    """Characters a call will build, known before it runs (0: nothing to charge first). ``replace`` and ``join`` can
+    build far more than their inputs (``replace(s, "a", s)`` is quadratic), so they are charged before building;
+    ``split`` and ``fromJSON`` build about their input's size in new objects."""
+    if name == "replace" and len(values) == 3 and all(isinstance(value, str) for value in values):
+        text, old, new = values
+        assert isinstance(text, str)
+        assert isinstance(old, str)
+        assert isinstance(new, str)
+        return len(text) + (text.count(old) * max(0, len(new) - len(old)) if old else 0)
+    if name == "join" and values and isinstance(values[0], (list, tuple)):
+        separator = values[1] if len(values) > 1 else ""
+        items = values[0]
+        if isinstance(separator, str) and all(isinstance(item, str) for item in items):
+            return sum(len(item) for item in items) + len(separator) * max(0, len(items) - 1)
+    if name in ("split", "fromJSON") and values and isinstance(values[0], str):
+        return len(values[0])
+    return 0
 
 
 class _Predicate(_Node):

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
 
-from workflows.errors import ExpressionError, SubstitutionError
+from workflows.errors import ExpressionError, SpecError, SubstitutionError
 from workflows.model.compiler import parse_items
 from workflows.model.durations import parse_seconds
 from workflows.model.expr import evaluate_when
@@ -535,10 +535,10 @@ class Scheduler:
             assert spec.with_param is not None
             try:
                 items = parse_items(spec.with_param.render(partial(self._task_scope, spec)))
-            except (ValueError, SubstitutionError, KeyError) as exc:
+                specs, children = spec.expand(len(self.nodes), items)  # past MAX_NODES: a SpecError, nothing built
+            except (ValueError, SpecError, KeyError) as exc:
                 self._fulfil(index, P_ERROR, str(exc))
                 return
-            specs, children = spec.expand(len(self.nodes), items)
             self._extend(specs)
             self.expanded_children[index] = children
         if not children:
