@@ -23,7 +23,7 @@ KUBERNETES_DEFAULTS = frozenset(
     }
 )
 
-Row = tuple[str, str, str]  # resource, resource names ("-": any), verbs (sorted, space-separated)
+Row = tuple[str, str, str]  # resource, one resource name ("-": any), verbs (sorted, space-separated)
 
 
 def documented(namespace: str) -> set[Row]:
@@ -36,7 +36,7 @@ def documented(namespace: str) -> set[Row]:
             continue
         scope, resource, names, verbs = line.split(maxsplit=3)
         if scope in {"*", namespace}:
-            rows.add((resource, ",".join(sorted(names.split(","))), " ".join(sorted(verbs.split()))))
+            rows.update((resource, name, " ".join(sorted(verbs.split()))) for name in names.split(","))
     return rows
 
 
@@ -54,9 +54,8 @@ def granted(kube: Kube, namespace: str) -> set[Row]:
         resource, urls, names, verbs = cells
         if not resource or urls != "[]" or resource in KUBERNETES_DEFAULTS:
             continue
-        name_list = names.strip("[]").split()
-        key = (resource, ",".join(sorted(name_list)) if name_list else "-")
-        rows.setdefault(key, set()).update(verbs.strip("[]").split())
+        for name in names.strip("[]").split() or ["-"]:  # kubectl may print several names in one row
+            rows.setdefault((resource, name), set()).update(verbs.strip("[]").split())
     return {(resource, names, " ".join(sorted(verbs))) for (resource, names), verbs in rows.items()}
 
 
