@@ -205,12 +205,17 @@ def replica_set_view_from(body: Mapping[str, Any], *, mode: ApiMode) -> ReplicaS
     annotations = _map(metadata.get("annotations"))
     spec = _map(body.get("spec"))
     status = _map(body.get("status"))
+    # Counts the ReplicaSet controller reported before it saw the latest spec (a scale) describe pods it may be
+    # deleting: a canary scaled to 0 by an abort and back to 1 by a retry still says 1 available until the controller
+    # catches up. Nothing counts as available or ready until it has (a step never completes on stale counts).
+    generation, observed = _int(metadata.get("generation")), _int(status.get("observedGeneration"))
+    current = not generation or not status.get("observedGeneration") or observed >= generation
     return ReplicaSetView(
         name=str(metadata.get("name", "")),
         pod_hash=str(labels.get(POD_TEMPLATE_HASH_LABEL, "")),
         replicas=_int(spec.get("replicas"), 1),
-        available=_int(status.get("availableReplicas")),
-        ready=_int(status.get("readyReplicas")),
+        available=_int(status.get("availableReplicas")) if current else 0,
+        ready=_int(status.get("readyReplicas")) if current else 0,
         pods=_int(status.get("replicas")),
         template=_map(spec.get("template")),
         revision=_int(annotations.get(mode.revision_annotation)),

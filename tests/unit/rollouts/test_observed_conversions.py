@@ -26,6 +26,24 @@ NAMES = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize(("generation", "observed", "counted"), [(3, 3, True), (3, 4, True), (4, 3, False)])
+def test_counts_reported_before_the_latest_scale_was_seen_are_not_available(
+    generation: int, observed: int, counted: bool
+) -> None:
+    """An abort scales the canary to 0 and a retry back to 1 before the ReplicaSet controller has acted: its status
+    still says 1 available, about a pod it is deleting. Until it reports the latest generation nothing counts."""
+    view = replica_set_view_from(
+        {
+            "metadata": {"name": "app-abc", "generation": generation, "labels": {"rollouts-pod-template-hash": "abc"}},
+            "spec": {"replicas": 1},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "observedGeneration": observed},
+        },
+        mode=NAMES["rollouts.dev"][0],
+    )
+    assert (view.available, view.ready) == ((1, 1) if counted else (0, 0))
+    assert view.pods == 1  # pods that exist still count against surge bounds
+
+
 @pytest.mark.parametrize("group", sorted(NAMES))
 def test_replica_set_view(group: str) -> None:
     mode, revision, deadline, ephemeral, _, _ = NAMES[group]
