@@ -420,6 +420,13 @@ class LocalCluster:
                 time.sleep(0.05)
             if _alive(pgid):
                 _signal_group(pgid, signal.SIGKILL)
+        # A SIGKILL is delivered, not awaited: wait until every group is really gone, so a caller that checks (or
+        # starts another cluster on the same ports) right after never finds one of ours still there.
+        killed_by = time.monotonic() + 10.0
+        for _, pgid in ordered:
+            while _alive(pgid) and time.monotonic() < killed_by:
+                self._reap()
+                time.sleep(0.05)
         self._reap(block=True)
         self._processes.clear()
         with contextlib.suppress(FileNotFoundError):
