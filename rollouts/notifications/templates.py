@@ -37,11 +37,9 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import quote_plus
 
@@ -50,6 +48,7 @@ from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
 from rollouts.notifications.errors import ConfigError, RenderError
+from workflows.model.expr import go_float
 
 __all__ = ["FUNCTIONS", "GoTemplate", "compile_template", "go_text"]
 
@@ -86,32 +85,6 @@ class _FailedError(Exception):
 
 
 # -- Go's %v --------------------------------------------------------------------------------------------------------
-def _go_float(value: float) -> str:
-    """Go's ``%v`` of a float64 (strconv's shortest ``g``): ``3``, ``0.5``, ``1e+06``, ``1.5e-07``, ``+Inf``.
-
-    Argo's engine holds every JSON number of the Rollout as a float64, so whole numbers print this way too."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    assert isinstance(exponent, int)
-    point = len(digit_tuple) + exponent  # value = 0.d1d2... x 10^point
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    sign = "-" if value < 0 else ""
-    exp10 = point - 1
-    if exp10 < -4 or exp10 >= 6:  # shortest %g switches to the exponent form outside [1e-4, 1e6)
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def go_text(value: object) -> str:
     """What Go's template engine prints for a JSON value: ``<no value>`` for missing or null, ``true``/``false``,
     numbers as Go formats float64s, ``[a b]`` for lists and ``map[k:v]`` (keys sorted) for maps."""
@@ -122,7 +95,7 @@ def go_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return _go_float(float(value)) if abs(value) < 2**53 or isinstance(value, float) else str(value)
+        return go_float(float(value)) if abs(value) < 2**53 or isinstance(value, float) else str(value)
     if isinstance(value, Mapping):
         return "map[" + " ".join(f"{key}:{_inner(value[key])}" for key in sorted(value, key=str)) + "]"
     if isinstance(value, list | tuple):

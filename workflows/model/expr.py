@@ -64,6 +64,7 @@ __all__ = [
     "compile_condition",
     "compile_when",
     "evaluate_when",
+    "go_float",
     "search_pattern",
 ]
 
@@ -476,7 +477,7 @@ def _go_pow(base: float, exponent: float) -> float:
         return math.inf
 
 
-def _go_float(value: float) -> str:
+def go_float(value: float) -> str:
     """Go's ``%v`` for a float64 (strconv's shortest ``g``): ``3``, ``0.5``, ``1e+06``, ``1.5e-07``, ``+Inf``.
 
     Used where Go turns a number into text: govaluate's ``"a" + 1`` and expr's ``string(x)``.
@@ -511,7 +512,7 @@ def _go_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, (int, str)):
         return str(value)
     if isinstance(value, (list, tuple, range)):
@@ -533,7 +534,7 @@ def _short(value: object) -> str:
 def _g_short(value: object) -> str:
     """A govaluate value for a message: numbers as Go prints them (``3``, not ``3.0``), strings quoted."""
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     return _short(value)
 
 
@@ -1077,7 +1078,7 @@ _G_HYPHEN_HINT = " (hint: a value that contains '-' must be quoted, as in '{{...
 def _g_int64(value: float, operator: str, column: int) -> int:
     """Go's int64(float64) for the bitwise operators; values Go cannot convert portably are errors here."""
     if not math.isfinite(value) or not _INT64_MIN <= value < 2.0**63:
-        raise ExpressionEvaluationError(f"'{operator}' cannot use {_go_float(value)} as a 64-bit integer")
+        raise ExpressionEvaluationError(f"'{operator}' cannot use {go_float(value)} as a 64-bit integer")
     return int(value)
 
 
@@ -1159,7 +1160,7 @@ class _GovaluateBinary(_Node):
         if operator in ("<<", ">>"):
             if not (math.isfinite(left) and 0 <= left < 2.0**64 and math.isfinite(right) and right >= 0):
                 raise ExpressionEvaluationError(
-                    f"'{operator}' needs non-negative integers, got {_go_float(left)} and {_go_float(right)} "
+                    f"'{operator}' needs non-negative integers, got {go_float(left)} and {go_float(right)} "
                     f"at column {self.column}"
                 )
             shift = int(right)
