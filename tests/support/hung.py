@@ -15,6 +15,24 @@ from dataclasses import dataclass, field
 _ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n" + b'{"ok":true}'
 
 
+#: A Workflow whose one step calls ``{url}/hang`` with a 1 s step timeout (``.format(url=...)``).
+HUNG_WORKFLOW = """
+apiVersion: rollouts.dev/v1alpha1
+kind: Workflow
+metadata: {{name: hung}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {{name: call, template: call}}
+  - name: call
+    timeout: 1s
+    http: {{url: "{url}/hang", timeoutSeconds: 30}}
+"""
+
+
 @dataclass
 class HungServer:
     url: str = ""

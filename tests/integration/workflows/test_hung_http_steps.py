@@ -14,32 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.hung import hung_server
+from tests.support.hung import HUNG_WORKFLOW, hung_server
 
 HANG = 5.0
 BOUND = 3.5  # seconds from start to exit: the 1 s timeout plus interpreter start-up and a wide margin
-
-WORKFLOW = """
-apiVersion: rollouts.dev/v1alpha1
-kind: Workflow
-metadata: {{name: hung}}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {{name: call, template: call}}
-  - name: call
-    timeout: 1s
-    http: {{url: "{url}/hang", timeoutSeconds: 30}}
-"""
 
 
 def test_the_command_exits_at_the_step_timeout_not_when_the_endpoint_answers(tmp_path: Path) -> None:
     path = tmp_path / "wf.yaml"
     with hung_server(hang=HANG) as hung:
-        path.write_text(WORKFLOW.format(url=hung.url))
+        path.write_text(HUNG_WORKFLOW.format(url=hung.url))
         started = time.monotonic()
         done = subprocess.run(
             [

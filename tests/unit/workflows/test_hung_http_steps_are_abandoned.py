@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hung import HungServer, hung_server
+from tests.support.hung import HUNG_WORKFLOW, HungServer, hung_server
 from workflows import DagBuilder, Executor, ExecutorConfig, Run, WorkflowPhase, default_registry
 from workflows.runtime.local import run_workflow_file
 
@@ -37,26 +37,9 @@ def _abandoned_not_answered(server: HungServer, requests: int = 1) -> None:
     assert server.received == requests
 
 
-WORKFLOW = """
-apiVersion: rollouts.dev/v1alpha1
-kind: Workflow
-metadata: {{name: hung}}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {{name: call, template: call}}
-  - name: call
-    timeout: 1s
-    http: {{url: "{url}/hang", timeoutSeconds: 30}}
-"""
-
-
 def test_workflow_run_with_a_1s_timeout_gives_up_a_5s_hang(hung: HungServer, tmp_path: Path) -> None:
     path = tmp_path / "wf.yaml"
-    path.write_text(WORKFLOW.format(url=hung.url))
+    path.write_text(HUNG_WORKFLOW.format(url=hung.url))
     out = io.StringIO()
     code = run_workflow_file(path, {}, out=out)
     assert code == 1, out.getvalue()
